@@ -1,0 +1,1 @@
+"""Training and inference backends behind one interface (see `backends.base`)."""

@@ -1,0 +1,5 @@
+import sys
+
+from tuneui.cli import main
+
+sys.exit(main())

@@ -1,0 +1,106 @@
+"""The `tuneui` command: the app by default, and every step as a headless subcommand.
+
+Each command group lives in `tuneui/commands/<group>.py` and exposes `register(subparsers)`.
+Command modules import their heavy dependencies inside the handler, so `tuneui --help` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from tuneui import __version__
+from tuneui.core.workspace import Workspace, find_workspace, init_workspace
+from tuneui.errors import TuneError
+
+COMMAND_MODULES = (
+    "tuneui.commands.data",
+    "tuneui.commands.train",
+    "tuneui.commands.estimate",
+    "tuneui.commands.evaluate",
+    "tuneui.commands.demo",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    # argparse exits 2 on usage errors, which is already the "cannot run" code of the contract.
+    pass
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="tuneui", description="Fine-tune an LLM that beats your best prompt, from the terminal.")
+    parser.add_argument("--version", action="version", version=f"tuneui {__version__}")
+    parser.add_argument(
+        "--project", metavar="DIR", type=Path, default=None, help="the project folder (default: the current folder)"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    init = sub.add_parser("init", help="create a project folder (tuneui.toml, data/, runs/, reports/)")
+    init.add_argument("dir", nargs="?", type=Path, default=None, help="where (default: --project or the current folder)")
+    init.set_defaults(func=_cmd_init)
+    ui = sub.add_parser("ui", help="open the terminal app (the default when no command is given)")
+    ui.set_defaults(func=_cmd_ui)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue  # a command group not built yet
+        module.register(sub)
+    return parser
+
+
+def workspace_of(args: argparse.Namespace) -> Workspace:
+    return find_workspace(args.project)
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    workspace = init_workspace(args.dir or args.project or Path.cwd())
+    print(f"Project ready in {workspace.root}")
+    print("Next: `tuneui data import FILE` to bring in your examples, or just `tuneui` to be guided.")
+    return 0
+
+
+def _cmd_ui(args: argparse.Namespace) -> int:
+    from tuneui.app import run_app
+
+    return run_app(workspace_of(args))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "func", None) or _cmd_ui
+    try:
+        return int(handler(args) or 0)
+    except TuneError as exc:
+        _print_error(exc.title, exc.hint)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        from backends.base import BackendError
+
+        if isinstance(exc, BackendError):
+            _print_error(exc.title, exc.hint)
+            return 2
+        raise
+
+
+def _print_error(title: str, hint: str) -> None:
+    print(f"error: {title}", file=sys.stderr)
+    if hint:
+        print(f"  hint: {hint}", file=sys.stderr)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

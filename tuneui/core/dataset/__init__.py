@@ -1,0 +1,5 @@
+"""Datasets: readers -> one Example model -> checks -> split -> writers."""
+
+from tuneui.core.dataset.model import Example
+
+__all__ = ["Example"]

@@ -1,0 +1,118 @@
+"""The project folder: `tuneui.toml`, `data/`, `runs/`, `reports/`; every write in it is atomic."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import tomli_w
+from pydantic import ValidationError
+
+from tuneui.core.files import atomic_write_text
+from tuneui.core.settings import Settings
+from tuneui.errors import WorkspaceError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+CONFIG_NAME = "tuneui.toml"
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """A project folder on disk. Cheap to construct; `load()` reads and validates the settings."""
+
+    root: Path
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / CONFIG_NAME
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.root / "runs"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def train_file(self) -> Path:
+        return self.data_dir / "train.jsonl"
+
+    @property
+    def val_file(self) -> Path:
+        return self.data_dir / "val.jsonl"
+
+    @property
+    def baseline_dir(self) -> Path:
+        return self.root / "baseline"
+
+    def exists(self) -> bool:
+        return self.config_path.is_file()
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.runs_dir / run_id
+
+    def new_run_id(self) -> str:
+        """Sortable by time, unique without coordination between processes."""
+        return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+
+    def settings(self) -> Settings:
+        if not self.exists():
+            raise WorkspaceError(
+                f"No tuneui project in {self.root}",
+                f"Run `tuneui init {self.root}` or pass --project DIR.",
+            )
+        text = self.config_path.read_bytes().decode("utf-8-sig", errors="replace")
+        try:
+            raw = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise WorkspaceError(
+                f"{self.config_path}: {exc}", "Fix the TOML syntax at that line, or delete the file and run `tuneui init`."
+            ) from None
+        try:
+            return Settings.model_validate(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise WorkspaceError(
+                f"{self.config_path}: [{where}] {first['msg']}",
+                "Correct or remove that key; `tuneui init` in an empty folder shows a valid file.",
+            ) from None
+
+    def save_settings(self, settings: Settings) -> None:
+        data = settings.model_dump(mode="json", exclude_none=True)
+        atomic_write_text(self.config_path, tomli_w.dumps(data))
+
+    def ensure_folders(self) -> None:
+        for folder in (self.data_dir, self.runs_dir, self.reports_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+
+
+def init_workspace(root: str | os.PathLike[str], settings: Settings | None = None) -> Workspace:
+    """Create the folder layout and a tuneui.toml; an existing tuneui.toml is kept as it is."""
+    workspace = Workspace(Path(root).resolve())
+    workspace.root.mkdir(parents=True, exist_ok=True)
+    workspace.ensure_folders()
+    if not workspace.exists():
+        if settings is None:
+            settings = Settings()
+            settings.project.name = workspace.root.name or "tuneui project"
+        workspace.save_settings(settings)
+    return workspace
+
+
+def find_workspace(start: str | os.PathLike[str] | None = None) -> Workspace:
+    """The workspace at `start` (default: the current folder). No upward search: explicit beats magic."""
+    return Workspace(Path(start or os.getcwd()).resolve())
