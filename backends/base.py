@@ -192,6 +192,9 @@ class Backend(abc.ABC):
     supports_pause: ClassVar[bool] = False
     supports_resume: ClassVar[bool] = False
     supports_streaming: ClassVar[bool] = False
+    # How often a follower (`train --wait`, the UI) polls `events()`/`status()`; hosted backends
+    # set it per instance from `[hosted] poll_seconds` / TUNEUI_POLL_SECONDS.
+    poll_seconds: float = 1.0
 
     @abc.abstractmethod
     def check(self, model: str | None = None) -> Readiness: ...
