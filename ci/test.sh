@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
 # Installs tuneui with its test extras into .venv and runs the whole suite.
-# pytest exits 5 when it collected no test: that must fail, so it is not masked here.
+# pytest exits 5 when it collected no test: that must fail, so its exit code is passed on as is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The HTML report test opens the report in headless Chromium, and the terminal test drives tmux.
+# Debian's packages provide both; without root or apt those tests skip with a reason.
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v tmux >/dev/null 2>&1 || missing+=(tmux)
+if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") >/dev/null 2>&1 \
+    || echo "note: could not install ${missing[*]}; the tests that need them will skip"
+fi
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -c ci/constraints.txt torch==2.13.0
