@@ -1,0 +1,1 @@
+"""Local QLoRA training and inference; torch and friends are imported only in worker processes."""

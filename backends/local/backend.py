@@ -1,0 +1,201 @@
+"""The local QLoRA backend: training in a detached worker process, inference in another.
+
+This module imports no torch: it runs in the UI process. Everything it knows about a run it reads
+from the run folder, so any process (the UI after a reconnect, `tuneui status`) can follow a job.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
+
+from backends.base import (
+    TERMINAL_STATES,
+    Backend,
+    BackendError,
+    Conversation,
+    Estimate,
+    Event,
+    GenerationParams,
+    JobStatus,
+    ModelRef,
+    Readiness,
+    TrainSpec,
+)
+from backends.local import launch
+from backends.local.config import estimate_memory, find_model_config, gpu_memory_gib
+from backends.local.inference_process import InferenceProcess
+from backends.runs import RunFolder
+
+if TYPE_CHECKING:
+    from tuneui.core.workspace import Workspace
+
+ML_PACKAGES = ("torch", "transformers", "peft", "trl", "bitsandbytes", "accelerate")
+
+
+class LocalBackend(Backend):
+    name = "local"
+    hosted = False
+    supports_resume = True
+    supports_streaming = True
+    poll_seconds = 1.0
+
+    def __init__(self, workspace: "Workspace") -> None:
+        self.workspace = workspace
+        self._inference = InferenceProcess()
+
+    # -- readiness and cost -------------------------------------------------------------------
+
+    def check(self, model: str | None = None) -> Readiness:
+        reasons: list[str] = []
+        notes: list[str] = []
+        missing = [name for name in ML_PACKAGES if importlib.util.find_spec(name) is None]
+        if missing:
+            reasons.append(f"Missing Python packages: {', '.join(missing)}; run `pip install 'tuneui[local]'`.")
+        gpus = gpu_memory_gib()
+        if gpus:
+            device = f"{len(gpus)} GPU(s), {min(gpus):.0f} GiB each"
+        else:
+            device = "CPU"
+            notes.append("No GPU found: training runs on the CPU, which only suits tiny models.")
+        if model:
+            if find_model_config(self._resolve_model(model)) is None:
+                reasons.append(
+                    f"Model {model!r} was not found as a folder nor in the Hugging Face cache; "
+                    "download it first (`huggingface-cli download NAME`) or name a local folder."
+                )
+        return Readiness(ok=not reasons, reasons=tuple(reasons), notes=tuple(notes), device=device)
+
+    def estimate(self, spec: TrainSpec, stats: Mapping[str, Any]) -> Estimate:
+        try:
+            from tuneui.core.cost import local_estimate
+        except ImportError:
+            local_estimate = None
+        if local_estimate is not None:
+            return local_estimate(spec, stats)
+        config = find_model_config(self._resolve_model(spec.model))
+        plan = estimate_memory(config, spec, gpu_memory_gib()) if config else None
+        if plan is None:
+            return Estimate(
+                backend=self.name, model=spec.model, warnings=("The model's config.json was not found.",)
+            )
+        return Estimate(
+            backend=self.name,
+            model=spec.model,
+            memory_gib=round(plan.memory_gib, 1),
+            fits=plan.fits,
+            details={"quantization": plan.quantization, "gradient_checkpointing": plan.gradient_checkpointing},
+        )
+
+    # -- jobs ---------------------------------------------------------------------------------
+
+    def start(self, spec: TrainSpec) -> str:
+        train_file = Path(spec.train_file)
+        if not train_file.is_file():
+            raise BackendError(f"Training file not found: {train_file}", "Run `tuneui data split` to create it.")
+        spec = dataclasses.replace(
+            spec,
+            model=self._resolve_model(spec.model),
+            train_file=str(train_file.resolve()),
+            val_file=str(Path(spec.val_file).resolve()) if spec.val_file else None,
+        )
+        self.workspace.runs_dir.mkdir(parents=True, exist_ok=True)
+        folder = RunFolder.create(self.workspace.runs_dir, spec)
+        self._launch(folder)
+        return spec.run_id
+
+    def resume(self, run_id: str) -> str:
+        """Start a new worker on an existing run; it continues from the newest complete checkpoint."""
+        folder = RunFolder.open(self.workspace.runs_dir, run_id)
+        current = self.status(run_id)
+        if current.status == "succeeded":
+            raise BackendError(f"Run {run_id} already finished", "Its adapter is in the run folder; start a new run to train more.")
+        if current.status in ("queued", "running"):
+            raise BackendError(f"Run {run_id} is still running", f"Follow it with `tuneui status {run_id}`, or cancel it first.")
+        folder.write_status(status="queued", error=None, resumed=True)
+        self._launch(folder)
+        return run_id
+
+    def events(self, run_id: str, after: int = 0) -> list[Event]:
+        return RunFolder.open(self.workspace.runs_dir, run_id).read_events(after)
+
+    def status(self, run_id: str) -> JobStatus:
+        folder = RunFolder.open(self.workspace.runs_dir, run_id)
+        current = folder.job_status()
+        if current.status in TERMINAL_STATES:
+            return current
+        pid = launch.read_pid(folder)
+        # A worker killed hard (SIGKILL, OOM killer, reboot) cannot write its own obituary.
+        if not launch.worker_alive(pid) and self._settled_dead(folder, pid):
+            tail = launch.log_tail(folder)
+            error = "The training worker stopped without finishing" + (f":\n{tail}" if tail else "")
+            folder.write_status(status="failed", error=error)
+            folder.append_events([Event("status", {"status": "failed", "error": error}, time.time())])
+            return folder.job_status()
+        return current
+
+    def cancel(self, run_id: str) -> None:
+        folder = RunFolder.open(self.workspace.runs_dir, run_id)
+        current = self.status(run_id)
+        if current.status in TERMINAL_STATES:
+            raise BackendError(f"Run {run_id} is already {current.status}", "Nothing to cancel.")
+        pid = launch.read_pid(folder)
+        if launch.worker_alive(pid):
+            # The worker saves a checkpoint and writes `cancelled` itself on SIGTERM.
+            launch.signal_worker(pid)
+            folder.write_status(cancel_requested=time.time())
+        else:
+            folder.write_status(status="cancelled")
+            folder.append_events([Event("status", {"status": "cancelled"}, time.time())])
+
+    def result(self, run_id: str) -> ModelRef:
+        current = self.status(run_id)
+        if current.status != "succeeded" or current.model_ref is None:
+            raise BackendError(
+                f"Run {run_id} has no trained model yet (status: {current.status})",
+                f"Follow it with `tuneui status {run_id}`; a cancelled or failed run continues with `tuneui train --resume {run_id}`.",
+            )
+        return current.model_ref
+
+    # -- inference ----------------------------------------------------------------------------
+
+    def generate(
+        self, model: ModelRef, conversations: Sequence[Conversation], params: GenerationParams = GenerationParams()
+    ) -> list[str]:
+        return self._inference.generate(self._resolved_ref(model), conversations, params)
+
+    def stream(
+        self, model: ModelRef, conversation: Conversation, params: GenerationParams = GenerationParams()
+    ) -> Iterator[str]:
+        return self._inference.stream(self._resolved_ref(model), conversation, params)
+
+    def close(self) -> None:
+        """Stop the inference worker (it also stops by itself when this process exits)."""
+        self._inference.close()
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _launch(self, folder: RunFolder) -> None:
+        command = launch.launch_command(folder.path, launch.visible_gpu_count())
+        pid = launch.spawn_worker(folder, command)
+        folder.write_status(job_id=str(pid), pid=pid, launched=time.time())
+
+    def _settled_dead(self, folder: RunFolder, pid: int | None) -> bool:
+        # Between RunFolder.create and the pid file there is a short window with no pid yet.
+        if pid is not None:
+            return True
+        created = folder.read_status().get("created") or 0
+        return time.time() - created > 30
+
+    def _resolve_model(self, model: str) -> str:
+        """A folder (relative to the current folder or the project) becomes absolute; an id stays."""
+        for candidate in (Path(model).expanduser(), self.workspace.root / model):
+            if candidate.is_dir():
+                return str(candidate.resolve())
+        return model
+
+    def _resolved_ref(self, model: ModelRef) -> ModelRef:
+        return dataclasses.replace(model, base_model=self._resolve_model(model.base_model))

@@ -1,0 +1,214 @@
+"""The inference worker: `python -m backends.local.inference` answers JSON lines on stdin/stdout.
+
+It runs in its own process so the UI never imports torch. One request a line:
+`{"op": "generate", "model": ModelRef, "conversations": [...], "params": GenerationParams}` is
+answered by `{"completions": [...]}`; `{"op": "stream", "model", "conversation", "params"}` by
+`{"chunk": "..."}` lines then `{"done": true}`. A failure is `{"error": {"title", "hint"}}` and the
+process keeps serving. The last loaded model stays in memory for the next request.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from typing import Any, Iterator, Mapping, Sequence
+
+# Conversations per forward pass: enough to fill a GPU with short prompts, small enough for a CPU.
+GPU_BATCH = 16
+CPU_BATCH = 4
+
+
+class _LoadedModel:
+    """A base model, with its adapter applied when the ModelRef names one, and its tokenizer."""
+
+    def __init__(self, ref: Mapping[str, Any]) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.key = (ref.get("base_model"), ref.get("path") if ref.get("kind") == "adapter" else None)
+        base, adapter = self.key
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        dtype = torch.bfloat16 if self.device == "cuda" else torch.float32
+        # The adapter folder carries the tokenizer and chat template it was trained with.
+        self.tokenizer = AutoTokenizer.from_pretrained(adapter or base)
+        self.tokenizer.padding_side = "left"  # generation appends on the right
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
+        if adapter:
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(model, adapter)
+        self.model = model.to(self.device).eval()
+
+    def prompts(self, conversations: Sequence[Sequence[Mapping[str, Any]]]) -> list[str]:
+        if not self.tokenizer.chat_template:
+            raise _RequestError(
+                f"The model {self.key[0]} has no chat template",
+                "Use an instruction-tuned model (its tokenizer carries a chat template).",
+            )
+        return [
+            self.tokenizer.apply_chat_template(list(c), tokenize=False, add_generation_prompt=True)
+            for c in conversations
+        ]
+
+    def generation_kwargs(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        import torch
+
+        temperature = float(params.get("temperature", 0.0))
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": int(params.get("max_new_tokens", 256)),
+            "pad_token_id": self.tokenizer.pad_token_id,
+            "eos_token_id": self._stop_token_ids(),
+        }
+        if temperature > 0:
+            torch.manual_seed(int(params.get("seed", 0)))
+            kwargs.update(do_sample=True, temperature=temperature, top_p=float(params.get("top_p", 1.0)))
+        else:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        return kwargs
+
+    def _stop_token_ids(self) -> list[int]:
+        ids = {self.tokenizer.eos_token_id}
+        generation_eos = getattr(self.model.generation_config, "eos_token_id", None)
+        ids.update(generation_eos if isinstance(generation_eos, list) else [generation_eos])
+        end_of_turn = self.tokenizer.convert_tokens_to_ids("<|im_end|>")
+        if isinstance(end_of_turn, int) and end_of_turn != self.tokenizer.unk_token_id:
+            ids.add(end_of_turn)
+        return sorted(i for i in ids if isinstance(i, int))
+
+    def generate(self, conversations: Sequence[Sequence[Mapping[str, Any]]], params: Mapping[str, Any]) -> list[str]:
+        import torch
+
+        prompts = self.prompts(conversations)
+        # Similar lengths in one batch waste less compute on padding; answers go back in order.
+        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+        batch_size = GPU_BATCH if self.device == "cuda" else CPU_BATCH
+        completions: list[str] = [""] * len(prompts)
+        kwargs = self.generation_kwargs(params)
+        for start in range(0, len(order), batch_size):
+            indices = order[start : start + batch_size]
+            batch = self.tokenizer(
+                [prompts[i] for i in indices], return_tensors="pt", padding=True, add_special_tokens=False
+            ).to(self.device)
+            with torch.inference_mode():
+                output = self.model.generate(**batch, **kwargs)
+            new_tokens = output[:, batch["input_ids"].shape[1] :]
+            for index, tokens in zip(indices, new_tokens):
+                text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+                completions[index] = _cut_at_stop(text, params.get("stop") or ())
+        return completions
+
+    def stream(self, conversation: Sequence[Mapping[str, Any]], params: Mapping[str, Any]) -> Iterator[str]:
+        import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+        stop_requested = threading.Event()
+
+        class _StopWhenAsked(StoppingCriteria):
+            # A stop string ends the reply; generating past it would only delay the next request.
+            def __call__(self, input_ids, scores, **kwargs):
+                return torch.full((input_ids.shape[0],), stop_requested.is_set(), dtype=torch.bool)
+
+        prompt = self.prompts([conversation])[0]
+        batch = self.tokenizer([prompt], return_tensors="pt", add_special_tokens=False).to(self.device)
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        kwargs = {
+            **batch,
+            **self.generation_kwargs(params),
+            "streamer": streamer,
+            "stopping_criteria": StoppingCriteriaList([_StopWhenAsked()]),
+        }
+        thread = threading.Thread(target=self.model.generate, kwargs=kwargs, daemon=True)
+        thread.start()
+        text = ""
+        stops = params.get("stop") or ()
+        for chunk in streamer:
+            if stop_requested.is_set():
+                continue  # drain what the generator already queued
+            cut = _cut_at_stop(text + chunk, stops)
+            if len(cut) < len(text) + len(chunk):
+                if len(cut) > len(text):
+                    yield cut[len(text) :]
+                stop_requested.set()
+                continue
+            text += chunk
+            if chunk:
+                yield chunk
+        thread.join()
+
+
+class _RequestError(Exception):
+    def __init__(self, title: str, hint: str = "") -> None:
+        super().__init__(title)
+        self.title, self.hint = title, hint
+
+
+def _cut_at_stop(text: str, stops: Sequence[str]) -> str:
+    cut = len(text)
+    for stop in stops:
+        position = text.find(stop) if stop else -1
+        if position != -1:
+            cut = min(cut, position)
+    return text[:cut]
+
+
+class _Server:
+    def __init__(self, out) -> None:
+        self.out = out
+        self.loaded: _LoadedModel | None = None
+
+    def send(self, message: Mapping[str, Any]) -> None:
+        self.out.write(json.dumps(message, ensure_ascii=False) + "\n")
+        self.out.flush()
+
+    def model(self, ref: Mapping[str, Any]) -> _LoadedModel:
+        key = (ref.get("base_model"), ref.get("path") if ref.get("kind") == "adapter" else None)
+        if self.loaded is None or self.loaded.key != key:
+            self.loaded = None  # free the old model before loading the next one
+            try:
+                self.loaded = _LoadedModel(ref)
+            except OSError as exc:
+                raise _RequestError(
+                    f"Cannot load the model {key[1] or key[0]}: {str(exc).splitlines()[0]}",
+                    "Check the model name or folder; offline, a Hugging Face id must already be downloaded.",
+                ) from None
+        return self.loaded
+
+    def handle(self, request: Mapping[str, Any]) -> None:
+        op = request.get("op")
+        params = request.get("params") or {}
+        if op == "generate":
+            completions = self.model(request["model"]).generate(request["conversations"], params)
+            self.send({"completions": completions})
+        elif op == "stream":
+            for chunk in self.model(request["model"]).stream(request["conversation"], params):
+                self.send({"chunk": chunk})
+            self.send({"done": True})
+        else:
+            raise _RequestError(f"Unknown inference request {op!r}", "This is a bug in tuneui; please report it.")
+
+    def serve(self, lines) -> None:
+        for line in lines:
+            if not line.strip():
+                continue
+            try:
+                self.handle(json.loads(line))
+            except _RequestError as exc:
+                self.send({"error": {"title": exc.title, "hint": exc.hint}})
+            except Exception as exc:  # one bad request must not kill a chat session
+                self.send({"error": {"title": f"Generation failed: {type(exc).__name__}: {exc}", "hint": ""}})
+
+
+def main() -> int:
+    # Libraries print to stdout now and then; the protocol gets a private copy of the real stdout.
+    protocol = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    _Server(protocol).serve(sys.stdin)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

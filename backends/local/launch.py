@@ -1,0 +1,115 @@
+"""Starting and watching the detached training worker: its command line, its process, its pid.
+
+Pure standard library: this runs in the UI process.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from backends.runs import RunFolder
+
+WORKER_MODULE = "backends.local.worker"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def launch_command(run_dir: str | os.PathLike[str], gpu_count: int, python: str = sys.executable) -> list[str]:
+    """The worker's command line: plain python on one device, `accelerate launch` (DDP) on several."""
+    if gpu_count > 1:
+        return [
+            python, "-m", "accelerate.commands.launch",
+            "--multi_gpu", "--num_processes", str(gpu_count), "--num_machines", "1",
+            "--mixed_precision", "bf16",
+            "-m", WORKER_MODULE, str(run_dir),
+        ]  # fmt: skip
+    return [python, "-m", WORKER_MODULE, str(run_dir)]
+
+
+def visible_gpu_count(env: Mapping[str, str] | None = None) -> int:
+    """GPUs the worker will see, asked of nvidia-smi (not torch: this process must not import it)."""
+    env = os.environ if env is None else env
+    visible = env.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return len([d for d in visible.split(",") if d.strip() and d.strip() != "-1"])
+    if shutil.which("nvidia-smi") is None:
+        return 0
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return 0
+    return sum(1 for line in out.splitlines() if line.startswith("GPU "))
+
+
+def spawn_worker(folder: RunFolder, command: Sequence[str]) -> int:
+    """Start the worker in its own session (it outlives the terminal and the UI); return its pid.
+
+    The pid is written before this returns, so a follower that starts a moment later finds it.
+    """
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH")) if p)
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    with open(folder.log_path, "ab") as log:
+        process = subprocess.Popen(
+            list(command),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=PROJECT_ROOT,
+            env=env,
+        )
+    folder.pid_path.write_text(f"{process.pid}\n", encoding="utf-8")
+    return process.pid
+
+
+def read_pid(folder: RunFolder) -> int | None:
+    try:
+        return int(folder.pid_path.read_text(encoding="utf-8").strip())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def worker_alive(pid: int | None) -> bool:
+    """Is this pid still our worker? A zombie (exited, not yet reaped) or a reused pid is not."""
+    if pid is None:
+        return False
+    proc = Path(f"/proc/{pid}")
+    if Path("/proc/self").exists():
+        try:
+            stat = (proc / "stat").read_text()
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            return False
+        state = stat.rsplit(")", 1)[-1].split()[0]
+        return state not in ("Z", "X") and (WORKER_MODULE in cmdline or "accelerate" in cmdline)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def signal_worker(pid: int, signum: int = signal.SIGTERM) -> None:
+    """Signal the worker's whole session: under `accelerate launch` the trainers are its children."""
+    try:
+        os.killpg(pid, signum)
+    except ProcessLookupError:
+        pass
+    except PermissionError:
+        os.kill(pid, signum)
+
+
+def log_tail(folder: RunFolder, lines: int = 20) -> str:
+    try:
+        text = folder.log_path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
