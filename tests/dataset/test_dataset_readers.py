@@ -1,0 +1,132 @@
+"""Every layout reads into the same Example, with the line a person would look at."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tuneui.core.dataset import load, read_chat_jsonl
+from tuneui.errors import TuneError
+
+from .conftest import chat, many_chats
+
+
+def test_chat_jsonl_keeps_lines_roles_and_extras(write_jsonl) -> None:
+    tool_example = {**chat("Weather?", "Sunny."), "tools": [{"type": "function", "function": {"name": "w"}}]}
+    path = write_jsonl([chat("Hi", "Hello"), "", tool_example])
+    result = load(path)
+    assert result.format == "chat" and result.ok
+    assert [e.line for e in result.examples] == [1, 3]
+    assert result.examples[1].extra["tools"][0]["function"]["name"] == "w"
+    assert result.examples[0].answer == "Hello" and result.examples[0].system == "You are terse."
+
+
+def test_bom_and_crlf_are_read_like_plain_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "windows.jsonl"
+    lines = [json.dumps(chat("Grüße", "Hallo, schön!"), ensure_ascii=False)] * 2
+    path.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode("utf-8") + b"\r\n")
+    result = load(path)
+    assert result.ok and len(result.examples) == 2
+    assert result.examples[0].user_text == "Grüße" and result.examples[1].line == 2
+
+
+def test_prompt_completion_becomes_user_and_assistant(write_jsonl) -> None:
+    result = load(write_jsonl([{"prompt": "2+2?", "completion": "4"}]))
+    assert result.format == "prompt-completion"
+    assert [m["role"] for m in result.examples[0].messages] == ["user", "assistant"]
+
+
+def test_alpaca_array_cites_the_line_each_element_starts_on(tmp_path: Path) -> None:
+    records = [
+        {"instruction": "Translate", "input": "chat", "output": "cat"},
+        {"instruction": "Say hi", "input": "", "output": "hi", "system": "Be kind.", "history": [["q", "a"]]},
+    ]
+    path = tmp_path / "alpaca.json"
+    path.write_text(json.dumps(records, indent=2))
+    result = load(path)
+    assert result.format == "alpaca" and result.ok
+    assert [e.line for e in result.examples] == [2, 7]
+    assert result.examples[0].user_text == "Translate\n\nchat"
+    assert [m["role"] for m in result.examples[1].messages] == ["system", "user", "assistant", "user", "assistant"]
+
+
+def test_alpaca_as_jsonl(write_jsonl) -> None:
+    result = load(write_jsonl([{"instruction": "a", "output": "b"}] * 3))
+    assert result.format == "alpaca" and len(result.examples) == 3
+
+
+def test_sharegpt_maps_from_to_roles_and_keeps_system(write_jsonl) -> None:
+    record = {"system": "Be Vicuna.", "conversations": [{"from": "human", "value": "Who?"}, {"from": "gpt", "value": "Me."}]}
+    result = load(write_jsonl([record]))
+    assert result.format == "sharegpt"
+    assert [m["role"] for m in result.examples[0].messages] == ["system", "user", "assistant"]
+
+
+def test_csv_with_auto_columns_multiline_cells_and_line_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "tickets.csv"
+    path.write_text('question,answer\n"two\nlines",yes\nplain,no\n', encoding="utf-8")
+    result = load(path)
+    assert result.format == "csv" and result.ok
+    assert [e.line for e in result.examples] == [2, 4]
+    assert result.examples[0].user_text == "two\nlines"
+
+
+def test_tsv_with_explicit_mapping_and_system_column(tmp_path: Path) -> None:
+    path = tmp_path / "pairs.tsv"
+    path.write_text("q\ta\tsys\nhello\tworld\tBe brief.\n", encoding="utf-8")
+    result = load(path, mapping={"prompt": "q", "response": "a", "system": "sys"})
+    assert result.examples[0].system == "Be brief." and result.examples[0].answer == "world"
+
+
+def test_csv_without_recognizable_columns_names_them(tmp_path: Path) -> None:
+    path = tmp_path / "odd.csv"
+    path.write_text("colA,colB\nx,y\n")
+    with pytest.raises(TuneError) as caught:
+        load(path)
+    assert "colA" in caught.value.title and caught.value.exit_code == 2
+    assert "--map" in caught.value.hint
+
+
+def test_csv_cell_over_a_megabyte_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "big.csv"
+    path.write_text("prompt,response\n" + "x" * 1_200_000 + ",ok\n")
+    result = load(path)
+    assert result.ok and len(result.examples[0].user_text) == 1_200_000
+
+
+def test_parquet_and_saved_dataset_folder(tmp_path: Path) -> None:
+    datasets = pytest.importorskip("datasets")
+    table = datasets.Dataset.from_dict({"prompt": ["a", "b"], "response": ["x", "y"]})
+    table.to_parquet(str(tmp_path / "pairs.parquet"))
+    chats = datasets.Dataset.from_list(many_chats(3))
+    chats.save_to_disk(str(tmp_path / "saved"))
+    from_parquet = load(tmp_path / "pairs.parquet")
+    from_folder = load(tmp_path / "saved")
+    assert from_parquet.format == "hf" and [e.answer for e in from_parquet.examples] == ["x", "y"]
+    assert from_folder.format == "hf" and len(from_folder.examples) == 3 and from_folder.examples[2].line == 3
+
+
+def test_format_flag_overrides_detection(write_jsonl) -> None:
+    path = write_jsonl([{"prompt": "p", "completion": "c", "messages": "not a list"}])
+    assert load(path).format == "chat"
+    assert load(path, format="prompt-completion").ok
+
+
+def test_read_chat_jsonl_refuses_a_bad_line_with_its_number(write_jsonl) -> None:
+    path = write_jsonl([chat("a", "b"), {"messages": [{"role": "user", "content": "only a question"}]}])
+    with pytest.raises(TuneError) as caught:
+        read_chat_jsonl(path)
+    assert ":2:" in caught.value.title and caught.value.exit_code == 1
+
+
+def test_real_sharegpt_sample_reads_500_conversations(shared_dir: Path) -> None:
+    result = load(shared_dir / "samples" / "sharegpt_identity_500.json")
+    assert result.format == "sharegpt" and result.ok and len(result.examples) == 500
+    assert result.examples[0].line == 2
+
+
+def test_real_alpaca_sample_reads_1000_records(shared_dir: Path) -> None:
+    result = load(shared_dir / "samples" / "alpaca_cleaned_1000.json")
+    assert result.format == "alpaca" and result.ok and len(result.examples) == 1000
