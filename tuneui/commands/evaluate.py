@@ -1,0 +1,108 @@
+"""`tuneui baseline`, `tuneui eval RUN` and `tuneui report RUN`: the Baseline and Evaluate steps."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, Mapping
+
+from tuneui.cli import print_json, workspace_of
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    baseline = subparsers.add_parser(
+        "baseline", help="score prompt variants (zero-shot, system prompt, k-shot) of the base model on the val split"
+    )
+    baseline.add_argument("--backend", help="local, openai, azure or together (default: from tuneui.toml [models])")
+    baseline.add_argument("--model", help="the base model (default: from tuneui.toml [models])")
+    baseline.add_argument("--shots", type=int, default=3, metavar="K", help="examples from train in the k-shot prompt (default 3)")
+    baseline.add_argument("--json", action="store_true", help="print the result as JSON")
+    baseline.set_defaults(func=_cmd_baseline)
+
+    evaluate = subparsers.add_parser("eval", help="compare a run's tuned model with the baseline to beat")
+    evaluate.add_argument("run", help="the run id (a folder under runs/)")
+    evaluate.add_argument("--judge", metavar="BACKEND:MODEL", help="an LLM judge, e.g. openai:gpt-4o (default: [models] judge)")
+    evaluate.add_argument("--no-forgetting", action="store_true", help="skip the general-prompts forgetting check")
+    evaluate.add_argument("--json", action="store_true", help="print the result as JSON")
+    evaluate.set_defaults(func=_cmd_eval)
+
+    report = subparsers.add_parser("report", help="write reports/RUN.md and reports/RUN.html from a run's evaluation")
+    report.add_argument("run", help="the run id (a folder under runs/)")
+    report.set_defaults(func=_cmd_report)
+
+
+def _cmd_baseline(args: argparse.Namespace) -> int:
+    from tuneui.core.baseline import run_baseline
+    from tuneui.errors import UsageError
+
+    workspace = workspace_of(args)
+    models = workspace.settings().models
+    backend = args.backend or ("local" if models.local else models.hosted_backend)
+    model = args.model or (models.local if backend == "local" else models.hosted)
+    if not model:
+        raise UsageError(
+            f"No base model for the {backend} backend",
+            "Pass --model, or set [models] local (or hosted) in tuneui.toml.",
+        )
+    if args.shots < 0:
+        raise UsageError(f"--shots {args.shots} is negative", "Pass 0 for no k-shot variant, or a positive count.")
+    result = run_baseline(workspace, backend, model, shots=args.shots, progress=_progress)
+    if args.json:
+        print_json(result.summary())
+        return 0
+    summary = result.summary()
+    print(f"Baseline of {backend}:{model} on {len(result.best.predictions)} validation examples ({result.task_type}):")
+    _print_table(summary["variants"], summary["best"])
+    primary = summary["primary_metric"]
+    print(f"Baseline to beat: {result.best.variant} ({primary} {result.best.report.values[primary]:.3f}).")
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from tuneui.core.evaluate import evaluate_run
+
+    workspace = workspace_of(args)
+    result = evaluate_run(workspace, args.run, judge=args.judge, forgetting=not args.no_forgetting, progress=_progress)
+    if args.json:
+        print_json(result.summary())
+        return 0
+    summary = result.summary()
+    print(f"Run {result.run_id} on {result.examples} validation examples ({result.task_type}):")
+    _print_table({result.baseline.best.variant: summary["metrics"]["baseline"], "tuned": summary["metrics"]["tuned"]}, None)
+    if summary["judge"]:
+        j = summary["judge"]
+        print(f"Judge {j['model']}: {j['wins']} wins, {j['ties']} ties, {j['losses']} losses.")
+    if result.forgetting:
+        base_ok, known = result.forgetting.score(result.forgetting.base)
+        tuned_ok, _ = result.forgetting.score(result.forgetting.tuned)
+        print(f"Forgetting check: base named {base_ok}/{known} known answers, tuned {tuned_ok}/{known}.")
+    print(f"Verdict: {result.verdict}")
+    print(f"Report: `tuneui report {result.run_id}`")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from tuneui.core.report import write_report
+
+    files = write_report(workspace_of(args), args.run)
+    print(f"Wrote {files.markdown}")
+    print(f"Wrote {files.html}")
+    return 0
+
+
+def _print_table(columns: Mapping[str, Mapping[str, Any]], best: str | None) -> None:
+    from tuneui.core.metrics import METRIC_TITLES
+
+    names = [f"{name} *" if name == best else name for name in columns]
+    width = max(len(t) for t in METRIC_TITLES.values())
+    print(" " * width + "".join(f"  {n:>16}" for n in names))
+    metrics = next(iter(columns.values()), {})
+    for metric in metrics:
+        cells = "".join(f"  {values.get(metric, float('nan')):>16.3f}" for values in columns.values())
+        print(f"{METRIC_TITLES.get(metric, metric):<{width}}{cells}")
+    if best:
+        print("(* the baseline to beat)")
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)

@@ -1,0 +1,207 @@
+"""The Baseline step: the best plain prompt on the base model, scored on the val split.
+
+Variants: zero-shot (the bare request), the system prompt (from tuneui.toml, else the one the
+training data uses most), and k-shot (the system prompt plus k train examples drawn with the
+project seed; never from val). Each variant's answers are saved in `baseline/<key>.json`, where
+the key covers backend, model, variant, generation settings and the val file's hash, so nothing is
+recomputed and later comparisons use exactly the same answers. The best variant on the primary
+metric is recorded in `baseline/best.json` as "the baseline to beat".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from backends.base import ModelRef
+from tuneui.core.dataset.model import Example
+from tuneui.core.evalset import EvalSet, load_eval_set, message_text, without_system
+from tuneui.core.files import atomic_write_json, read_json
+from tuneui.core.metrics import MetricReport, score_answers
+from tuneui.core.workspace import Workspace
+
+DEFAULT_SHOTS = 3
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class PromptVariant:
+    """A prompt a user could deploy today: an optional system prompt and fixed example turns."""
+
+    name: str
+    system: str | None = None
+    shots: tuple[tuple[tuple[str, str], ...], ...] = ()  # per shot: its (role, content) turns
+
+    def conversation(self, example: Example) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = []
+        if self.system:
+            messages.append({"role": "system", "content": self.system})
+        for shot in self.shots:
+            messages.extend({"role": role, "content": content} for role, content in shot)
+        return messages + without_system(example.prompt)
+
+    def key_material(self) -> dict[str, Any]:
+        return {"name": self.name, "system": self.system, "shots": [list(map(list, s)) for s in self.shots]}
+
+
+@dataclass(frozen=True)
+class VariantResult:
+    variant: str
+    predictions: tuple[str, ...]
+    report: MetricReport
+    path: Path
+    cached: bool
+
+
+@dataclass(frozen=True)
+class BaselineResult:
+    backend: str
+    model: str
+    shots: int
+    task_type: str
+    variants: tuple[VariantResult, ...]
+    best: VariantResult
+
+    def summary(self) -> dict[str, Any]:
+        """The object `tuneui baseline --json` prints."""
+        return {
+            "backend": self.backend,
+            "model": self.model,
+            "split": "val",
+            "task_type": self.task_type,
+            "primary_metric": self.best.report.primary,
+            "variants": {v.variant: _rounded(v.report.values) for v in self.variants},
+            "best": self.best.variant,
+        }
+
+
+def prompt_variants(settings_system_prompt: str, train: Sequence[Example], shots: int, seed: int) -> list[PromptVariant]:
+    """Zero-shot, system prompt (when there is one) and k-shot (when k > 0 and train has examples)."""
+    system = settings_system_prompt.strip() or _common_system_prompt(train)
+    variants = [PromptVariant("zero-shot")]
+    if system:
+        variants.append(PromptVariant("system", system=system))
+    usable = [e for e in train if e.answer is not None]
+    k = min(shots, len(usable))
+    if k > 0:
+        chosen = random.Random(seed).sample(range(len(usable)), k)
+        turns = tuple(_shot_turns(usable[i]) for i in chosen)
+        variants.append(PromptVariant(f"{k}-shot", system=system, shots=turns))
+    return variants
+
+
+def run_baseline(
+    workspace: Workspace,
+    backend_name: str,
+    model: str,
+    *,
+    shots: int = DEFAULT_SHOTS,
+    eval_set: EvalSet | None = None,
+    progress: Progress | None = None,
+) -> BaselineResult:
+    """Run (or load) every variant on the val split and record the best one."""
+    from backends.registry import get_backend
+
+    settings = workspace.settings()
+    data = eval_set or load_eval_set(workspace)
+    params = data.generation_params(seed=settings.data.seed)
+    ref = ModelRef(backend=backend_name, base_model=model, kind="base")
+    backend = None
+    results: list[VariantResult] = []
+    for variant in prompt_variants(settings.project.system_prompt, data.train, shots, settings.data.seed):
+        key = _variant_key(backend_name, model, variant, data.fingerprint, asdict(params))
+        path = workspace.baseline_dir / f"{key}.json"
+        saved = read_json(path)
+        cached = bool(saved) and len(saved.get("predictions", ())) == len(data.val)
+        if cached:
+            predictions = tuple(saved["predictions"])
+        else:
+            if progress:
+                progress(f"baseline: {variant.name} on {len(data.val)} examples with {backend_name}:{model}")
+            backend = backend or get_backend(backend_name, workspace)
+            predictions = tuple(backend.generate(ref, [variant.conversation(e) for e in data.val], params))
+        report = score_answers(data.task_type, predictions, data.references, data.labels)
+        if not cached:
+            atomic_write_json(path, _variant_record(backend_name, model, variant, data, params, predictions, report))
+        results.append(VariantResult(variant.name, predictions, report, path, cached))
+    best = _best(results)
+    result = BaselineResult(backend_name, model, shots, data.task_type, tuple(results), best)
+    _record_best(workspace, result, data.fingerprint)
+    return result
+
+
+def recorded_best(workspace: Workspace, backend_name: str, model: str, fingerprint: str) -> Mapping[str, Any] | None:
+    """The entry `best.json` holds for this model and val split, if a baseline was run on them."""
+    entries = read_json(workspace.baseline_dir / "best.json", {}) or {}
+    return entries.get(_best_key(backend_name, model, fingerprint))
+
+
+def _best(results: Sequence[VariantResult]) -> VariantResult:
+    # Variants are listed cheapest first, so on a tie the cheaper prompt wins.
+    top = max(r.report.values.get(r.report.primary, 0.0) for r in results)
+    return next(r for r in results if r.report.values.get(r.report.primary, 0.0) == top)
+
+
+def _record_best(workspace: Workspace, result: BaselineResult, fingerprint: str) -> None:
+    path = workspace.baseline_dir / "best.json"
+    entries = read_json(path, {}) or {}
+    best = result.best
+    entries[_best_key(result.backend, result.model, fingerprint)] = {
+        "backend": result.backend,
+        "model": result.model,
+        "variant": best.variant,
+        "shots": result.shots,
+        "metric": best.report.primary,
+        "value": round(best.report.values.get(best.report.primary, 0.0), 4),
+        "file": best.path.name,
+        "recorded": time.time(),
+    }
+    atomic_write_json(path, entries)
+
+
+def _best_key(backend_name: str, model: str, fingerprint: str) -> str:
+    return f"{backend_name}:{model}@{fingerprint[:12]}"
+
+
+def _variant_key(backend_name: str, model: str, variant: PromptVariant, fingerprint: str, params: Mapping[str, Any]) -> str:
+    material = {"backend": backend_name, "model": model, "variant": variant.key_material(), "val": fingerprint, "params": params}
+    digest = hashlib.sha256(json.dumps(material, sort_keys=True).encode("utf-8")).hexdigest()[:16]
+    slug = variant.name.replace(" ", "-")
+    return f"{slug}-{digest}"
+
+
+def _variant_record(
+    backend_name: str, model: str, variant: PromptVariant, data: EvalSet, params: Any, predictions: Sequence[str], report: MetricReport
+) -> dict[str, Any]:
+    return {
+        "backend": backend_name,
+        "model": model,
+        "variant": variant.key_material(),
+        "val_file": str(data.val_path),
+        "val_sha256": data.fingerprint,
+        "params": asdict(params),
+        "task_type": data.task_type,
+        "metrics": _rounded(report.values),
+        "predictions": list(predictions),
+        "created": time.time(),
+    }
+
+
+def _shot_turns(example: Example) -> tuple[tuple[str, str], ...]:
+    turns = [(str(m.get("role")), message_text(m)) for m in without_system(example.prompt)]
+    return tuple(turns + [("assistant", example.answer or "")])
+
+
+def _common_system_prompt(train: Sequence[Example]) -> str:
+    prompts = Counter(e.system for e in train if e.system)
+    return prompts.most_common(1)[0][0] if prompts else ""
+
+
+def _rounded(values: Mapping[str, float]) -> dict[str, float]:
+    return {name: round(value, 4) for name, value in values.items()}

@@ -1,0 +1,235 @@
+"""The Evaluate step: the tuned model against the baseline to beat, same split, same metrics.
+
+`evaluate_run` answers the val split with the run's model, loads (or computes) the saved baseline
+of the run's base model, scores both, optionally asks an LLM judge, checks for forgetting, writes
+the verdict and saves everything in `runs/<id>/eval/` (answers are reused when the data and the
+model did not change, so a second `tuneui eval` with a judge costs only the judge).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+from backends.base import ModelRef
+from backends.runs import RunFolder
+from tuneui.core.baseline import DEFAULT_SHOTS, BaselineResult, recorded_best, run_baseline
+from tuneui.core.evalset import EvalSet, load_eval_set
+from tuneui.core.files import atomic_write_json, read_json
+from tuneui.core.forgetting import ForgettingCheck, run_forgetting_check
+from tuneui.core.intervals import paired_difference_ci
+from tuneui.core.judge import JudgeResult, parse_model_spec, run_judge
+from tuneui.core.metrics import MetricReport, rouge_l, score_answers
+from tuneui.core.verdict import judge_verdict, metric_verdict
+from tuneui.core.workspace import Workspace
+from tuneui.errors import UsageError
+
+RESULT_FILE = "result.json"
+DIFFERING_SHOWN = 5
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    run_id: str
+    task_type: str
+    examples: int
+    baseline: BaselineResult
+    tuned: MetricReport
+    tuned_predictions: tuple[str, ...]
+    judge: JudgeResult | None
+    difference: float  # mean paired difference in the primary metric, tuned - baseline
+    difference_ci95: tuple[float, float]
+    verdict: str
+    differing: tuple[Mapping[str, Any], ...]
+    forgetting: ForgettingCheck | None
+
+    def summary(self) -> dict[str, Any]:
+        """The object `tuneui eval RUN --json` prints (an exact interface)."""
+        return {
+            "run_id": self.run_id,
+            "split": "val",
+            "examples": self.examples,
+            "metrics": {
+                "baseline": _rounded(self.baseline.best.report.values),
+                "tuned": _rounded(self.tuned.values),
+            },
+            "judge": self.judge.summary() if self.judge else None,
+            "verdict": self.verdict,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything the report needs, saved as `runs/<id>/eval/result.json`."""
+        return {
+            **self.summary(),
+            "task_type": self.task_type,
+            "primary_metric": self.tuned.primary,
+            "baseline_model": f"{self.baseline.backend}:{self.baseline.model}",
+            "baseline_variant": self.baseline.best.variant,
+            "variants": {v.variant: _rounded(v.report.values) for v in self.baseline.variants},
+            "difference": round(self.difference, 4),
+            "difference_ci95": [round(x, 4) for x in self.difference_ci95],
+            "judge_detail": (
+                {"unparsed": self.judge.unparsed, "outcomes": list(self.judge.outcomes)} if self.judge else None
+            ),
+            "differing": list(self.differing),
+            "forgetting": self.forgetting.to_dict() if self.forgetting else None,
+            "created": time.time(),
+        }
+
+
+def evaluate_run(
+    workspace: Workspace,
+    run_id: str,
+    *,
+    judge: str | None = None,
+    forgetting: bool = True,
+    progress: Progress | None = None,
+) -> EvalResult:
+    """Compare the run's model with the best baseline prompt of its base model; save and return it."""
+    from backends.registry import get_backend
+
+    settings = workspace.settings()
+    run = RunFolder.open(workspace.runs_dir, run_id)
+    tuned_ref = _tuned_model(run)
+    data = load_eval_set(workspace)
+    seed = settings.data.seed
+    recorded = recorded_best(workspace, tuned_ref.backend, tuned_ref.base_model, data.fingerprint)
+    shots = int(recorded["shots"]) if recorded else DEFAULT_SHOTS
+    baseline = run_baseline(
+        workspace, tuned_ref.backend, tuned_ref.base_model, shots=shots, eval_set=data, progress=progress
+    )
+    backend = get_backend(tuned_ref.backend, workspace)
+    params = data.generation_params(seed=seed)
+    predictions = _tuned_predictions(run, backend, tuned_ref, data, asdict(params), progress)
+    tuned = score_answers(data.task_type, predictions, data.references, data.labels)
+    best = baseline.best
+    primary = tuned.primary
+    difference, interval = paired_difference_ci(tuned.column(primary), best.report.column(primary), seed=seed)
+
+    judge_spec = judge or settings.models.judge
+    judged: JudgeResult | None = None
+    if judge_spec:
+        judge_backend_name, judge_model = parse_model_spec(judge_spec)
+        if progress:
+            progress(f"judge: {judge_spec} on {len(data.val)} examples, both orders")
+        judge_backend = backend if judge_backend_name == tuned_ref.backend else get_backend(judge_backend_name, workspace)
+        judged = run_judge(
+            judge_backend,
+            ModelRef(backend=judge_backend_name, base_model=judge_model, kind="base"),
+            settings.project.task,
+            [e.prompt for e in data.val],
+            data.references,
+            predictions,
+            best.predictions,
+            seed=seed,
+        )
+    if judged:
+        verdict = judge_verdict(best.variant, judged)
+    else:
+        verdict = metric_verdict(
+            best.variant, primary, tuned.values[primary], best.report.values[primary], difference, interval, len(data.val)
+        )
+
+    check = None
+    if forgetting:
+        if progress:
+            progress("forgetting check: general prompts, base vs tuned")
+        base_ref = ModelRef(backend=tuned_ref.backend, base_model=tuned_ref.base_model, kind="base")
+        check = run_forgetting_check(backend, base_ref, tuned_ref, params)
+
+    result = EvalResult(
+        run_id=run.run_id,
+        task_type=data.task_type,
+        examples=len(data.val),
+        baseline=baseline,
+        tuned=tuned,
+        tuned_predictions=predictions,
+        judge=judged,
+        difference=difference,
+        difference_ci95=interval,
+        verdict=verdict,
+        differing=_most_different(data, best.predictions, best.report, predictions, tuned, judged),
+        forgetting=check,
+    )
+    atomic_write_json(run.eval_dir / RESULT_FILE, result.to_dict())
+    return result
+
+
+def saved_result(workspace: Workspace, run_id: str) -> dict[str, Any] | None:
+    """The last `result.json` of a run's evaluation, or None when it was never evaluated."""
+    run = RunFolder.open(workspace.runs_dir, run_id)
+    return read_json(run.eval_dir / RESULT_FILE)
+
+
+def _tuned_model(run: RunFolder) -> ModelRef:
+    ref = run.model_ref()
+    if ref is None:
+        state = run.read_status().get("status", "unknown")
+        raise UsageError(
+            f"Run {run.run_id} has no trained model yet (status: {state})",
+            f"Wait for it to finish (`tuneui status {run.run_id}`), or evaluate a finished run.",
+        )
+    return ref
+
+
+def _tuned_predictions(
+    run: RunFolder, backend: Any, ref: ModelRef, data: EvalSet, params: Mapping[str, Any], progress: Progress | None
+) -> tuple[str, ...]:
+    path = run.eval_dir / "predictions.json"
+    saved = read_json(path) or {}
+    if saved.get("val_sha256") == data.fingerprint and saved.get("model") == ref.to_dict() and saved.get("params") == params:
+        return tuple(saved["predictions"])
+    if progress:
+        progress(f"tuned: {ref.label} on {len(data.val)} examples")
+    from backends.base import GenerationParams
+
+    predictions = tuple(backend.generate(ref, [e.prompt for e in data.val], GenerationParams(**params)))
+    atomic_write_json(
+        path,
+        {"model": ref.to_dict(), "val_sha256": data.fingerprint, "params": dict(params), "predictions": list(predictions)},
+    )
+    return predictions
+
+
+def _most_different(
+    data: EvalSet,
+    baseline_answers: Sequence[str],
+    baseline: MetricReport,
+    tuned_answers: Sequence[str],
+    tuned: MetricReport,
+    judged: JudgeResult | None,
+) -> tuple[Mapping[str, Any], ...]:
+    """The examples where the two models differ most: by primary-metric gap, then a decisive judge
+    outcome, then how different the two answers read. Identical answers are never shown."""
+    primary = tuned.primary
+    rows = []
+    for index in range(len(data.val)):
+        if tuned_answers[index] == baseline_answers[index]:
+            continue
+        gap = tuned.per_example[index][primary] - baseline.per_example[index][primary]
+        outcome = judged.outcomes[index] if judged else None
+        decisive = 0 if outcome in (None, "tie") else 1
+        unlike = 1 - rouge_l(tuned_answers[index], baseline_answers[index])
+        rows.append((abs(gap), decisive, unlike, -index, index, gap, outcome))
+    rows.sort(reverse=True)
+    shown = []
+    for *_, index, gap, outcome in rows[:DIFFERING_SHOWN]:
+        example = data.val[index]
+        shown.append(
+            {
+                "line": example.line,
+                "request": example.user_text,
+                "reference": example.answer or "",
+                "baseline": baseline_answers[index],
+                "tuned": tuned_answers[index],
+                "gap": round(gap, 4),
+                "judge": outcome,
+            }
+        )
+    return tuple(shown)
+
+
+def _rounded(values: Mapping[str, float]) -> dict[str, float]:
+    return {name: round(value, 4) for name, value in values.items()}
