@@ -1,0 +1,121 @@
+"""Fixtures of the UI tests: workspaces in each state of the five steps, built from plain files."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from backends.base import Event, ModelRef, TrainSpec
+from backends.runs import RunFolder
+from tuneui.core.files import atomic_write_json
+from tuneui.core.settings import Settings
+from tuneui.core.workspace import Workspace, init_workspace
+
+SYSTEM = "You answer support questions for Cadence Cycles."
+QUESTIONS = [
+    ("When are you open?", "Tuesday to Saturday 9-6, Sunday 10-4."),
+    ("How much is a tune-up?", "A tune-up is £45."),
+    ("Do you rent e-bikes?", "Yes: £40 a day."),
+    ("What does delivery cost?", "£4.95, free over £50."),
+    ("Can I return parts?", "Unused parts within 30 days."),
+]
+
+
+def chat_line(user: str, answer: str, system: str = SYSTEM) -> str:
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": user}, {"role": "assistant", "content": answer}]
+    return json.dumps({"messages": messages})
+
+
+def examples(count: int) -> list[str]:
+    return [chat_line(f"{q} (#{n})", a) for n in range(count) for q, a in [QUESTIONS[n % len(QUESTIONS)]]]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Workspace:
+    """An empty project with a fixed name, so nothing on screen depends on the temp folder."""
+    settings = Settings()
+    settings.project.name = "Cadence support"
+    settings.project.system_prompt = SYSTEM
+    settings.models.local = "models/tiny"
+    return init_workspace(tmp_path / "project", settings)
+
+
+def write_imported(workspace: Workspace, lines: list[str], name: str = "examples.jsonl") -> Path:
+    path = workspace.data_dir / name
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def write_split(workspace: Workspace, train: int = 20, val: int = 5) -> None:
+    lines = examples(train + val)
+    workspace.train_file.write_text("\n".join(lines[:train]) + "\n", encoding="utf-8")
+    workspace.val_file.write_text("\n".join(lines[train:]) + "\n", encoding="utf-8")
+
+
+def write_baseline(workspace: Workspace) -> None:
+    atomic_write_json(workspace.baseline_dir / "best.json", {"local:models/tiny@x": {"variant": "3-shot"}})
+
+
+def write_cost(workspace: Workspace) -> None:
+    rows = [
+        {"backend": "local", "model": "models/tiny", "method": "qlora", "fits": None, "hours": 0.01, "cost_usd": None, "advice": []},
+        {"backend": "openai", "model": "gpt-4o-mini-2024-07-18", "cost_usd": 0.42, "price_as_of": "2026-11-01", "warnings": []},
+    ]
+    atomic_write_json(workspace.reports_dir / "cost.json", {"rows": rows})
+
+
+def write_run(
+    workspace: Workspace,
+    run_id: str = "20261123-120000-abcd",
+    status: str = "running",
+    losses: list[tuple[int, float, float | None]] | None = None,
+    total_steps: int = 40,
+) -> RunFolder:
+    spec = TrainSpec(run_id=run_id, backend="local", model="models/tiny", train_file=str(workspace.train_file))
+    folder = RunFolder.create(workspace.runs_dir, spec)
+    events = [
+        Event("metrics", {"step": step, "total_steps": total_steps, "train_loss": train, "tokens_per_second": 1200.0,
+                          **({"valid_loss": valid} if valid is not None else {})}, 1000.0 + step)
+        for step, train, valid in (losses or [(5, 3.0, 3.1), (10, 2.5, 2.7), (15, 2.1, 2.4)])
+    ]
+    folder.append_events(events)
+    changes: dict = {"status": status}
+    if status == "succeeded":
+        changes["model_ref"] = ModelRef("local", "models/tiny", kind="adapter", path=str(folder.adapter_dir)).to_dict()
+    folder.write_status(**changes)
+    return folder
+
+
+def write_evaluation(workspace: Workspace, folder: RunFolder) -> None:
+    result = {
+        "run_id": folder.run_id,
+        "split": "val",
+        "examples": 2,
+        "metrics": {"baseline": {"rouge_l": 0.31, "token_f1": 0.4}, "tuned": {"rouge_l": 0.52, "token_f1": 0.61}},
+        "judge": None,
+        "verdict": "tuned beats the 3-shot prompt on rouge_l: 0.52 vs 0.31",
+        "baseline_variant": "3-shot",
+        "baseline_model": "local:models/tiny",
+        "differing": [
+            {"line": 3, "request": "When are you open?", "reference": "Tuesday to Saturday 9-6.",
+             "baseline": "We are open every day.", "tuned": "Tuesday to Saturday 9-6.", "gap": 0.8, "judge": None},
+            {"line": 7, "request": "How much is a tune-up?", "reference": "£45.",
+             "baseline": "It costs £60.", "tuned": "A tune-up is £45.", "gap": 0.5, "judge": None},
+        ],
+    }
+    atomic_write_json(folder.eval_dir / "result.json", result)
+
+
+@pytest.fixture
+def finished_project(project: Workspace) -> Workspace:
+    """Every step done: split, baseline, cost, a succeeded run, its evaluation."""
+    write_imported(project, examples(25))
+    write_split(project)
+    write_baseline(project)
+    write_cost(project)
+    folder = write_run(project, status="succeeded")
+    write_evaluation(project, folder)
+    return project

@@ -1,0 +1,80 @@
+"""The views' models without a screen: run progress, the overfitting warning, answer diffs, state."""
+
+from __future__ import annotations
+
+from backends.base import Event
+from tuneui.guide_evaluation import read_evaluation, word_diff
+from tuneui.guide_progress import format_seconds, progress_of
+from tuneui.guide_state import observe
+
+from .conftest import examples, write_evaluation, write_imported, write_run, write_split
+
+
+def _metrics(points: list[tuple[int, float, float | None]], total: int = 100) -> list[Event]:
+    return [
+        Event("metrics", {"step": step, "total_steps": total, "train_loss": train, **({"valid_loss": valid} if valid else {})},
+              time=float(step))
+        for step, train, valid in points
+    ]
+
+
+def test_overfitting_is_flagged_when_validation_rises_while_training_falls() -> None:
+    progress = progress_of(_metrics([(10, 3.0, 2.0), (20, 2.5, 1.8), (30, 2.0, 1.9), (40, 1.5, 2.1)]))
+    assert progress.overfitting
+    assert progress.best_step == 20 and progress.best_valid_loss == 1.8
+
+
+def test_falling_validation_is_not_overfitting() -> None:
+    progress = progress_of(_metrics([(10, 3.0, 2.0), (20, 2.5, 1.8), (30, 2.0, 1.7), (40, 1.5, 1.6)]))
+    assert not progress.overfitting
+    assert progress.best_step == 40
+
+
+def test_both_losses_rising_is_divergence_not_overfitting() -> None:
+    progress = progress_of(_metrics([(10, 1.0, 1.0), (20, 1.5, 1.2), (30, 2.0, 1.4), (40, 2.5, 1.6)]))
+    assert not progress.overfitting
+
+
+def test_eta_follows_the_pace_of_logged_steps() -> None:
+    progress = progress_of(_metrics([(10, 3.0, None), (20, 2.0, None)], total=100))
+    assert progress.step == 20 and progress.total_steps == 100
+    assert progress.eta_seconds == 80.0
+    assert format_seconds(progress.eta_seconds) == "1m20s"
+    assert format_seconds(3 * 3600 + 60) == "3h01m"
+
+
+def test_word_diff_marks_only_the_words_that_changed() -> None:
+    pieces = word_diff("It costs £60 today.", "It costs £45 today.")
+    changed = "".join(text for text, flag in pieces if flag)
+    assert changed == "£45"
+    assert "".join(text for text, _ in pieces) == "It costs £45 today."
+
+
+def test_observe_reads_every_step_from_files(project) -> None:
+    state = observe(project)
+    assert state.next_step == "Dataset" and not state.imported
+    write_imported(project, examples(3), name="tickets.csv")
+    write_split(project, train=8, val=2)
+    folder = write_run(project, status="failed")
+    state = observe(project)
+    assert state.imported == ("tickets.csv",)
+    assert (state.train_examples, state.val_examples) == (8, 2)
+    assert state.step_states()["Train"] == "attention"
+    assert state.runs[0].steps == 15 and state.runs[0].total_steps == 40
+    assert folder.run_id == state.latest_run.run_id
+
+
+def test_evaluation_falls_back_to_the_most_different_examples(finished_project) -> None:
+    run = observe(finished_project).finished_run
+    evaluation = read_evaluation(finished_project, run.run_id)
+    assert evaluation is not None
+    assert evaluation.verdict.startswith("tuned beats")
+    assert [e.line for e in evaluation.examples] == [3, 7]
+    assert ("rouge_l", 0.31, 0.52) in evaluation.metrics
+
+
+def test_an_unevaluated_run_has_no_evaluation(project) -> None:
+    folder = write_run(project, status="succeeded")
+    assert read_evaluation(project, folder.run_id) is None
+    write_evaluation(project, folder)
+    assert read_evaluation(project, folder.run_id) is not None

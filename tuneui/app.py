@@ -1,0 +1,162 @@
+"""The Textual app: one guide, one main screen, a full view per step, and a watch on the runs.
+
+Heavy work never runs here: steps run as child processes from thread workers (`guide_steps`),
+training in the backend's detached worker. The app only reads the workspace to follow them.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from tuneui.core.workspace import Workspace
+from tuneui.errors import WorkspaceError
+from tuneui.guide import Action, Guide, Turn
+from tuneui.guide_state import WorkspaceState, observe
+from tuneui.guide_steps import StepRunner, run_action
+from tuneui.messages import StepFinished, WorkspaceChanged
+from tuneui.screens.main import MainScreen
+
+POLL_SECONDS = 1.0
+
+
+class TuneApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "tuneui"
+    BINDINGS = [
+        Binding("f1", "guide('/help')", "Help"),
+        Binding("f2", "open_view('Dataset')", "Dataset"),
+        Binding("f3", "open_view('Cost')", "Cost"),
+        Binding("f4", "open_view('Train')", "Train"),
+        Binding("f5", "open_view('Evaluate')", "Evaluate"),
+        Binding("f6", "open_view('Chat')", "Chat"),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    def __init__(self, workspace: Workspace, *, train_steps: int | None = None, poll_seconds: float = POLL_SECONDS) -> None:
+        super().__init__()
+        self.workspace = workspace
+        self.guide = Guide(workspace, assistant=workspace.settings().models.assistant)
+        self.runner = StepRunner(workspace, train_steps=train_steps)
+        self.poll_seconds = poll_seconds
+        self.busy: Action | None = None
+        self._state = observe(workspace)
+        self._run_statuses = {run.run_id: run.status for run in self._state.runs}
+        self.sub_title = workspace.settings().project.name
+
+    def get_default_screen(self) -> Screen:
+        return MainScreen()
+
+    def on_mount(self) -> None:
+        self.set_interval(self.poll_seconds, self.poll_workspace)
+
+    def workspace_state(self) -> WorkspaceState:
+        return self._state
+
+    def converse(self, text: str) -> None:
+        """What the user typed or chose, through the guide, into the conversation and maybe an action."""
+        if self.busy is not None and not text.startswith(("/help", "/status", "/open", "/chat")):
+            self._say(Turn(says=(f"Still working on {self.busy.kind}; one step at a time. Views and /status work meanwhile.",)))
+            return
+        turn = self.guide.answer(text)
+        self._say(turn)
+        if turn.action is not None:
+            self.perform(turn.action)
+
+    def perform(self, action: Action) -> None:
+        if action.kind == "open":
+            self.action_open_view(action.argument)
+            return
+        self.busy = action
+        self._main().show_working(f"working: {action.kind}…")
+        context = self.guide.assistant_context() if action.kind == "ask" else ""
+        self.run_worker(
+            lambda: self.post_message(StepFinished(action, run_action(self.runner, action.kind, action.argument, context))),
+            thread=True,
+            group="step",
+            name=f"run {action.kind}",
+        )
+
+    def on_step_finished(self, message: StepFinished) -> None:
+        self.busy = None
+        self._main().show_working("")
+        self.poll_workspace()
+        self._say(self.guide.finished(message.action, message.result))
+        if message.action.kind == "train" and message.result.ok:
+            self.action_open_view("Train")
+
+    def poll_workspace(self) -> None:
+        """Follow runs (started here or before): a run that ends gets a line in the conversation."""
+        self._state = observe(self.workspace)
+        for run in self._state.runs:
+            before = self._run_statuses.get(run.run_id)
+            self._run_statuses[run.run_id] = run.status
+            if before is not None and before != run.status and not run.active:
+                self._say(Turn(says=(f"Run {run.run_id} {run.status} after {run.steps} steps.",)))
+                if run.status == "succeeded" and self.busy is None:
+                    self._say(self.guide.opening())
+        self.screen.post_message(WorkspaceChanged())
+        for screen in self.screen_stack:
+            if isinstance(screen, MainScreen) and screen is not self.screen:
+                screen.post_message(WorkspaceChanged())
+
+    def action_guide(self, command: str) -> None:
+        if not isinstance(self.screen, MainScreen):
+            self.pop_to_main()
+        self.converse(command)
+
+    def action_open_view(self, name: str) -> None:
+        from tuneui.screens import views
+
+        view = views.create(name, self)
+        if type(self.screen) is type(view):
+            return
+        self.pop_to_main()
+        self.push_screen(view)
+
+    def action_back(self) -> None:
+        self.pop_to_main()
+
+    def pop_to_main(self) -> None:
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, MainScreen):
+            self.pop_screen()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for name, key in (("Dataset", "F2"), ("Cost", "F3"), ("Train", "F4"), ("Evaluate", "F5"), ("Chat", "F6")):
+            yield SystemCommand(f"Open {name}", f"The {name} view ({key})", lambda name=name: self.action_open_view(name))
+        for command, text in (
+            ("/baseline", "Run the baseline prompts"),
+            ("/data", "Check and split the examples"),
+            ("/cost", "Estimate the cost on each backend"),
+            ("/train", "Start or watch a training run"),
+            ("/eval", "Evaluate the tuned model against the baseline"),
+            ("/status", "Where the project stands"),
+            ("/help", "Every command and key"),
+        ):
+            yield SystemCommand(command, text, lambda command=command: self.action_guide(command))
+
+    def _main(self) -> MainScreen:
+        return next(screen for screen in self.screen_stack if isinstance(screen, MainScreen))
+
+    def _say(self, turn: Turn) -> None:
+        self._main().show_turn(turn)
+
+
+def create_app(workspace: Workspace, *, train_steps: int | None = None) -> TuneApp:
+    """The one factory the CLI and the tests share."""
+    if not workspace.exists():
+        raise WorkspaceError(
+            f"No tuneui project in {workspace.root}",
+            "Run `tuneui init` here to start one, or `tuneui demo` to try the sample project.",
+        )
+    return TuneApp(workspace, train_steps=train_steps)
+
+
+def run_app(workspace: Workspace, *, train_steps: int | None = None) -> int:
+    app = create_app(workspace, train_steps=train_steps)
+    app.run()
+    return 0 if app.return_code in (None, 0) else int(app.return_code)

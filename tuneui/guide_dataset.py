@@ -1,0 +1,97 @@
+"""The Dataset view's model: the examples of one workspace file, their findings, edits and saves.
+
+Reading and checking go through `tuneui.core.dataset.load`; every save rewrites the file atomically
+as OpenAI chat JSONL, and only files the workspace owns (under `data/`) are ever written.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from tuneui.core.dataset.loader import load
+from tuneui.core.dataset.model import Example
+from tuneui.core.files import atomic_write_lines
+from tuneui.core.workspace import Workspace
+from tuneui.errors import UsageError
+from tuneui.guide_state import observe
+
+
+@dataclass(frozen=True)
+class FindingRow:
+    line: int | None
+    severity: str
+    code: str
+    message: str
+    hint: str
+
+
+@dataclass(frozen=True)
+class DatasetSnapshot:
+    path: Path
+    format: str
+    examples: tuple[Example, ...]
+    findings: tuple[FindingRow, ...]
+
+    @property
+    def editable(self) -> bool:
+        return self.format == "chat" and self.path.suffix == ".jsonl"
+
+    def codes_at(self, line: int | None) -> tuple[str, ...]:
+        return tuple(sorted({f.code for f in self.findings if f.line == line and line is not None}))
+
+    def codes(self) -> tuple[str, ...]:
+        return tuple(sorted({f.code for f in self.findings}))
+
+    def matching(self, search: str = "", code: str = "") -> list[int]:
+        """Positions of the examples whose text contains `search` and that have finding `code`."""
+        needle = search.lower()
+        positions = []
+        for position, example in enumerate(self.examples):
+            if code and code not in self.codes_at(example.line):
+                continue
+            if needle and needle not in _searchable(example):
+                continue
+            positions.append(position)
+        return positions
+
+
+def dataset_file(workspace: Workspace) -> Path | None:
+    """The file the Dataset view shows: the imported examples, else the training split."""
+    state = observe(workspace)
+    if state.imported:
+        return workspace.data_dir / state.imported[0]
+    return workspace.train_file if workspace.train_file.is_file() else None
+
+
+def read_dataset(path: Path) -> DatasetSnapshot:
+    loaded = load(path)
+    findings = [FindingRow(f.line, "error", f.code, f.message, f.hint or "") for f in loaded.errors]
+    findings += [FindingRow(f.line, "warning", f.code, f.message, f.hint or "") for f in loaded.warnings]
+    return DatasetSnapshot(path, loaded.format, loaded.examples, tuple(findings))
+
+
+def save_examples(workspace: Workspace, path: Path, examples: Sequence[Example]) -> DatasetSnapshot:
+    """Rewrite the file atomically and check it again; refuses anything outside the workspace's data/."""
+    if workspace.data_dir.resolve() not in path.resolve().parents:
+        raise UsageError(f"{path} is not a workspace file", "Import it first (`/import PATH`); your original stays untouched.")
+    atomic_write_lines(path, (json.dumps(e.to_chat(), ensure_ascii=False) for e in examples))
+    return read_dataset(path)
+
+
+def with_messages(example: Example, contents: Sequence[str]) -> Example:
+    """The example with its messages' contents replaced, roles and other keys kept."""
+    messages = tuple({**dict(message), "content": content} for message, content in zip(example.messages, contents))
+    return replace(example, messages=messages)
+
+
+def blank_example(system_prompt: str) -> Example:
+    messages: list[Mapping[str, Any]] = [{"role": "system", "content": system_prompt}] if system_prompt else []
+    messages += [{"role": "user", "content": ""}, {"role": "assistant", "content": ""}]
+    return Example(messages=tuple(messages))
+
+
+def _searchable(example: Example) -> str:
+    return "\n".join(str(m.get("content") or "") for m in example.messages).lower()

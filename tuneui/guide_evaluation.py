@@ -1,0 +1,107 @@
+"""The Evaluate view's model: per held-out example, the reference, the baseline's and the tuned
+model's answers and the judge's outcome, assembled from what `tuneui eval` saved."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from backends.runs import RunFolder
+from tuneui.core.dataset.loader import read_chat_jsonl
+from tuneui.core.files import read_json
+from tuneui.core.workspace import Workspace
+from tuneui.errors import TuneError
+
+OUTCOME_WORDS = {"win": "tuned better", "loss": "baseline better", "tie": "tie"}
+
+
+@dataclass(frozen=True)
+class ComparedExample:
+    line: int | None
+    request: str
+    reference: str
+    baseline: str
+    tuned: str
+    judge: str | None
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    run_id: str
+    verdict: str
+    baseline_variant: str
+    metrics: tuple[tuple[str, Any, Any], ...]
+    examples: tuple[ComparedExample, ...]
+
+
+def read_evaluation(workspace: Workspace, run_id: str) -> Evaluation | None:
+    """None when the run was never evaluated. Every held-out example when the saved answers are
+    complete; otherwise the examples the evaluation singled out as differing most."""
+    run = RunFolder(workspace.run_dir(run_id))
+    result = read_json(run.eval_dir / "result.json")
+    if not isinstance(result, Mapping):
+        return None
+    metrics = result.get("metrics") or {}
+    baseline, tuned = dict(metrics.get("baseline") or {}), dict(metrics.get("tuned") or {})
+    rows = tuple((name, baseline.get(name), tuned.get(name)) for name in baseline if name in tuned)
+    return Evaluation(
+        run_id=run_id,
+        verdict=str(result.get("verdict") or ""),
+        baseline_variant=str(result.get("baseline_variant") or "baseline"),
+        metrics=rows,
+        examples=_every_example(workspace, run, result) or _differing(result),
+    )
+
+
+def word_diff(old: str, new: str) -> list[tuple[str, bool]]:
+    """`new` as (piece, changed) pairs against `old`, word by word: what the view highlights."""
+    old_words, new_words = re.findall(r"\S+|\s+", old), re.findall(r"\S+|\s+", new)
+    pieces: list[tuple[str, bool]] = []
+    for tag, _, _, start, end in difflib.SequenceMatcher(a=old_words, b=new_words, autojunk=False).get_opcodes():
+        text = "".join(new_words[start:end])
+        if text:
+            pieces.append((text, tag != "equal"))
+    return pieces
+
+
+def _every_example(workspace: Workspace, run: RunFolder, result: Mapping[str, Any]) -> tuple[ComparedExample, ...]:
+    tuned_saved = read_json(run.eval_dir / "predictions.json") or {}
+    tuned = tuned_saved.get("predictions") or []
+    fingerprint = str(tuned_saved.get("val_sha256") or "")
+    best = (read_json(workspace.baseline_dir / "best.json", {}) or {}).get(f"{result.get('baseline_model')}@{fingerprint[:12]}")
+    baseline_saved = read_json(workspace.baseline_dir / best["file"]) if isinstance(best, Mapping) and best.get("file") else None
+    baseline = (baseline_saved or {}).get("predictions") or []
+    try:
+        val = read_chat_jsonl(workspace.val_file)
+    except TuneError:
+        return ()
+    if not (len(val) == len(tuned) == len(baseline)) or not val:
+        return ()
+    outcomes = list(((result.get("judge_detail") or {}).get("outcomes")) or [])
+    return tuple(
+        ComparedExample(
+            line=example.line,
+            request=example.user_text,
+            reference=example.answer or "",
+            baseline=str(baseline[index]),
+            tuned=str(tuned[index]),
+            judge=OUTCOME_WORDS.get(outcomes[index], outcomes[index]) if index < len(outcomes) else None,
+        )
+        for index, example in enumerate(val)
+    )
+
+
+def _differing(result: Mapping[str, Any]) -> tuple[ComparedExample, ...]:
+    return tuple(
+        ComparedExample(
+            line=row.get("line"),
+            request=str(row.get("request") or ""),
+            reference=str(row.get("reference") or ""),
+            baseline=str(row.get("baseline") or ""),
+            tuned=str(row.get("tuned") or ""),
+            judge=OUTCOME_WORDS.get(row.get("judge"), row.get("judge")),
+        )
+        for row in result.get("differing") or []
+    )

@@ -1,0 +1,194 @@
+"""Carrying out the guide's actions: each step runs as its headless command in a child process.
+
+The step commands' `--json` output is the contract between the steps and the UI, and running them
+as children keeps the ML stack (and any crash in it) out of the UI process. Callers run these in
+threads; `cancel` is a plain event so a quitting UI can stop waiting.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from tuneui.core.files import atomic_write_json
+from tuneui.core.workspace import Workspace
+from tuneui.guide_state import COST_REPORT, observe
+
+STEP_TIMEOUT_S = 3600.0
+
+
+@dataclass(frozen=True)
+class StepResult:
+    ok: bool
+    data: Mapping[str, Any] = field(default_factory=dict)
+    summary: str = ""
+    title: str = ""
+    hint: str = ""
+
+
+@dataclass
+class StepRunner:
+    """Runs `python -m tuneui --project WS <step> ... --json` and reads its JSON."""
+
+    workspace: Workspace
+    train_steps: int | None = None
+    python: str = sys.executable
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+    def import_file(self, path: str) -> StepResult:
+        source = Path(path).expanduser()
+        if not source.is_absolute():
+            source = (Path.cwd() / source).resolve()
+        result = self.run_command(["data", "import", str(source)], expect_json=False)
+        if not result.ok:
+            return result
+        output = str(result.data.get("output", "")).strip()
+        return StepResult(True, {"file": str(source)}, summary=output.splitlines()[0] if output else f"Imported {source.name}.")
+
+    def check(self) -> StepResult:
+        state = observe(self.workspace)
+        target = self.workspace.data_dir / state.imported[0] if state.imported else self.workspace.train_file
+        result = self.run_command(["data", "check", str(target)], accept_codes=(0, 1))
+        if not result.ok:
+            return result
+        errors, warnings = len(result.data.get("errors") or []), len(result.data.get("warnings") or [])
+        return StepResult(
+            True, result.data, summary=f"Checked {target.name}: {errors} errors, {warnings} warnings, each with its line."
+        )
+
+    def split(self) -> StepResult:
+        result = self.run_command(["data", "split"], expect_json=False)
+        if not result.ok:
+            return result
+        state = observe(self.workspace)
+        return StepResult(
+            True,
+            {"train": state.train_examples, "val": state.val_examples},
+            summary=f"Split: {state.train_examples} to train on, {state.val_examples} held out to score on.",
+        )
+
+    def baseline(self) -> StepResult:
+        result = self.run_command(["baseline"])
+        if result.ok:
+            return StepResult(True, result.data, summary="Baseline saved: this is the score the tuned model must beat.")
+        return result
+
+    def cost(self) -> StepResult:
+        """Every backend side by side; saved to reports/cost.json so reports can link it."""
+        settings = self.workspace.settings()
+        train = str(self.workspace.train_file)
+        asks = [("local", settings.models.local), (settings.models.hosted_backend, settings.models.hosted)]
+        rows = []
+        for backend, model in asks:
+            args = ["estimate", train, "--backend", backend] + (["--model", model] if model else [])
+            result = self.run_command(args)
+            if result.ok:
+                rows.append({"backend": backend, **result.data})
+            else:
+                rows.append({"backend": backend, "model": model, "error": result.title})
+        report = {"rows": rows}
+        atomic_write_json(self.workspace.reports_dir / COST_REPORT, report)
+        return StepResult(True, report, summary="Costs before anything starts (hosted dollars use the dated price table).")
+
+    def train(self) -> StepResult:
+        args = ["train", "--backend", "local"] + (["--steps", str(self.train_steps)] if self.train_steps else [])
+        result = self.run_command(args)
+        if result.ok:
+            return StepResult(True, result.data, summary=f"Run {result.data.get('run_id')} started on the local backend.")
+        return result
+
+    def evaluate(self, run_id: str) -> StepResult:
+        result = self.run_command(["eval", run_id])
+        if result.ok:
+            return StepResult(True, result.data, summary=str(result.data.get("verdict") or "Evaluation done."))
+        return result
+
+    def ask(self, question: str, context: str) -> StepResult:
+        """A free-text question to the `[models] assistant` model, with the project state as context."""
+        from backends.base import BackendError, ModelRef
+        from backends.registry import get_backend
+
+        spec = self.workspace.settings().models.assistant
+        backend_name, _, model = spec.partition(":")
+        if not model:
+            return StepResult(False, title=f"[models] assistant = {spec!r} is not 'backend:model'", hint="For example \"openai:gpt-4o-mini\".")
+        conversation = [{"role": "system", "content": context}, {"role": "user", "content": question}]
+        try:
+            backend = get_backend(backend_name, self.workspace)
+            answer = backend.generate(ModelRef(backend=backend_name, base_model=model), [conversation])[0]
+        except BackendError as exc:
+            return StepResult(False, title=exc.title, hint=exc.hint)
+        return StepResult(True, {"answer": answer})
+
+    def run_command(
+        self, args: Sequence[str], *, expect_json: bool = True, accept_codes: tuple[int, ...] = (0,)
+    ) -> StepResult:
+        command = [self.python, "-m", "tuneui", "--project", str(self.workspace.root), *args]
+        if expect_json:
+            command.append("--json")
+        try:
+            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        except OSError as exc:
+            return StepResult(False, title=f"Could not start `tuneui {args[0]}`: {exc.strerror}")
+        stdout, stderr = self._wait(process)
+        if process.returncode not in accept_codes:
+            return _failure(args, process.returncode, stderr)
+        if not expect_json:
+            return StepResult(True, {"output": stdout})
+        try:
+            data = json.loads(stdout)
+        except json.JSONDecodeError:
+            return StepResult(False, title=f"`tuneui {' '.join(args[:2])}` printed no JSON", hint=_last_line(stderr))
+        return StepResult(True, data if isinstance(data, dict) else {"value": data})
+
+    def _wait(self, process: subprocess.Popen[str]) -> tuple[str, str]:
+        waited = 0.0
+        while True:
+            try:
+                return process.communicate(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                waited += 0.5
+                if self.cancel.is_set() or waited > STEP_TIMEOUT_S:
+                    process.terminate()
+                    return process.communicate()
+
+
+def run_action(runner: StepRunner, kind: str, argument: str = "", context: str = "") -> StepResult:
+    """Dispatch one guide action (by kind) to the runner; used by the app and the demo."""
+    if kind == "ask":
+        return runner.ask(argument, context)
+    if kind == "import":
+        return runner.import_file(argument)
+    if kind == "eval":
+        run = observe(runner.workspace).finished_run
+        if run is None:
+            return StepResult(False, title="No finished run to evaluate", hint="Type /train to start one.")
+        return runner.evaluate(argument or run.run_id)
+    steps = {"check": runner.check, "split": runner.split, "baseline": runner.baseline, "cost": runner.cost, "train": runner.train}
+    if kind not in steps:
+        return StepResult(False, title=f"Nothing carries out {kind!r}")
+    return steps[kind]()
+
+
+def _failure(args: Sequence[str], code: int | None, stderr: str) -> StepResult:
+    title, hint = "", ""
+    for line in stderr.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("error:") and not title:
+            title = stripped[len("error:"):].strip()
+        elif stripped.startswith("hint:") and not hint:
+            hint = stripped[len("hint:"):].strip()
+    if not title:
+        title = f"`tuneui {args[0]}` stopped (exit {code})"
+        hint = hint or _last_line(stderr)
+    return StepResult(False, title=title, hint=hint)
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else ""

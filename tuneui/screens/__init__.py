@@ -1,0 +1,1 @@
+"""Screens: the main conversation and the full view of each step."""

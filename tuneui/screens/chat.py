@@ -1,0 +1,119 @@
+"""The Chat view: the base and the tuned model answer the same message side by side, streaming."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Static
+
+from backends.base import BackendError, GenerationParams, ModelRef
+from backends.runs import RunFolder
+from tuneui.core.workspace import Workspace
+from tuneui.guide_state import observe
+from tuneui.messages import ChatChunk
+
+SIDES = ("base", "tuned")
+CHAT_PARAMS = GenerationParams(max_new_tokens=200, temperature=0.0)
+
+
+class ChatScreen(Screen):
+    BINDINGS = [
+        Binding("escape", "app.back", "Back"),
+        Binding("ctrl+l", "clear", "Clear"),
+    ]
+
+    def __init__(self, workspace: Workspace) -> None:
+        super().__init__()
+        self.workspace = workspace
+        self.models = _models(workspace)
+        self.history: dict[str, list[dict[str, Any]]] = {side: [] for side in SIDES}
+        self.replies: dict[str, str] = {side: "" for side in SIDES}
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="chat-sides"):
+            for side in SIDES:
+                with VerticalScroll(id=f"chat-{side}", classes="chat-side") as column:
+                    column.border_title = f"{side}: {self.models[side].label if self.models[side] else 'none yet'}"
+                    yield Static(id=f"chat-{side}-log", classes="chat-log")
+        yield Input(placeholder="A message for both models (Enter sends)", id="chat-input")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#chat-input", Input).focus()
+        if self.models["tuned"] is None:
+            self._log("tuned").update(Text("No tuned model yet: finish a training run (/train) to chat with it.", style="dim"))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        message = event.value.strip()
+        event.input.clear()
+        if not message:
+            return
+        for side in SIDES:
+            model = self.models[side]
+            if model is None:
+                continue
+            self.history[side].append({"role": "user", "content": message})
+            self.replies[side] = ""
+            self._redraw(side)
+            conversation = self._system() + list(self.history[side])
+            self.run_worker(lambda side=side, model=model, conversation=conversation: self._stream(side, model, conversation),
+                            thread=True, group=f"chat-{side}", exclusive=True)
+
+    def _stream(self, side: str, model: ModelRef, conversation: list[dict[str, Any]]) -> None:
+        from backends.registry import get_backend
+
+        try:
+            backend = get_backend(model.backend, self.workspace)
+            for chunk in backend.stream(model, conversation, CHAT_PARAMS):
+                self.post_message(ChatChunk(side, chunk))
+        except BackendError as exc:
+            self.post_message(ChatChunk(side, f"[{exc.title}. {exc.hint}]"))
+        self.post_message(ChatChunk(side, "", done=True))
+
+    def on_chat_chunk(self, message: ChatChunk) -> None:
+        self.replies[message.side] += message.text
+        if message.done:
+            self.history[message.side].append({"role": "assistant", "content": self.replies[message.side]})
+            self.replies[message.side] = ""
+        self._redraw(message.side)
+
+    def action_clear(self) -> None:
+        for side in SIDES:
+            self.history[side].clear()
+            self.replies[side] = ""
+            self._redraw(side)
+
+    def _redraw(self, side: str) -> None:
+        text = Text()
+        for turn in self.history[side]:
+            style = "bold" if turn["role"] == "user" else ""
+            text.append(("› " if turn["role"] == "user" else "") + str(turn["content"]) + "\n", style=style)
+        if self.replies[side]:
+            text.append(self.replies[side] + "▌\n")
+        self._log(side).update(text)
+        self.query_one(f"#chat-{side}", VerticalScroll).scroll_end(animate=False)
+
+    def _log(self, side: str) -> Static:
+        return self.query_one(f"#chat-{side}-log", Static)
+
+    def _system(self) -> list[dict[str, Any]]:
+        prompt = self.workspace.settings().project.system_prompt
+        return [{"role": "system", "content": prompt}] if prompt else []
+
+
+def _models(workspace: Workspace) -> dict[str, ModelRef | None]:
+    """The tuned model of the newest finished run, and the base model it was trained from."""
+    run = observe(workspace).finished_run
+    tuned = RunFolder(workspace.run_dir(run.run_id)).model_ref() if run else None
+    if tuned is not None:
+        base = ModelRef(backend=tuned.backend, base_model=tuned.base_model)
+    else:
+        local = workspace.settings().models.local
+        base = ModelRef(backend="local", base_model=local) if local else None
+    return {"base": base, "tuned": tuned}

@@ -1,0 +1,49 @@
+"""The Cost view: every backend side by side, from the Cost step's saved comparison."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from tuneui.core.files import read_json
+from tuneui.core.workspace import Workspace
+from tuneui.guide_cards import cost_card
+from tuneui.guide_state import COST_REPORT
+
+
+class CostScreen(Screen):
+    BINDINGS = [
+        Binding("escape", "app.back", "Back"),
+        Binding("r", "app.guide('/cost')", "Re-estimate"),
+    ]
+
+    def __init__(self, workspace: Workspace) -> None:
+        super().__init__()
+        self.workspace = workspace
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="cost-title", classes="view-title")
+        yield DataTable(id="cost-table", cursor_type="row", zebra_stripes=True)
+        yield Static(
+            "Hosted: exact token counts × epochs × the dated price table. Local: memory and time "
+            "from the model's config; prices are as of the date shown.",
+            classes="view-note",
+        )
+        yield Footer()
+
+    def on_mount(self) -> None:
+        report = read_json(self.workspace.reports_dir / COST_REPORT)
+        table = self.query_one(DataTable)
+        title = self.query_one("#cost-title", Static)
+        if not report:
+            title.update("No estimate yet: press r (or type /cost) to estimate every backend.")
+            return
+        card = cost_card(report)
+        title.update(card.title)
+        table.add_columns(*card.columns)
+        for row in card.rows:
+            table.add_row(*row)
+        table.focus()

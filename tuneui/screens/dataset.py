@@ -1,0 +1,184 @@
+"""The Dataset view: the examples with their findings; search, filter by finding, edit, add,
+duplicate, delete. Every change is saved atomically and checked again at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Select, Static
+
+from tuneui.core.dataset.model import Example
+from tuneui.core.workspace import Workspace
+from tuneui.errors import TuneError
+from tuneui.guide_dataset import DatasetSnapshot, blank_example, dataset_file, read_dataset, save_examples, with_messages
+from tuneui.screens.example_modal import ExampleModal
+
+ALL_FINDINGS = "all examples"
+
+
+class DatasetScreen(Screen):
+    BINDINGS = [
+        Binding("escape", "app.back", "Back"),
+        Binding("enter", "edit", "Edit", show=True),
+        Binding("a", "add", "Add"),
+        Binding("d", "duplicate", "Duplicate"),
+        Binding("delete,x", "delete", "Delete"),
+        Binding("slash", "search", "Search"),
+    ]
+
+    def __init__(self, workspace: Workspace) -> None:
+        super().__init__()
+        self.workspace = workspace
+        self.path: Path | None = dataset_file(workspace)
+        self.snapshot: DatasetSnapshot | None = None
+        self.shown: list[int] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="dataset-title", classes="view-title")
+        with Horizontal(id="dataset-filters"):
+            yield Input(placeholder="search (/)", id="dataset-search")
+            yield Select([], prompt=ALL_FINDINGS, id="dataset-filter", allow_blank=True)
+        yield DataTable(id="dataset-table", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="dataset-finding")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns("line", "user", "answer", "findings")
+        if self.path is None:
+            self.query_one("#dataset-title", Static).update("No examples yet: type /import PATH in the conversation.")
+            return
+        self._load(lambda: read_dataset(self.path))
+        table.focus()
+
+    def _load(self, read) -> None:
+        try:
+            self.snapshot = read()
+        except TuneError as exc:
+            self.notify(f"{exc.title}\n{exc.hint}", severity="error", timeout=8)
+            return
+        codes = self.snapshot.codes()
+        select = self.query_one(Select)
+        chosen = select.value if select.value in codes else Select.BLANK
+        select.set_options((code, code) for code in codes)
+        select.value = chosen
+        self._fill()
+
+    def _fill(self) -> None:
+        snapshot = self.snapshot
+        if snapshot is None:
+            return
+        search = self.query_one("#dataset-search", Input).value
+        code = self.query_one(Select).value
+        self.shown = snapshot.matching(search, code if isinstance(code, str) else "")
+        table = self.query_one(DataTable)
+        table.clear()
+        for position in self.shown:
+            example = snapshot.examples[position]
+            table.add_row(
+                str(example.line or "—"), _one_line(example.user_text, 30), _one_line(example.answer or "", 30),
+                ", ".join(snapshot.codes_at(example.line)),
+            )
+        errors = sum(1 for f in snapshot.findings if f.severity == "error")
+        warnings = len(snapshot.findings) - errors
+        mode = "" if snapshot.editable else " · read-only (not a chat JSONL file)"
+        self.query_one("#dataset-title", Static).update(
+            f"{snapshot.path.name}: {len(snapshot.examples)} examples, {errors} errors, {warnings} warnings"
+            f" · showing {len(self.shown)}{mode}"
+        )
+        self._describe_row()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "dataset-search":
+            self._fill()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        self._fill()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._describe_row()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_edit()
+
+    def _describe_row(self) -> None:
+        example = self._current()
+        text = ""
+        if example is not None and self.snapshot is not None:
+            found = [f for f in self.snapshot.findings if f.line is not None and f.line == example.line]
+            text = "\n".join(f"{f.severity} {f.code}: {f.message} {f.hint}" for f in found)
+        self.query_one("#dataset-finding", Static).update(text)
+
+    def action_search(self) -> None:
+        self.query_one("#dataset-search", Input).focus()
+
+    def action_edit(self) -> None:
+        example = self._current()
+        if example is None or not self._editable():
+            return
+        position = self.shown[self.query_one(DataTable).cursor_row]
+
+        def saved(contents: list[str] | None) -> None:
+            if contents is not None and self.snapshot is not None:
+                examples = list(self.snapshot.examples)
+                examples[position] = with_messages(example, contents)
+                self._save(examples)
+
+        self.app.push_screen(ExampleModal(example), saved)
+
+    def action_add(self) -> None:
+        if not self._editable() or self.snapshot is None:
+            return
+        blank = blank_example(self.workspace.settings().project.system_prompt)
+
+        def saved(contents: list[str] | None) -> None:
+            if contents is not None and self.snapshot is not None:
+                self._save([*self.snapshot.examples, with_messages(blank, contents)])
+
+        self.app.push_screen(ExampleModal(blank), saved)
+
+    def action_duplicate(self) -> None:
+        example = self._current()
+        if example is None or not self._editable() or self.snapshot is None:
+            return
+        position = self.shown[self.query_one(DataTable).cursor_row]
+        examples = list(self.snapshot.examples)
+        examples.insert(position + 1, example)
+        self._save(examples)
+
+    def action_delete(self) -> None:
+        example = self._current()
+        if example is None or not self._editable() or self.snapshot is None:
+            return
+        position = self.shown[self.query_one(DataTable).cursor_row]
+        examples = list(self.snapshot.examples)
+        del examples[position]
+        self._save(examples)
+
+    def _save(self, examples: list[Example]) -> None:
+        assert self.path is not None
+        path = self.path
+        self._load(lambda: save_examples(self.workspace, path, examples))
+        self.notify(f"Saved {path.name} and checked it again. Run /data to split the new version.", timeout=4)
+
+    def _current(self) -> Example | None:
+        table = self.query_one(DataTable)
+        if self.snapshot is None or not self.shown or not 0 <= table.cursor_row < len(self.shown):
+            return None
+        return self.snapshot.examples[self.shown[table.cursor_row]]
+
+    def _editable(self) -> bool:
+        if self.snapshot is not None and not self.snapshot.editable:
+            self.notify("This file is read-only here: only OpenAI chat JSONL files are edited in place.", severity="warning")
+            return False
+        return True
+
+
+def _one_line(text: str, width: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"

@@ -1,0 +1,98 @@
+"""The Evaluate view: the verdict on top, then per held-out example the request, the reference,
+and the baseline's and the tuned model's answers side by side with their differences marked."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from tuneui.core.workspace import Workspace
+from tuneui.guide_evaluation import ComparedExample, Evaluation, read_evaluation, word_diff
+from tuneui.guide_state import observe
+
+
+class EvaluateScreen(Screen):
+    BINDINGS = [
+        Binding("escape", "app.back", "Back"),
+        Binding("r", "app.guide('/eval')", "Re-evaluate"),
+    ]
+
+    def __init__(self, workspace: Workspace) -> None:
+        super().__init__()
+        self.workspace = workspace
+        self.evaluation: Evaluation | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="verdict", classes="view-title")
+        yield Static("", id="eval-metrics")
+        yield DataTable(id="eval-examples", cursor_type="row", zebra_stripes=True)
+        with VerticalScroll(id="eval-detail"):
+            yield Static("", id="eval-request")
+            with Horizontal(id="eval-sides"):
+                yield Static("", id="eval-baseline", classes="side")
+                yield Static("", id="eval-tuned", classes="side")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        run = observe(self.workspace).finished_run
+        self.evaluation = read_evaluation(self.workspace, run.run_id) if run else None
+        verdict = self.query_one("#verdict", Static)
+        if self.evaluation is None:
+            verdict.update("No evaluation yet: type /eval (or press r) once a run has finished.")
+            return
+        verdict.update(Text(self.evaluation.verdict, style="bold"))
+        self.query_one("#eval-metrics", Static).update(_metrics_line(self.evaluation))
+        table = self.query_one(DataTable)
+        table.add_columns("line", "request", "judge")
+        for example in self.evaluation.examples:
+            table.add_row(str(example.line or "—"), _one_line(example.request, 60), example.judge or "")
+        table.focus()
+        if self.evaluation.examples:
+            self._show(self.evaluation.examples[0])
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if self.evaluation and 0 <= event.cursor_row < len(self.evaluation.examples):
+            self._show(self.evaluation.examples[event.cursor_row])
+
+    def _show(self, example: ComparedExample) -> None:
+        request = Text()
+        request.append("request  ", style="dim")
+        request.append(example.request + "\n")
+        request.append("reference  ", style="dim")
+        request.append(example.reference, style="green")
+        if example.judge:
+            request.append(f"\njudge  {example.judge}", style="bold")
+        self.query_one("#eval-request", Static).update(request)
+        assert self.evaluation is not None
+        self.query_one("#eval-baseline", Static).update(_side(f"baseline ({self.evaluation.baseline_variant})", example.tuned, example.baseline))
+        self.query_one("#eval-tuned", Static).update(_side("tuned", example.baseline, example.tuned))
+
+
+def _side(title: str, other: str, mine: str) -> Text:
+    text = Text()
+    text.append(title + "\n", style="bold underline")
+    for piece, changed in word_diff(other, mine):
+        text.append(piece, style="reverse" if changed and piece.strip() else "")
+    return text
+
+
+def _metrics_line(evaluation: Evaluation) -> Text:
+    text = Text()
+    for name, baseline, tuned in evaluation.metrics[:4]:
+        text.append(f"{name} ", style="dim")
+        text.append(f"{_number(baseline)} → {_number(tuned)}   ")
+    return text
+
+
+def _number(value: object) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def _one_line(text: str, width: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"

@@ -1,0 +1,59 @@
+"""The main screen: the conversation with the guide, the answer buttons, and the step sidebar."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Static
+
+from tuneui.guide import Turn
+from tuneui.guide_state import WorkspaceState
+from tuneui.messages import ChoiceMade, WorkspaceChanged
+from tuneui.widgets.conversation import ChoiceBar, Conversation
+from tuneui.widgets.steps import StepList
+
+
+class MainScreen(Screen):
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal():
+            with Vertical(id="sidebar"):
+                yield StepList(id="steps")
+                yield Static("", id="working")
+            with Vertical(id="talk"):
+                yield Conversation(id="conversation")
+                yield ChoiceBar(id="choices")
+                yield Input(placeholder="Answer, type a path, or /help", id="prompt")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#prompt", Input).focus()
+        self.show_state(self.app.workspace_state())
+        self.show_turn(self.app.guide.opening())
+
+    def show_turn(self, turn: Turn) -> None:
+        self.query_one(Conversation).add_turn(turn)
+        if turn.question or turn.action is not None:
+            self.query_one(ChoiceBar).show(turn.choices)
+
+    def show_state(self, state: WorkspaceState) -> None:
+        self.query_one(StepList).show(state.step_states())
+
+    def show_working(self, text: str) -> None:
+        self.query_one("#working", Static).update(text)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        event.input.clear()
+        if text:
+            self.query_one(Conversation).add_user(text)
+            self.app.converse(text)
+
+    def on_choice_made(self, event: ChoiceMade) -> None:
+        self.query_one(Conversation).add_user(event.command)
+        self.app.converse(event.command)
+        self.query_one("#prompt", Input).focus()
+
+    def on_workspace_changed(self, event: WorkspaceChanged) -> None:
+        self.show_state(self.app.workspace_state())

@@ -1,0 +1,44 @@
+"""A card in the conversation: a small table, a list of findings with their line, or a chart."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Sparkline, Static
+
+from tuneui.guide_cards import Card
+
+KIND_STYLE = {"error": "bold red", "warning": "yellow"}
+
+
+class CardView(Vertical):
+    """Draws one `Card`; rows beyond the card's limit are counted, the full view shows them."""
+
+    def __init__(self, card: Card) -> None:
+        super().__init__(classes=f"card card-{card.kind}")
+        self.card = card
+        self.border_title = card.title
+
+    def compose(self) -> ComposeResult:
+        if self.card.kind == "chart":
+            yield Sparkline(list(self.card.values), classes="card-chart")
+            return
+        if self.card.kind == "text":
+            yield Static("\n".join(" ".join(row) for row in self.card.rows))
+            return
+        yield Static(self._table())
+        if self.card.more:
+            yield Static(f"… and {self.card.more} more (the full view lists them all)", classes="card-more")
+
+    def _table(self) -> Table:
+        show_header = any(self.card.columns)
+        table = Table(show_header=show_header, box=None, padding=(0, 1), expand=True, header_style="bold")
+        for position, column in enumerate(self.card.columns):
+            last = position == len(self.card.columns) - 1
+            table.add_column(column, overflow="fold" if last else "ellipsis", ratio=3 if last else None, no_wrap=not last)
+        for row in self.card.rows:
+            cells = [Text(cell, style=KIND_STYLE.get(cell, "")) for cell in row]
+            table.add_row(*cells)
+        return table
