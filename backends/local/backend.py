@@ -70,12 +70,6 @@ class LocalBackend(Backend):
         return Readiness(ok=not reasons, reasons=tuple(reasons), notes=tuple(notes), device=device)
 
     def estimate(self, spec: TrainSpec, stats: Mapping[str, Any]) -> Estimate:
-        try:
-            from tuneui.core.cost import local_estimate
-        except ImportError:
-            local_estimate = None
-        if local_estimate is not None:
-            return local_estimate(spec, stats)
         config = find_model_config(self._resolve_model(spec.model))
         plan = estimate_memory(config, spec, gpu_memory_gib()) if config else None
         if plan is None:

@@ -98,20 +98,24 @@ def estimate_memory(
 ) -> MemoryPlan:
     """The cheapest plan that fits: bf16 LoRA if it fits (faster), else QLoRA; checkpointing last.
 
-    A rule of thumb, not a simulation: weights + LoRA optimizer state + activations. Activations
-    cost ~34 bytes per token, hidden unit and layer in bf16 without checkpointing, ~2 with it.
+    A rule of thumb, not a simulation: weights (NF4 with double quantization ~0.516 bytes per
+    quantized parameter; embeddings and lm_head stay 16-bit) + LoRA optimizer state + activations
+    (~34 bytes per token, hidden unit and layer in bf16 without checkpointing, ~2 with it) + fp32
+    logits (vocab x 4 bytes per token, dominant for large vocabularies).
     """
     linear, total = parameter_counts(config)
     text = config.get("text_config") or config
     hidden, layers = int(text.get("hidden_size", 0)), int(text.get("num_hidden_layers", 0))
+    vocab = int(text.get("vocab_size", 0))
     tokens = (spec.batch_size or batch_size) * spec.max_length
     trainable = lora_parameters(config, spec.lora_r)
     optimizer = trainable * 16  # fp32 weight + grad + two Adam moments
 
     def need(quantization: str, checkpointing: bool) -> float:
-        weights = total * 2 if quantization == "none" else linear * 0.56 + (total - linear) * 2
+        weights = total * 2 if quantization == "none" else linear * 0.516 + (total - linear) * 2
         activations = tokens * hidden * layers * (2 if checkpointing else 34)
-        return (weights + optimizer + activations) / GIB + CUDA_OVERHEAD_GIB
+        logits = tokens * vocab * 4
+        return (weights + optimizer + activations + logits) / GIB + CUDA_OVERHEAD_GIB
 
     forced = (spec.options or {}).get("quantization")
     forced_checkpointing = (spec.options or {}).get("gradient_checkpointing")

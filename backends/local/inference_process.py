@@ -64,6 +64,9 @@ class InferenceProcess:
                         finished = True
                         return
                     yield reply["chunk"]
+            except BackendError:
+                finished = True  # an error reply ends the exchange; a dead worker has nothing left
+                raise
             finally:
                 # A reader that stops early (the user closed the chat) must not leave the rest of
                 # this reply in the pipe, where the next request would read it as its own.

@@ -1,0 +1,231 @@
+"""The training recipe: data, model and trainer settings a careful practitioner would choose.
+
+Runs only in the worker process (it imports torch, transformers, peft and trl). Every choice the
+recipe makes is recorded in a `RecipePlan`, saved with the adapter as `training_config.json`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from backends.base import BackendError, TrainSpec
+from backends.local.config import GIB, estimate_memory, find_model_config
+from backends.local.tiny import CHATML_TEMPLATE
+
+DEFAULT_EPOCHS = 3
+DEFAULT_BATCH_SIZE = 4
+DEFAULT_LEARNING_RATE = 2e-4
+WARMUP_FRACTION = 0.05
+EVALUATIONS_PER_RUN = 10  # default eval cadence: often enough to catch overfitting, cheap enough
+LOG_LINES_PER_RUN = 200  # events.jsonl stays small on a 10,000-step run
+CHECKPOINTS_KEPT = 2  # plus the best one, which the trainer never rotates away
+
+
+@dataclass(frozen=True)
+class RecipePlan:
+    """What the recipe decided for this run and machine, and why (in `notes`)."""
+
+    device: str
+    quantization: str
+    gradient_checkpointing: bool
+    loss_on: str  # "assistant" (generation markers) or "completion" (last assistant turn)
+    packing: bool
+    attention: str
+    total_steps: int
+    eval_steps: int | None
+    save_steps: int
+    logging_steps: int
+    warmup_steps: int
+    batch_size: int
+    learning_rate: float
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["notes"] = list(self.notes)
+        return data
+
+
+def read_chat_file(path: str) -> list[dict[str, Any]]:
+    """Chat JSONL as trl's conversational records; a bad line is an error naming file and line."""
+    records: list[dict[str, Any]] = []
+    with open(path, encoding="utf-8-sig") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{number}"
+            try:
+                raw = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise BackendError(f"{where}: not valid JSON ({exc.msg})", "Fix that line, or re-run `tuneui data split`.") from None
+            messages = raw.get("messages") if isinstance(raw, dict) else None
+            if not isinstance(messages, list) or not any(isinstance(m, dict) and m.get("role") == "assistant" for m in messages):
+                raise BackendError(f"{where}: no assistant message to learn from", "Each line needs {\"messages\": [..., {\"role\": \"assistant\", ...}]}.")
+            records.append({"messages": [{"role": m.get("role"), "content": _text(m.get("content"))} for m in messages]})
+    if not records:
+        raise BackendError(f"{path} holds no examples", "Import examples with `tuneui data import`, then `tuneui data split`.")
+    return records
+
+
+def choose_loss(tokenizer) -> tuple[str, str | None]:
+    """("assistant", None) when the template marks assistant turns, else ("completion", note)."""
+    from trl.chat_template_utils import get_training_chat_template, has_generation_markers
+
+    if not tokenizer.chat_template:
+        tokenizer.chat_template = CHATML_TEMPLATE
+        return "assistant", "The model has no chat template; ChatML with generation markers was used."
+    if has_generation_markers(tokenizer.chat_template):
+        return "assistant", None
+    try:
+        if get_training_chat_template(tokenizer) is not None:
+            return "assistant", "trl's training version of this model's chat template marks the assistant turns."
+    except (ValueError, KeyError, TypeError):
+        pass
+    return "completion", "The chat template has no generation markers: loss on the last assistant turn only."
+
+
+def as_prompt_completion(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The completion-only fallback: everything before the last assistant turn is the prompt."""
+    out = []
+    for record in records:
+        messages = record["messages"]
+        last = max(i for i, m in enumerate(messages) if m["role"] == "assistant")
+        out.append({"prompt": messages[:last], "completion": [messages[last]]})
+    return out
+
+
+def plan_run(spec: TrainSpec, train_count: int, has_validation: bool, tokenizer_loss: str) -> RecipePlan:
+    import torch
+
+    options: Mapping[str, Any] = spec.options or {}
+    notes: list[str] = []
+    cuda = torch.cuda.is_available()
+    gpus = [torch.cuda.get_device_properties(i).total_memory / GIB for i in range(torch.cuda.device_count())]
+    config = find_model_config(spec.model) or {}
+    memory = estimate_memory(config, spec, gpus)
+    if memory.fits is False:
+        notes.append(f"The memory estimate ({memory.memory_gib:.1f} GiB) exceeds the GPU; training may run out of memory.")
+    # Padding-free packing keeps sequences apart only through position_ids; a varlen kernel
+    # (flash-attention) then attends within each sequence. Without one, transformers falls back to
+    # a block-diagonal mask over the whole packed row: correct, but attention costs grow with the
+    # square of the packed length, which is slower than padding short chats. So: pack with flash only.
+    flash = cuda and _flash_attention_available()
+    attention = options.get("attn_implementation") or ("flash_attention_2" if flash else "sdpa")
+    packing = bool(options.get("packing", attention.startswith("flash")))
+    if not packing:
+        notes.append("No packing: without flash-attention, padding is cheaper than a packed row's attention mask.")
+    batch_size = spec.batch_size or DEFAULT_BATCH_SIZE
+    if spec.steps:
+        total = spec.steps
+    else:
+        total = (spec.epochs or DEFAULT_EPOCHS) * math.ceil(train_count / batch_size)
+    cadence = max(1, total // EVALUATIONS_PER_RUN)
+    eval_steps = (spec.eval_every or spec.save_every or cadence) if has_validation else None
+    save_steps = spec.save_every or eval_steps or cadence
+    if eval_steps:
+        # Keeping the best checkpoint needs every save to fall on an evaluation step.
+        eval_steps = math.gcd(eval_steps, save_steps)
+    return RecipePlan(
+        device="cuda" if cuda else "cpu",
+        quantization=memory.quantization,
+        gradient_checkpointing=memory.gradient_checkpointing,
+        loss_on=tokenizer_loss,
+        packing=packing,
+        attention=attention,
+        total_steps=total,
+        eval_steps=eval_steps,
+        save_steps=save_steps,
+        logging_steps=max(1, total // LOG_LINES_PER_RUN),
+        warmup_steps=max(1, round(total * WARMUP_FRACTION)),
+        batch_size=batch_size,
+        learning_rate=spec.learning_rate or DEFAULT_LEARNING_RATE,
+        notes=tuple(notes),
+    )
+
+
+def load_model(spec: TrainSpec, plan: RecipePlan):
+    import torch
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    compute_dtype = torch.bfloat16 if plan.device == "cuda" else torch.float32
+    kwargs: dict[str, Any] = {"dtype": compute_dtype, "attn_implementation": plan.attention}
+    if plan.quantization == "nf4":
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=compute_dtype,
+        )
+    if plan.device == "cuda":
+        import os
+
+        kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", 0))}
+    return AutoModelForCausalLM.from_pretrained(spec.model, **kwargs)
+
+
+def lora_config(spec: TrainSpec):
+    from peft import LoraConfig
+
+    targets: Any = list(spec.lora_targets)
+    if targets == ["all-linear"]:
+        targets = "all-linear"
+    return LoraConfig(
+        r=spec.lora_r,
+        lora_alpha=spec.lora_alpha,
+        lora_dropout=spec.lora_dropout,
+        target_modules=targets,
+        task_type="CAUSAL_LM",
+    )
+
+
+def sft_config(spec: TrainSpec, plan: RecipePlan, output_dir: Path):
+    from trl import SFTConfig
+
+    has_validation = plan.eval_steps is not None
+    return SFTConfig(
+        output_dir=str(output_dir),
+        max_steps=plan.total_steps,
+        per_device_train_batch_size=plan.batch_size,
+        per_device_eval_batch_size=plan.batch_size,
+        learning_rate=plan.learning_rate,
+        lr_scheduler_type="cosine",
+        warmup_steps=plan.warmup_steps,
+        logging_steps=plan.logging_steps,
+        eval_strategy="steps" if has_validation else "no",
+        eval_steps=plan.eval_steps,
+        save_strategy="steps",
+        save_steps=plan.save_steps,
+        save_total_limit=CHECKPOINTS_KEPT,
+        load_best_model_at_end=has_validation,
+        metric_for_best_model="eval_loss" if has_validation else None,
+        greater_is_better=False if has_validation else None,
+        bf16=plan.device == "cuda",
+        gradient_checkpointing=plan.gradient_checkpointing,
+        assistant_only_loss=plan.loss_on == "assistant",
+        completion_only_loss=True if plan.loss_on == "completion" else None,
+        packing=plan.packing,
+        max_length=spec.max_length,
+        include_num_input_tokens_seen="non_padding",
+        report_to="none",
+        disable_tqdm=True,
+        seed=spec.seed,
+        data_seed=spec.seed,
+        use_cpu=plan.device == "cpu",
+    )
+
+
+def _flash_attention_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("flash_attn") is not None
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, list):
+        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return "" if content is None else str(content)

@@ -1,0 +1,146 @@
+"""The detached training worker: `python -m backends.local.worker RUN_DIR`.
+
+Reads `spec.json`, trains, and reports only through the run folder (events, status.json,
+checkpoints, adapter/). SIGTERM saves a checkpoint and ends as `cancelled`; a new worker on the
+same folder resumes from the newest complete checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from backends.base import BackendError, Event
+from backends.runs import RunFolder
+from tuneui.core.files import atomic_write_json
+
+
+def train(folder: RunFolder, cancel_requested: threading.Event) -> str:
+    """Run (or resume) the run in `folder`; return the final state word."""
+    from datasets import Dataset
+    from transformers import AutoTokenizer, EarlyStoppingCallback
+    from trl import SFTTrainer
+
+    from backends.local import recipe
+    from backends.local.progress import RunProgress, newest_complete_checkpoint, remove_incomplete_checkpoints
+
+    spec = folder.read_spec()
+    is_main = int(os.environ.get("RANK", "0")) == 0
+    train_records = recipe.read_chat_file(spec.train_file)
+    val_records = recipe.read_chat_file(spec.val_file) if spec.val_file and Path(spec.val_file).is_file() else []
+    tokenizer = AutoTokenizer.from_pretrained(spec.model)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    loss_on, loss_note = recipe.choose_loss(tokenizer)
+    plan = recipe.plan_run(spec, len(train_records), bool(val_records), loss_on)
+    if loss_on == "completion":
+        train_records, val_records = recipe.as_prompt_completion(train_records), recipe.as_prompt_completion(val_records)
+    progress = RunProgress(folder, cancel_requested, is_main)
+    for note in ((loss_note,) if loss_note else ()) + plan.notes:
+        progress.emit("log", {"message": note})
+
+    model = recipe.load_model(spec, plan)
+    if cancel_requested.is_set():
+        return "cancelled"  # nothing trained yet: no checkpoint to write
+    callbacks: list[Any] = [progress]
+    if val_records and spec.early_stopping_patience:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=spec.early_stopping_patience))
+    trainer = SFTTrainer(
+        model=model,
+        args=recipe.sft_config(spec, plan, folder.checkpoints_dir),
+        train_dataset=Dataset.from_list(train_records),
+        eval_dataset=Dataset.from_list(val_records) if val_records else None,
+        processing_class=tokenizer,
+        peft_config=recipe.lora_config(spec),
+        callbacks=callbacks,
+    )
+    resume_from = None
+    if is_main:
+        remove_incomplete_checkpoints(folder.checkpoints_dir)
+    newest = newest_complete_checkpoint(folder.checkpoints_dir)
+    if newest is not None:
+        resume_from, step = newest
+        progress.emit("status", {"status": "running", "resumed_from_step": step})
+        if is_main:
+            folder.write_status(resumed_from_step=step)
+    else:
+        progress.emit("status", {"status": "running", "total_steps": plan.total_steps})
+    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+
+    state = trainer.state
+    best_step = state.best_global_step if val_records else None
+    if progress.cancelled:
+        return "cancelled"
+    if val_records and state.global_step < state.max_steps:
+        progress.emit(
+            "log",
+            {"message": f"Early stop at step {state.global_step}: validation loss stopped improving; "
+             f"the best checkpoint (step {best_step}) is kept."},
+        )  # fmt: skip
+    if is_main:
+        _save_adapter(folder, trainer, tokenizer, spec.to_dict(), plan.to_dict(), best_step, state.best_metric)
+    return "succeeded"
+
+
+def _save_adapter(folder: RunFolder, trainer, tokenizer, spec: dict, plan: dict, best_step, best_loss) -> None:
+    """adapter/ = adapter weights + tokenizer + chat template + training_config.json, atomically."""
+    staging = folder.path / ".adapter.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    trainer.save_model(str(staging))  # with load_best_model_at_end, the weights are the best step's
+    tokenizer.save_pretrained(str(staging))
+    atomic_write_json(
+        staging / "training_config.json",
+        {"spec": spec, "plan": plan, "best_step": best_step, "best_valid_loss": best_loss, "steps": trainer.state.global_step},
+    )
+    shutil.rmtree(folder.adapter_dir, ignore_errors=True)
+    os.replace(staging, folder.adapter_dir)
+    folder.write_status(best_step=best_step)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m backends.local.worker RUN_DIR", file=sys.stderr)
+        return 2
+    folder = RunFolder(Path(args[0]))
+    is_main = int(os.environ.get("RANK", "0")) == 0
+    cancel_requested = threading.Event()
+    # The handler only raises a flag: the trainer checks it between steps and saves first.
+    signal.signal(signal.SIGTERM, lambda signum, frame: cancel_requested.set())
+    signal.signal(signal.SIGINT, lambda signum, frame: cancel_requested.set())
+    if is_main:
+        folder.write_status(status="running", pid=os.getpid(), started=time.time(), error=None)
+    try:
+        outcome = train(folder, cancel_requested)
+    except BackendError as exc:
+        return _fail(folder, is_main, f"{exc.title}\n{exc.hint}" if exc.hint else exc.title)
+    except Exception as exc:
+        traceback.print_exc()
+        return _fail(folder, is_main, f"{type(exc).__name__}: {exc}")
+    if is_main:
+        changes: dict[str, Any] = {"status": outcome, "finished": time.time()}
+        if outcome == "succeeded":
+            spec = folder.read_spec()
+            changes["model_ref"] = {"backend": "local", "base_model": spec.model, "kind": "adapter", "path": str(folder.adapter_dir)}
+        folder.write_status(**changes)
+        folder.append_events([Event("status", {"status": outcome}, time.time())])
+    return 0
+
+
+def _fail(folder: RunFolder, is_main: bool, error: str) -> int:
+    print(error, file=sys.stderr)
+    if is_main:
+        folder.write_status(status="failed", error=error, finished=time.time())
+        folder.append_events([Event("status", {"status": "failed", "error": error}, time.time())])
+    return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,260 @@
+"""`tuneui train`, `status`, `cancel` and `runs`: start a job on any backend, then follow it.
+
+Backend-neutral: every backend is reached through `backends.registry.get_backend`, so hosted and
+local runs are started, followed and listed the same way. Nothing here imports the ML stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from tuneui.cli import print_json, workspace_of
+from tuneui.errors import UsageError
+
+if TYPE_CHECKING:
+    from backends.base import Backend, Event, JobStatus
+    from tuneui.core.workspace import Workspace
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    train = subparsers.add_parser("train", help="start a fine-tuning run (returns at once unless --wait)")
+    train.add_argument("--backend", help="local, openai, azure or together (default: local when [models] local is set)")
+    train.add_argument("--model", help="base model: a Hugging Face id, a local folder, or a hosted model")
+    length = train.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=_positive, metavar="N", help="train for N optimizer steps")
+    length.add_argument("--epochs", type=_positive, metavar="N", help="train for N passes over the data")
+    train.add_argument("--save-every", type=_positive, metavar="N", help="checkpoint every N steps")
+    train.add_argument("--lora-r", type=_positive, metavar="R", help="LoRA rank (default: [local] lora_r)")
+    train.add_argument("--train-file", metavar="FILE", help="training data (default: data/train.jsonl)")
+    train.add_argument("--val-file", metavar="FILE", help="validation data (default: data/val.jsonl)")
+    train.add_argument("--resume", metavar="RUN", help="continue a stopped run from its newest complete checkpoint")
+    train.add_argument("--wait", action="store_true", help="follow the run until it ends, printing progress")
+    train.add_argument("--json", action="store_true", help="print the run's status object as JSON")
+    train.set_defaults(func=_cmd_train)
+
+    status = subparsers.add_parser("status", help="show a run's state and losses (default: the newest run)")
+    status.add_argument("run", nargs="?", help="the run id (a folder under runs/)")
+    status.add_argument("--json", action="store_true", help="print the status object as JSON")
+    status.set_defaults(func=_cmd_status)
+
+    cancel = subparsers.add_parser("cancel", help="stop a run; a local run saves a checkpoint first")
+    cancel.add_argument("run", help="the run id")
+    cancel.set_defaults(func=_cmd_cancel)
+
+    runs = subparsers.add_parser("runs", help="list the runs of this project")
+    runs.set_defaults(func=_cmd_runs)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    workspace = workspace_of(args)
+    if args.resume:
+        given = [flag for flag, value in (("--backend", args.backend), ("--model", args.model), ("--steps", args.steps),
+                 ("--epochs", args.epochs), ("--lora-r", args.lora_r)) if value]  # fmt: skip
+        if given:
+            raise UsageError(f"--resume continues a run as it was started; {', '.join(given)} cannot change it", "Drop those flags, or start a new run.")
+        backend = _backend_of_run(workspace, args.resume)
+        run_id = backend.resume(args.resume)
+        after = len(backend.events(run_id))
+    else:
+        spec = _spec_from_args(workspace, args)
+        from backends.registry import get_backend
+
+        backend = get_backend(spec.backend, workspace)
+        run_id = backend.start(spec)
+        after = 0
+    if not args.wait:
+        current = backend.status(run_id)
+        if args.json:
+            print_json(current.to_json())
+        else:
+            print(f"Started run {run_id} on {current.backend} (job {current.job_id}).")
+            print(f"Follow it: tuneui status {run_id}    Stop it: tuneui cancel {run_id}")
+        return 0
+    final = follow(backend, run_id, after, quiet=args.json)
+    if args.json:
+        print_json(final.to_json())
+    return 0 if final.status == "succeeded" else 1
+
+
+def follow(backend: "Backend", run_id: str, after: int = 0, quiet: bool = False) -> "JobStatus":
+    """Print progress lines until the run ends; Ctrl-C stops following, never the run."""
+    try:
+        while True:
+            for event in backend.events(run_id, after):
+                after = event.seq + 1
+                line = progress_line(event)
+                if line and not quiet:
+                    print(line, flush=True)
+            current = backend.status(run_id)
+            if current.status in ("succeeded", "failed", "cancelled"):
+                for event in backend.events(run_id, after):
+                    line = progress_line(event)
+                    if line and not quiet:
+                        print(line, flush=True)
+                if not quiet:
+                    _print_outcome(current)
+                return current
+            time.sleep(backend.poll_seconds)
+    except KeyboardInterrupt:
+        print(f"\nStopped following; run {run_id} goes on. Reattach: tuneui status {run_id}", file=sys.stderr)
+        raise
+
+
+def progress_line(event: "Event") -> str | None:
+    """One short, uniform line per event, in the manner of nanoGPT's logs."""
+    data = event.data
+    if event.type == "metrics":
+        parts = [f"step {data.get('step', '?')}/{data.get('total_steps') or '?'}"]
+        if data.get("train_loss") is not None:
+            parts.append(f"train {data['train_loss']:.4f}")
+        if data.get("valid_loss") is not None:
+            parts.append(f"valid {data['valid_loss']:.4f}")
+        if data.get("learning_rate") is not None:
+            parts.append(f"lr {data['learning_rate']:.2e}")
+        if data.get("tokens_per_second"):
+            parts.append(f"{data['tokens_per_second']:,.0f} tok/s")
+        return "  ".join(parts)
+    if event.type == "checkpoint":
+        return f"checkpoint at step {data.get('step')}"
+    if event.type == "status":
+        extra = f" (resumed from step {data['resumed_from_step']})" if "resumed_from_step" in data else ""
+        return f"status {data.get('status')}{extra}"
+    if event.type == "log" and data.get("message"):
+        return f"note: {data['message']}"
+    return None
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    workspace = workspace_of(args)
+    run_id = args.run or _newest_run(workspace)
+    current = _backend_of_run(workspace, run_id).status(run_id)
+    if args.json:
+        print_json(current.to_json())
+        return 0
+    metrics = current.metrics
+    print(f"Run {current.run_id} on {current.backend}: {current.status}" + (f" (job {current.job_id})" if current.job_id else ""))
+    print(f"  steps {metrics.get('steps', 0)}  train loss {_loss(metrics.get('first_train_loss'))} -> {_loss(metrics.get('last_train_loss'))}"
+          f"  valid loss {_loss(metrics.get('last_valid_loss'))} (best {_loss(metrics.get('best_valid_loss'))} at step {metrics.get('best_step') or '-'})")  # fmt: skip
+    if current.model_ref is not None:
+        print(f"  model: {current.model_ref.label}")
+    if current.error:
+        print(f"  error: {current.error}")
+    if current.status in ("failed", "cancelled") and type(_backend_of_run(workspace, run_id)).supports_resume:
+        print(f"  continue it: tuneui train --resume {run_id}")
+    return 0
+
+
+def _cmd_cancel(args: argparse.Namespace) -> int:
+    workspace = workspace_of(args)
+    _backend_of_run(workspace, args.run).cancel(args.run)
+    print(f"Cancel requested for run {args.run}. `tuneui status {args.run}` shows when it has stopped.")
+    return 0
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    from backends.runs import list_runs
+
+    workspace = workspace_of(args)
+    workspace.settings()
+    folders = list_runs(workspace.runs_dir)
+    if not folders:
+        print("No runs yet. Start one with `tuneui train`.")
+        return 0
+    print(f"{'run':<22} {'backend':<9} {'status':<10} {'steps':>6} {'best valid':>10}  model")
+    for folder in folders:
+        current = folder.job_status()
+        if current.status not in ("succeeded", "failed", "cancelled"):
+            current = _backend_of_run(workspace, folder.run_id).status(folder.run_id)  # notices dead workers
+        spec = folder.read_spec()
+        print(f"{folder.run_id:<22} {current.backend:<9} {current.status:<10} {current.metrics.get('steps', 0):>6} "
+              f"{_loss(current.metrics.get('best_valid_loss')):>10}  {spec.model}")  # fmt: skip
+    return 0
+
+
+def _spec_from_args(workspace: "Workspace", args: argparse.Namespace):
+    from pathlib import Path
+
+    from backends.base import TrainSpec
+
+    settings = workspace.settings()
+    if args.backend:
+        backend = args.backend
+    elif (args.model and Path(args.model).expanduser().is_dir()) or (not args.model and settings.models.local):
+        backend = "local"  # a model folder on this disk can only be trained here
+    else:
+        backend = settings.models.hosted_backend
+    model = args.model or (settings.models.local if backend == "local" else settings.models.hosted)
+    if not model:
+        raise UsageError(f"No base model for the {backend} backend", "Pass --model, or set [models] local (or hosted) in tuneui.toml.")
+    train_file = Path(args.train_file) if args.train_file else workspace.train_file
+    if not train_file.is_file():
+        raise UsageError(f"No training data: {train_file} is missing", "Run `tuneui data split` to write data/train.jsonl and data/val.jsonl.")
+    val_file = Path(args.val_file) if args.val_file else workspace.val_file
+    if args.val_file and not val_file.is_file():
+        raise UsageError(f"Validation file {val_file} is missing", "Pass an existing file, or leave --val-file out.")
+    if not val_file.is_file():
+        print(f"note: no {val_file}: training without validation loss or early stopping.", file=sys.stderr)
+    local = settings.local
+    extras: dict[str, Any] = {}
+    if backend == "local":
+        # [local] settings describe this box's recipe; hosted providers choose their own.
+        extras = {"learning_rate": local.learning_rate, "batch_size": local.batch_size, "lora_alpha": local.lora_alpha, "lora_dropout": local.lora_dropout}
+    return TrainSpec(
+        run_id=workspace.new_run_id(),
+        backend=backend,
+        model=model,
+        train_file=str(train_file.resolve()),
+        val_file=str(val_file.resolve()) if val_file.is_file() else None,
+        epochs=args.epochs,
+        steps=args.steps,
+        save_every=args.save_every,
+        max_length=local.max_length,
+        lora_r=args.lora_r or local.lora_r,
+        seed=settings.data.seed,
+        **extras,
+    )
+
+
+def _backend_of_run(workspace: "Workspace", run_id: str) -> "Backend":
+    from backends.registry import get_backend
+    from backends.runs import RunFolder
+
+    workspace.settings()  # a clear error outside a project, before anything else
+    return get_backend(RunFolder.open(workspace.runs_dir, run_id).read_spec().backend, workspace)
+
+
+def _newest_run(workspace: "Workspace") -> str:
+    from backends.runs import list_runs
+
+    workspace.settings()
+    folders = list_runs(workspace.runs_dir)
+    if not folders:
+        raise UsageError("No runs yet in this project", "Start one with `tuneui train`.")
+    return folders[-1].run_id
+
+
+def _print_outcome(current: "JobStatus") -> None:
+    if current.status == "succeeded":
+        print(f"Run {current.run_id} succeeded: {current.model_ref.label if current.model_ref else ''}")
+    elif current.status == "failed":
+        print(f"Run {current.run_id} failed: {current.error or 'see its worker.log'}", file=sys.stderr)
+        print(f"  hint: fix the cause, then `tuneui train --resume {current.run_id}`", file=sys.stderr)
+    else:
+        print(f"Run {current.run_id} was cancelled; `tuneui train --resume {current.run_id}` continues it.")
+
+
+def _loss(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, (int, float)) else "-"
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
