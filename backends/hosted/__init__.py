@@ -1,0 +1,1 @@
+"""Pieces every hosted provider shares: following a job, errors, redaction, notices, archives."""

@@ -1,0 +1,173 @@
+"""What every hosted backend shares: the run folder as the job's memory, and polite following.
+
+A hosted job lives on the provider; the run folder remembers everything needed to find it again
+(uploaded file ids, the job id, the last status, the events already seen). `events()` and
+`status()` fetch news from the provider at most once per poll interval, and never before a
+rate limit's retry-after has passed, so any number of followers can reattach at any time.
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+import time
+from typing import Any, ClassVar, Mapping
+
+from backends.base import (
+    TERMINAL_STATES,
+    Backend,
+    BackendError,
+    Estimate,
+    Event,
+    JobNotFoundError,
+    JobStatus,
+    ModelRef,
+    TrainSpec,
+)
+from backends.hosted.errors import ProviderUnavailableError, RateLimitedError
+from backends.runs import RunFolder
+from tuneui.core.files import atomic_write_json
+
+DEFAULT_POLL_SECONDS = 30.0
+
+
+def poll_seconds_for(workspace: Any) -> float:
+    """TUNEUI_POLL_SECONDS, else `[hosted] poll_seconds` of the workspace, else 30 s."""
+    raw = os.environ.get("TUNEUI_POLL_SECONDS", "").strip()
+    if raw:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise BackendError(
+                f"TUNEUI_POLL_SECONDS={raw!r} is not a number", "Set it to seconds, e.g. TUNEUI_POLL_SECONDS=30."
+            ) from None
+        if value > 0:
+            return value
+    if workspace is not None and workspace.exists():
+        return float(workspace.settings().hosted.poll_seconds)
+    return DEFAULT_POLL_SECONDS
+
+
+class HostedBackend(Backend):
+    """A provider's fine-tuning API behind the Backend interface; subclasses talk HTTP."""
+
+    hosted = True
+    provider: ClassVar[str]  # the provider's name for people: "OpenAI"
+    # Provider status word -> ours. A word not listed is shown as it is and following goes on.
+    status_map: ClassVar[Mapping[str, str]]
+
+    def __init__(self, workspace: Any) -> None:
+        self.workspace = workspace
+        self.poll_seconds = poll_seconds_for(workspace)
+        self._fetched_at: dict[str, float] = {}
+
+    # -- the part each provider writes -------------------------------------------------------
+
+    @abc.abstractmethod
+    def _submit(self, folder: RunFolder, spec: TrainSpec) -> None:
+        """Upload the data and create the job; record file ids and `job_id` in status.json."""
+
+    @abc.abstractmethod
+    def _fetch(self, folder: RunFolder, status: dict[str, Any]) -> None:
+        """Bring the run folder up to date with the provider (events, status, result)."""
+
+    # -- the Backend interface -----------------------------------------------------------------
+
+    def estimate(self, spec: TrainSpec, stats: Mapping[str, Any]) -> Estimate:
+        try:
+            from tuneui.core.cost import hosted_estimate
+        except ImportError:
+            return Estimate(backend=self.name, model=spec.model, warnings=("The cost table is not installed.",))
+        return hosted_estimate(self.name, spec, stats)
+
+    def start(self, spec: TrainSpec) -> str:
+        """Create the job (once, whatever happens) and return the run id that addresses it."""
+        if spec.backend != self.name:
+            spec = TrainSpec.from_dict({**spec.to_dict(), "backend": self.name})
+        folder = self._create_or_open(spec)
+        if folder.read_status().get("job_id"):
+            return folder.run_id
+        self._submit(folder, spec)
+        return folder.run_id
+
+    def events(self, run_id: str, after: int = 0) -> list[Event]:
+        folder = self._folder(run_id)
+        self._refresh(folder)
+        return folder.read_events(after)
+
+    def status(self, run_id: str) -> JobStatus:
+        folder = self._folder(run_id)
+        self._refresh(folder)
+        return folder.job_status()
+
+    def result(self, run_id: str) -> ModelRef:
+        folder = self._folder(run_id)
+        self._refresh(folder, force=True)
+        ref = folder.model_ref()
+        if ref is None:
+            state = folder.read_status().get("status", "queued")
+            raise BackendError(f"Run {run_id} has no model yet (status: {state})", "Wait for it to succeed: `tuneui status RUN`.")
+        return ref
+
+    # -- shared machinery ----------------------------------------------------------------------
+
+    def _folder(self, run_id: str) -> RunFolder:
+        return RunFolder.open(self.workspace.runs_dir, run_id)
+
+    def _create_or_open(self, spec: TrainSpec) -> RunFolder:
+        # The CLI may have made the folder already; a second `start` of one run resumes, never duplicates.
+        path = self.workspace.runs_dir / spec.run_id
+        if (path / "spec.json").is_file():
+            return RunFolder(path)
+        return RunFolder.create(self.workspace.runs_dir, spec)
+
+    def _job_id(self, folder: RunFolder) -> str:
+        job_id = folder.read_status().get("job_id")
+        if not job_id:
+            raise JobNotFoundError(f"Run {folder.run_id} has no {self.provider} job yet", "Start it with `tuneui train`.")
+        return job_id
+
+    def _refresh(self, folder: RunFolder, force: bool = False) -> None:
+        status = folder.read_status()
+        if not status.get("job_id") or status.get("follow_done"):
+            return
+        now = time.time()
+        if now < float(status.get("poll_not_before") or 0):
+            return
+        # `train --wait` calls events() then status() each cycle: one fetch serves both.
+        if not force and now - self._fetched_at.get(folder.run_id, 0.0) < self.poll_seconds / 2:
+            return
+        self._fetched_at[folder.run_id] = now
+        try:
+            self._fetch(folder, status)
+        except RateLimitedError as exc:
+            wait = max(exc.retry_after, self.poll_seconds)
+            folder.write_status(poll_not_before=now + wait, detail=f"rate limited; next poll in {wait:.0f} s")
+        except ProviderUnavailableError as exc:
+            folder.write_status(detail=f"{self.provider} unreachable, retrying: {exc.title}")
+
+    def _apply_status(self, folder: RunFolder, provider_status: str, **extra: Any) -> list[Event]:
+        """Record the provider's status word; return the status/log events its change implies."""
+        status = folder.read_status()
+        previous = status.get("provider_status")
+        ours = self.status_map.get(provider_status)
+        changes: dict[str, Any] = {"provider_status": provider_status, **extra}
+        changes["status"] = ours or status.get("status", "queued")
+        changes["detail"] = None if ours == provider_status else provider_status
+        if ours in TERMINAL_STATES:
+            changes["poll_not_before"] = None
+        folder.write_status(**changes)
+        if previous == provider_status:
+            return []
+        now = time.time()
+        data = {"status": changes["status"], "provider_status": provider_status}
+        events = [Event("status", data, now, id=f"status:{previous}->{provider_status}")]
+        if ours is None:
+            message = f"{self.provider} reports status {provider_status!r}, which tuneui does not know; following goes on."
+            events.append(Event("log", {"level": "warn", "message": message}, now, id=f"unknown-status:{provider_status}"))
+        return events
+
+    def _finish(self, folder: RunFolder, ref: ModelRef, details: Mapping[str, Any]) -> None:
+        """Persist the trained model: `model.json` for people and tools, `model_ref` for `status`."""
+        atomic_write_json(folder.model_json, {**ref.to_dict(), **details})
+        folder.write_status(model_ref=ref.to_dict())

@@ -1,0 +1,144 @@
+"""The OpenAI side of the wire: building the SDK client, reading its errors, normalizing events.
+
+Kept apart from `backends.openai_ft` so the backend reads as the job's story, and so this
+module's translation rules can be tested on their own.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Mapping
+
+from backends.base import BackendError, Event, NotReadyError
+from backends.hosted.errors import (
+    ProviderUnavailableError,
+    RateLimitedError,
+    refusal,
+    require,
+    safe_error,
+)
+from tuneui.core.secrets import api_key, key_hint, redact
+
+# The metric names OpenAI puts in a `metrics` event's data; kept as they are in events.jsonl.
+METRIC_KEYS = (
+    "step",
+    "total_steps",
+    "train_loss",
+    "valid_loss",
+    "full_valid_loss",
+    "train_mean_token_accuracy",
+    "valid_mean_token_accuracy",
+    "full_valid_mean_token_accuracy",
+)
+REQUEST_TIMEOUT_S = 120.0
+
+
+def make_client(settings: Any, provider: str) -> Any:
+    """An OpenAI (or, with `[openai] azure_endpoint`, an Azure OpenAI) SDK client.
+
+    `OPENAI_BASE_URL` is read by the SDK itself, so any OpenAI-compatible endpoint works.
+    """
+    import openai
+
+    azure_endpoint = settings.openai.azure_endpoint if settings is not None else ""
+    key_name = "AZURE_OPENAI_API_KEY" if azure_endpoint else "OPENAI_API_KEY"
+    key = api_key(key_name)
+    if not key:
+        raise NotReadyError(f"No {provider} API key", key_hint(key_name))
+    if azure_endpoint:
+        if not settings.openai.api_version:
+            raise NotReadyError(
+                "Azure OpenAI needs an API version",
+                "Set `api_version` under [openai] in tuneui.toml next to azure_endpoint.",
+            )
+        return openai.AzureOpenAI(
+            azure_endpoint=azure_endpoint,
+            api_version=settings.openai.api_version,
+            api_key=key,
+            timeout=REQUEST_TIMEOUT_S,
+        )
+    return openai.OpenAI(api_key=key, timeout=REQUEST_TIMEOUT_S)
+
+
+def translate(exc: Exception, provider: str, default_wait: float) -> BackendError:
+    """An SDK exception as the backend error a follower knows how to handle."""
+    import openai
+
+    if isinstance(exc, openai.RateLimitError):
+        return RateLimitedError(provider, retry_after_of(exc.response.headers, default_wait))
+    if isinstance(exc, openai.APIConnectionError):  # includes timeouts
+        return safe_error(f"{provider} did not answer: {exc.message}", "", ProviderUnavailableError)
+    if isinstance(exc, openai.APIStatusError):
+        message = error_message(exc.body) or exc.message
+        if exc.status_code >= 500:
+            return safe_error(f"{provider} had an internal error (HTTP {exc.status_code}): {message}", "", ProviderUnavailableError)
+        return refusal(provider, message, exc.status_code)
+    if isinstance(exc, BackendError):
+        return exc
+    return safe_error(f"{provider} client error: {exc}", "")
+
+
+def is_transient(error: BackendError) -> bool:
+    """Worth trying again: the request may or may not have reached the provider."""
+    return isinstance(error, (ProviderUnavailableError, RateLimitedError))
+
+
+def error_message(body: object) -> str | None:
+    if isinstance(body, Mapping):
+        inner = body.get("error", body)
+        if isinstance(inner, Mapping) and inner.get("message"):
+            return str(inner["message"])
+    return None
+
+
+def retry_after_of(headers: Mapping[str, str], default: float) -> float:
+    """Seconds to wait from `retry-after-ms` / `retry-after` (seconds, or an HTTP date)."""
+    import email.utils
+
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        raw = headers.get(name)
+        if raw is None:
+            continue
+        try:
+            return max(0.0, float(raw) * scale)
+        except ValueError:
+            parsed = email.utils.parsedate_to_datetime(raw) if name == "retry-after" else None
+            if parsed is not None:
+                return max(0.0, parsed.timestamp() - time.time())
+    return default
+
+
+def as_dict(obj: Any) -> dict[str, Any]:
+    """An SDK model as the plain dict the server sent (fields it left out stay out)."""
+    return obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+
+
+def normalize_event(raw: Mapping[str, Any]) -> Event:
+    """One `fine_tuning.job.event` as a tuneui event, keyed by OpenAI's event id."""
+    require(dict(raw), ("id", "created_at"), "fine-tuning event", "OpenAI")
+    data = raw.get("data") if isinstance(raw.get("data"), Mapping) else {}
+    when = float(raw["created_at"])
+    if raw.get("type") == "metrics" and "step" in data:
+        metrics = {key: data[key] for key in METRIC_KEYS if key in data}
+        return Event("metrics", metrics, when, id=str(raw["id"]))
+    level = str(raw.get("level") or "info")
+    return Event("log", {"level": level, "message": redact(str(raw.get("message", "")))}, when, id=str(raw["id"]))
+
+
+def normalize_checkpoint(raw: Mapping[str, Any]) -> Event:
+    require(dict(raw), ("id", "step_number"), "fine-tuning checkpoint", "OpenAI")
+    data = {
+        "step": raw["step_number"],
+        "model_id": raw.get("fine_tuned_model_checkpoint"),
+        "metrics": dict(raw.get("metrics") or {}),
+    }
+    return Event("checkpoint", data, float(raw.get("created_at") or time.time()), id=str(raw["id"]))
+
+
+def failure_text(job: Mapping[str, Any]) -> str | None:
+    """The job's error object in words: 'message (code, param)'."""
+    error = job.get("error")
+    if not isinstance(error, Mapping) or not error.get("message"):
+        return None
+    extras = ", ".join(str(error[k]) for k in ("code", "param") if error.get(k))
+    return redact(f"{error['message']} ({extras})" if extras else str(error["message"]))

@@ -1,0 +1,322 @@
+"""The OpenAI fine-tuning API (and Azure OpenAI, the same API through the same SDK).
+
+Named `openai_ft` so it never shadows the `openai` package. The SDK's own retries are set per
+call on purpose: job creation gets none (a retried POST can create a second job; we look the
+job up by `metadata.tuneui_run` instead), polls get none (the next poll is the retry, spaced by
+`poll_seconds` and any retry-after), uploads and completions keep the SDK's default.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from backends.base import (
+    TERMINAL_STATES,
+    BackendError,
+    Conversation,
+    GenerationParams,
+    ModelRef,
+    Readiness,
+    TrainSpec,
+)
+from backends.hosted import openai_wire as wire
+from backends.hosted.base import HostedBackend
+from backends.hosted.errors import ProviderUnavailableError, require, safe_error
+from backends.hosted.notices import base_of, openai_dated_notices, shutdown_date_note
+from backends.runs import RunFolder
+
+CREATE_ATTEMPTS = 3
+EVENT_PAGE_SIZE = 100
+LOOKUP_PAGES = 10  # how far back to look for a job we may have created; jobs list newest first
+
+
+class OpenAIBackend(HostedBackend):
+    name = "openai"
+    provider = "OpenAI"
+    supports_pause = True
+    supports_resume = True
+    supports_streaming = True
+    status_map = {
+        "validating_files": "queued",
+        "queued": "queued",
+        "running": "running",
+        "paused": "running",
+        "succeeded": "succeeded",
+        "failed": "failed",
+        "cancelled": "cancelled",
+    }
+    today = staticmethod(dt.date.today)
+
+    def __init__(self, workspace: Any) -> None:
+        super().__init__(workspace)
+        self._sdk: Any = None
+
+    @property
+    def is_azure(self) -> bool:
+        settings = self._settings()
+        return bool(settings and settings.openai.azure_endpoint)
+
+    # -- readiness ----------------------------------------------------------------------------
+
+    def check(self, model: str | None = None) -> Readiness:
+        reasons: list[str] = []
+        notes: list[str] = []
+        try:
+            if not self.is_azure:
+                dated_reasons, dated_notes = openai_dated_notices(model, self.today())
+                reasons += dated_reasons
+                notes += dated_notes
+            client = self._client(max_retries=1)
+        except BackendError as exc:
+            return Readiness(False, tuple([f"{exc.title}. {exc.hint}".strip()] + reasons), tuple(notes))
+        if model:
+            try:
+                listed = {m["id"]: m for m in map(wire.as_dict, client.models.list())}
+            except Exception as exc:
+                error = wire.translate(exc, self.provider, self.poll_seconds)
+                (notes if wire.is_transient(error) else reasons).append(f"Model list unavailable: {error.title}")
+            else:
+                entry = listed.get(model) or listed.get(base_of(model))
+                if entry is None:
+                    notes.append(f"{model} is not in this key's model list; {self.provider} may refuse the job.")
+                else:
+                    reason, note = shutdown_date_note(model, entry.get("shutdown_date"), self.today())
+                    reasons += [reason] if reason else []
+                    notes += [note] if note else []
+        return Readiness(not reasons, tuple(reasons), tuple(notes), device=f"{self.provider} at {client.base_url}")
+
+    # -- starting a job, exactly once ---------------------------------------------------------
+
+    def _submit(self, folder: RunFolder, spec: TrainSpec) -> None:
+        files = dict(folder.read_status().get("files") or {})
+        for role, path in (("train", spec.train_file), ("validation", spec.val_file)):
+            if path and role not in files:
+                files[role] = self._upload(Path(path))
+                # Persisted before the next call: a crash after this line never re-uploads.
+                folder.write_status(files=files)
+        job = self._create_once(folder, spec, files)
+        folder.append_events(self._apply_status(folder, job["status"], job_id=job["id"]))
+
+    def _upload(self, path: Path) -> str:
+        try:
+            content = path.read_bytes()
+        except OSError as exc:
+            raise BackendError(f"Cannot read {path}: {exc.strerror}", "Check the path; `tuneui data split` writes data/train.jsonl.") from None
+        try:
+            uploaded = self._client().files.create(file=(path.name, content, "application/jsonl"), purpose="fine-tune")
+        except Exception as exc:
+            raise wire.translate(exc, self.provider, self.poll_seconds) from None
+        return str(require_field(wire.as_dict(uploaded), "id", "file"))
+
+    def _create_once(self, folder: RunFolder, spec: TrainSpec, files: dict[str, str]) -> dict[str, Any]:
+        request = self._create_request(spec, files)
+        interrupted_before = bool(folder.read_status().get("create_requested_at"))
+        folder.write_status(create_requested_at=time.time())
+        last_error: BackendError | None = None
+        for attempt in range(CREATE_ATTEMPTS):
+            if attempt or interrupted_before:
+                found = self._find_job(folder.run_id)
+                if found is not None:
+                    return found
+            try:
+                job = self._client(max_retries=0).fine_tuning.jobs.create(**request)
+            except Exception as exc:
+                last_error = wire.translate(exc, self.provider, self.poll_seconds)
+                if not wire.is_transient(last_error):
+                    raise last_error from None
+                time.sleep(min(getattr(last_error, "retry_after", 0.0) or 0.5 * 2**attempt, 30.0))
+                continue
+            return require_job(wire.as_dict(job))
+        found = self._find_job(folder.run_id)
+        if found is not None:
+            return found
+        raise safe_error(
+            f"{self.provider} could not create the job after {CREATE_ATTEMPTS} tries: {last_error.title if last_error else ''}",
+            "Nothing was created. Run the same `tuneui train` again later.",
+            ProviderUnavailableError,
+        )
+
+    def _create_request(self, spec: TrainSpec, files: dict[str, str]) -> dict[str, Any]:
+        hyperparameters: dict[str, Any] = {}
+        if spec.epochs:
+            hyperparameters["n_epochs"] = spec.epochs
+        if spec.batch_size:
+            hyperparameters["batch_size"] = spec.batch_size
+        if spec.options.get("learning_rate_multiplier"):
+            hyperparameters["learning_rate_multiplier"] = float(spec.options["learning_rate_multiplier"])
+        request: dict[str, Any] = {
+            "model": spec.model,
+            "training_file": files["train"],
+            "method": {"type": "supervised", "supervised": {"hyperparameters": hyperparameters}},
+            "seed": spec.seed,
+            "metadata": {"tuneui_run": spec.run_id},
+        }
+        if files.get("validation"):
+            request["validation_file"] = files["validation"]
+        if spec.suffix:
+            request["suffix"] = spec.suffix[:64]
+        return request
+
+    def _find_job(self, run_id: str) -> dict[str, Any] | None:
+        """The job tagged with this run, if an earlier attempt created it after all."""
+        client = self._client()
+        after: str | None = None
+        for _ in range(LOOKUP_PAGES):
+            try:
+                kwargs = {"after": after} if after else {}
+                page = client.fine_tuning.jobs.list(metadata={"tuneui_run": run_id}, limit=100, **kwargs)
+            except Exception as exc:
+                raise wire.translate(exc, self.provider, self.poll_seconds) from None
+            jobs = [wire.as_dict(job) for job in page.data]
+            # The filter is checked here too: an OpenAI-compatible server may ignore it.
+            for job in jobs:
+                if (job.get("metadata") or {}).get("tuneui_run") == run_id:
+                    return require_job(job)
+            if not page.has_more or not jobs:
+                return None
+            after = jobs[-1]["id"]
+        return None
+
+    # -- following ----------------------------------------------------------------------------
+
+    def _fetch(self, folder: RunFolder, status: dict[str, Any]) -> None:
+        job_id = status["job_id"]
+        job = self._call(lambda client: client.fine_tuning.jobs.retrieve(job_id))
+        require_job(job)
+        news = self._new_events(folder, job_id)
+        folder.append_events(news)
+        provider_status = str(job["status"])
+        changes = self._apply_status(folder, provider_status, error=wire.failure_text(job), trained_tokens=job.get("trained_tokens"))
+        if news or self.status_map.get(provider_status) in TERMINAL_STATES:
+            pages = self._call(lambda client: client.fine_tuning.jobs.checkpoints.list(job_id, limit=100))
+            changes = [wire.normalize_checkpoint(wire.as_dict(c)) for c in reversed(pages.data)] + changes
+        folder.append_events(changes)
+        if provider_status == "succeeded":
+            model_id = require_field(job, "fine_tuned_model", "succeeded job")
+            ref = ModelRef(self.name, str(job.get("model") or ""), "hosted", model_id=str(model_id))
+            self._finish(folder, ref, {"job_id": job_id, "trained_tokens": job.get("trained_tokens")})
+        if self.status_map.get(provider_status) in TERMINAL_STATES:
+            folder.write_status(follow_done=True)
+
+    def _new_events(self, folder: RunFolder, job_id: str) -> list:
+        """Every event not yet in events.jsonl, oldest first. Pages run newest first, so stop at a known id."""
+        seen = {event.id for event in folder.read_events() if event.id}
+        collected: list = []
+        after: str | None = None
+        while True:
+            kwargs = {"after": after} if after else {}
+            page = self._call(lambda client: client.fine_tuning.jobs.list_events(job_id, limit=EVENT_PAGE_SIZE, **kwargs))
+            raw_events = [wire.as_dict(event) for event in page.data]
+            fresh = [wire.normalize_event(raw) for raw in raw_events]
+            known_at = next((i for i, event in enumerate(fresh) if event.id in seen), None)
+            collected += fresh if known_at is None else fresh[:known_at]
+            if known_at is not None or not page.has_more or not raw_events:
+                break
+            after = raw_events[-1]["id"]
+        # Appended oldest first: what a crash leaves written is always a prefix of the history.
+        return list(reversed(collected))
+
+    # -- control ------------------------------------------------------------------------------
+
+    def cancel(self, run_id: str) -> None:
+        folder = self._folder(run_id)
+        job_id = self._job_id(folder)
+        job = require_job(self._call(lambda client: client.fine_tuning.jobs.cancel(job_id), retries=2))
+        folder.append_events(self._apply_status(folder, str(job["status"])))
+
+    def pause(self, run_id: str) -> None:
+        folder = self._folder(run_id)
+        job_id = self._job_id(folder)
+        job = require_job(self._call(lambda client: client.fine_tuning.jobs.pause(job_id), retries=2))
+        folder.append_events(self._apply_status(folder, str(job["status"])))
+
+    def resume(self, run_id: str) -> str:
+        folder = self._folder(run_id)
+        job_id = self._job_id(folder)
+        job = require_job(self._call(lambda client: client.fine_tuning.jobs.resume(job_id), retries=2))
+        folder.append_events(self._apply_status(folder, str(job["status"])))
+        return run_id
+
+    # -- inference ----------------------------------------------------------------------------
+
+    def generate(
+        self, model: ModelRef, conversations: Sequence[Conversation], params: GenerationParams = GenerationParams()
+    ) -> list[str]:
+        replies = []
+        for conversation in conversations:
+            response = self._call(lambda client: client.chat.completions.create(**self._chat_request(model, conversation, params)), retries=2)
+            choices = response.get("choices") or []
+            if not choices:
+                raise safe_error(f"{self.provider} returned a completion without choices", "Try again; if it persists, check the model id.")
+            replies.append(str((choices[0].get("message") or {}).get("content") or ""))
+        return replies
+
+    def stream(self, model: ModelRef, conversation: Conversation, params: GenerationParams = GenerationParams()) -> Iterator[str]:
+        request = {**self._chat_request(model, conversation, params), "stream": True}
+        try:
+            for chunk in self._client().chat.completions.create(**request):
+                for choice in chunk.choices:
+                    if choice.delta and choice.delta.content:
+                        yield choice.delta.content
+        except Exception as exc:
+            raise wire.translate(exc, self.provider, self.poll_seconds) from None
+
+    def _chat_request(self, model: ModelRef, conversation: Conversation, params: GenerationParams) -> dict[str, Any]:
+        request: dict[str, Any] = {
+            "model": model.model_id or model.base_model,
+            "messages": [dict(message) for message in conversation],
+            "max_completion_tokens": params.max_new_tokens,
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "seed": params.seed,
+        }
+        if params.stop:
+            request["stop"] = list(params.stop)
+        return request
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _settings(self) -> Any:
+        return self.workspace.settings() if self.workspace is not None and self.workspace.exists() else None
+
+    def _client(self, max_retries: int = 2) -> Any:
+        if self._sdk is None:
+            self._sdk = wire.make_client(self._settings(), self.provider)
+        return self._sdk.with_options(max_retries=max_retries)
+
+    def _call(self, request: Any, retries: int = 0) -> Any:
+        """One SDK call with `retries` SDK retries; its errors as backend errors, its result as a dict."""
+        try:
+            result = request(self._client(max_retries=retries))
+        except Exception as exc:
+            raise wire.translate(exc, self.provider, self.poll_seconds) from None
+        return wire.as_dict(result) if hasattr(result, "to_dict") and not hasattr(result, "has_more") else result
+
+
+class AzureOpenAIBackend(OpenAIBackend):
+    """Azure OpenAI: `[openai] azure_endpoint` + `api_version`, key in AZURE_OPENAI_API_KEY."""
+
+    name = "azure"
+    provider = "Azure OpenAI"
+
+    def _settings(self) -> Any:
+        settings = super()._settings()
+        if settings is None or not settings.openai.azure_endpoint:
+            raise safe_error(
+                "The azure backend needs an Azure OpenAI endpoint",
+                "Set `azure_endpoint` and `api_version` under [openai] in tuneui.toml.",
+            )
+        return settings
+
+
+def require_job(job: dict[str, Any]) -> dict[str, Any]:
+    require(job, ("id", "status"), "fine-tuning job", "OpenAI")
+    return job
+
+
+def require_field(payload: dict[str, Any], key: str, what: str) -> Any:
+    require(payload, (key,), what, "OpenAI")
+    return payload[key]

@@ -1,0 +1,178 @@
+"""A stateful fake of the Together AI fine-tuning API (files, fine-tunes, events, metrics, download, chat).
+
+Start it from the `fake_together` fixture in `tests/hosted/conftest.py` (which writes its address
+into the project's `[together] base_url` and sets TOGETHER_API_KEY), or by hand:
+
+    with FakeTogether(steps=4) as server:
+        settings.together.base_url = server.base_url           # http://127.0.0.1:PORT/v1
+
+A job advances one tick each time it is retrieved (`GET /fine-tunes/{id}`): pending -> queued ->
+running (one train metric row per step, an eval row every second step, a checkpoint_save event
+at the end) -> compressing -> uploading -> `outcome` ("completed", or "error" after two steps with
+a job_error event). `POST /fine-tunes/{id}/cancel` gives cancel_requested, then cancelled.
+`GET /finetune/download?ft_id=..&checkpoint=adapter` serves a tar.gz (or, with
+`archive="tar.zst"`, a tar.zst) holding `adapter_config.json` and `adapter_model.safetensors`.
+Chat completions answer `server.chat_reply`. Faults and the request log: see `fake_http`.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import subprocess
+import tarfile
+import time
+from typing import Any
+
+from tests.hosted.fake_http import FakeServer, Recorded, Reply, error_reply
+
+ADAPTER_FILES = {
+    "adapter_config.json": json.dumps({"peft_type": "LORA", "r": 16, "lora_alpha": 32, "target_modules": "all-linear"}).encode(),
+    "adapter_model.safetensors": b"\x00" * 64,
+}
+
+
+class FakeTogether(FakeServer):
+    def __init__(self, steps: int = 4, outcome: str = "completed", archive: str = "tar.gz") -> None:
+        super().__init__()
+        self.steps = steps
+        self.outcome = outcome
+        self.archive = archive
+        self.chat_reply = "Hello from the LoRA"
+        self.models = [{"id": "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference", "object": "model", "type": "chat"}]
+        self.files: dict[str, dict[str, Any]] = {}
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self.events: dict[str, list[dict[str, Any]]] = {}
+        self.metrics: dict[str, list[dict[str, Any]]] = {}
+        self._ids = itertools.count(1)
+        self._step: dict[str, int] = {}
+        v1 = "/v1"
+        self.route("POST", v1 + "/files/upload", self._upload)
+        self.route("GET", v1 + "/models", lambda r, m: Reply(body=self.models))
+        self.route("POST", v1 + "/fine-tunes", self._create)
+        self.route("GET", v1 + "/fine-tunes", lambda r, m: Reply(body={"data": list(self.jobs.values())}))
+        self.route("GET", v1 + r"/fine-tunes/(?P<id>[^/]+)", self._retrieve)
+        self.route("GET", v1 + r"/fine-tunes/(?P<id>[^/]+)/events", lambda r, m: Reply(body={"data": self.events.get(m["id"], [])}))
+        self.route("GET", v1 + r"/fine-tunes/(?P<id>[^/]+)/metrics", self._metrics)
+        self.route("POST", v1 + r"/fine-tunes/(?P<id>[^/]+)/cancel", self._cancel)
+        self.route("GET", v1 + "/finetune/download", self._download)
+        self.route("POST", v1 + "/chat/completions", self._chat)
+
+    @property
+    def base_url(self) -> str:
+        return self.root_url + "/v1"
+
+    def _upload(self, request: Recorded, match: Any) -> Reply:
+        form = request.form or {}
+        if form.get("purpose") != "fine-tune" or not form.get("file_name") or not isinstance(form.get("file"), bytes):
+            return error_reply(400, "purpose, file_name and file are required", "invalid_request_error")
+        file_id = f"file-{next(self._ids):04d}"
+        self.files[file_id] = {"id": file_id, "object": "file", "created_at": int(time.time()), "filename": form["file_name"],
+                               "bytes": len(form["file"]), "purpose": "fine-tune", "FileType": "jsonl", "Processed": True}
+        return Reply(body=self.files[file_id])
+
+    def _create(self, request: Recorded, match: Any) -> Reply:
+        body = request.json or {}
+        if body.get("training_file") not in self.files or not body.get("model"):
+            return error_reply(400, "training_file and model are required", "invalid_request_error")
+        job_id = f"ft-{next(self._ids):04d}"
+        now = _iso()
+        self.jobs[job_id] = {
+            "id": job_id, "status": "pending", "created_at": now, "updated_at": now, "model": body["model"],
+            "training_file": body["training_file"], "validation_file": body.get("validation_file"),
+            "n_epochs": body.get("n_epochs"), "training_type": body.get("training_type"), "suffix": body.get("suffix"),
+            "model_output_name": None,
+        }
+        self.events[job_id], self.metrics[job_id], self._step[job_id] = [], [], 0
+        self._event(job_id, "job_pending", "Fine tune request created")
+        return Reply(body=self.jobs[job_id])
+
+    def _retrieve(self, request: Recorded, match: Any) -> Reply:
+        job = self.jobs.get(match["id"])
+        if job is None:
+            return error_reply(404, "Fine-tune ID not found", "invalid_request_error")
+        self._tick(job)
+        return Reply(body=job)
+
+    def _metrics(self, request: Recorded, match: Any) -> Reply:
+        since = int((request.query.get("global_step_from") or ["0"])[0])
+        return Reply(body={"metrics": [m for m in self.metrics.get(match["id"], []) if m["train/global_step"] >= since]})
+
+    def _cancel(self, request: Recorded, match: Any) -> Reply:
+        job = self.jobs.get(match["id"])
+        if job is None:
+            return error_reply(404, "Fine-tune ID not found", "invalid_request_error")
+        job["status"] = "cancel_requested"
+        self._event(job["id"], "cancel_requested", "Cancel requested")
+        return Reply(body=job)
+
+    def _download(self, request: Recorded, match: Any) -> Reply:
+        job = self.jobs.get((request.query.get("ft_id") or [""])[0])
+        if job is None or job["status"] != "completed" or (request.query.get("checkpoint") or [""])[0] != "adapter":
+            return error_reply(400, "Invalid request parameters.", "invalid_request_error")
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w:gz" if self.archive == "tar.gz" else "w") as bundle:
+            for name, data in ADAPTER_FILES.items():
+                info = tarfile.TarInfo(f"{job['id']}-adapter/{name}")
+                info.size = len(data)
+                bundle.addfile(info, io.BytesIO(data))
+        raw = buffer.getvalue()
+        if self.archive == "tar.zst":
+            raw = subprocess.run(["zstd", "-c"], input=raw, capture_output=True, check=True).stdout
+        return Reply(raw=raw, content_type="application/octet-stream",
+                     headers={"content-disposition": f'attachment; filename="{job["id"]}-adapter.{self.archive}"'})
+
+    def _tick(self, job: dict[str, Any]) -> None:
+        job_id, state = job["id"], job["status"]
+        following = {"pending": "queued", "queued": "running", "compressing": "uploading", "uploading": "completed", "cancel_requested": "cancelled"}
+        if state == "running":
+            if self.outcome == "error" and self._step[job_id] == 2:
+                job["status"] = "error"
+                self._event(job_id, "job_error", "Training failed: CUDA out of memory at step 2", level="error")
+                return
+            if self._step[job_id] < self.steps:
+                self._train_step(job_id)
+                return
+            self._event(job_id, "checkpoint_save", f"Checkpoint saved at step {self.steps}", checkpoint_path=f"s3://ckpt/{job_id}/{self.steps}")
+            job["status"] = "compressing"
+        elif state in following:
+            job["status"] = following[state]
+            if job["status"] == "running":
+                self._event(job_id, "training_start", "Training started")
+            if job["status"] == "completed":
+                job["model_output_name"] = f"tuneui-user/{job['model'].split('/')[-1]}-{job.get('suffix') or 'ft'}-{job_id}"
+                self._event(job_id, "job_complete", "Job finished")
+        job["updated_at"] = _iso()
+
+    def _train_step(self, job_id: str) -> None:
+        self._step[job_id] += 1
+        step = self._step[job_id]
+        stamp = time.time_ns()
+        self.metrics[job_id].append({"timestamp": stamp, "train/global_step": step, "train/epoch": step / self.steps, "train/loss": round(2.0 / step, 4)})
+        if step % 2 == 0:
+            self.metrics[job_id].append({"timestamp": stamp + 1, "train/global_step": step, "eval/loss": round(2.3 / step, 4)})
+        self._event(job_id, "epoch_complete" if step == self.steps else "training_start", f"Step {step} done")
+
+    def _event(self, job_id: str, kind: str, message: str, level: str = "info", checkpoint_path: str = "") -> None:
+        self.events[job_id].append({
+            "object": "fine-tune-event", "created_at": _iso(), "message": message, "type": kind, "level": level,
+            "param_count": 0, "token_count": 0, "total_steps": self.steps, "wandb_url": "", "step": self._step[job_id],
+            "checkpoint_path": checkpoint_path, "model_path": "", "training_offset": 0, "hash": f"h{next(self._ids):05d}",
+        })
+
+    def _chat(self, request: Recorded, match: Any) -> Reply:
+        body = request.json or {}
+        known = {m["id"] for m in self.models} | {j["model_output_name"] for j in self.jobs.values() if j["model_output_name"]}
+        if body.get("model") not in known:
+            return error_reply(404, f"Unable to access model {body.get('model')}", "invalid_request_error", "model_not_available")
+        if body.get("stream"):
+            chunks = [{"choices": [{"index": 0, "delta": {"content": w + " "}}]} for w in self.chat_reply.split(" ")]
+            raw = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
+            return Reply(raw=raw.encode(), content_type="text/event-stream")
+        return Reply(body={"id": "c-1", "object": "chat.completion", "model": body["model"],
+                           "choices": [{"index": 0, "message": {"role": "assistant", "content": self.chat_reply}, "finish_reason": "stop"}]})
+
+
+def _iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{time.time_ns() % 10**9:09d}Z"
