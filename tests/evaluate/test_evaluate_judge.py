@@ -75,7 +75,8 @@ def test_a_judge_that_always_prefers_tuned_gives_a_clear_win(scripted) -> None:
     assert (result.wins, result.ties, result.losses) == (10, 0, 0)
     assert result.ci95 == (1.0, 1.0)
     assert judge_verdict("3-shot", result) == (
-        "tuned beats the 3-shot prompt on 10 of 10 held-out examples, win rate 1.00 [1.00, 1.00]"
+        "tuned beats the 3-shot prompt on 10 of 10 held-out examples, win rate 1.00 [1.00, 1.00]; "
+        "only 10 held-out examples, so read this as a hint and hold out more to be sure"
     )
 
 

@@ -8,6 +8,7 @@ model did not change, so a second `tuneui eval` with a judge costs only the judg
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Mapping, Sequence
@@ -91,6 +92,8 @@ def evaluate_run(
     from backends.registry import get_backend
 
     settings = workspace.settings()
+    judge_spec = judge or settings.models.judge
+    judge_ref = _judge_model(judge_spec) if judge_spec else None  # a typo fails before any model runs
     run = RunFolder.open(workspace.runs_dir, run_id)
     tuned_ref = _tuned_model(run)
     data = load_eval_set(workspace)
@@ -108,16 +111,14 @@ def evaluate_run(
     primary = tuned.primary
     difference, interval = paired_difference_ci(tuned.column(primary), best.report.column(primary), seed=seed)
 
-    judge_spec = judge or settings.models.judge
     judged: JudgeResult | None = None
-    if judge_spec:
-        judge_backend_name, judge_model = parse_model_spec(judge_spec)
+    if judge_ref:
         if progress:
             progress(f"judge: {judge_spec} on {len(data.val)} examples, both orders")
-        judge_backend = backend if judge_backend_name == tuned_ref.backend else get_backend(judge_backend_name, workspace)
+        judge_backend = backend if judge_ref.backend == tuned_ref.backend else get_backend(judge_ref.backend, workspace)
         judged = run_judge(
             judge_backend,
-            ModelRef(backend=judge_backend_name, base_model=judge_model, kind="base"),
+            judge_ref,
             settings.project.task,
             [e.prompt for e in data.val],
             data.references,
@@ -163,6 +164,11 @@ def saved_result(workspace: Workspace, run_id: str) -> dict[str, Any] | None:
     return read_json(run.eval_dir / RESULT_FILE)
 
 
+def _judge_model(spec: str) -> ModelRef:
+    backend_name, model = parse_model_spec(spec)
+    return ModelRef(backend=backend_name, base_model=model, kind="base")
+
+
 def _tuned_model(run: RunFolder) -> ModelRef:
     ref = run.model_ref()
     if ref is None:
@@ -179,17 +185,16 @@ def _tuned_predictions(
 ) -> tuple[str, ...]:
     path = run.eval_dir / "predictions.json"
     saved = read_json(path) or {}
-    if saved.get("val_sha256") == data.fingerprint and saved.get("model") == ref.to_dict() and saved.get("params") == params:
+    # Compared as JSON: tuples in the params come back from the file as lists.
+    wanted = json.loads(json.dumps({"model": ref.to_dict(), "val_sha256": data.fingerprint, "params": params}))
+    if all(saved.get(key) == value for key, value in wanted.items()):
         return tuple(saved["predictions"])
     if progress:
         progress(f"tuned: {ref.label} on {len(data.val)} examples")
     from backends.base import GenerationParams
 
     predictions = tuple(backend.generate(ref, [e.prompt for e in data.val], GenerationParams(**params)))
-    atomic_write_json(
-        path,
-        {"model": ref.to_dict(), "val_sha256": data.fingerprint, "params": dict(params), "predictions": list(predictions)},
-    )
+    atomic_write_json(path, {**wanted, "predictions": list(predictions)})
     return predictions
 
 

@@ -39,6 +39,7 @@ class ReportInputs:
     training: Mapping[str, Any]  # summarize_metrics of the run's events
     losses: tuple[LossPoint, ...]
     links: tuple[tuple[str, str], ...]  # (label, path relative to reports/)
+    tuned_model: str  # the hosted model id, or the adapter folder relative to the project
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,20 @@ def gather(workspace: Workspace, run_id: str) -> ReportInputs:
         training=summarize_metrics(events),
         losses=losses,
         links=_links(workspace, run),
+        tuned_model=_tuned_label(workspace, run.read_status().get("model_ref") or {}),
     )
+
+
+def _tuned_label(workspace: Workspace, model_ref: Mapping[str, Any]) -> str:
+    if model_ref.get("model_id"):
+        return str(model_ref["model_id"])
+    path = model_ref.get("path")
+    if not path:
+        return "?"
+    try:
+        return Path(path).resolve().relative_to(workspace.root).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _links(workspace: Workspace, run: RunFolder) -> tuple[tuple[str, str], ...]:
@@ -154,11 +168,10 @@ def render_markdown(inputs: ReportInputs) -> str:
 
 def facts(inputs: ReportInputs) -> list[tuple[str, str]]:
     result, spec = inputs.result, inputs.spec
-    model_ref = inputs.status.get("model_ref") or {}
     return [
         ("backend", str(spec.get("backend", "?"))),
         ("base model", str(spec.get("model", "?"))),
-        ("tuned model", str(model_ref.get("model_id") or model_ref.get("path") or "?")),
+        ("tuned model", inputs.tuned_model),
         ("baseline to beat", f"{result.get('baseline_variant')} prompt on {result.get('baseline_model')}"),
         ("held-out examples", str(result.get("examples"))),
         ("task type", str(result.get("task_type"))),

@@ -94,8 +94,8 @@ def loss_chart_svg(points: Sequence[LossPoint]) -> str:
         series.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{path}"/>')
         series += [f'<circle cx="{x(s):.1f}" cy="{y(v):.1f}" r="2.5" fill="{color}"/>' for s, v in data if len(data) < 60]
     legend = (
-        f'<text x="{_PAD_L + 8}" y="{_PAD_T + 14}" style="fill:#2f6fd0">train loss</text>'
-        f'<text x="{_PAD_L + 90}" y="{_PAD_T + 14}" style="fill:#e07b18">validation loss</text>'
+        f'<text x="{_CHART_W - _PAD_R - 190}" y="{_PAD_T + 14}" style="fill:#2f6fd0">train loss</text>'
+        f'<text x="{_CHART_W - _PAD_R - 108}" y="{_PAD_T + 14}" style="fill:#e07b18">validation loss</text>'
         f'<text x="{_CHART_W / 2:.0f}" y="{_CHART_H - 1}" text-anchor="middle">step</text>'
     )
     return (
