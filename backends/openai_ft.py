@@ -234,8 +234,15 @@ class OpenAIBackend(HostedBackend):
         folder.append_events(self._apply_status(folder, str(job["status"])))
 
     def resume(self, run_id: str) -> str:
+        """Resume a paused job. A finished job cannot go on: OpenAI has no resume-from-checkpoint."""
         folder = self._folder(run_id)
         job_id = self._job_id(folder)
+        state = folder.read_status().get("status")
+        if state in TERMINAL_STATES:
+            raise BackendError(
+                f"{self.provider} cannot resume a {state} job; only a paused one",
+                "Start a new run with `tuneui train`.",
+            )
         job = require_job(self._call(lambda client: client.fine_tuning.jobs.resume(job_id), retries=2))
         folder.append_events(self._apply_status(folder, str(job["status"])))
         return run_id

@@ -45,7 +45,9 @@ class FakeOpenAI(FakeServer):
         self.checkpoints: dict[str, list[dict[str, Any]]] = {}
         self._ids = itertools.count(1)
         self._progress: dict[str, dict[str, Any]] = {}
-        v1 = "/v1"
+        # Azure OpenAI serves the same API under /openai (with ?api-version=...), chat per deployment.
+        v1 = "(?:/v1|/openai)"
+        self.route("POST", "/openai/deployments/(?P<deployment>[^/]+)/chat/completions", self._chat)
         self.route("POST", v1 + "/files", self._upload)
         self.route("GET", v1 + "/models", lambda r, m: Reply(body={"object": "list", "data": self.models}))
         self.route("POST", v1 + "/fine_tuning/jobs", self._create)
@@ -60,6 +62,10 @@ class FakeOpenAI(FakeServer):
     @property
     def base_url(self) -> str:
         return self.root_url + "/v1"
+
+    @property
+    def azure_endpoint(self) -> str:
+        return self.root_url
 
     def metric_events(self, job_id: str) -> list[dict[str, Any]]:
         return [e for e in self.events.get(job_id, []) if e.get("type") == "metrics"]
@@ -200,7 +206,7 @@ class FakeOpenAI(FakeServer):
 
     def _chat(self, request: Recorded, match: Any) -> Reply:
         body = request.json or {}
-        model = body.get("model", "")
+        model = match.groupdict().get("deployment") or body.get("model", "")
         known = {m["id"] for m in self.models} | {j["fine_tuned_model"] for j in self.jobs.values() if j["fine_tuned_model"]}
         if model not in known:
             return error_reply(404, f"The model {model} does not exist", "invalid_request_error", "model_not_found")
