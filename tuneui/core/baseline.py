@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from backends.base import ModelRef
+from backends.base import Backend, ModelRef
 from tuneui.core.dataset.model import Example
 from tuneui.core.evalset import EvalSet, load_eval_set, message_text, without_system
 from tuneui.core.files import atomic_write_json, read_json
@@ -103,16 +103,20 @@ def run_baseline(
     *,
     shots: int = DEFAULT_SHOTS,
     eval_set: EvalSet | None = None,
+    backend: Backend | None = None,
     progress: Progress | None = None,
 ) -> BaselineResult:
-    """Run (or load) every variant on the val split and record the best one."""
+    """Run (or load) every variant on the val split and record the best one.
+
+    `backend` is an instance of `backend_name` to reuse (a local one keeps its model loaded);
+    without it one is made only if some variant has no saved answers.
+    """
     from backends.registry import get_backend
 
     settings = workspace.settings()
     data = eval_set or load_eval_set(workspace)
     params = data.generation_params(seed=settings.data.seed)
     ref = ModelRef(backend=backend_name, base_model=model, kind="base")
-    backend = None
     results: list[VariantResult] = []
     for variant in prompt_variants(settings.project.system_prompt, data.train, shots, settings.data.seed):
         key = _variant_key(backend_name, model, variant, data.fingerprint, asdict(params))

@@ -100,10 +100,10 @@ def evaluate_run(
     seed = settings.data.seed
     recorded = recorded_best(workspace, tuned_ref.backend, tuned_ref.base_model, data.fingerprint)
     shots = int(recorded["shots"]) if recorded else DEFAULT_SHOTS
-    baseline = run_baseline(
-        workspace, tuned_ref.backend, tuned_ref.base_model, shots=shots, eval_set=data, progress=progress
-    )
     backend = get_backend(tuned_ref.backend, workspace)
+    baseline = run_baseline(
+        workspace, tuned_ref.backend, tuned_ref.base_model, shots=shots, eval_set=data, backend=backend, progress=progress
+    )
     params = data.generation_params(seed=seed)
     predictions = _tuned_predictions(run, backend, tuned_ref, data, asdict(params), progress)
     tuned = score_answers(data.task_type, predictions, data.references, data.labels)
