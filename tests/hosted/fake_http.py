@@ -166,8 +166,10 @@ def _handler_for(server: FakeServer) -> type[BaseHTTPRequestHandler]:
                 self._send(error_reply(fault.status, f"injected {fault.status}", **fault.headers) if fault.status != 429
                            else Reply(429, {"error": {"message": "Rate limit reached", "type": "requests", "param": None, "code": "rate_limit_exceeded"}}, fault.headers))
                 return
-            if request.headers.get("authorization") != f"Bearer {server.api_key}" and request.headers.get("api-key") != server.api_key:
-                self._send(error_reply(401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key"))
+            presented = request.headers.get("api-key") or request.headers.get("authorization", "").removeprefix("Bearer ")
+            if presented != server.api_key:
+                # Echoes the key it was given, as careless servers do: redaction must catch it.
+                self._send(error_reply(401, f"Incorrect API key provided: {presented}", "invalid_request_error", "invalid_api_key"))
                 return
             reply = server._dispatch(request)
             if fault is not None and fault.after_handling:

@@ -14,7 +14,7 @@ the end) -> the `outcome` ("succeeded", "failed" with an error object after two 
 tick after the first step. `POST .../cancel` cancels, `.../pause` and `.../resume` do what they say.
 Events list newest first with `limit`/`after`/`has_more`. Chat completions answer
 `server.chat_reply` (streamed in words when `stream=true`). Faults: see `fake_http`.
-Inspect `server.jobs`, `server.files`, `server.events[job_id]`, `server.requests`.
+`server.advance(job_id)` runs a job to its end server-side. Inspect `server.jobs`, `server.files`, `server.events[job_id]`, `server.requests`.
 """
 
 from __future__ import annotations
@@ -66,6 +66,14 @@ class FakeOpenAI(FakeServer):
     @property
     def azure_endpoint(self) -> str:
         return self.root_url
+
+    def advance(self, job_id: str, ticks: int = 1000) -> None:
+        """Move a job on as if the provider kept training while nobody was watching."""
+        with self.lock:
+            for _ in range(ticks):
+                if self.jobs[job_id]["status"] in ("succeeded", "failed", "cancelled"):
+                    return
+                self._tick(self.jobs[job_id])
 
     def metric_events(self, job_id: str) -> list[dict[str, Any]]:
         return [e for e in self.events.get(job_id, []) if e.get("type") == "metrics"]
