@@ -6,31 +6,80 @@ count), so a 100,000-example file is checked without holding its text.
 
 from __future__ import annotations
 
-import re
 import statistics
+import string
 from collections import Counter
-from typing import Iterable, Mapping, Sequence
+from functools import lru_cache
+from typing import Iterable, Mapping, NamedTuple, Sequence
 
 from tuneui.core.dataset.findings import Finding, finding, split_by_severity
 from tuneui.core.dataset.model import Example
 
 OPENAI_MINIMUM_EXAMPLES = 10
 OUTLIER_MIN_EXAMPLES = 20  # below this a "typical length" means little
-_NOT_WORD = re.compile(r"[\W_]+")
+# Punctuation becomes a space, so "Refund?" and "refund" are the same word; str.translate is
+# several times faster than a regular expression here, which matters at 100,000 examples.
+_PUNCTUATION_TO_SPACE = str.maketrans({char: " " for char in string.punctuation})
 
 
 def normalize(text: str | None) -> str:
     """Text reduced to its words: case, punctuation and spacing do not make two prompts different."""
-    return _NOT_WORD.sub(" ", text.casefold()).strip() if text else ""
+    return " ".join(text.casefold().translate(_PUNCTUATION_TO_SPACE).split()) if text else ""
+
+
+# The system prompt repeats in nearly every example: normalize each distinct one once.
+_normalize_repeated = lru_cache(maxsize=64)(normalize)
 
 
 def prompt_key(example: Example) -> int:
     """Identity of what the model is given (system prompt included), up to case and punctuation."""
-    return hash(tuple((m.get("role"), normalize(_content(m))) for m in example.prompt))
+    return _Facts.of(example).prompt_key
 
 
 def example_key(example: Example) -> tuple[int, int]:
-    return prompt_key(example), hash(normalize(example.answer))
+    """(prompt identity, answer identity); answers compare exactly but for surrounding space, because
+    "Positive" and "positive" are two different labels to a model."""
+    facts = _Facts.of(example)
+    return facts.prompt_key, hash((facts.answer or "").strip())
+
+
+class _Facts(NamedTuple):
+    """What the checks need of one example, gathered in a single pass over its messages."""
+
+    system: str | None
+    has_user: bool
+    answer: str | None  # the final assistant message's text; None without one
+    answer_has_calls: bool
+    prompt_key: int
+
+    @classmethod
+    def of(cls, example: Example) -> "_Facts":
+        messages = example.messages
+        system: str | None = None
+        has_user = False
+        last_assistant = -1
+        texts: list[str | None] = []
+        for position, message in enumerate(messages):
+            role = message.get("role")
+            content = message.get("content")
+            texts.append(content if type(content) is str else _content(message))
+            if role == "assistant":
+                last_assistant = position
+            elif role == "user":
+                has_user = True
+            elif role == "system" and system is None:
+                system = texts[-1] or ""
+        # The prompt is what precedes the final answer; the answer itself is compared unnormalized.
+        end = len(messages) if last_assistant < 0 else last_assistant
+        key = hash(tuple(
+            (role, _normalize_repeated(text) if role == "system" else normalize(text))
+            for role, text in zip((m.get("role") for m in messages[:end]), texts[:end])
+        ))
+        if last_assistant < 0:
+            return cls(system, has_user, None, False, key)
+        final = messages[last_assistant]
+        calls = bool(final.get("tool_calls") or final.get("function_call"))
+        return cls(system, has_user, texts[last_assistant], calls, key)
 
 
 class Audit:
@@ -57,11 +106,12 @@ class Audit:
         if isinstance(item, Finding):
             self._findings.append(item)
             return
+        facts = _Facts.of(item)
         self._lines.append(item.line)
-        self._systems.append(item.system)
+        self._systems.append(facts.system)
         if tokens is not None:
             self._tokens.append(tokens)
-        self._check_example(item)
+        self._check_example(item.line, facts)
 
     @property
     def example_count(self) -> int:
@@ -76,18 +126,15 @@ class Audit:
             found += self._length_findings(token_limit, model)
         return split_by_severity(found)
 
-    def _check_example(self, example: Example) -> None:
-        line = example.line
-        roles = {m.get("role") for m in example.messages}
-        if "system" not in roles:
+    def _check_example(self, line: int | None, facts: _Facts) -> None:
+        if facts.system is None:
             self._findings.append(finding("missing_system", line, "The example has no system prompt."))
-        if "user" not in roles:
+        if not facts.has_user:
             self._findings.append(finding("missing_user", line, "The example has no user message."))
-        answer = example.answer
-        last = example.messages[-1] if example.messages else {}
-        if not (answer or "").strip() and not last.get("tool_calls"):
+        answer = (facts.answer or "").strip()
+        if not answer and not facts.answer_has_calls:
             self._findings.append(finding("empty_answer", line, "The assistant's answer is empty."))
-        key, answer_hash = example_key(example)
+        key, answer_hash = facts.prompt_key, hash(answer)
         if self._partner and (key, answer_hash) in self._partner:
             where = self._partner[(key, answer_hash)]
             self._findings.append(finding("leakage", line, f"The same example is in {self._partner_name} (line {where})."))

@@ -61,6 +61,16 @@ def validate_messages(messages: Any, line: int) -> list[Finding]:
 
     has_assistant = False
     for position, message in enumerate(messages, 1):
+        # The common case, decided in a few operations: {"role": known, "content": non-empty text}.
+        # Anything else takes the full checks below, which name what is wrong.
+        if type(message) is dict and len(message) == 2:
+            role, content = message.get("role"), message.get("content")
+            if type(role) is str and role in ROLES and type(content) is str:
+                if role == "assistant":
+                    has_assistant = True
+                    continue
+                if content and not content.isspace():
+                    continue
         if not isinstance(message, Mapping):
             note("data_type", f"Message {position} is a {_type_name(message)}, not an object.")
             continue
@@ -73,7 +83,7 @@ def validate_messages(messages: Any, line: int) -> list[Finding]:
         unknown = sorted(str(key) for key in message if key not in MESSAGE_KEYS)
         if unknown:
             note("message_unrecognized_key", f"Message {position} has the unknown key(s) {', '.join(map(repr, unknown))}.")
-        if "role" in message and role not in ROLES:
+        if "role" in message and not (isinstance(role, str) and role in ROLES):
             note("unrecognized_role", f"Message {position} has the role {role!r}.")
         if "content" in message:
             _check_content(message.get("content"), role, bool(calls), position, note)
@@ -101,12 +111,14 @@ def _check_content(content: Any, role: Any, has_calls: bool, position: int, note
 
 
 def _chat(record: Any, line: int, index: int) -> Converted:
-    if not isinstance(record, Mapping):
+    if type(record) is not dict and not isinstance(record, Mapping):
         return [finding("data_type", line, f"The record is a {_type_name(record)}, not a JSON object.")]
     messages = record.get("messages")
     errors = validate_messages(messages, line)
     if errors:
         return errors
+    if len(record) == 1:  # only "messages": the common case skips building an empty extra
+        return Example(messages=tuple(messages), line=line, index=index)
     extra = {key: record[key] for key in CHAT_EXTRA_KEYS if key in record}
     return Example(messages=tuple(messages), line=line, index=index, extra=extra)
 

@@ -1,0 +1,173 @@
+"""`tuneui data import|check|split|stats`: the Dataset step without the UI.
+
+Exit codes (the contract of `check`, kept by every action): 0 no errors (warnings allowed),
+1 the data has errors, 2 the command cannot run (usage, missing or unreadable file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from tuneui.core.workspace import Workspace, find_workspace
+from tuneui.errors import UsageError
+
+IMPORTED_NAME = "all.jsonl"  # data/all.jsonl: every imported example, before the split
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    data = subparsers.add_parser("data", help="import, check, split and describe your examples")
+    actions = data.add_subparsers(dest="data_action", metavar="ACTION", required=True)
+
+    source_help = "the layout (default: detected): chat, prompt-completion, alpaca, sharegpt, csv, tsv, hf"
+    map_help = "table columns: prompt=COL,response=COL[,system=COL]"
+
+    imported = actions.add_parser("import", help=f"read a file of examples into data/{IMPORTED_NAME} (the file is not changed)")
+    imported.add_argument("src", type=Path, metavar="SRC", help="JSONL, JSON, CSV/TSV, parquet or a Hugging Face dataset folder")
+    imported.add_argument("--format", dest="data_format", help=source_help)
+    imported.add_argument("--map", dest="mapping", metavar="MAP", help=map_help)
+    imported.set_defaults(func=_cmd_import)
+
+    checked = actions.add_parser("check", help="find what is wrong with a dataset, with file:line and a fix")
+    checked.add_argument("file", nargs="?", type=Path, metavar="FILE", help=f"default: the project's data/{IMPORTED_NAME}")
+    checked.add_argument("--format", dest="data_format", help=source_help)
+    checked.add_argument("--map", dest="mapping", metavar="MAP", help=map_help)
+    counting = checked.add_mutually_exclusive_group()
+    counting.add_argument("--encoding", help="token encoding: o200k_base (default) or cl100k_base")
+    counting.add_argument("--model", help="count tokens and check lengths for this model (OpenAI id or local model)")
+    checked.add_argument("--json", action="store_true", help="print one JSON object (the documented contract)")
+    checked.set_defaults(func=_cmd_check)
+
+    divided = actions.add_parser("split", help="write data/train.jsonl and data/val.jsonl")
+    divided.add_argument("--val", type=float, default=None, help="validation share (default: tuneui.toml, 0.15)")
+    divided.add_argument("--seed", type=int, default=None, help="seed of the split (default: tuneui.toml, 0)")
+    divided.set_defaults(func=_cmd_split)
+
+    described = actions.add_parser("stats", help="counts, token distributions and how many examples to aim for")
+    described.add_argument("--json", action="store_true", help="print one JSON object")
+    described.set_defaults(func=_cmd_stats)
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from tuneui.core.dataset import load, parse_mapping, write_chat_jsonl
+    from tuneui.core.dataset.render import findings_text
+
+    workspace = _project(args)
+    result = load(args.src, args.data_format, parse_mapping(args.mapping))
+    if result.errors:
+        _print_lines(findings_text(str(args.src), result.errors, "errors"), sys.stderr)
+        print(f"Nothing was imported: {len(result.errors):,} record(s) of {args.src} cannot be used. Fix them and import again.", file=sys.stderr)
+        return 1
+    target = workspace.data_dir / IMPORTED_NAME
+    count = write_chat_jsonl(target, result.examples)
+    print(f"Imported {count:,} examples ({result.format}) from {args.src} into {target}.")
+    if result.warnings:
+        print(f"{len(result.warnings):,} warnings: `tuneui data check` shows them with their lines.")
+    stale = workspace.train_file.is_file() or workspace.val_file.is_file()
+    print("Next: `tuneui data split`" + (" (the current split predates this import)." if stale else "."))
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from tuneui.core.dataset import check, parse_mapping
+    from tuneui.core.dataset.render import check_summary, findings_text
+    from tuneui.cli import print_json
+
+    workspace = find_workspace(args.project)
+    file = args.file or _imported_file(workspace)
+    report = check(
+        file,
+        args.data_format,
+        parse_mapping(args.mapping),
+        encoding=args.encoding,
+        model=args.model,
+        token_limit=_local_limit(workspace, args.model),
+        partner=_split_partner(workspace, file),
+    )
+    if args.json:
+        print_json(report.to_json())
+    else:
+        lines = findings_text(str(file), report.errors, "errors") + findings_text(str(file), report.warnings, "warnings")
+        lines.append(check_summary(str(file), report.format, report.examples, len(report.errors), len(report.warnings), report.total_tokens, report.encoding))
+        _print_lines(lines, sys.stdout)
+    return 1 if report.errors else 0
+
+
+def _cmd_split(args: argparse.Namespace) -> int:
+    from tuneui.core.dataset import read_chat_jsonl, split, write_split
+
+    workspace = _project(args)
+    settings = workspace.settings()
+    val_fraction = settings.data.val_fraction if args.val is None else args.val
+    seed = settings.data.seed if args.seed is None else args.seed
+    result = split(read_chat_jsonl(_imported_file(workspace)), val_fraction, seed)
+    write_split(result, workspace.train_file, workspace.val_file)
+    if (val_fraction, seed) != (settings.data.val_fraction, settings.data.seed):
+        settings.data.val_fraction, settings.data.seed = val_fraction, seed
+        workspace.save_settings(settings)  # the split can be made again exactly from tuneui.toml
+    how = ", stratified by answer label" if result.stratified else ""
+    print(
+        f"Split {len(result.train) + len(result.val):,} examples (seed {seed}{how}): "
+        f"{len(result.train):,} in {workspace.train_file}, {len(result.val):,} in {workspace.val_file}."
+    )
+    return 0
+
+
+def _cmd_stats(args: argparse.Namespace) -> int:
+    from tuneui.core import tokens
+    from tuneui.core.dataset import read_chat_jsonl, stats
+    from tuneui.core.dataset.render import stats_text
+    from tuneui.cli import print_json
+
+    workspace = _project(args)
+    settings = workspace.settings()
+    result = stats(read_chat_jsonl(_imported_file(workspace)), tokens.encoding_for_model(settings.models.hosted))
+    splits = {
+        name: sum(1 for _ in read_chat_jsonl(path))
+        for name, path in (("train", workspace.train_file), ("val", workspace.val_file))
+        if path.is_file()
+    }
+    if args.json:
+        print_json({**result.to_json(), "splits": splits})
+    else:
+        _print_lines(stats_text(result, splits), sys.stdout)
+    return 0
+
+
+def _project(args: argparse.Namespace) -> Workspace:
+    workspace = find_workspace(args.project)
+    workspace.settings()  # raises with the fix when this is not a project folder
+    return workspace
+
+
+def _imported_file(workspace: Workspace) -> Path:
+    path = workspace.data_dir / IMPORTED_NAME
+    if not path.is_file():
+        raise UsageError(
+            f"No imported data: {path} does not exist",
+            "Run `tuneui data import FILE` first, or name a file: `tuneui data check FILE`.",
+        )
+    return path
+
+
+def _split_partner(workspace: Workspace, file: Path) -> Path | None:
+    """The other split file when `file` is one of the project's splits: their overlap is leakage."""
+    pairs = {workspace.train_file: workspace.val_file, workspace.val_file: workspace.train_file}
+    partner = pairs.get(file.resolve())
+    return partner if partner is not None and partner.is_file() else None
+
+
+def _local_limit(workspace: Workspace, model: str | None) -> int | None:
+    """A local model's per-example limit is the project's max_length (what training truncates to)."""
+    from tuneui.core.dataset.checks import is_openai_model
+    from tuneui.core.settings import LocalSettings
+
+    if not model or is_openai_model(model):
+        return None
+    return workspace.settings().local.max_length if workspace.exists() else LocalSettings().max_length
+
+
+def _print_lines(lines: list[str], stream: TextIO) -> None:
+    stream.write("".join(line + "\n" for line in lines))

@@ -1,0 +1,156 @@
+"""`check`: read a dataset once, streaming, count its tokens exactly and report every finding.
+
+This is the code path of `tuneui data check`; its `CheckReport.to_json()` is the command's JSON.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from tuneui.core import tokens as token_counts
+from tuneui.core.dataset.audit import Audit
+from tuneui.core.dataset.findings import Finding
+from tuneui.core.dataset.loader import iter_examples, open_records
+from tuneui.core.dataset.model import Example
+from tuneui.errors import TuneError
+
+# Per-example token limits of OpenAI fine-tuning (training context), longest prefix wins.
+OPENAI_EXAMPLE_LIMITS = {
+    "gpt-4o-mini": 65_536,
+    "gpt-4o": 65_536,
+    "gpt-4.1": 65_536,
+    "gpt-3.5-turbo": 16_385,
+}
+DEFAULT_OPENAI_LIMIT = 65_536
+_OPENAI_PREFIXES = ("gpt-", "chatgpt-", "ft:", "davinci", "babbage")
+# Examples whose tokens are counted together: enough for tiktoken's threads and for repeated
+# system prompts to be encoded once, few enough that their text is a small part of memory.
+BATCH_EXAMPLES = 4096
+
+Counter = Callable[[Sequence[Sequence[Mapping[str, Any]]]], list[int]]
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """What `tuneui data check` found. `examples` counts the usable examples, `per_example` their tokens."""
+
+    file: str
+    format: str
+    examples: int
+    errors: tuple[Finding, ...]
+    warnings: tuple[Finding, ...]
+    encoding: str
+    per_example: tuple[int, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def total_tokens(self) -> int:
+        return sum(self.per_example)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "format": self.format,
+            "examples": self.examples,
+            "errors": [item.to_json() for item in self.errors],
+            "warnings": [item.to_json() for item in self.warnings],
+            "tokens": {"encoding": self.encoding, "per_example": list(self.per_example), "total": self.total_tokens},
+        }
+
+
+def is_openai_model(model: str) -> bool:
+    name = model.strip().lower()
+    return name.startswith(_OPENAI_PREFIXES) or (len(name) > 1 and name[0] == "o" and name[1].isdigit())
+
+
+def openai_example_limit(model: str) -> int:
+    name = model.strip().lower()
+    if name.startswith("ft:"):
+        name = name[3:].split(":", 1)[0]
+    matches = [prefix for prefix in OPENAI_EXAMPLE_LIMITS if name.startswith(prefix)]
+    return OPENAI_EXAMPLE_LIMITS[max(matches, key=len)] if matches else DEFAULT_OPENAI_LIMIT
+
+
+def check(
+    path: str | os.PathLike[str],
+    format: str | None = None,
+    mapping: Mapping[str, str] | None = None,
+    *,
+    encoding: str | None = None,
+    model: str | None = None,
+    token_limit: int | None = None,
+    partner: str | os.PathLike[str] | None = None,
+) -> CheckReport:
+    """Check one dataset file.
+
+    Tokens are counted with `encoding` (default o200k_base), or for `model`: an OpenAI model's
+    encoding, or a local model's own tokenizer and chat template (this imports transformers: run
+    it in a worker, not in the UI). `token_limit` defaults to the model's per-example limit
+    (65,536 for the gpt-4o-mini and gpt-4.1 families); a local model has no default, pass its
+    max length. `partner` is the other split file: examples found in both are `leakage`.
+    """
+    if encoding and model:
+        raise TuneError("Pass --encoding or --model, not both", "--model chooses the encoding for you.")
+    label, count = _counter(encoding, model)
+    if token_limit is None and (model is None or is_openai_model(model)):
+        token_limit = openai_example_limit(model or "gpt-4o-mini")
+    records = open_records(path, format, mapping)
+    audit = Audit()
+    if partner is not None:
+        audit.watch_leakage((item for item in iter_examples(partner, "chat") if isinstance(item, Example)), Path(partner).name)
+    per_example: list[int] = []
+    batch: list[Example] = []
+    for item in records.items:
+        if isinstance(item, Finding):
+            audit.add(item)
+            continue
+        batch.append(item)
+        if len(batch) >= BATCH_EXAMPLES:
+            _flush(batch, count, audit, per_example)
+    _flush(batch, count, audit, per_example)
+    errors, warnings = audit.findings(token_limit, model or "")
+    return CheckReport(str(path), records.format, audit.example_count, tuple(errors), tuple(warnings), label, tuple(per_example))
+
+
+def _flush(batch: list[Example], count: Counter, audit: Audit, per_example: list[int]) -> None:
+    if not batch:
+        return
+    counts = count([example.messages for example in batch])
+    for example, tokens in zip(batch, counts):
+        audit.add(example, tokens)
+    per_example.extend(counts)
+    batch.clear()
+
+
+def _counter(encoding: str | None, model: str | None) -> tuple[str, Counter]:
+    """(the name reported as the encoding, a function counting a batch of examples)."""
+    if model and not is_openai_model(model):
+        tokenizer = _local_tokenizer(model)
+        return model, lambda lists: token_counts.count_with_tokenizer(tokenizer, lists)
+    name = token_counts.encoding_for_model(model) if model else encoding or token_counts.DEFAULT_ENCODING
+    if name not in token_counts.ENCODINGS:  # fail before reading the file, not after
+        raise TuneError(f"Unknown token encoding {name!r}", f"Use one of {', '.join(token_counts.ENCODINGS)}, or pass --model.")
+    return name, lambda lists: token_counts.count_examples(lists, name)
+
+
+def _local_tokenizer(model: str) -> Any:
+    try:
+        from transformers import AutoTokenizer
+    except ImportError:
+        raise TuneError(
+            f"Counting tokens for the local model {model} needs transformers",
+            "Install the local extra: `pip install 'tuneui[local]'`, or check with an OpenAI --model.",
+        ) from None
+    try:
+        return AutoTokenizer.from_pretrained(model)
+    except (OSError, ValueError) as exc:
+        raise TuneError(
+            f"Cannot load the tokenizer of {model}: {str(exc).splitlines()[0]}",
+            "Name a local model folder, or a Hugging Face id already in the local cache.",
+        ) from None
