@@ -50,6 +50,8 @@ def evaluated_run(ticket_project, scripted):
 
 def test_report_writes_markdown_and_self_contained_html(evaluated_run, capsys) -> None:
     project, run_id = evaluated_run
+    rows = [{"backend": "scripted", "model": "base-model", "cost_usd": 1.234, "billed_tokens": 52000}]
+    (project.reports_dir / "cost.json").write_text(json.dumps({"rows": rows}))
     assert main(["--project", str(project.root), "report", run_id]) == 0
     assert f"{run_id}.html" in capsys.readouterr().out
     markdown = (project.reports_dir / f"{run_id}.md").read_text()
@@ -60,6 +62,11 @@ def test_report_writes_markdown_and_self_contained_html(evaluated_run, capsys) -
     assert "## LLM judge (both orders)" in markdown
     assert f"[run spec](../runs/{run_id}/spec.json)" in markdown
     assert "[validation split](../data/val.jsonl)" in markdown
+    assert "- **estimated training cost:** $1.23, 52,000 billed tokens" in markdown
+    assert "[cost estimates](cost.json)" in markdown
+    # The data checks of both splits, with what they found.
+    assert "- **train.jsonl**: 6 examples, 0 errors, 1 warnings" in markdown
+    assert "too_few_examples" in markdown and "<h2>Data checks</h2>" in html
     # One self-contained file: styles and the loss chart inline, no script, nothing fetched.
     assert "<svg" in html and html.count("<polyline") == 2
     assert not re.search(r"<script|<link|src=|url\(|https?://(?!www\.w3\.org/2000/svg)", html)

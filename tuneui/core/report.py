@@ -1,7 +1,8 @@
-"""Evaluation reports: `reports/<run-id>.md` and a self-contained `reports/<run-id>.html`.
+"""Evaluation reports: what they show, gathered from disk, and writing `reports/<run-id>.{md,html}`.
 
-Both are built from files only (the run folder and its `eval/result.json`), so a report can be
-written again at any time, by any process, without running a model.
+A report is built from files only (the run folder, its `eval/result.json`, the data splits and
+`reports/cost.json`), so it can be written again at any time, by any process, without a model.
+The two renderings live in `report_markdown` and `report_html`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from tuneui.core.files import atomic_write_text, read_json
 from tuneui.core.metrics import METRIC_TITLES
 from tuneui.core.workspace import Workspace
 from tuneui.errors import UsageError
+
+COST_FILE = "cost.json"  # written by the Cost step (the guide) beside the reports
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,18 @@ class ReportInputs:
     losses: tuple[LossPoint, ...]
     links: tuple[tuple[str, str], ...]  # (label, path relative to reports/)
     tuned_model: str  # the hosted model id, or the adapter folder relative to the project
+    data_checks: tuple[DataCheck, ...]
+    cost: str | None  # the Cost step's estimate for the run's backend, in words
+
+
+@dataclass(frozen=True)
+class DataCheck:
+    """`tuneui data check` of one split, as the report shows it."""
+
+    file: str
+    examples: int
+    errors: tuple[Mapping[str, Any], ...]
+    warnings: tuple[Mapping[str, Any], ...]
 
 
 @dataclass(frozen=True)
@@ -51,6 +66,7 @@ class ReportFiles:
 def write_report(workspace: Workspace, run_id: str) -> ReportFiles:
     """Write both report files for an evaluated run and return their paths."""
     from tuneui.core.report_html import render_html
+    from tuneui.core.report_markdown import render_markdown
 
     inputs = gather(workspace, run_id)
     markdown = workspace.reports_dir / f"{run_id}.md"
@@ -83,7 +99,46 @@ def gather(workspace: Workspace, run_id: str) -> ReportInputs:
         losses=losses,
         links=_links(workspace, run),
         tuned_model=_tuned_label(workspace, run.read_status().get("model_ref") or {}),
+        data_checks=_data_checks(workspace),
+        cost=_cost(workspace, str((read_json(run.spec_path, {}) or {}).get("backend", ""))),
     )
+
+
+def _data_checks(workspace: Workspace) -> tuple[DataCheck, ...]:
+    """The checks of both splits, each against the other (so leakage shows), counted offline."""
+    from tuneui.core.dataset import check
+    from tuneui.errors import TuneError
+
+    checks = []
+    pairs = ((workspace.train_file, workspace.val_file), (workspace.val_file, workspace.train_file))
+    for file, partner in pairs:
+        if not file.is_file():
+            continue
+        try:
+            found = check(file, partner=partner if partner.is_file() else None)
+        except TuneError as exc:
+            checks.append(DataCheck(file.name, 0, ({"line": None, "code": "unreadable", "message": exc.title},), ()))
+            continue
+        errors = tuple(f.to_json() for f in found.errors)
+        warnings = tuple(f.to_json() for f in found.warnings)
+        checks.append(DataCheck(file.name, found.examples, errors, warnings))
+    return tuple(checks)
+
+
+def _cost(workspace: Workspace, backend: str) -> str | None:
+    """The estimate the Cost step saved in reports/cost.json for this backend, if any."""
+    saved = read_json(workspace.reports_dir / COST_FILE) or {}
+    row = next((r for r in saved.get("rows", []) if r.get("backend") == backend and not r.get("error")), None)
+    if not row:
+        return None
+    parts = []
+    if isinstance(row.get("cost_usd"), (int, float)):
+        parts.append(f"${row['cost_usd']:.2f}")
+    if isinstance(row.get("hours"), (int, float)):
+        parts.append(f"{row['hours']:.2f} h")
+    if isinstance(row.get("billed_tokens"), int):
+        parts.append(f"{row['billed_tokens']:,} billed tokens")
+    return ", ".join(parts) or None
 
 
 def _tuned_label(workspace: Workspace, model_ref: Mapping[str, Any]) -> str:
@@ -106,13 +161,12 @@ def _links(workspace: Workspace, run: RunFolder) -> tuple[tuple[str, str], ...]:
         ("training events", run.events_path),
         ("evaluation result", run.eval_dir / RESULT_FILE),
         ("tuned answers", run.eval_dir / "predictions.json"),
-        ("cost estimate", run.path / "estimate.json"),
         ("hosted model", run.model_json),
         ("baseline answers", workspace.baseline_dir),
+        ("cost estimates", workspace.reports_dir / COST_FILE),
         ("train split", workspace.train_file),
         ("validation split", workspace.val_file),
     ]
-    candidates += [("data checks", p) for p in sorted(workspace.data_dir.glob("check*.json"))]
     return tuple(
         (label, Path(os.path.relpath(path, workspace.reports_dir)).as_posix())
         for label, path in candidates
@@ -129,41 +183,9 @@ def metric_rows(result: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
     for metric, title in METRIC_TITLES.items():
         if metric not in result["metrics"]["tuned"]:
             continue
-        cells = [_fmt(v.get(metric)) for v in variants.values()]
-        rows.append([title] + cells + [_fmt(result["metrics"]["tuned"][metric])])
+        cells = [fmt(v.get(metric)) for v in variants.values()]
+        rows.append([title] + cells + [fmt(result["metrics"]["tuned"][metric])])
     return header, rows
-
-
-def render_markdown(inputs: ReportInputs) -> str:
-    result = inputs.result
-    out = [f"# {inputs.project}: run {inputs.run_id}", "", f"**Verdict:** {result['verdict']}", ""]
-    out += _facts_markdown(inputs)
-    header, rows = metric_rows(result)
-    out += ["## Metrics on the validation split", "", _md_table(header, rows), ""]
-    out.append(
-        f"Paired difference in {METRIC_TITLES.get(result['primary_metric'], result['primary_metric'])} "
-        f"(tuned - baseline): {result['difference']:+.3f}, 95 % interval "
-        f"[{result['difference_ci95'][0]:+.3f}, {result['difference_ci95'][1]:+.3f}]."
-    )
-    out.append("")
-    judge = result.get("judge")
-    if judge:
-        unparsed = (result.get("judge_detail") or {}).get("unparsed", 0)
-        out += [
-            "## LLM judge (both orders)",
-            "",
-            _md_table(
-                ["judge", "wins", "ties", "losses", "win rate", "95 % interval", "unreadable replies"],
-                [[judge["model"], str(judge["wins"]), str(judge["ties"]), str(judge["losses"]),
-                  f"{judge['win_rate']:.2f}", f"[{judge['ci95'][0]:.2f}, {judge['ci95'][1]:.2f}]", str(unparsed)]],
-            ),
-            "",
-        ]
-    out += _training_markdown(inputs)
-    out += _differing_markdown(result.get("differing", []))
-    out += _forgetting_markdown(result.get("forgetting"))
-    out += ["## Files", ""] + [f"- [{label}]({href})" for label, href in inputs.links] + [""]
-    return "\n".join(out)
 
 
 def facts(inputs: ReportInputs) -> list[tuple[str, str]]:
@@ -176,70 +198,10 @@ def facts(inputs: ReportInputs) -> list[tuple[str, str]]:
         ("held-out examples", str(result.get("examples"))),
         ("task type", str(result.get("task_type"))),
         ("primary metric", METRIC_TITLES.get(result.get("primary_metric", ""), str(result.get("primary_metric")))),
-    ]
+    ] + ([("estimated training cost", inputs.cost)] if inputs.cost else [])
 
 
-def _facts_markdown(inputs: ReportInputs) -> list[str]:
-    return [f"- **{label}:** {value}" for label, value in facts(inputs)] + [""]
-
-
-def _training_markdown(inputs: ReportInputs) -> list[str]:
-    t = inputs.training
-    return [
-        "## Training",
-        "",
-        f"{t['steps']} steps; train loss {_fmt(t['first_train_loss'])} -> {_fmt(t['last_train_loss'])}; "
-        f"best validation loss {_fmt(t['best_valid_loss'])} at step {t['best_step'] if t['best_step'] is not None else '-'}. "
-        "The HTML report draws the curves.",
-        "",
-    ]
-
-
-def _differing_markdown(rows: Sequence[Mapping[str, Any]]) -> list[str]:
-    if not rows:
-        return ["## Where they differ most", "", "The two models gave the same answers.", ""]
-    out = ["## Where they differ most", ""]
-    for row in rows:
-        where = f"line {row['line']}" if row.get("line") else "example"
-        judge = f", judge: {row['judge']}" if row.get("judge") else ""
-        out += [
-            f"### val.jsonl {where} (gap {row['gap']:+.2f}{judge})",
-            "",
-            _md_table(["", "text"], [["request", row["request"]], ["reference", row["reference"]],
-                                     ["baseline", row["baseline"]], ["tuned", row["tuned"]]]),
-            "",
-        ]
-    return out
-
-
-def _forgetting_markdown(check: Mapping[str, Any] | None) -> list[str]:
-    if not check:
-        return []
-    out = [
-        "## Forgetting check (general prompts)",
-        "",
-        f"Known answers named: base {check['base_correct']}/{check['checked']}, "
-        f"tuned {check['tuned_correct']}/{check['checked']}.",
-        "",
-    ]
-    rows = [[i["prompt"], i["base"] + _mark(i["base_ok"]), i["tuned"] + _mark(i["tuned_ok"])] for i in check["items"]]
-    return out + [_md_table(["prompt", "base", "tuned"], rows), ""]
-
-
-def _mark(ok: bool | None) -> str:
-    return "" if ok is None else (" (ok)" if ok else " (missed)")
-
-
-def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    def cell(text: str) -> str:
-        return " ".join(str(text).split()).replace("|", "\\|") or " "
-
-    lines = ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def _fmt(value: Any) -> str:
+def fmt(value: Any) -> str:
     return "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
 
 

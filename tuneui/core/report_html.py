@@ -9,7 +9,8 @@ from html import escape
 from typing import Any, Mapping, Sequence
 
 from tuneui.core.metrics import METRIC_TITLES
-from tuneui.core.report import LossPoint, ReportInputs, facts, metric_rows
+from tuneui.core.report import DataCheck, LossPoint, ReportInputs, facts, metric_rows
+from tuneui.core.report_markdown import FINDINGS_SHOWN
 
 CSS = """
 body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1d232b;margin:0;background:#f6f7f9}
@@ -41,6 +42,7 @@ def render_html(inputs: ReportInputs) -> str:
         _judge(result),
         "<h2>Training</h2>",
         loss_chart_svg(inputs.losses),
+        _data_checks(inputs.data_checks),
         _differing(result.get("differing", [])),
         _forgetting(result.get("forgetting")),
         "<h2>Files</h2><ul>"
@@ -145,6 +147,20 @@ def _judge(result: Mapping[str, Any]) -> str:
            f"[{judge['ci95'][0]:.2f}, {judge['ci95'][1]:.2f}]", unparsed]
     note = '<p class="muted">Each example is judged twice, answers swapped; a tie counts half a win.</p>'
     return "<h2>LLM judge</h2>" + _table(header, [[escape(str(c)) for c in row]]) + note
+
+
+def _data_checks(checks: Sequence[DataCheck]) -> str:
+    if not checks:
+        return ""
+    rows = []
+    for item in checks:
+        shown = (item.errors + item.warnings)[:FINDINGS_SHOWN]
+        findings = "<br>".join(
+            escape(f"{'line ' + str(f['line']) if f.get('line') else 'file'}: {f['code']}: {f['message']}") for f in shown
+        )
+        rows.append([escape(item.file), str(item.examples), str(len(item.errors)), str(len(item.warnings)), findings or "-"])
+    note = '<p class="muted">Run <code>tuneui data check FILE</code> to see every finding with its fix.</p>'
+    return "<h2>Data checks</h2>" + _table(["file", "examples", "errors", "warnings", "first findings"], rows) + note
 
 
 def _differing(rows: Sequence[Mapping[str, Any]]) -> str:

@@ -1,0 +1,115 @@
+"""The Markdown rendering of an evaluation report (`reports/<run-id>.md`)."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from tuneui.core.metrics import METRIC_TITLES
+from tuneui.core.report import DataCheck, ReportInputs, facts, fmt, metric_rows
+
+FINDINGS_SHOWN = 5
+
+
+def render_markdown(inputs: ReportInputs) -> str:
+    result = inputs.result
+    out = [f"# {inputs.project}: run {inputs.run_id}", "", f"**Verdict:** {result['verdict']}", ""]
+    out += _facts_markdown(inputs)
+    header, rows = metric_rows(result)
+    out += ["## Metrics on the validation split", "", _md_table(header, rows), ""]
+    out.append(
+        f"Paired difference in {METRIC_TITLES.get(result['primary_metric'], result['primary_metric'])} "
+        f"(tuned - baseline): {result['difference']:+.3f}, 95 % interval "
+        f"[{result['difference_ci95'][0]:+.3f}, {result['difference_ci95'][1]:+.3f}]."
+    )
+    out.append("")
+    judge = result.get("judge")
+    if judge:
+        unparsed = (result.get("judge_detail") or {}).get("unparsed", 0)
+        out += [
+            "## LLM judge (both orders)",
+            "",
+            _md_table(
+                ["judge", "wins", "ties", "losses", "win rate", "95 % interval", "unreadable replies"],
+                [[judge["model"], str(judge["wins"]), str(judge["ties"]), str(judge["losses"]),
+                  f"{judge['win_rate']:.2f}", f"[{judge['ci95'][0]:.2f}, {judge['ci95'][1]:.2f}]", str(unparsed)]],
+            ),
+            "",
+        ]
+    out += _training_markdown(inputs)
+    out += _checks_markdown(inputs.data_checks)
+    out += _differing_markdown(result.get("differing", []))
+    out += _forgetting_markdown(result.get("forgetting"))
+    out += ["## Files", ""] + [f"- [{label}]({href})" for label, href in inputs.links] + [""]
+    return "\n".join(out)
+
+
+def _facts_markdown(inputs: ReportInputs) -> list[str]:
+    return [f"- **{label}:** {value}" for label, value in facts(inputs)] + [""]
+
+
+def _training_markdown(inputs: ReportInputs) -> list[str]:
+    t = inputs.training
+    return [
+        "## Training",
+        "",
+        f"{t['steps']} steps; train loss {fmt(t['first_train_loss'])} -> {fmt(t['last_train_loss'])}; "
+        f"best validation loss {fmt(t['best_valid_loss'])} at step {t['best_step'] if t['best_step'] is not None else '-'}. "
+        "The HTML report draws the curves.",
+        "",
+    ]
+
+
+def _differing_markdown(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    if not rows:
+        return ["## Where they differ most", "", "The two models gave the same answers.", ""]
+    out = ["## Where they differ most", ""]
+    for row in rows:
+        where = f"line {row['line']}" if row.get("line") else "example"
+        judge = f", judge: {row['judge']}" if row.get("judge") else ""
+        out += [
+            f"### val.jsonl {where} (gap {row['gap']:+.2f}{judge})",
+            "",
+            _md_table(["", "text"], [["request", row["request"]], ["reference", row["reference"]],
+                                     ["baseline", row["baseline"]], ["tuned", row["tuned"]]]),
+            "",
+        ]
+    return out
+
+
+def _forgetting_markdown(check: Mapping[str, Any] | None) -> list[str]:
+    if not check:
+        return []
+    out = [
+        "## Forgetting check (general prompts)",
+        "",
+        f"Known answers named: base {check['base_correct']}/{check['checked']}, "
+        f"tuned {check['tuned_correct']}/{check['checked']}.",
+        "",
+    ]
+    rows = [[i["prompt"], i["base"] + _mark(i["base_ok"]), i["tuned"] + _mark(i["tuned_ok"])] for i in check["items"]]
+    return out + [_md_table(["prompt", "base", "tuned"], rows), ""]
+
+
+def _checks_markdown(checks: Sequence[DataCheck]) -> list[str]:
+    if not checks:
+        return []
+    out = ["## Data checks", ""]
+    for item in checks:
+        out.append(f"- **{item.file}**: {item.examples} examples, {len(item.errors)} errors, {len(item.warnings)} warnings")
+        for finding in (item.errors + item.warnings)[:FINDINGS_SHOWN]:
+            where = f"line {finding['line']}" if finding.get("line") else "file"
+            out.append(f"  - {where}: {finding['code']}: {finding['message']}")
+    return out + ["", "`tuneui data check FILE` shows every finding with its fix.", ""]
+
+
+def _mark(ok: bool | None) -> str:
+    return "" if ok is None else (" (ok)" if ok else " (missed)")
+
+
+def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    def cell(text: str) -> str:
+        return " ".join(str(text).split()).replace("|", "\\|") or " "
+
+    lines = ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
