@@ -205,7 +205,7 @@ def sft_config(spec: TrainSpec, plan: RecipePlan, output_dir: Path):
         metric_for_best_model="eval_loss" if has_validation else None,
         greater_is_better=False if has_validation else None,
         bf16=plan.device == "cuda",
-        gradient_checkpointing=plan.gradient_checkpointing,
+        activation_checkpointing=plan.gradient_checkpointing,
         assistant_only_loss=plan.loss_on == "assistant",
         completion_only_loss=True if plan.loss_on == "completion" else None,
         packing=plan.packing,

@@ -115,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     # The handler only raises a flag: the trainer checks it between steps and saves first.
     signal.signal(signal.SIGTERM, lambda signum, frame: cancel_requested.set())
     signal.signal(signal.SIGINT, lambda signum, frame: cancel_requested.set())
+    if Path(folder.read_spec().model).is_dir():
+        # Everything is on disk: without this, libraries look the folder name up on the hub and
+        # wait for network timeouts on an offline box.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if is_main:
         folder.write_status(status="running", pid=os.getpid(), started=time.time(), error=None)
     try:

@@ -1,0 +1,95 @@
+"""Pure parts of the local backend: the launch command, GPU counting, the memory plan, checkpoints."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from backends.base import TrainSpec
+from backends.local.config import estimate_memory, parameter_counts
+from backends.local.launch import launch_command, visible_gpu_count, worker_alive
+
+LLAMA_8B = {
+    "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32, "num_attention_heads": 32,
+    "num_key_value_heads": 8, "vocab_size": 128256, "tie_word_embeddings": False,
+}  # fmt: skip
+SPEC = TrainSpec(run_id="r", backend="local", model="m", train_file="t.jsonl", max_length=2048, batch_size=4)
+
+
+def test_one_device_runs_the_worker_module_directly():
+    assert launch_command("/runs/r1", 1, python="/py") == ["/py", "-m", "backends.local.worker", "/runs/r1"]
+    assert launch_command("/runs/r1", 0, python="/py") == ["/py", "-m", "backends.local.worker", "/runs/r1"]
+
+
+def test_several_gpus_launch_ddp_through_accelerate():
+    command = launch_command("/runs/r1", 4, python="/py")
+    assert command[:3] == ["/py", "-m", "accelerate.commands.launch"]
+    assert command[command.index("--num_processes") + 1] == "4"
+    assert "--multi_gpu" in command
+    # accelerate must run the worker as a module, with the run folder as its only argument
+    assert command[-3:] == ["-m", "backends.local.worker", "/runs/r1"]
+
+
+def test_visible_gpus_follow_cuda_visible_devices():
+    assert visible_gpu_count({"CUDA_VISIBLE_DEVICES": "0,1,3"}) == 3
+    assert visible_gpu_count({"CUDA_VISIBLE_DEVICES": ""}) == 0
+    assert visible_gpu_count({"CUDA_VISIBLE_DEVICES": "-1"}) == 0
+
+
+def test_a_finished_process_is_not_a_live_worker():
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    assert not worker_alive(process.pid)
+    assert not worker_alive(None)
+
+
+def test_a_live_process_that_is_not_our_worker_does_not_count():
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert not worker_alive(process.pid)  # pid reuse must not make a dead run look alive
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_parameter_count_of_an_8b_config():
+    linear, total = parameter_counts(LLAMA_8B)
+    assert 7.9e9 < total < 8.1e9
+    assert 6.9e9 < linear < 7.0e9
+
+
+def test_a_roomy_gpu_trains_bf16_lora_without_checkpointing():
+    plan = estimate_memory(LLAMA_8B, SPEC, [141.0])
+    assert (plan.quantization, plan.gradient_checkpointing, plan.fits) == ("none", False, True)
+
+
+def test_a_24gb_gpu_gets_qlora_and_checkpointing_for_8b():
+    plan = estimate_memory(LLAMA_8B, SPEC, [24.0])
+    assert plan.quantization == "nf4"
+    assert plan.gradient_checkpointing
+    assert plan.fits and plan.memory_gib < 24 * 0.9
+
+
+def test_a_too_small_gpu_is_reported_as_not_fitting():
+    plan = estimate_memory(LLAMA_8B, SPEC, [8.0])
+    assert plan.fits is False and plan.quantization == "nf4" and plan.gradient_checkpointing
+
+
+def test_options_force_the_plan():
+    forced = TrainSpec(**{**SPEC.to_dict(), "lora_targets": ("all-linear",), "options": {"quantization": "nf4"}})
+    assert estimate_memory(LLAMA_8B, forced, [141.0]).quantization == "nf4"
+    assert estimate_memory(LLAMA_8B, forced, []).quantization == "nf4"
+    assert estimate_memory(LLAMA_8B, SPEC, []).fits is None  # CPU: not planned for
+
+
+def test_only_checkpoints_with_the_marker_count_for_resume(tmp_path):
+    from backends.local.progress import COMPLETE_MARKER, newest_complete_checkpoint, remove_incomplete_checkpoints
+
+    for step in (4, 8, 12):
+        (tmp_path / f"checkpoint-{step}").mkdir()
+    for step in (4, 8):
+        (tmp_path / f"checkpoint-{step}" / COMPLETE_MARKER).write_text(str(step))
+    assert newest_complete_checkpoint(tmp_path) == (tmp_path / "checkpoint-8", 8)
+    remove_incomplete_checkpoints(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-4", "checkpoint-8"]
+    assert newest_complete_checkpoint(tmp_path / "checkpoint-4") is None
