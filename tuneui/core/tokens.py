@@ -116,6 +116,15 @@ def count_text(text: str, encoding: str = DEFAULT_ENCODING) -> int:
     return len(get_encoding(encoding).encode_ordinary(text))
 
 
+def count_texts(texts: Sequence[str], encoding: str = DEFAULT_ENCODING) -> list[int]:
+    """Tokens of each plain string (no chat framing), each distinct string counted once."""
+    if encoding not in _ENCODING_FILES:
+        get_encoding(encoding)  # raises the clear error for an unknown name
+    distinct = list(dict.fromkeys(texts))
+    length_of = dict(zip(distinct, _encoded_lengths(encoding, distinct)))
+    return [length_of[text] for text in texts]
+
+
 def count_with_tokenizer(tokenizer: Any, messages_lists: Iterable[Sequence[Mapping[str, Any]]]) -> list[int]:
     """Tokens of each example as a local model sees it: its own chat template, applied and tokenized.
 
@@ -177,11 +186,29 @@ def _rust_counter(encoding: str) -> Callable[[str], int] | None:
     not help here: measured on 2 cores it was 2.6x slower than a plain loop, since the GIL is held.
     """
     try:
-        from bpe_openai import _bindings
-
-        return _bindings.tokenizer_for_encoding(encoding).count
+        return _bpe_bindings().tokenizer_for_encoding(encoding).count
     except Exception:  # an absent or broken native extension leaves tiktoken, which is exact too
         return None
+
+
+def _bpe_bindings() -> Any:
+    """bpe-openai's native module, loaded without running the package's `__init__`.
+
+    That `__init__` builds a tiktoken-compatible wrapper by parsing every rank file in Python:
+    2.3 s and 70 MB before the first count, measured here. The native module alone loads in 0.07 s.
+    """
+    import importlib.machinery
+
+    spec = importlib.util.find_spec("bpe_openai")
+    for folder in list(spec.submodule_search_locations or []) if spec else []:
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+            path = Path(folder) / f"_bindings{suffix}"
+            if path.is_file():
+                loader = importlib.machinery.ExtensionFileLoader("bpe_openai._bindings", str(path))
+                module = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
+                loader.exec_module(module)
+                return module
+    raise ImportError("bpe_openai._bindings")
 
 
 @lru_cache(maxsize=None)

@@ -1,0 +1,246 @@
+"""What a local LoRA/QLoRA run needs: memory against the GPU found, hours, and dollars at your rate."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from urllib.parse import urlparse
+
+from tuneui.core.cost.memory import (
+    MemoryBreakdown,
+    Method,
+    ModelShape,
+    memory_breakdown,
+    model_shape,
+    training_flops,
+)
+from tuneui.core.gpu import Gpu
+from tuneui.errors import TuneError
+
+if TYPE_CHECKING:
+    from backends.base import Estimate
+
+DEFAULT_MFU = 0.25
+# Below this much headroom a run that "fits" tends to die on fragmentation or a long batch.
+TIGHT_FIT_FRACTION = 0.05
+# Plans in the order the local backend tries them: bf16 LoRA is faster, checkpointing is slower.
+PLAN_ORDER: tuple[tuple[Method, bool], ...] = (("lora", False), ("lora", True), ("qlora", False), ("qlora", True))
+
+
+@dataclass(frozen=True)
+class LocalEstimate:
+    """A local run's needs. `to_json()` is the exact `tuneui estimate --backend local --json` shape."""
+
+    model: str
+    method: Method
+    gradient_checkpointing: bool
+    memory: MemoryBreakdown
+    gpu: Gpu | None
+    fits: bool | None
+    hours: float | None
+    cost_usd: float | None
+    advice: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "backend": "local",
+            "model": self.model,
+            "method": self.method,
+            "memory_gib": self.memory.to_json(),
+            "gpu": self.gpu.to_json() if self.gpu else None,
+            "fits": self.fits,
+            "hours": None if self.hours is None else round(self.hours, 3),
+            "cost_usd": None if self.cost_usd is None else round(self.cost_usd, 4),
+            "advice": list(self.advice),
+        }
+
+    def to_estimate(self) -> "Estimate":
+        """The same figures as the Backend interface's `Estimate` (for `Backend.estimate()`)."""
+        from backends.base import Estimate
+
+        return Estimate(
+            backend="local",
+            model=self.model,
+            cost_usd=self.to_json()["cost_usd"],
+            memory_gib=round(self.memory.total, 2),
+            fits=self.fits,
+            hours=self.to_json()["hours"],
+            warnings=self.advice,
+            details=self.to_json(),
+        )
+
+
+def find_model_config(model: str, project: Path | None = None) -> dict[str, Any]:
+    """config.json of a local folder, the Hugging Face cache, or (when online) the hub.
+
+    Raises TuneError naming what was tried when none has it: offline, that is the normal answer.
+    """
+    for folder in (Path(model).expanduser(), *((project / model,) if project else ())):
+        if (folder / "config.json").is_file():
+            return _read_config(folder / "config.json")
+    hub = Path(os.environ.get("HF_HUB_CACHE") or Path(os.environ.get("HF_HOME", "~/.cache/huggingface")) / "hub")
+    snapshots = hub.expanduser() / f"models--{model.replace('/', '--')}" / "snapshots"
+    if snapshots.is_dir():
+        for snapshot in sorted(snapshots.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True):
+            if (snapshot / "config.json").is_file():
+                return _read_config(snapshot / "config.json")
+    downloaded = _download_config(model)
+    if downloaded is not None:
+        return _read_config(downloaded)
+    raise TuneError(
+        f"No config.json for model {model!r}: not a folder, not in the Hugging Face cache, and the hub is not reachable",
+        f"Download it (`huggingface-cli download {model} config.json`) or pass --model with a local model folder.",
+    )
+
+
+def local_estimate(
+    config: Mapping[str, Any],
+    *,
+    model: str,
+    train_tokens: Sequence[int] = (),
+    epochs: int = 3,
+    batch_size: int = 4,
+    max_length: int = 2048,
+    lora_rank: int = 16,
+    lora_dropout: float = 0.05,
+    gpu: Gpu | None = None,
+    method: Method | None = None,
+    gradient_checkpointing: bool | None = None,
+    mfu: float | None = None,
+    gpu_hour_usd: float = 0.0,
+) -> LocalEstimate:
+    """Memory, fit, hours and dollars of LoRA/QLoRA on `model` (described by its `config`).
+
+    Without `method`/`gradient_checkpointing` the first plan of PLAN_ORDER that fits is chosen,
+    as the local backend does. `train_tokens` are per-example counts; without them the estimate
+    assumes full `max_length` examples and gives no time.
+    """
+    shape = model_shape(config, f"config.json of {model}")
+    longest = min(max_length, max(train_tokens)) if train_tokens else max_length
+    tokens_per_step = batch_size * longest
+    plans = [(m, c) for m, c in PLAN_ORDER if method in (None, m) and gradient_checkpointing in (None, c)]
+
+    def breakdown(plan: tuple[Method, bool]) -> MemoryBreakdown:
+        return memory_breakdown(
+            shape, plan[0], tokens_per_step=tokens_per_step, lora_rank=lora_rank,
+            gradient_checkpointing=plan[1], lora_dropout=lora_dropout > 0,
+        )  # fmt: skip
+
+    if gpu is None:
+        chosen: tuple[Method, bool] = (method or "qlora", bool(gradient_checkpointing))
+    else:
+        chosen = next((plan for plan in plans if breakdown(plan).total <= gpu.memory_gib), plans[-1])
+    memory = breakdown(chosen)
+    fits = None if gpu is None else memory.total <= gpu.memory_gib
+
+    hours = cost = None
+    efficiency = mfu if mfu and mfu > 0 else DEFAULT_MFU
+    if gpu is not None and gpu.peak_tflops and train_tokens:
+        trained = sum(min(max_length, count) for count in train_tokens) * epochs
+        flops = training_flops(shape, trained, longest, chosen[1])
+        hours = flops / (gpu.peak_tflops * 1e12 * efficiency) / 3600
+        cost = hours * gpu_hour_usd if gpu_hour_usd > 0 else None
+
+    advice = _advice(shape, chosen, memory, gpu, fits, breakdown, batch_size, longest, hours, gpu_hour_usd, efficiency, mfu)
+    return LocalEstimate(model, chosen[0], chosen[1], memory, gpu, fits, hours, cost, tuple(advice))
+
+
+def _advice(
+    shape: ModelShape,
+    plan: tuple[Method, bool],
+    memory: MemoryBreakdown,
+    gpu: Gpu | None,
+    fits: bool | None,
+    breakdown: Any,
+    batch_size: int,
+    longest: int,
+    hours: float | None,
+    gpu_hour_usd: float,
+    efficiency: float,
+    measured_mfu: float | None,
+) -> list[str]:
+    method, checkpointing = plan
+    label = f"{'QLoRA (4-bit)' if method == 'qlora' else 'bf16 LoRA'}{' with gradient checkpointing' if checkpointing else ''}"
+    advice: list[str] = []
+    if gpu is None:
+        advice.append(
+            f"No NVIDIA GPU found: {label} needs {memory.total:.1f} GiB of GPU memory; "
+            "on this machine's CPU only tiny models train."
+        )
+        return advice
+    spare = gpu.memory_gib - memory.total
+    if fits:
+        advice.append(f"{label} fits on the {gpu.name} with {spare:.1f} GiB to spare.")
+        if spare < gpu.memory_gib * TIGHT_FIT_FRACTION:
+            advice.append("That is a tight fit: a longer batch than estimated may run out of memory.")
+    else:
+        advice.append(
+            f"{label} does not fit: it needs {memory.total:.1f} GiB, the {gpu.name} has {gpu.memory_gib:.1f} GiB. "
+            + "; ".join(_ways_to_fit(plan, memory, gpu, breakdown, batch_size, longest))
+            + "."
+        )
+    if memory.logits > memory.activations and memory.logits > 1.0:
+        advice.append(
+            f"Logits take {memory.logits:.1f} GiB ({shape.vocab:,}-token vocabulary): a smaller batch or max length shrinks them."
+        )
+    if hours is None and gpu.peak_tflops is None:
+        advice.append(f"No time estimate: the peak throughput of a {gpu.name} is not in tuneui's GPU table.")
+    if hours is not None:
+        source = "measured by this box's last run" if measured_mfu else "a typical value; a local run measures yours"
+        advice.append(f"Time assumes {efficiency:.0%} of the GPU's peak throughput ({source}).")
+        if gpu_hour_usd <= 0:
+            advice.append("Set [local] gpu_hour_usd in tuneui.toml to see what those hours cost.")
+    return advice
+
+
+def _ways_to_fit(
+    plan: tuple[Method, bool], memory: MemoryBreakdown, gpu: Gpu, breakdown: Any, batch_size: int, longest: int
+) -> list[str]:
+    method, checkpointing = plan
+    ways: list[str] = []
+    if not checkpointing:
+        ways.append(f"enable gradient checkpointing (→ {breakdown((method, True)).total:.1f} GiB)")
+    if method == "lora":
+        ways.append(f"use QLoRA (→ {breakdown(('qlora', checkpointing)).total:.1f} GiB)")
+    per_token = (memory.activations + memory.logits) / max(1, batch_size * longest)
+    fixed = memory.total - memory.activations - memory.logits
+    room_tokens = int((gpu.memory_gib - fixed) / per_token) if per_token > 0 else 0
+    if room_tokens >= longest and batch_size > 1:
+        ways.append(f"lower the batch size to {room_tokens // longest}")
+    elif room_tokens >= 64:
+        ways.append(f"use batch size 1 and a max length of about {room_tokens:,} tokens")
+    else:
+        ways.append("the frozen weights alone nearly fill the GPU: choose a smaller model")
+    return ways
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise TuneError(f"{path} is not readable JSON: {exc}", "Download the model's config.json again.") from None
+    if not isinstance(data, dict):
+        raise TuneError(f"{path} is not a JSON object", "Download the model's config.json again.")
+    return data
+
+
+def _download_config(model: str) -> Path | None:
+    # Only a hub id can be downloaded, only when the user has not switched the hub off, and only
+    # after a quick reachability check: the hub client otherwise retries for half a minute.
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes") or model.count("/") != 1:
+        return None
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    try:
+        socket.create_connection((endpoint.hostname or "huggingface.co", endpoint.port or 443), timeout=3).close()
+    except OSError:
+        return None
+    try:
+        from huggingface_hub import hf_hub_download
+
+        return Path(hf_hub_download(model, "config.json", etag_timeout=5))
+    except Exception:  # not installed, private or missing repo, gated model: all mean "no config here"
+        return None
