@@ -17,9 +17,9 @@ from tuneui.core.dataset.model import Example
 
 OPENAI_MINIMUM_EXAMPLES = 10
 OUTLIER_MIN_EXAMPLES = 20  # below this a "typical length" means little
-# Punctuation becomes a space, so "Refund?" and "refund" are the same word; str.translate is
-# several times faster than a regular expression here, which matters at 100,000 examples.
+# Punctuation becomes a space, so "Refund?" and "refund" are the same word.
 _PUNCTUATION_TO_SPACE = str.maketrans({char: " " for char in string.punctuation})
+_PUNCTUATION_TO_SPACE_BYTES = bytes.maketrans(string.punctuation.encode(), b" " * len(string.punctuation))
 
 
 def normalize(text: str | None) -> str:
@@ -27,8 +27,17 @@ def normalize(text: str | None) -> str:
     return " ".join(text.casefold().translate(_PUNCTUATION_TO_SPACE).split()) if text else ""
 
 
-# The system prompt repeats in nearly every example: normalize each distinct one once.
-_normalize_repeated = lru_cache(maxsize=64)(normalize)
+def _fingerprint(text: str | None) -> bytes:
+    """`normalize` as UTF-8 bytes, about twice as fast (bytes.translate is a table lookup): every
+    prompt of a 100,000-example file goes through here. Only ASCII punctuation is mapped, so the
+    bytes of other characters are untouched."""
+    if not text:
+        return b""
+    return b" ".join(text.casefold().encode("utf-8", "surrogatepass").translate(_PUNCTUATION_TO_SPACE_BYTES).split())
+
+
+# The system prompt repeats in nearly every example: fingerprint each distinct one once.
+_fingerprint_repeated = lru_cache(maxsize=64)(_fingerprint)
 
 
 def prompt_key(example: Example) -> int:
@@ -72,7 +81,7 @@ class _Facts(NamedTuple):
         # The prompt is what precedes the final answer; the answer itself is compared unnormalized.
         end = len(messages) if last_assistant < 0 else last_assistant
         key = hash(tuple(
-            (role, _normalize_repeated(text) if role == "system" else normalize(text))
+            (role, _fingerprint_repeated(text) if role == "system" else _fingerprint(text))
             for role, text in zip((m.get("role") for m in messages[:end]), texts[:end])
         ))
         if last_assistant < 0:
@@ -151,9 +160,10 @@ class Audit:
 
     def _count_findings(self) -> list[Finding]:
         count = self.example_count
+        if self._records == 0:
+            return [finding("no_examples", None, "The file holds no examples.")]
         if count == 0:
-            why = "The file holds no examples." if self._records == 0 else "No example in the file is usable."
-            return [finding("no_examples", None, why)]
+            return []  # every record has its own error already
         if count < OPENAI_MINIMUM_EXAMPLES:
             return [finding("too_few_examples", None, f"Only {count} usable example(s); OpenAI requires at least 10.")]
         return []
