@@ -29,6 +29,7 @@ from backends.hosted.notices import base_of, openai_dated_notices, shutdown_date
 from backends.runs import RunFolder
 
 CREATE_ATTEMPTS = 3
+RETRY_BASE_S = 0.5  # first wait between create attempts; doubles each time
 EVENT_PAGE_SIZE = 100
 LOOKUP_PAGES = 10  # how far back to look for a job we may have created; jobs list newest first
 
@@ -90,6 +91,9 @@ class OpenAIBackend(HostedBackend):
 
     # -- starting a job, exactly once ---------------------------------------------------------
 
+    def _connect(self) -> None:
+        self._client()
+
     def _submit(self, folder: RunFolder, spec: TrainSpec) -> None:
         files = dict(folder.read_status().get("files") or {})
         for role, path in (("train", spec.train_file), ("validation", spec.val_file)):
@@ -98,7 +102,7 @@ class OpenAIBackend(HostedBackend):
                 # Persisted before the next call: a crash after this line never re-uploads.
                 folder.write_status(files=files)
         job = self._create_once(folder, spec, files)
-        folder.append_events(self._apply_status(folder, job["status"], job_id=job["id"]))
+        self._append(folder, self._apply_status(folder, job["status"], job_id=job["id"]))
 
     def _upload(self, path: Path) -> str:
         try:
@@ -127,7 +131,7 @@ class OpenAIBackend(HostedBackend):
                 last_error = wire.translate(exc, self.provider, self.poll_seconds)
                 if not wire.is_transient(last_error):
                     raise last_error from None
-                time.sleep(min(getattr(last_error, "retry_after", 0.0) or 0.5 * 2**attempt, 30.0))
+                time.sleep(min(getattr(last_error, "retry_after", 0.0) or RETRY_BASE_S * 2**attempt, 30.0))
                 continue
             return require_job(wire.as_dict(job))
         found = self._find_job(folder.run_id)
@@ -187,13 +191,13 @@ class OpenAIBackend(HostedBackend):
         job = self._call(lambda client: client.fine_tuning.jobs.retrieve(job_id))
         require_job(job)
         news = self._new_events(folder, job_id)
-        folder.append_events(news)
+        self._append(folder, news)
         provider_status = str(job["status"])
         changes = self._apply_status(folder, provider_status, error=wire.failure_text(job), trained_tokens=job.get("trained_tokens"))
         if news or self.status_map.get(provider_status) in TERMINAL_STATES:
             pages = self._call(lambda client: client.fine_tuning.jobs.checkpoints.list(job_id, limit=100))
             changes = [wire.normalize_checkpoint(wire.as_dict(c)) for c in reversed(pages.data)] + changes
-        folder.append_events(changes)
+        self._append(folder, changes)
         if provider_status == "succeeded":
             model_id = require_field(job, "fine_tuned_model", "succeeded job")
             ref = ModelRef(self.name, str(job.get("model") or ""), "hosted", model_id=str(model_id))
@@ -225,13 +229,13 @@ class OpenAIBackend(HostedBackend):
         folder = self._folder(run_id)
         job_id = self._job_id(folder)
         job = require_job(self._call(lambda client: client.fine_tuning.jobs.cancel(job_id), retries=2))
-        folder.append_events(self._apply_status(folder, str(job["status"])))
+        self._append(folder, self._apply_status(folder, str(job["status"])))
 
     def pause(self, run_id: str) -> None:
         folder = self._folder(run_id)
         job_id = self._job_id(folder)
         job = require_job(self._call(lambda client: client.fine_tuning.jobs.pause(job_id), retries=2))
-        folder.append_events(self._apply_status(folder, str(job["status"])))
+        self._append(folder, self._apply_status(folder, str(job["status"])))
 
     def resume(self, run_id: str) -> str:
         """Resume a paused job. A finished job cannot go on: OpenAI has no resume-from-checkpoint."""
@@ -244,7 +248,7 @@ class OpenAIBackend(HostedBackend):
                 "Start a new run with `tuneui train`.",
             )
         job = require_job(self._call(lambda client: client.fine_tuning.jobs.resume(job_id), retries=2))
-        folder.append_events(self._apply_status(folder, str(job["status"])))
+        self._append(folder, self._apply_status(folder, str(job["status"])))
         return run_id
 
     # -- inference ----------------------------------------------------------------------------

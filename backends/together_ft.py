@@ -30,6 +30,7 @@ from backends.hosted.errors import ProviderUnavailableError, RateLimitedError, r
 from backends.runs import RunFolder
 
 ATTEMPTS = 3
+RETRY_BASE_S = 0.5  # first wait between attempts; doubles each time
 
 
 class TogetherBackend(HostedBackend):
@@ -66,6 +67,9 @@ class TogetherBackend(HostedBackend):
 
     # -- starting a job, exactly once ---------------------------------------------------------
 
+    def _connect(self) -> None:
+        self._http()
+
     def _submit(self, folder: RunFolder, spec: TrainSpec) -> None:
         files = dict(folder.read_status().get("files") or {})
         for role, path in (("train", spec.train_file), ("validation", spec.val_file)):
@@ -73,7 +77,7 @@ class TogetherBackend(HostedBackend):
                 files[role] = self._upload(Path(path))
                 folder.write_status(files=files)  # persisted before the next call
         job = self._create_once(folder, spec, files)
-        folder.append_events(self._apply_status(folder, str(job["status"]), job_id=job["id"]))
+        self._append(folder, self._apply_status(folder, str(job["status"]), job_id=job["id"]))
 
     def _upload(self, path: Path) -> str:
         try:
@@ -88,7 +92,7 @@ class TogetherBackend(HostedBackend):
             except (ProviderUnavailableError, RateLimitedError) as exc:
                 if attempt == ATTEMPTS - 1:
                     raise
-                time.sleep(min(getattr(exc, "retry_after", 0.0) or 0.5 * 2**attempt, 30.0))
+                time.sleep(min(getattr(exc, "retry_after", 0.0) or RETRY_BASE_S * 2**attempt, 30.0))
                 continue
             require(uploaded, ("id",), "file", self.provider)
             return str(uploaded["id"])
@@ -107,7 +111,7 @@ class TogetherBackend(HostedBackend):
                 job = self._http().json("POST", "fine-tunes", json=self._create_request(spec, files))
             except (ProviderUnavailableError, RateLimitedError) as exc:
                 last = exc
-                time.sleep(min(getattr(exc, "retry_after", 0.0) or 0.5 * 2**attempt, 30.0))
+                time.sleep(min(getattr(exc, "retry_after", 0.0) or RETRY_BASE_S * 2**attempt, 30.0))
                 continue
             require(job, ("id", "status"), "fine-tuning job", self.provider)
             return job
@@ -164,10 +168,10 @@ class TogetherBackend(HostedBackend):
         raw_events = http.json("GET", f"fine-tunes/{job_id}/events").get("data") or []
         total_steps = max([int(e.get("total_steps") or 0) for e in raw_events] + [int(status.get("total_steps") or 0)]) or None
         news = wire.normalize_events(raw_events) + self._metric_events(folder, job_id, status, total_steps)
-        folder.append_events(news)
+        self._append(folder, news)
         provider_status = str(job["status"])
         error = next((e.data["message"] for e in news if e.data.get("kind") == "job_error"), None) or status.get("error")
-        folder.append_events(self._apply_status(folder, provider_status, total_steps=total_steps, error=error))
+        self._append(folder, self._apply_status(folder, provider_status, total_steps=total_steps, error=error))
         if provider_status == "completed":
             output = job.get("model_output_name") or job.get("output_name")
             require({"model_output_name": output}, ("model_output_name",), "completed job", self.provider)
@@ -218,7 +222,7 @@ class TogetherBackend(HostedBackend):
         folder = self._folder(run_id)
         job = self._http().json("POST", f"fine-tunes/{self._job_id(folder)}/cancel")
         require(job, ("status",), "fine-tuning job", self.provider)
-        folder.append_events(self._apply_status(folder, str(job["status"])))
+        self._append(folder, self._apply_status(folder, str(job["status"])))
 
     def generate(
         self, model: ModelRef, conversations: Sequence[Conversation], params: GenerationParams = GenerationParams()

@@ -64,6 +64,10 @@ class HostedBackend(Backend):
     # -- the part each provider writes -------------------------------------------------------
 
     @abc.abstractmethod
+    def _connect(self) -> None:
+        """Make the client (which checks the key): before a run folder exists for a job that cannot start."""
+
+    @abc.abstractmethod
     def _submit(self, folder: RunFolder, spec: TrainSpec) -> None:
         """Upload the data and create the job; record file ids and `job_id` in status.json."""
 
@@ -84,10 +88,17 @@ class HostedBackend(Backend):
         """Create the job (once, whatever happens) and return the run id that addresses it."""
         if spec.backend != self.name:
             spec = TrainSpec.from_dict({**spec.to_dict(), "backend": self.name})
+        self._connect()
         folder = self._create_or_open(spec)
         if folder.read_status().get("job_id"):
             return folder.run_id
-        self._submit(folder, spec)
+        try:
+            self._submit(folder, spec)
+        except BackendError as exc:
+            if not folder.read_status().get("job_id"):
+                # Nothing runs on the provider: say so in the run folder, or `runs` shows it queued forever.
+                folder.write_status(status="failed", error=exc.title)
+            raise
         return folder.run_id
 
     def events(self, run_id: str, after: int = 0) -> list[Event]:
@@ -154,9 +165,10 @@ class HostedBackend(Backend):
         changes: dict[str, Any] = {"provider_status": provider_status, **extra}
         changes["status"] = ours or status.get("status", "queued")
         changes["detail"] = None if ours == provider_status else provider_status
-        if ours in TERMINAL_STATES:
-            changes["poll_not_before"] = None
-        folder.write_status(**changes)
+        changes["poll_not_before"] = None
+        # Most polls change nothing: skip the write (and its fsyncs) then.
+        if any(status.get(key) != value for key, value in changes.items()):
+            folder.write_status(**changes)
         if previous == provider_status:
             return []
         now = time.time()
@@ -166,6 +178,11 @@ class HostedBackend(Backend):
             message = f"{self.provider} reports status {provider_status!r}, which tuneui does not know; following goes on."
             events.append(Event("log", {"level": "warn", "message": message}, now, id=f"unknown-status:{provider_status}"))
         return events
+
+    @staticmethod
+    def _append(folder: RunFolder, events: list[Event]) -> None:
+        if events:
+            folder.append_events(events)
 
     def _finish(self, folder: RunFolder, ref: ModelRef, details: Mapping[str, Any]) -> None:
         """Persist the trained model: `model.json` for people and tools, `model_ref` for `status`."""

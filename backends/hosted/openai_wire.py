@@ -38,13 +38,13 @@ def make_client(settings: Any, provider: str) -> Any:
 
     `OPENAI_BASE_URL` is read by the SDK itself, so any OpenAI-compatible endpoint works.
     """
-    import openai
-
     azure_endpoint = settings.openai.azure_endpoint if settings is not None else ""
     key_name = "AZURE_OPENAI_API_KEY" if azure_endpoint else "OPENAI_API_KEY"
     key = api_key(key_name)
     if not key:
         raise NotReadyError(f"No {provider} API key", key_hint(key_name))
+    import openai  # ~2 s to import: only once there is a key to use it with
+
     if azure_endpoint:
         if not settings.openai.api_version:
             raise NotReadyError(

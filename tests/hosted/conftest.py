@@ -20,6 +20,13 @@ TRAIN_ROWS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retries keep their logic but not their half-second pauses."""
+    monkeypatch.setattr("backends.openai_ft.RETRY_BASE_S", 0.01)
+    monkeypatch.setattr("backends.together_ft.RETRY_BASE_S", 0.01)
+
+
 @pytest.fixture
 def fake_openai(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAI]:
     """A running fake OpenAI; the SDK is pointed at it through OPENAI_BASE_URL and OPENAI_API_KEY."""

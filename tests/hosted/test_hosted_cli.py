@@ -1,4 +1,5 @@
-"""The hosted backends through the real `tuneui` command, in separate processes, like a user would."""
+"""The hosted backends through the real `tuneui` command: `main()` in this process where a fresh
+process adds nothing but two seconds of imports, separate processes where the point is a new one."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PROJECT_ROOT
-from tests.hosted.conftest import read_jsonl
+from backends.openai_ft import OpenAIBackend
+from tests.hosted.conftest import make_spec, read_jsonl
 
 pytest.importorskip("tuneui.commands.train", reason="the train/status/cancel commands are not built yet")
 
@@ -25,39 +27,45 @@ def _env(server, poll: str = "0.05", **extra: str) -> dict[str, str]:
     return env
 
 
+def _main(project, capsys, *args: str) -> tuple[int, str, str]:
+    """`tuneui --project P ARGS...` in this process: (exit code, stdout, stderr)."""
+    from tuneui.cli import main
+
+    capsys.readouterr()
+    code = main(["--project", str(project.root), *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def _tuneui(project, *args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "tuneui", "--project", str(project.root), *args]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, cwd=PROJECT_ROOT)
 
 
-def test_train_wait_json_then_status_json(fake_openai, project) -> None:
-    env = _env(fake_openai)
-    done = _tuneui(project, "train", "--backend", "openai", "--model", "gpt-4o-mini", "--wait", "--json", env=env)
-    assert done.returncode == 0, done.stderr
-    final = json.loads(done.stdout)
+def test_train_wait_json_then_status_json(fake_openai, project, capsys) -> None:
+    code, out, err = _main(project, capsys, "train", "--backend", "openai", "--model", "gpt-4o-mini", "--wait", "--json")
+    assert code == 0, err
+    final = json.loads(out)
     job = next(iter(fake_openai.jobs.values()))
     assert final["status"] == "succeeded" and final["job_id"] == job["id"]
     assert final["model_ref"] == job["fine_tuned_model"] and final["metrics"]["steps"] == fake_openai.steps
 
-    status = _tuneui(project, "status", final["run_id"], "--json", env=env)
-    assert status.returncode == 0 and json.loads(status.stdout) == final
+    code, out, err = _main(project, capsys, "status", final["run_id"], "--json")
+    assert code == 0 and json.loads(out) == final
     assert len(fake_openai.jobs) == 1
 
 
-def test_cancel_from_the_command_line(fake_openai, project) -> None:
-    env = _env(fake_openai)
-    started = _tuneui(project, "train", "--backend", "openai", "--model", "gpt-4o-mini", "--json", env=env)
-    assert started.returncode == 0, started.stderr
-    run_id = json.loads(started.stdout)["run_id"]
-    cancelled = _tuneui(project, "cancel", run_id, env=env)
-    assert cancelled.returncode == 0, cancelled.stderr
+def test_cancel_from_the_command_line(fake_openai, project, capsys) -> None:
+    run_id = OpenAIBackend(project).start(make_spec(project, "openai"))
+    code, out, err = _main(project, capsys, "cancel", run_id)
+    assert code == 0, err
     assert next(iter(fake_openai.jobs.values()))["status"] == "cancelled"
-    assert json.loads(_tuneui(project, "status", run_id, "--json", env=env).stdout)["status"] == "cancelled"
+    assert json.loads((project.run_dir(run_id) / "status.json").read_text())["status"] == "cancelled"
 
 
 def test_killing_the_follower_loses_nothing_and_status_picks_the_job_up(fake_openai, project) -> None:
     fake_openai.steps = 12
-    env = _env(fake_openai, poll="0.2")
+    env = _env(fake_openai, poll="0.1")
     command = [sys.executable, "-m", "tuneui", "--project", str(project.root), "train", "--backend", "openai", "--model", "gpt-4o-mini", "--wait"]
     follower = subprocess.Popen(command, env=env, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -79,20 +87,18 @@ def test_killing_the_follower_loses_nothing_and_status_picks_the_job_up(fake_ope
     assert len(fake_openai.jobs) == 1
 
 
-def test_bad_input_is_a_message_and_exit_2_never_a_traceback(fake_openai, project) -> None:
-    env = _env(fake_openai)
-    env.pop("OPENAI_API_KEY")
-    env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
-    done = _tuneui(project, "train", "--backend", "openai", "--model", "gpt-4o-mini", env=env)
-    assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert "No OpenAI API key" in done.stderr and "OPENAI_API_KEY" in done.stderr
+def test_bad_input_is_a_message_and_exit_2_never_a_traceback(fake_openai, project, capsys, monkeypatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY")
+    monkeypatch.setattr("tuneui.core.secrets._from_keyring", lambda name: None)
+    code, out, err = _main(project, capsys, "train", "--backend", "openai", "--model", "gpt-4o-mini")
+    assert code == 2 and "No OpenAI API key" in err and "OPENAI_API_KEY" in err
+    assert not any(project.runs_dir.iterdir()), "a run folder was left for a job that never started"
 
-    env = _env(fake_openai)
-    started = json.loads(_tuneui(project, "train", "--backend", "openai", "--model", "gpt-4o-mini", "--json", env=env).stdout)
+    monkeypatch.setenv("OPENAI_API_KEY", fake_openai.api_key)
+    run_id = OpenAIBackend(project).start(make_spec(project, "openai"))
     fake_openai.fail("GET", r"/fine_tuning/jobs/[^/]+$", strip=("status",))
-    broken = _tuneui(project, "status", started["run_id"], env=env)
-    assert broken.returncode == 2 and "Traceback" not in broken.stderr
-    assert "without its 'status' field" in broken.stderr
+    code, out, err = _main(project, capsys, "status", run_id)
+    assert code == 2 and "without its 'status' field" in err
 
 
 def _wait_for_metric_lines(project, count: int, timeout: float) -> Path:

@@ -84,3 +84,12 @@ def test_azure_runs_the_same_job_through_the_azure_client(fake_openai, project, 
     azure_calls = [r for r in fake_openai.requests if r.path.startswith("/openai/")]
     assert azure_calls and all(r.query.get("api-version") == ["2025-04-01-preview"] for r in azure_calls)
     assert all(r.headers.get("api-key") == fake_openai.api_key for r in azure_calls)
+
+
+def test_hosted_modules_import_no_ui_no_ml_and_not_even_the_sdk() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, backends.openai_ft, backends.together_ft, tuneui.core.secrets; print(' '.join(sys.modules))"
+    loaded = {name.split(".")[0] for name in subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()}
+    assert not loaded & {"textual", "torch", "transformers", "peft", "trl", "bitsandbytes", "openai"}

@@ -84,7 +84,7 @@ def test_cancel_goes_through_cancel_requested_to_cancelled(fake_together, projec
 def test_rate_limits_are_waited_out(fake_together, project) -> None:
     backend = TogetherBackend(project)
     run_id = backend.start(make_spec(project, "together", model=MODEL))
-    fake_together.fail("GET", r"/fine-tunes/[^/]+$", 429, headers={"retry-after": "1"})
+    fake_together.fail("GET", r"/fine-tunes/[^/]+$", 429, headers={"retry-after-ms": "300"})
     backend.events(run_id)
     assert "rate limited" in backend.status(run_id).detail
     assert follow(backend, run_id).status == "succeeded"
