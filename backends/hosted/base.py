@@ -78,11 +78,22 @@ class HostedBackend(Backend):
     # -- the Backend interface -----------------------------------------------------------------
 
     def estimate(self, spec: TrainSpec, stats: Mapping[str, Any]) -> Estimate:
+        """The bill, from `tuneui.core.cost`. `stats["train_tokens"]`: exact tokens per training
+        example (counted from `spec.train_file` when absent); `stats["validation"]`: the
+        evaluation's `EvalTokens`, to price the evaluation too."""
+        from tuneui.core.cost import hosted_estimate, load_prices
+        from tuneui.errors import TuneError
+
         try:
-            from tuneui.core.cost import hosted_estimate
-        except ImportError:
-            return Estimate(backend=self.name, model=spec.model, warnings=("The cost table is not installed.",))
-        return hosted_estimate(self.name, spec, stats)
+            train_tokens = stats.get("train_tokens")
+            if train_tokens is None:
+                train_tokens = _count_train_tokens(spec)
+            settings = self.workspace.settings() if self.workspace is not None and self.workspace.exists() else None
+            prices = load_prices(settings.prices if settings is not None else None)
+            bill = hosted_estimate(self.name, spec.model, train_tokens, epochs=spec.epochs, validation=stats.get("validation"), prices=prices)
+        except TuneError as exc:
+            raise BackendError(exc.title, exc.hint) from None
+        return bill.to_estimate()
 
     def start(self, spec: TrainSpec) -> str:
         """Create the job (once, whatever happens) and return the run id that addresses it."""
@@ -188,3 +199,11 @@ class HostedBackend(Backend):
         """Persist the trained model: `model.json` for people and tools, `model_ref` for `status`."""
         atomic_write_json(folder.model_json, {**ref.to_dict(), **details})
         folder.write_status(model_ref=ref.to_dict())
+
+
+def _count_train_tokens(spec: TrainSpec) -> list[int]:
+    from tuneui.core.dataset.loader import read_chat_jsonl
+    from tuneui.core.tokens import count_examples, encoding_for_model
+
+    examples = read_chat_jsonl(spec.train_file)
+    return count_examples([example.messages for example in examples], encoding_for_model(spec.model))

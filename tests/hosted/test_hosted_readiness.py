@@ -93,3 +93,11 @@ def test_hosted_modules_import_no_ui_no_ml_and_not_even_the_sdk() -> None:
     code = "import sys, backends.openai_ft, backends.together_ft, tuneui.core.secrets; print(' '.join(sys.modules))"
     loaded = {name.split(".")[0] for name in subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()}
     assert not loaded & {"textual", "torch", "transformers", "peft", "trl", "bitsandbytes", "openai"}
+
+
+def test_estimate_prices_the_exact_tokens_times_epochs(project) -> None:
+    spec = make_spec(project, "openai", epochs=3)
+    given = OpenAIBackend(project).estimate(spec, {"train_tokens": [100, 200, 300]})
+    assert given.billed_tokens == 1800 and given.cost_usd and given.cost_usd > 0
+    counted = OpenAIBackend(project).estimate(spec, {})
+    assert counted.billed_tokens and counted.billed_tokens % 3 == 0
