@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "/chat": "talk to the base and the tuned model side by side",
     "/status": "where the project stands",
     "/help": "this list",
+    "/split": "hold out part of the examples for validation",
     "/import PATH": "bring a file of examples into the project",
     "/open VIEW": "open a full view: " + ", ".join(VIEWS),
 }
@@ -61,7 +62,7 @@ class Turn:
     action: Action | None = None
 
 
-_COMMAND_NAMES = {command.split()[0] for command in COMMANDS} | {"/split"}
+_COMMAND_NAMES = {command.split()[0] for command in COMMANDS}
 _YES = {"y", "yes", "ok", "okay", "sure", "go", "do it", "yes please", "continue", "next"}
 _AWAITING_PATH = "path"
 
@@ -172,6 +173,13 @@ class Guide:
             return self._ask_next(state, [str(result.data.get("answer", "")).strip() or "The assistant gave no answer."])
         says = [result.summary] if result.summary else []
         cards = (card_for(action.kind, result.data),) if action.kind in _CARDED else ()
+        if action.kind == "check" and not state.split:
+            return self._ask(
+                says,
+                cards,
+                "Fix what matters in the Dataset view, or hold out 15 % for validation and split now?",
+                (Choice("Split now", "/split"), Choice("Open the Dataset view", "/open Dataset")),
+            )
         if action.kind == "train":
             says.append("It runs in its own process: quit whenever you like, it goes on and I reattach next time.")
             return self._ask(says, cards, "Watch it?", (Choice("Watch it", "/open Train"), Choice("Project status", "/status")))

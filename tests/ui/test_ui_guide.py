@@ -125,7 +125,8 @@ def test_a_finished_check_shows_findings_with_their_lines(project) -> None:
     assert card.kind == "findings"
     assert card.rows == (("4", "warning", "duplicate", "Same as line 2."),)
     assert "1 warnings" in card.title
-    assert turn.choices[0].command == "/data"
+    assert turn.choices[0].command == "/split"
+    assert guide.answer("yes").action == Action("split")
 
 
 def test_a_started_run_offers_to_watch_it(project) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -30,7 +31,7 @@ class ChatScreen(Screen):
     def __init__(self, workspace: Workspace) -> None:
         super().__init__()
         self.workspace = workspace
-        self.models = _models(workspace)
+        self.models, self.labels = _models(workspace)
         self.history: dict[str, list[dict[str, Any]]] = {side: [] for side in SIDES}
         self.replies: dict[str, str] = {side: "" for side in SIDES}
 
@@ -39,7 +40,7 @@ class ChatScreen(Screen):
         with Horizontal(id="chat-sides"):
             for side in SIDES:
                 with VerticalScroll(id=f"chat-{side}", classes="chat-side") as column:
-                    column.border_title = f"{side}: {self.models[side].label if self.models[side] else 'none yet'}"
+                    column.border_title = f"{side}: {self.labels[side]}"
                     yield Static(id=f"chat-{side}-log", classes="chat-log")
         yield Input(placeholder="A message for both models (Enter sends)", id="chat-input")
         yield Footer()
@@ -107,13 +108,18 @@ class ChatScreen(Screen):
         return [{"role": "system", "content": prompt}] if prompt else []
 
 
-def _models(workspace: Workspace) -> dict[str, ModelRef | None]:
-    """The tuned model of the newest finished run, and the base model it was trained from."""
+def _models(workspace: Workspace) -> tuple[dict[str, ModelRef | None], dict[str, str]]:
+    """The tuned model of the newest finished run and the base model it was trained from, with
+    their labels (the run id names the tuned model: its adapter path is long)."""
     run = observe(workspace).finished_run
     tuned = RunFolder(workspace.run_dir(run.run_id)).model_ref() if run else None
     if tuned is not None:
-        base = ModelRef(backend=tuned.backend, base_model=tuned.base_model)
+        base: ModelRef | None = ModelRef(backend=tuned.backend, base_model=tuned.base_model)
     else:
         local = workspace.settings().models.local
         base = ModelRef(backend="local", base_model=local) if local else None
-    return {"base": base, "tuned": tuned}
+    labels = {
+        "base": f"{base.backend}:{Path(base.base_model).name}" if base else "none configured",
+        "tuned": f"run {run.run_id}" if tuned is not None and run else "none yet",
+    }
+    return {"base": base, "tuned": tuned}, labels

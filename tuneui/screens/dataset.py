@@ -64,7 +64,7 @@ class DatasetScreen(Screen):
             return
         codes = self.snapshot.codes()
         select = self.query_one(Select)
-        chosen = select.value if select.value in codes else Select.BLANK
+        chosen = select.value if select.value in codes else Select.NULL
         select.set_options((code, code) for code in codes)
         select.value = chosen
         self._fill()

@@ -1,0 +1,52 @@
+"""`tuneui demo [DIR] [--headless] [--json]`: the sample project, in the app or run end to end."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+DEFAULT_DIR = "tuneui-demo"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    demo = subparsers.add_parser("demo", help="create the sample project (no GPU, key or network needed) and open it")
+    demo.add_argument("dir", nargs="?", type=Path, default=Path(DEFAULT_DIR), help=f"where (default: ./{DEFAULT_DIR})")
+    demo.add_argument("--headless", action="store_true", help="run all five steps without the UI")
+    demo.add_argument("--json", action="store_true", help="with --headless: print one JSON object")
+    demo.add_argument("--steps", type=int, default=None, metavar="N", help="optimizer steps of the demo's training run")
+    demo.set_defaults(func=_cmd_demo)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from tuneui import demo
+
+    steps = args.steps or demo.DEMO_TRAIN_STEPS
+    if args.headless:
+        from tuneui.cli import print_json
+
+        result = demo.run_headless(args.dir, train_steps=steps, progress=_progress)
+        if args.json:
+            print_json(result)
+        else:
+            _print_summary(result)
+        return 0
+    workspace = demo.create_demo(args.dir, progress=_progress)
+    from tuneui.app import run_app
+
+    return run_app(workspace, train_steps=steps)
+
+
+def _progress(text: str) -> None:
+    print(f"demo: {text}", file=sys.stderr, flush=True)
+
+
+def _print_summary(result: dict) -> None:
+    dataset, train = result["dataset"], result["train"]
+    metrics = train.get("metrics") or {}
+    print(f"Project: {result['workspace']}")
+    print(f"Dataset: {dataset['examples']} examples, {dataset['errors']} errors, {dataset['warnings']} warnings; "
+          f"split {dataset['train']} train / {dataset['val']} validation")
+    print(f"Baseline to beat: {result['baseline'].get('best')}")
+    print(f"Train: run {train.get('run_id')}, loss {metrics.get('first_train_loss')} → {metrics.get('last_train_loss')}")
+    print(f"Evaluate: {result['evaluate'].get('verdict')}")
