@@ -48,7 +48,7 @@ def _tuneui(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_eval_then_baseline_then_report_on_the_tiny_local_model(workspace, tiny_with_adapter) -> None:
     base, adapter = tiny_with_adapter
     settings = workspace.settings()
-    settings.models.local = str(base)
+    settings.models.local = os.path.relpath(base, workspace.root)  # as a person would write it
     workspace.save_settings(settings)
     write_split(workspace, TICKETS[:8], TICKETS[8:])
     run_id = make_finished_run(workspace, backend="local", base_model=str(base))

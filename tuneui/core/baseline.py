@@ -114,6 +114,7 @@ def run_baseline(
     from backends.registry import get_backend
 
     settings = workspace.settings()
+    model = _canonical_model(workspace, backend_name, model)
     data = eval_set or load_eval_set(workspace)
     params = data.generation_params(seed=settings.data.seed)
     ref = ModelRef(backend=backend_name, base_model=model, kind="base")
@@ -144,6 +145,17 @@ def recorded_best(workspace: Workspace, backend_name: str, model: str, fingerpri
     """The entry `best.json` holds for this model and val split, if a baseline was run on them."""
     entries = read_json(workspace.baseline_dir / "best.json", {}) or {}
     return entries.get(_best_key(backend_name, model, fingerprint))
+
+
+def _canonical_model(workspace: Workspace, backend_name: str, model: str) -> str:
+    """A local model folder by its absolute path, as local runs record their base model, so that
+    `tuneui baseline` and `tuneui eval` find the same saved answers."""
+    if backend_name != "local":
+        return model
+    for candidate in (Path(model).expanduser(), workspace.root / model):
+        if candidate.is_dir():
+            return str(candidate.resolve())
+    return model
 
 
 def _best(results: Sequence[VariantResult]) -> VariantResult:

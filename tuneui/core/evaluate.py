@@ -18,7 +18,7 @@ from backends.runs import RunFolder
 from tuneui.core.baseline import DEFAULT_SHOTS, BaselineResult, recorded_best, run_baseline
 from tuneui.core.evalset import EvalSet, load_eval_set
 from tuneui.core.files import atomic_write_json, read_json
-from tuneui.core.forgetting import ForgettingCheck, run_forgetting_check
+from tuneui.core.forgetting import ForgettingCheck, general_conversations
 from tuneui.core.intervals import paired_difference_ci
 from tuneui.core.judge import JudgeResult, parse_model_spec, run_judge
 from tuneui.core.metrics import MetricReport, rouge_l, score_answers
@@ -68,6 +68,7 @@ class EvalResult:
             "primary_metric": self.tuned.primary,
             "baseline_model": f"{self.baseline.backend}:{self.baseline.model}",
             "baseline_variant": self.baseline.best.variant,
+            "baseline_file": self.baseline.best.path.name,  # its answers, in baseline/
             "variants": {v.variant: _rounded(v.report.values) for v in self.baseline.variants},
             "difference": round(self.difference, 4),
             "difference_ci95": [round(x, 4) for x in self.difference_ci95],
@@ -105,7 +106,15 @@ def evaluate_run(
         workspace, tuned_ref.backend, tuned_ref.base_model, shots=shots, eval_set=data, backend=backend, progress=progress
     )
     params = data.generation_params(seed=seed)
+    # Base model first, then the tuned one: a local backend keeps one model loaded at a time.
+    base_ref = ModelRef(backend=tuned_ref.backend, base_model=tuned_ref.base_model, kind="base")
+    if forgetting and progress:
+        progress("forgetting check: general prompts, base vs tuned")
+    general_base = backend.generate(base_ref, general_conversations(), params) if forgetting else None
     predictions = _tuned_predictions(run, backend, tuned_ref, data, asdict(params), progress)
+    check = None
+    if general_base is not None:
+        check = ForgettingCheck.of(general_base, backend.generate(tuned_ref, general_conversations(), params))
     tuned = score_answers(data.task_type, predictions, data.references, data.labels)
     best = baseline.best
     primary = tuned.primary
@@ -133,13 +142,6 @@ def evaluate_run(
             best.variant, primary, tuned.values[primary], best.report.values[primary], difference, interval, len(data.val)
         )
 
-    check = None
-    if forgetting:
-        if progress:
-            progress("forgetting check: general prompts, base vs tuned")
-        base_ref = ModelRef(backend=tuned_ref.backend, base_model=tuned_ref.base_model, kind="base")
-        check = run_forgetting_check(backend, base_ref, tuned_ref, params)
-
     result = EvalResult(
         run_id=run.run_id,
         task_type=data.task_type,
@@ -156,12 +158,6 @@ def evaluate_run(
     )
     atomic_write_json(run.eval_dir / RESULT_FILE, result.to_dict())
     return result
-
-
-def saved_result(workspace: Workspace, run_id: str) -> dict[str, Any] | None:
-    """The last `result.json` of a run's evaluation, or None when it was never evaluated."""
-    run = RunFolder.open(workspace.runs_dir, run_id)
-    return read_json(run.eval_dir / RESULT_FILE)
 
 
 def _judge_model(spec: str) -> ModelRef:

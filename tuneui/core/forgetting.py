@@ -10,12 +10,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import Any, Sequence
 
 from tuneui.core.metrics import normalize
-
-if TYPE_CHECKING:
-    from backends.base import Backend, GenerationParams, ModelRef
 
 
 @dataclass(frozen=True)
@@ -36,6 +33,11 @@ class ForgettingCheck:
     base: tuple[str, ...]
     tuned: tuple[str, ...]
 
+    @classmethod
+    def of(cls, base: Sequence[str], tuned: Sequence[str]) -> "ForgettingCheck":
+        """The check from both models' answers to `general_conversations()`."""
+        return cls(general_prompts(), tuple(base), tuple(tuned))
+
     def score(self, answers: tuple[str, ...]) -> tuple[int, int]:
         """(answers naming the expected fact, prompts that have one)."""
         checks = [p.passes(a) for p, a in zip(self.prompts, answers)]
@@ -55,13 +57,6 @@ class ForgettingCheck:
             ],
         }
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ForgettingCheck":
-        by_prompt = {p.prompt: p for p in general_prompts()}
-        items = data.get("items", [])
-        prompts = tuple(by_prompt.get(i["prompt"], GeneralPrompt(i["prompt"], ())) for i in items)
-        return cls(prompts, tuple(i["base"] for i in items), tuple(i["tuned"] for i in items))
-
 
 def general_prompts() -> tuple[GeneralPrompt, ...]:
     """The prompts shipped in `tuneui/data/general_prompts.jsonl`."""
@@ -70,11 +65,6 @@ def general_prompts() -> tuple[GeneralPrompt, ...]:
     return tuple(GeneralPrompt(row["prompt"], tuple(row.get("expect", ()))) for row in rows)
 
 
-def run_forgetting_check(
-    backend: "Backend", base: "ModelRef", tuned: "ModelRef", params: "GenerationParams"
-) -> ForgettingCheck:
-    prompts = general_prompts()
-    conversations = [[{"role": "user", "content": p.prompt}] for p in prompts]
-    base_answers = backend.generate(base, conversations, params)
-    tuned_answers = backend.generate(tuned, conversations, params)
-    return ForgettingCheck(prompts, tuple(base_answers), tuple(tuned_answers))
+def general_conversations() -> list[list[dict[str, str]]]:
+    """The general prompts as one-turn conversations, in `general_prompts()` order."""
+    return [[{"role": "user", "content": p.prompt}] for p in general_prompts()]

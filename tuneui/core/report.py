@@ -11,7 +11,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 from backends.runs import RunFolder, summarize_metrics
 from tuneui.core.evaluate import RESULT_FILE
