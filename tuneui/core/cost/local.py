@@ -53,8 +53,8 @@ class LocalEstimate:
             "memory_gib": self.memory.to_json(),
             "gpu": self.gpu.to_json() if self.gpu else None,
             "fits": self.fits,
-            "hours": None if self.hours is None else round(self.hours, 3),
-            "cost_usd": None if self.cost_usd is None else round(self.cost_usd, 4),
+            "hours": None if self.hours is None else round(self.hours, 6),
+            "cost_usd": None if self.cost_usd is None else round(self.cost_usd, 6),
             "advice": list(self.advice),
         }
 
