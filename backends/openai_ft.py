@@ -193,16 +193,17 @@ class OpenAIBackend(HostedBackend):
         news = self._new_events(folder, job_id)
         self._append(folder, news)
         provider_status = str(job["status"])
-        changes = self._apply_status(folder, provider_status, error=wire.failure_text(job), trained_tokens=job.get("trained_tokens"))
-        if news or self.status_map.get(provider_status) in TERMINAL_STATES:
+        final = self.status_map.get(provider_status) in TERMINAL_STATES
+        if news or final:
             pages = self._call(lambda client: client.fine_tuning.jobs.checkpoints.list(job_id, limit=100))
-            changes = [wire.normalize_checkpoint(wire.as_dict(c)) for c in reversed(pages.data)] + changes
-        self._append(folder, changes)
+            self._append(folder, [wire.normalize_checkpoint(wire.as_dict(c)) for c in reversed(pages.data)])
         if provider_status == "succeeded":
+            # The model is recorded before the status says so: whoever sees "succeeded" finds it.
             model_id = require_field(job, "fine_tuned_model", "succeeded job")
             ref = ModelRef(self.name, str(job.get("model") or ""), "hosted", model_id=str(model_id))
             self._finish(folder, ref, {"job_id": job_id, "trained_tokens": job.get("trained_tokens")})
-        if self.status_map.get(provider_status) in TERMINAL_STATES:
+        self._append(folder, self._apply_status(folder, provider_status, error=wire.failure_text(job), trained_tokens=job.get("trained_tokens")))
+        if final:
             folder.write_status(follow_done=True)
 
     def _new_events(self, folder: RunFolder, job_id: str) -> list:

@@ -171,13 +171,15 @@ class TogetherBackend(HostedBackend):
         self._append(folder, news)
         provider_status = str(job["status"])
         error = next((e.data["message"] for e in news if e.data.get("kind") == "job_error"), None) or status.get("error")
-        self._append(folder, self._apply_status(folder, provider_status, total_steps=total_steps, error=error))
         if provider_status == "completed":
+            # Adapter and model first: whoever sees "succeeded" finds them. A transient download
+            # failure leaves the status as it was, and the next poll tries again.
             output = job.get("model_output_name") or job.get("output_name")
             require({"model_output_name": output}, ("model_output_name",), "completed job", self.provider)
             adapter = self._download_adapter(folder, job_id)
             ref = ModelRef(self.name, str(job.get("model") or ""), "hosted", path=adapter, model_id=str(output))
             self._finish(folder, ref, {"job_id": job_id})
+        self._append(folder, self._apply_status(folder, provider_status, total_steps=total_steps, error=error))
         if self.status_map.get(provider_status) in TERMINAL_STATES:
             folder.write_status(follow_done=True)
 

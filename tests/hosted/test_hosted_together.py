@@ -104,3 +104,13 @@ def test_missing_key_is_a_readiness_reason_with_the_way_to_set_it(project, monke
     monkeypatch.setattr("tuneui.core.secrets._from_keyring", lambda name: None)
     readiness = TogetherBackend(project).check(MODEL)
     assert not readiness.ok and "TOGETHER_API_KEY" in readiness.reasons[0]
+
+
+def test_a_dropped_adapter_download_keeps_the_run_going_until_the_adapter_is_there(fake_together, project) -> None:
+    fake_together.fail("GET", r"/finetune/download$", drop=True)
+    backend = TogetherBackend(project)
+    run_id = backend.start(make_spec(project, "together", model=MODEL))
+    final = follow(backend, run_id)
+    assert final.status == "succeeded" and final.model_ref is not None
+    assert len(fake_together.calls("GET", "/v1/finetune/download")) == 2
+    assert (project.run_dir(run_id) / "adapter" / "adapter_config.json").is_file()

@@ -39,8 +39,10 @@ def key_hint(name: str) -> str:
 
 
 def redact(text: str) -> str:
-    """`text` with every key this process loaded (and anything shaped like a key) replaced."""
-    for value in sorted(_handed_out, key=len, reverse=True):
+    """`text` with every key this process loaded or has in its environment, and anything shaped
+    like a key, replaced."""
+    present = {os.environ.get(name, "").strip() for name in KEY_NAMES} - {""}
+    for value in sorted(_handed_out | present, key=len, reverse=True):
         text = text.replace(value, REDACTED)
     for pattern in _KEY_PATTERNS:
         text = pattern.sub(REDACTED, text)
