@@ -112,6 +112,7 @@ def local_estimate(
     gradient_checkpointing: bool | None = None,
     mfu: float | None = None,
     gpu_hour_usd: float = 0.0,
+    fused_logits: bool = True,
 ) -> LocalEstimate:
     """Memory, fit, hours and dollars of LoRA/QLoRA on `model` (described by its `config`).
 
@@ -127,7 +128,7 @@ def local_estimate(
     def breakdown(plan: tuple[Method, bool]) -> MemoryBreakdown:
         return memory_breakdown(
             shape, plan[0], tokens_per_step=tokens_per_step, lora_rank=lora_rank,
-            gradient_checkpointing=plan[1], lora_dropout=lora_dropout > 0,
+            gradient_checkpointing=plan[1], lora_dropout=lora_dropout > 0, fused_logits=fused_logits,
         )  # fmt: skip
 
     if gpu is None:

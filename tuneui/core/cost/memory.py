@@ -20,11 +20,18 @@ GIB = 1024**3
 # constant per 256 absmax values = 4 + 0.125 + 0.002 bits ≈ 0.516 bytes (QLoRA paper, §2).
 NF4_BYTES_PER_PARAM = 0.516
 BF16_BYTES = 2
-# LoRA weights are kept in fp32 (peft upcasts adapters): weight 4 + gradient 4 + Adam m 4 + v 4.
-ADAPTER_BYTES_PER_PARAM = 16
-# Logits per token and vocabulary entry: the bf16 lm_head output (2), the fp32 copy the loss
-# makes (4) and the log-softmax output cross-entropy saves for the backward pass (4).
+# Adapter weight + gradient + Adam m + v. peft keeps bf16-model adapters in fp32 (4 × 4 bytes);
+# trl's SFTTrainer casts QLoRA adapters to bf16, as the QLoRA paper does (4 × 2 bytes).
+ADAPTER_BYTES_PER_PARAM = {"lora": 16, "qlora": 8}
+# Materialized logits, per token and vocabulary entry: the bf16 lm_head output (2), the fp32
+# copy transformers' loss makes (4) and the log-softmax output cross-entropy saves (4).
 LOGITS_BYTES_PER_VOCAB = 10
+# trl's SFTTrainer (>= 1.0) never materializes the logits: its fused LM head projects tiles of
+# 4,096 tokens × 32,768 vocabulary entries (trl/kernels/chunked_logprob.py) into one bf16 buffer,
+# and keeps per token a bf16 copy of the final hidden state, its fp32 gradient and ~9 fp32 statistics.
+FUSED_TILE_TOKENS = 4096
+FUSED_TILE_VOCAB = 32768
+FUSED_BYTES_PER_TOKEN_STATS = 36
 # CUDA context, cuBLAS workspaces and allocator slack: outside max_memory_allocated, inside the GPU.
 CUDA_OVERHEAD_GIB = 1.0
 
@@ -155,13 +162,18 @@ def memory_breakdown(
     lora_rank: int,
     gradient_checkpointing: bool,
     lora_dropout: bool = True,
+    fused_logits: bool = True,
 ) -> MemoryBreakdown:
-    """The peak memory of one training step over `tokens_per_step` tokens (batch × sequence)."""
+    """The peak memory of one training step over `tokens_per_step` tokens (batch × sequence).
+
+    `fused_logits`: the loss goes through trl's fused LM head (what the local backend trains
+    with); False for a plain transformers forward with labels, which materializes the logits.
+    """
     if method == "qlora":
         weights = shape.linear_parameters * NF4_BYTES_PER_PARAM + (shape.embedding_parameters + shape.norm_parameters) * BF16_BYTES
     else:
         weights = shape.parameters * BF16_BYTES
-    adapters = lora_parameters(shape, lora_rank) * ADAPTER_BYTES_PER_PARAM
+    adapters = lora_parameters(shape, lora_rank) * ADAPTER_BYTES_PER_PARAM[method]
     per_layer = activation_bytes_per_token_layer(shape, method, lora_dropout)
     final_norm = 4 * shape.hidden
     if gradient_checkpointing:
@@ -169,7 +181,11 @@ def memory_breakdown(
         activations = tokens_per_step * (shape.layers * BF16_BYTES * shape.hidden + per_layer + final_norm)
     else:
         activations = tokens_per_step * (shape.layers * per_layer + final_norm)
-    logits = tokens_per_step * shape.vocab * LOGITS_BYTES_PER_VOCAB
+    if fused_logits:
+        tile = min(tokens_per_step, FUSED_TILE_TOKENS) * min(shape.vocab, FUSED_TILE_VOCAB) * BF16_BYTES
+        logits = tile + tokens_per_step * (6 * shape.hidden + FUSED_BYTES_PER_TOKEN_STATS)
+    else:
+        logits = tokens_per_step * shape.vocab * LOGITS_BYTES_PER_VOCAB
     return MemoryBreakdown(
         weights=weights / GIB,
         adapters_and_optimizer=adapters / GIB,
