@@ -100,8 +100,18 @@ def test_eval_of_an_unknown_run_names_it(ticket_project, capsys) -> None:
     assert code == 2 and "No run named 'nope'" in err
 
 
-def test_bad_judge_spec_is_a_usage_error(ticket_project, scripted, capsys) -> None:
-    scripted.answer = staticmethod(_tuned_knows_labels)
+def test_bad_judge_spec_fails_before_any_model_is_asked(ticket_project, scripted, capsys) -> None:
     run_id = make_finished_run(ticket_project)
-    code = main(["--project", str(ticket_project.root), "eval", run_id, "--judge", "gpt-4o", "--no-forgetting"])
-    assert code == 2 and "is not BACKEND:MODEL" in capsys.readouterr().err
+    for spec, message in (("gpt-4o", "is not BACKEND:MODEL"), ("opnai:gpt-4o", "no backend named 'opnai'")):
+        code = main(["--project", str(ticket_project.root), "eval", run_id, "--judge", spec])
+        assert code == 2 and message in capsys.readouterr().err
+    assert scripted.calls == []
+
+
+def test_a_val_example_without_an_answer_is_named(ticket_project, scripted, capsys) -> None:
+    run_id = make_finished_run(ticket_project)
+    with ticket_project.val_file.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": " "}]}) + "\n")
+    code = main(["--project", str(ticket_project.root), "eval", run_id])
+    err = capsys.readouterr().err
+    assert code == 1 and "val.jsonl: line 7 has no reference answer" in err and "Traceback" not in err

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from tuneui.core.metrics import (
+    exact_match,
     extract_label,
     json_agreement,
+    lcs_length,
     length_ratio,
     macro_f1,
     normalize,
     normalized_match,
-    exact_match,
     parse_json,
     rouge_l,
     score_answers,
@@ -49,6 +52,22 @@ def test_rouge_l_rewards_the_longest_common_subsequence_in_order() -> None:
     # LCS 2; P = 2/2, R = 2/4 -> 2/3.
     assert rouge_l("a b", "a b c d") == pytest.approx(2 / 3)
     assert rouge_l("x y", "a b") == 0.0
+
+
+def test_rouge_l_subsequence_agrees_with_the_textbook_dynamic_programme() -> None:
+    def textbook(a, b):
+        table = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
+        for i, x in enumerate(a):
+            for j, y in enumerate(b):
+                table[i + 1][j + 1] = table[i][j] + 1 if x == y else max(table[i][j + 1], table[i + 1][j])
+        return table[-1][-1]
+
+    rng = random.Random(0)
+    for _ in range(300):
+        vocabulary = [f"w{i}" for i in range(rng.randint(1, 12))]
+        a = rng.choices(vocabulary, k=rng.randint(0, 25))
+        b = rng.choices(vocabulary, k=rng.randint(0, 25))
+        assert lcs_length(a, b) == textbook(a, b), (a, b)
 
 
 def test_label_extraction_from_free_text() -> None:

@@ -68,7 +68,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         return 0
     summary = result.summary()
     print(f"Run {result.run_id} on {result.examples} validation examples ({result.task_type}):")
-    _print_table({result.baseline.best.variant: summary["metrics"]["baseline"], "tuned": summary["metrics"]["tuned"]}, None)
+    _print_table({f"{result.baseline.best.variant} prompt": summary["metrics"]["baseline"], "tuned": summary["metrics"]["tuned"]}, None)
     if summary["judge"]:
         j = summary["judge"]
         print(f"Judge {j['model']}: {j['wins']} wins, {j['ties']} ties, {j['losses']} losses.")

@@ -161,7 +161,11 @@ def evaluate_run(
 
 
 def _judge_model(spec: str) -> ModelRef:
+    from backends.registry import backend_names
+
     backend_name, model = parse_model_spec(spec)
+    if backend_name not in backend_names():
+        raise UsageError(f"--judge {spec!r}: no backend named {backend_name!r}", f"Use one of: {', '.join(backend_names())}.")
     return ModelRef(backend=backend_name, base_model=model, kind="base")
 
 

@@ -87,22 +87,28 @@ def rouge_l(prediction: str, reference: str) -> float:
     predicted, expected = tokens(prediction), tokens(reference)
     if not predicted or not expected:
         return float(predicted == expected)
-    common = _lcs_length(predicted, expected)
+    common = lcs_length(predicted, expected)
     if common == 0:
         return 0.0
     precision, recall = common / len(predicted), common / len(expected)
     return 2 * precision * recall / (precision + recall)
 
 
-def _lcs_length(a: Sequence[str], b: Sequence[str]) -> int:
-    # Two rows of the dynamic programme: memory O(len(b)) however long the answers are.
-    previous = [0] * (len(b) + 1)
-    for item in a:
-        current = [0]
-        for j, other in enumerate(b):
-            current.append(previous[j] + 1 if item == other else max(previous[j + 1], current[j]))
-        previous = current
-    return previous[-1]
+def lcs_length(a: Sequence[str], b: Sequence[str]) -> int:
+    """Length of the longest common subsequence, bit-parallel (Crochemore et al. 2001).
+
+    One big-integer step per word of `a` instead of len(b) Python steps: 30-130x faster than the
+    textbook dynamic programme on 50- to 300-word answers (bench/evaluate_metrics.py).
+    Bit j of `row` is set where the best alignment ending at b[j] grows the subsequence.
+    """
+    positions: dict[str, int] = {}
+    for j, word in enumerate(b):
+        positions[word] = positions.get(word, 0) | (1 << j)
+    row = 0
+    for word in a:
+        x = positions.get(word, 0) | row
+        row = x & ~(x - ((row << 1) | 1))
+    return bin(row).count("1")
 
 
 def extract_label(prediction: str, labels: Sequence[str]) -> str | None:
