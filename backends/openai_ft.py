@@ -24,7 +24,7 @@ from backends.base import (
 )
 from backends.hosted import openai_wire as wire
 from backends.hosted.base import HostedBackend
-from backends.hosted.errors import ProviderUnavailableError, require, safe_error
+from backends.hosted.errors import ProviderUnavailableError, safe_error
 from backends.hosted.notices import base_of, openai_dated_notices, shutdown_date_note
 from backends.runs import RunFolder
 
@@ -109,14 +109,12 @@ class OpenAIBackend(HostedBackend):
             content = path.read_bytes()
         except OSError as exc:
             raise BackendError(f"Cannot read {path}: {exc.strerror}", "Check the path; `tuneui data split` writes data/train.jsonl.") from None
-        try:
-            uploaded = self._client().files.create(file=(path.name, content, "application/jsonl"), purpose="fine-tune")
-        except Exception as exc:
-            raise wire.translate(exc, self.provider, self.poll_seconds) from None
-        return str(require_field(wire.as_dict(uploaded), "id", "file"))
+        # The SDK's default retries are fine here: a repeated upload costs an unused file, not a job.
+        uploaded = self._call(lambda client: client.files.create(file=(path.name, content, "application/jsonl"), purpose="fine-tune"), retries=2)
+        return str(wire.require_field(wire.as_dict(uploaded), "id", "file"))
 
     def _create_once(self, folder: RunFolder, spec: TrainSpec, files: dict[str, str]) -> dict[str, Any]:
-        request = self._create_request(spec, files)
+        request = wire.job_request(spec, files)
         interrupted_before = bool(folder.read_status().get("create_requested_at"))
         folder.write_status(create_requested_at=time.time())
         last_error: BackendError | None = None
@@ -133,7 +131,7 @@ class OpenAIBackend(HostedBackend):
                     raise last_error from None
                 time.sleep(min(getattr(last_error, "retry_after", 0.0) or RETRY_BASE_S * 2**attempt, 30.0))
                 continue
-            return require_job(wire.as_dict(job))
+            return wire.require_job(wire.as_dict(job))
         found = self._find_job(folder.run_id)
         if found is not None:
             return found
@@ -143,42 +141,17 @@ class OpenAIBackend(HostedBackend):
             ProviderUnavailableError,
         )
 
-    def _create_request(self, spec: TrainSpec, files: dict[str, str]) -> dict[str, Any]:
-        hyperparameters: dict[str, Any] = {}
-        if spec.epochs:
-            hyperparameters["n_epochs"] = spec.epochs
-        if spec.batch_size:
-            hyperparameters["batch_size"] = spec.batch_size
-        if spec.options.get("learning_rate_multiplier"):
-            hyperparameters["learning_rate_multiplier"] = float(spec.options["learning_rate_multiplier"])
-        request: dict[str, Any] = {
-            "model": spec.model,
-            "training_file": files["train"],
-            "method": {"type": "supervised", "supervised": {"hyperparameters": hyperparameters}},
-            "seed": spec.seed,
-            "metadata": {"tuneui_run": spec.run_id},
-        }
-        if files.get("validation"):
-            request["validation_file"] = files["validation"]
-        if spec.suffix:
-            request["suffix"] = spec.suffix[:64]
-        return request
-
     def _find_job(self, run_id: str) -> dict[str, Any] | None:
         """The job tagged with this run, if an earlier attempt created it after all."""
-        client = self._client()
         after: str | None = None
         for _ in range(LOOKUP_PAGES):
-            try:
-                kwargs = {"after": after} if after else {}
-                page = client.fine_tuning.jobs.list(metadata={"tuneui_run": run_id}, limit=100, **kwargs)
-            except Exception as exc:
-                raise wire.translate(exc, self.provider, self.poll_seconds) from None
+            kwargs = {"after": after} if after else {}
+            page = self._call(lambda client: client.fine_tuning.jobs.list(metadata={"tuneui_run": run_id}, limit=100, **kwargs), retries=2)
             jobs = [wire.as_dict(job) for job in page.data]
             # The filter is checked here too: an OpenAI-compatible server may ignore it.
             for job in jobs:
                 if (job.get("metadata") or {}).get("tuneui_run") == run_id:
-                    return require_job(job)
+                    return wire.require_job(job)
             if not page.has_more or not jobs:
                 return None
             after = jobs[-1]["id"]
@@ -188,8 +161,7 @@ class OpenAIBackend(HostedBackend):
 
     def _fetch(self, folder: RunFolder, status: dict[str, Any]) -> None:
         job_id = status["job_id"]
-        job = self._call(lambda client: client.fine_tuning.jobs.retrieve(job_id))
-        require_job(job)
+        job = self._job(lambda client: client.fine_tuning.jobs.retrieve(job_id))
         news = self._new_events(folder, job_id)
         self._append(folder, news)
         provider_status = str(job["status"])
@@ -199,7 +171,7 @@ class OpenAIBackend(HostedBackend):
             self._append(folder, [wire.normalize_checkpoint(wire.as_dict(c)) for c in reversed(pages.data)])
         if provider_status == "succeeded":
             # The model is recorded before the status says so: whoever sees "succeeded" finds it.
-            model_id = require_field(job, "fine_tuned_model", "succeeded job")
+            model_id = wire.require_field(job, "fine_tuned_model", "succeeded job")
             ref = ModelRef(self.name, str(job.get("model") or ""), "hosted", model_id=str(model_id))
             self._finish(folder, ref, {"job_id": job_id, "trained_tokens": job.get("trained_tokens")})
         self._append(folder, self._apply_status(folder, provider_status, error=wire.failure_text(job), trained_tokens=job.get("trained_tokens")))
@@ -227,30 +199,28 @@ class OpenAIBackend(HostedBackend):
     # -- control ------------------------------------------------------------------------------
 
     def cancel(self, run_id: str) -> None:
-        folder = self._folder(run_id)
-        job_id = self._job_id(folder)
-        job = require_job(self._call(lambda client: client.fine_tuning.jobs.cancel(job_id), retries=2))
-        self._append(folder, self._apply_status(folder, str(job["status"])))
+        self._control(run_id, "cancel")
 
     def pause(self, run_id: str) -> None:
-        folder = self._folder(run_id)
-        job_id = self._job_id(folder)
-        job = require_job(self._call(lambda client: client.fine_tuning.jobs.pause(job_id), retries=2))
-        self._append(folder, self._apply_status(folder, str(job["status"])))
+        self._control(run_id, "pause")
 
     def resume(self, run_id: str) -> str:
         """Resume a paused job. A finished job cannot go on: OpenAI has no resume-from-checkpoint."""
-        folder = self._folder(run_id)
-        job_id = self._job_id(folder)
-        state = folder.read_status().get("status")
+        state = self._folder(run_id).read_status().get("status")
         if state in TERMINAL_STATES:
             raise BackendError(
                 f"{self.provider} cannot resume a {state} job; only a paused one",
                 "Start a new run with `tuneui train`.",
             )
-        job = require_job(self._call(lambda client: client.fine_tuning.jobs.resume(job_id), retries=2))
-        self._append(folder, self._apply_status(folder, str(job["status"])))
+        self._control(run_id, "resume")
         return run_id
+
+    def _control(self, run_id: str, action: str) -> None:
+        folder = self._folder(run_id)
+        job_id = self._job_id(folder)
+        # Idempotent on the provider's side, so the SDK may retry these.
+        job = self._job(lambda client: getattr(client.fine_tuning.jobs, action)(job_id), retries=2)
+        self._append(folder, self._apply_status(folder, str(job["status"])))
 
     # -- inference ----------------------------------------------------------------------------
 
@@ -259,7 +229,8 @@ class OpenAIBackend(HostedBackend):
     ) -> list[str]:
         replies = []
         for conversation in conversations:
-            response = self._call(lambda client: client.chat.completions.create(**self._chat_request(model, conversation, params)), retries=2)
+            request = self._chat_request(model, conversation, params)
+            response = wire.as_dict(self._call(lambda client: client.chat.completions.create(**request), retries=2))
             choices = response.get("choices") or []
             if not choices:
                 raise safe_error(f"{self.provider} returned a completion without choices", "Try again; if it persists, check the model id.")
@@ -300,12 +271,14 @@ class OpenAIBackend(HostedBackend):
         return self._sdk.with_options(max_retries=max_retries)
 
     def _call(self, request: Any, retries: int = 0) -> Any:
-        """One SDK call with `retries` SDK retries; its errors as backend errors, its result as a dict."""
+        """`request(client)` with `retries` SDK retries; its errors as backend errors."""
         try:
-            result = request(self._client(max_retries=retries))
+            return request(self._client(max_retries=retries))
         except Exception as exc:
             raise wire.translate(exc, self.provider, self.poll_seconds) from None
-        return wire.as_dict(result) if hasattr(result, "to_dict") and not hasattr(result, "has_more") else result
+
+    def _job(self, request: Any, retries: int = 0) -> dict[str, Any]:
+        return wire.require_job(wire.as_dict(self._call(request, retries)))
 
 
 class AzureOpenAIBackend(OpenAIBackend):
@@ -322,13 +295,3 @@ class AzureOpenAIBackend(OpenAIBackend):
                 "Set `azure_endpoint` and `api_version` under [openai] in tuneui.toml.",
             )
         return settings
-
-
-def require_job(job: dict[str, Any]) -> dict[str, Any]:
-    require(job, ("id", "status"), "fine-tuning job", "OpenAI")
-    return job
-
-
-def require_field(payload: dict[str, Any], key: str, what: str) -> Any:
-    require(payload, (key,), what, "OpenAI")
-    return payload[key]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any, Mapping
 
-from backends.base import BackendError, Event, NotReadyError
+from backends.base import BackendError, Event, NotReadyError, TrainSpec
 from backends.hosted.errors import (
     ProviderUnavailableError,
     RateLimitedError,
@@ -142,3 +142,36 @@ def failure_text(job: Mapping[str, Any]) -> str | None:
         return None
     extras = ", ".join(str(error[k]) for k in ("code", "param") if error.get(k))
     return redact(f"{error['message']} ({extras})" if extras else str(error["message"]))
+
+
+def job_request(spec: TrainSpec, files: Mapping[str, str]) -> dict[str, Any]:
+    """The body of `POST /fine_tuning/jobs`: the supervised method, only the hyperparameters asked for."""
+    hyperparameters: dict[str, Any] = {}
+    if spec.epochs:
+        hyperparameters["n_epochs"] = spec.epochs
+    if spec.batch_size:
+        hyperparameters["batch_size"] = spec.batch_size
+    if spec.options.get("learning_rate_multiplier"):
+        hyperparameters["learning_rate_multiplier"] = float(spec.options["learning_rate_multiplier"])
+    request: dict[str, Any] = {
+        "model": spec.model,
+        "training_file": files["train"],
+        "method": {"type": "supervised", "supervised": {"hyperparameters": hyperparameters}},
+        "seed": spec.seed,
+        "metadata": {"tuneui_run": spec.run_id},
+    }
+    if files.get("validation"):
+        request["validation_file"] = files["validation"]
+    if spec.suffix:
+        request["suffix"] = spec.suffix[:64]
+    return request
+
+
+def require_job(job: dict[str, Any]) -> dict[str, Any]:
+    require(job, ("id", "status"), "fine-tuning job", "OpenAI")
+    return job
+
+
+def require_field(payload: dict[str, Any], key: str, what: str) -> Any:
+    require(payload, (key,), what, "OpenAI")
+    return payload[key]

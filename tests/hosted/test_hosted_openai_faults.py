@@ -84,22 +84,22 @@ def test_rate_limited_polls_wait_for_retry_after_and_lose_nothing(fake_openai, p
 
 
 def test_events_are_paged_newest_first_until_a_known_id(fake_openai, project, monkeypatch) -> None:
-    import backends.openai_ft as openai_ft
-
-    monkeypatch.setattr(openai_ft, "EVENT_PAGE_SIZE", 2)
+    monkeypatch.setattr("backends.openai_ft.EVENT_PAGE_SIZE", 2)
     fake_openai.steps = 7
     backend = OpenAIBackend(project)
     run_id = backend.start(make_spec(project, "openai"))
-    for _ in range(5):  # several events pile up on the server between two reads
-        fake_openai.jobs[next(iter(fake_openai.jobs))]  # noqa: B018 - the job exists
-        backend._fetch(backend._folder(run_id), backend._folder(run_id).read_status())
-    assert follow(backend, run_id).status == "succeeded"
+    backend.events(run_id)
+    job_id = next(iter(fake_openai.jobs))
+    fake_openai.advance(job_id, 5)  # many events pile up between two polls
+    time.sleep(backend.poll_seconds)
+    backend.events(run_id)
+
     pages = fake_openai.calls("GET", r"/v1/fine_tuning/jobs/[^/]+/events")
-    assert any("after" in p.query for p in pages), "has_more was never followed"
+    assert any("after" in page.query for page in pages), "has_more was never followed"
+    assert follow(backend, run_id).status == "succeeded"
     assert _metric_steps(project, run_id) == list(range(1, 8))
-    stored = [e["id"] for e in read_jsonl(project.run_dir(run_id) / "events.jsonl") if e["id"].startswith("ftevent")]
-    server = [e["id"] for e in fake_openai.events[next(iter(fake_openai.jobs))]]
-    assert stored == server  # every provider event, once, oldest first
+    stored = [e["id"] for e in read_jsonl(project.run_dir(run_id) / "events.jsonl") if e.get("id", "").startswith("ftevent")]
+    assert stored == [e["id"] for e in fake_openai.events[job_id]]  # every provider event, once, oldest first
 
 
 def test_an_unknown_status_is_shown_as_is_and_following_goes_on(project, monkeypatch) -> None:
