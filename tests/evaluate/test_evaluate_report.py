@@ -72,6 +72,7 @@ def test_report_writes_markdown_and_self_contained_html(evaluated_run, capsys) -
     assert not re.search(r"<script|<link|src=|url\(|https?://(?!www\.w3\.org/2000/svg)", html)
     # Model output is escaped, never executed.
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in html
+    assert "&lt;script&gt;alert('x')&lt;/script&gt; Paris" in markdown and "<script>" not in markdown
 
 
 def test_report_before_eval_says_what_to_run(ticket_project, capsys) -> None:

@@ -108,7 +108,9 @@ def _mark(ok: bool | None) -> str:
 
 def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     def cell(text: str) -> str:
-        return " ".join(str(text).split()).replace("|", "\\|") or " "
+        # Model output is data: no table breaks, and no raw HTML a Markdown viewer would render.
+        flat = " ".join(str(text).split()).replace("|", "\\|")
+        return flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") or " "
 
     lines = ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
