@@ -17,6 +17,7 @@ from backends.base import (
     TERMINAL_STATES,
     BackendError,
     Conversation,
+    Event,
     GenerationParams,
     ModelRef,
     Readiness,
@@ -124,14 +125,12 @@ class OpenAIBackend(HostedBackend):
                 if found is not None:
                     return found
             try:
-                job = self._client(max_retries=0).fine_tuning.jobs.create(**request)
-            except Exception as exc:
-                last_error = wire.translate(exc, self.provider, self.poll_seconds)
-                if not wire.is_transient(last_error):
-                    raise last_error from None
-                time.sleep(min(getattr(last_error, "retry_after", 0.0) or RETRY_BASE_S * 2**attempt, 30.0))
-                continue
-            return wire.require_job(wire.as_dict(job))
+                return self._job(lambda client: client.fine_tuning.jobs.create(**request), retries=0)
+            except BackendError as error:
+                if not wire.is_transient(error):
+                    raise
+                last_error = error
+                time.sleep(min(getattr(error, "retry_after", 0.0) or RETRY_BASE_S * 2**attempt, 30.0))
         found = self._find_job(folder.run_id)
         if found is not None:
             return found
@@ -178,10 +177,10 @@ class OpenAIBackend(HostedBackend):
         if final:
             folder.write_status(follow_done=True)
 
-    def _new_events(self, folder: RunFolder, job_id: str) -> list:
+    def _new_events(self, folder: RunFolder, job_id: str) -> list[Event]:
         """Every event not yet in events.jsonl, oldest first. Pages run newest first, so stop at a known id."""
         seen = {event.id for event in folder.read_events() if event.id}
-        collected: list = []
+        collected: list[Event] = []
         after: str | None = None
         while True:
             kwargs = {"after": after} if after else {}

@@ -56,14 +56,21 @@ class TogetherBackend(HostedBackend):
     def check(self, model: str | None = None) -> Readiness:
         try:
             http = self._http()
-            listed = http.json("GET", "models") if model else []
         except BackendError as exc:
             return Readiness(False, (f"{exc.title}. {exc.hint}".strip(),))
+        reasons: list[str] = []
         notes = ["Trained LoRA adapters are downloaded into the run folder, so they also run locally."]
-        rows = listed.get("data", []) if isinstance(listed, dict) else listed
-        if model and model not in {row.get("id") for row in rows if isinstance(row, dict)}:
-            notes.append(f"{model} is not in {self.provider}'s model list; the job may be refused.")
-        return Readiness(True, (), tuple(notes), device=f"{self.provider} at {http.client.base_url}")
+        if model:
+            try:
+                listed = http.json("GET", "models")
+            except BackendError as exc:
+                transient = isinstance(exc, (ProviderUnavailableError, RateLimitedError))
+                (notes if transient else reasons).append(f"Model list unavailable: {exc.title}")
+            else:
+                rows = listed.get("data", []) if isinstance(listed, dict) else listed
+                if model not in {row.get("id") for row in rows if isinstance(row, dict)}:
+                    notes.append(f"{model} is not in {self.provider}'s model list; the job may be refused.")
+        return Readiness(not reasons, tuple(reasons), tuple(notes), device=f"{self.provider} at {http.client.base_url}")
 
     # -- starting a job, exactly once ---------------------------------------------------------
 
@@ -89,14 +96,13 @@ class TogetherBackend(HostedBackend):
         for attempt in range(ATTEMPTS):
             try:
                 uploaded = self._http().json("POST", "files/upload", data=form, files={"file": (path.name, content, "application/jsonl")})
+                break
             except (ProviderUnavailableError, RateLimitedError) as exc:
                 if attempt == ATTEMPTS - 1:
                     raise
                 time.sleep(min(getattr(exc, "retry_after", 0.0) or RETRY_BASE_S * 2**attempt, 30.0))
-                continue
-            require(uploaded, ("id",), "file", self.provider)
-            return str(uploaded["id"])
-        raise AssertionError("unreachable")
+        require(uploaded, ("id",), "file", self.provider)
+        return str(uploaded["id"])
 
     def _create_once(self, folder: RunFolder, spec: TrainSpec, files: dict[str, str]) -> dict[str, Any]:
         interrupted_before = bool(folder.read_status().get("create_requested_at"))

@@ -114,3 +114,9 @@ def test_a_dropped_adapter_download_keeps_the_run_going_until_the_adapter_is_the
     assert final.status == "succeeded" and final.model_ref is not None
     assert len(fake_together.calls("GET", "/v1/finetune/download")) == 2
     assert (project.run_dir(run_id) / "adapter" / "adapter_config.json").is_file()
+
+
+def test_readiness_with_a_key_lists_the_model(fake_together, project) -> None:
+    readiness = TogetherBackend(project).check(MODEL)
+    assert readiness.ok and not any("not in" in note for note in readiness.notes)
+    assert any("not in" in note for note in TogetherBackend(project).check("org/unknown-model").notes)
