@@ -11,9 +11,12 @@ from backends.base import BackendError, GenerationParams, ModelRef
 from backends.local.backend import LocalBackend
 
 
-@pytest.fixture
-def backend(workspace):
-    local = LocalBackend(workspace)
+@pytest.fixture(scope="module")
+def backend(tmp_path_factory):
+    """One backend, hence one inference worker, for the module: as the UI keeps it for a session."""
+    from tuneui.core.workspace import init_workspace
+
+    local = LocalBackend(init_workspace(tmp_path_factory.mktemp("inference") / "project"))
     yield local
     local.close()
 
