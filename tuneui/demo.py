@@ -22,6 +22,9 @@ from tuneui.guide_steps import StepResult, StepRunner
 SAMPLE = "data/demo"
 MODEL_FOLDER = "models/tiny"
 DEMO_TRAIN_STEPS = 30
+# The tiny model starts from random weights: at the 2e-4 a pretrained model wants, its loss would
+# barely move in a demo-length run. The demo workspace says so in its own tuneui.toml.
+DEMO_LEARNING_RATE = 1e-2
 Progress = Callable[[str], None]
 
 
@@ -41,7 +44,9 @@ def create_demo(target: Path, progress: Progress | None = None) -> Workspace:
     model_dir = workspace.root / MODEL_FOLDER
     workspace.config_path.write_text(_with_local_model(template, model_dir), encoding="utf-8")
     init_workspace(workspace.root)
-    workspace.settings()  # the shipped template must validate; fail here, not mid-demo
+    settings = workspace.settings()  # the shipped template must validate; fail here, not mid-demo
+    settings.local.learning_rate = DEMO_LEARNING_RATE
+    workspace.save_settings(settings)
     examples = sample.joinpath("examples.jsonl")
     with resources.as_file(examples) as examples_path:
         if progress:

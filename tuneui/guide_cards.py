@@ -119,6 +119,11 @@ def status_card(state: WorkspaceState) -> Card:
 
 def _cost_note(row: Mapping[str, Any]) -> str:
     notes = []
+    if isinstance(row.get("billed_tokens"), int):
+        notes.append(f"{row['billed_tokens']:,} tokens over {row.get('epochs')} epochs")
+    memory = row.get("memory_gib")
+    if isinstance(memory, dict) and isinstance(memory.get("total"), (int, float)):
+        notes.append(f"{memory['total']:.1f} GiB {row.get('method', '')}".strip())
     if row.get("price_as_of"):
         notes.append(f"prices as of {row['price_as_of']}")
     if row.get("fits") is True:

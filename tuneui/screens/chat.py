@@ -47,6 +47,7 @@ class ChatScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one("#chat-input", Input).focus()
+        self._log("base").update(Text("Type a message below: both models answer it, side by side.", style="dim"))
         if self.models["tuned"] is None:
             self._log("tuned").update(Text("No tuned model yet: finish a training run (/train) to chat with it.", style="dim"))
 

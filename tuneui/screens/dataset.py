@@ -23,7 +23,7 @@ ALL_FINDINGS = "all examples"
 class DatasetScreen(Screen):
     BINDINGS = [
         Binding("escape", "app.back", "Back"),
-        Binding("enter", "edit", "Edit", show=True),
+        Binding("e", "edit", "Edit"),
         Binding("a", "add", "Add"),
         Binding("d", "duplicate", "Duplicate"),
         Binding("delete,x", "delete", "Delete"),

@@ -1,0 +1,30 @@
+"""Snapshots of every screen at 80×24 and 120×40 (a second check after the Pilot tests' state).
+
+Regenerate after a deliberate change with `pytest tests/ui/test_ui_snapshots.py --snapshot-update`.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tuneui.app import create_app
+
+from .conftest import examples, write_imported, write_run
+
+SIZES = {"80x24": (80, 24), "120x40": (120, 40)}
+VIEW_KEYS = {"dataset": "f2", "cost": "f3", "train": "f4", "evaluate": "f5", "chat": "f6"}
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_main_screen_snapshot(snap_compare, project, size: str) -> None:
+    write_imported(project, examples(25), name="all.jsonl")
+    assert snap_compare(create_app(project), terminal_size=SIZES[size])
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("view", VIEW_KEYS)
+def test_view_snapshot(snap_compare, finished_project, view: str, size: str) -> None:
+    if view == "train":
+        losses = [(5, 3.0, 3.1), (10, 2.5, 2.7), (15, 2.1, 2.4), (20, 1.8, 2.3), (25, 1.6, 2.35), (30, 1.4, 2.5)]
+        write_run(finished_project, run_id="20261123-140000-cafe", status="running", losses=losses, total_steps=60)
+    assert snap_compare(create_app(finished_project), press=[VIEW_KEYS[view], "_"], terminal_size=SIZES[size])
