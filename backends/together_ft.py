@@ -67,8 +67,7 @@ class TogetherBackend(HostedBackend):
                 transient = isinstance(exc, (ProviderUnavailableError, RateLimitedError))
                 (notes if transient else reasons).append(f"Model list unavailable: {exc.title}")
             else:
-                rows = listed.get("data", []) if isinstance(listed, dict) else listed
-                if model not in {row.get("id") for row in rows if isinstance(row, dict)}:
+                if model not in {row.get("id") for row in wire.rows_of(listed, "a model list")}:
                     notes.append(f"{model} is not in {self.provider}'s model list; the job may be refused.")
         return Readiness(not reasons, tuple(reasons), tuple(notes), device=f"{self.provider} at {http.client.base_url}")
 
@@ -157,11 +156,9 @@ class TogetherBackend(HostedBackend):
         return request
 
     def _find_job(self, training_file: str) -> dict[str, Any] | None:
-        listed = self._http().json("GET", "fine-tunes")
-        jobs = listed.get("data", []) if isinstance(listed, dict) else listed
-        for job in jobs:
-            if isinstance(job, dict) and job.get("training_file") == training_file and job.get("id"):
-                return job
+        for job in wire.rows_of(self._http().json("GET", "fine-tunes"), "a job list"):
+            if job.get("training_file") == training_file and job.get("id"):
+                return dict(job)
         return None
 
     # -- following ----------------------------------------------------------------------------
@@ -171,7 +168,7 @@ class TogetherBackend(HostedBackend):
         http = self._http()
         job = http.json("GET", f"fine-tunes/{job_id}")
         require(job, ("id", "status"), "fine-tuning job", self.provider)
-        raw_events = http.json("GET", f"fine-tunes/{job_id}/events").get("data") or []
+        raw_events = wire.rows_of(http.json("GET", f"fine-tunes/{job_id}/events"), "an event list")
         total_steps = max([int(e.get("total_steps") or 0) for e in raw_events] + [int(status.get("total_steps") or 0)]) or None
         news = wire.normalize_events(raw_events) + self._metric_events(folder, job_id, status, total_steps)
         self._append(folder, news)
@@ -194,14 +191,15 @@ class TogetherBackend(HostedBackend):
             return []
         since = int(status.get("metrics_through") or 0)
         try:
-            rows = self._http().json("GET", f"fine-tunes/{job_id}/metrics", params={"global_step_from": since}).get("metrics") or []
+            answer = self._http().json("GET", f"fine-tunes/{job_id}/metrics", params={"global_step_from": since})
         except BackendError as exc:
             if isinstance(exc, (ProviderUnavailableError, RateLimitedError)):
                 raise
             # Older deployments lack the metrics endpoint (added 2026-06): follow without curves.
             folder.write_status(metrics_unavailable=True)
             return [Event("log", {"level": "warn", "message": f"No training metrics from {self.provider}: {exc.title}"}, time.time(), id="metrics-unavailable")]
-        events = wire.normalize_metrics(rows, total_steps)
+        rows = answer.get("metrics") if isinstance(answer, dict) else answer
+        events = wire.normalize_metrics([row for row in rows or [] if isinstance(row, dict)], total_steps)
         if events:
             folder.write_status(metrics_through=max(int(e.data["step"]) for e in events))
         return events
@@ -238,9 +236,8 @@ class TogetherBackend(HostedBackend):
         replies = []
         for conversation in conversations:
             response = self._http().json("POST", "chat/completions", json=self._chat_request(model, conversation, params))
-            choices = response.get("choices") or []
-            if not choices:
-                raise safe_error(f"{self.provider} returned a completion without choices", "Try again; if it persists, check the model name.")
+            require(response, ("choices",), "chat completion", self.provider)
+            choices = response["choices"] or [{}]
             replies.append(str((choices[0].get("message") or {}).get("content") or ""))
         return replies
 

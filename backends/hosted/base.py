@@ -14,7 +14,6 @@ import time
 from typing import Any, ClassVar, Mapping
 
 from backends.base import (
-    TERMINAL_STATES,
     Backend,
     BackendError,
     Estimate,

@@ -6,6 +6,8 @@ Authorization header or a key in its error text, and that must not reach a scree
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from backends.base import BackendError, NotReadyError
 from tuneui.core.secrets import redact
 
@@ -46,8 +48,14 @@ def refusal(provider: str, message: str, status_code: int | None) -> BackendErro
     return safe_error(f"{provider} refused the request{code}: {message}", SWITCH_ADVICE)
 
 
-def require(payload: dict, keys: tuple[str, ...], what: str, provider: str) -> None:
-    """Raise a clear error naming the first field `payload` lacks."""
+def require(payload: object, keys: tuple[str, ...], what: str, provider: str) -> None:
+    """Raise a clear error naming the first field `payload` lacks (or saying it is no object at all)."""
+    if not isinstance(payload, Mapping):
+        raise safe_error(
+            f"{provider} returned a {what} that is not a JSON object: {str(payload)[:80]!r}",
+            "The provider's API may have changed, or a proxy rewrote the answer; check the base URL.",
+            ResponseShapeError,
+        )
     for key in keys:
         if payload.get(key) is None:
             raise safe_error(

@@ -110,7 +110,10 @@ def retry_after_of(headers: Mapping[str, str], default: float) -> float:
 
 def as_dict(obj: Any) -> dict[str, Any]:
     """An SDK model as the plain dict the server sent (fields it left out stay out)."""
-    return obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+    if hasattr(obj, "to_dict"):
+        return obj.to_dict()
+    require(obj, (), "response", "OpenAI")  # e.g. text where JSON was expected
+    return dict(obj)
 
 
 def normalize_event(raw: Mapping[str, Any]) -> Event:

@@ -102,6 +102,14 @@ def _unavailable(exc: httpx.HTTPError) -> BackendError:
     return safe_error(f"{PROVIDER} did not answer: {type(exc).__name__}: {exc}", "", ProviderUnavailableError)
 
 
+def rows_of(payload: Any, what: str) -> list[Mapping[str, Any]]:
+    """The list in a `{"data": [...]}` answer, or the answer itself when it is a list."""
+    rows = payload.get("data") if isinstance(payload, Mapping) else payload
+    if not isinstance(rows, list):
+        raise safe_error(f"{PROVIDER} returned {what} that is not a list", "Check `[together] base_url`.", ResponseShapeError)
+    return [row for row in rows if isinstance(row, Mapping)]
+
+
 def normalize_events(raw_events: list[Mapping[str, Any]]) -> list[Event]:
     """Together's job events, oldest first. They carry no id, so one is made from their content."""
     events = []

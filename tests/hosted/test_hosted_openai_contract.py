@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from backends.base import ModelRef
 from backends.openai_ft import OpenAIBackend
 from tests.hosted.conftest import follow, make_spec
 

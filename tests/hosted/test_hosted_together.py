@@ -120,3 +120,13 @@ def test_readiness_with_a_key_lists_the_model(fake_together, project) -> None:
     readiness = TogetherBackend(project).check(MODEL)
     assert readiness.ok and not any("not in" in note for note in readiness.notes)
     assert any("not in" in note for note in TogetherBackend(project).check("org/unknown-model").notes)
+
+
+def test_an_answer_of_the_wrong_shape_is_a_clear_error(fake_together, project) -> None:
+    from backends.hosted.errors import ResponseShapeError
+
+    backend = TogetherBackend(project)
+    run_id = backend.start(make_spec(project, "together", model=MODEL))
+    fake_together.fail("GET", r"/fine-tunes/[^/]+$", strip=("status",))
+    with pytest.raises(ResponseShapeError, match="without its 'status' field"):
+        backend.status(run_id)
