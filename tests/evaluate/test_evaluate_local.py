@@ -15,7 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from backends.base import ModelRef
+from backends.runs import RunFolder
 from tests.evaluate.evalkit import SYSTEM, TICKETS, make_finished_run, write_split
+from tuneui.cli import main
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,16 +48,14 @@ def _tuneui(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-def test_eval_then_baseline_then_report_on_the_tiny_local_model(workspace, tiny_with_adapter) -> None:
+def test_eval_then_baseline_then_report_on_the_tiny_local_model(workspace, tiny_with_adapter, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(workspace.root)  # a relative model folder resolves from here, as in a shell
     base, adapter = tiny_with_adapter
     settings = workspace.settings()
     settings.models.local = os.path.relpath(base, workspace.root)  # as a person would write it
     workspace.save_settings(settings)
     write_split(workspace, TICKETS[:8], TICKETS[8:])
     run_id = make_finished_run(workspace, backend="local", base_model=str(base))
-    from backends.base import ModelRef
-    from backends.runs import RunFolder
-
     ref = ModelRef(backend="local", base_model=str(base), kind="adapter", path=str(adapter))
     RunFolder(workspace.run_dir(run_id)).write_status(model_ref=ref.to_dict())
 
@@ -65,21 +66,25 @@ def test_eval_then_baseline_then_report_on_the_tiny_local_model(workspace, tiny_
     assert out["run_id"] == run_id and out["split"] == "val" and out["examples"] == 4
     assert out["judge"] is None
     assert {"accuracy", "macro_f1", "exact_match", "normalized_match", "length_ratio"} == set(out["metrics"]["tuned"])
-    assert out["verdict"]  # random weights: whatever it says, it must say it from the interval
+    # Random adapter weights: whatever the verdict says, it must follow the paired interval.
+    result = json.loads((workspace.run_dir(run_id) / "eval" / "result.json").read_text())
+    low, high = result["difference_ci95"]
+    expected = "tuned beats" if low > 0 else "the " if high < 0 else "no clear difference: keep the prompt"
+    assert out["verdict"].startswith(expected)
+    assert out["verdict"].endswith("only 4 held-out examples, so read this as a hint and hold out more to be sure")
     assert "baseline: 3-shot on 4 examples with local:" in evaluated.stderr
 
     saved = json.loads((workspace.run_dir(run_id) / "eval" / "predictions.json").read_text())
     assert len(saved["predictions"]) == 4 and saved["model"]["kind"] == "adapter"
 
     # The baseline was saved by eval: the command finds it instead of answering again.
-    baseline = _tuneui(workspace.root, "baseline", "--json")
-    assert baseline.returncode == 0, baseline.stderr
-    summary = json.loads(baseline.stdout)
+    assert main(["--project", str(workspace.root), "baseline", "--json"]) == 0
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
     assert summary["backend"] == "local" and set(summary["variants"]) == {"zero-shot", "system", "3-shot"}
     assert summary["variants"][summary["best"]] == out["metrics"]["baseline"]
-    assert "baseline:" not in baseline.stderr, "nothing is recomputed"
+    assert "baseline:" not in captured.err, "nothing is recomputed"
 
-    report = _tuneui(workspace.root, "report", run_id)
-    assert report.returncode == 0, report.stderr
+    assert main(["--project", str(workspace.root), "report", run_id]) == 0
     html = (workspace.reports_dir / f"{run_id}.html").read_text()
     assert out["verdict"].split(":")[0] in html and "<svg" in html
