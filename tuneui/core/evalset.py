@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from backends.base import GenerationParams
-from tuneui.core.dataset.model import Example
+from tuneui.core.dataset import Example, detect_task_type, read_chat_jsonl
 from tuneui.core.metrics import normalize
 from tuneui.core.workspace import Workspace
 from tuneui.errors import UsageError
@@ -44,8 +44,6 @@ class EvalSet:
 
 def load_eval_set(workspace: Workspace) -> EvalSet:
     """Read `data/train.jsonl` and `data/val.jsonl`; the task type comes from tuneui.toml or the data."""
-    from tuneui.core.dataset import detect_task_type, read_chat_jsonl
-
     settings = workspace.settings()
     if not workspace.val_file.is_file():
         raise UsageError(
