@@ -130,3 +130,26 @@ def test_real_sharegpt_sample_reads_500_conversations(shared_dir: Path) -> None:
 def test_real_alpaca_sample_reads_1000_records(shared_dir: Path) -> None:
     result = load(shared_dir / "samples" / "alpaca_cleaned_1000.json")
     assert result.format == "alpaca" and result.ok and len(result.examples) == 1000
+
+
+@pytest.mark.parametrize(
+    ("record", "code"),
+    [
+        ({"instruction": None, "output": "x"}, "missing_content"),
+        ({"instruction": "x", "output": None}, "example_missing_assistant_message"),
+        ({"instruction": ["x"], "output": "y"}, "data_type"),
+        ({"instruction": "x", "output": "y", "history": "not pairs"}, "data_type"),
+        ({"conversations": [{"from": "alien", "value": "x"}]}, "unrecognized_role"),
+        ({"conversations": [{"from": "human"}]}, "message_missing_key"),
+        ({"conversations": [{"from": "human", "value": "only a question"}]}, "example_missing_assistant_message"),
+        ({"conversations": []}, "missing_messages_list"),
+        ({"prompt": 3, "completion": "x"}, "data_type"),
+    ],
+)
+def test_other_layouts_report_their_own_field_names(write_jsonl, record, code) -> None:
+    good = {"instruction": "a", "output": "b"} if "instruction" in record else (
+        {"conversations": [{"from": "human", "value": "a"}, {"from": "gpt", "value": "b"}]} if "conversations" in record
+        else {"prompt": "a", "completion": "b"}
+    )
+    result = load(write_jsonl([good, record]))
+    assert [(f.line, f.code) for f in result.errors] == [(2, code)]

@@ -177,6 +177,8 @@ def _from_texts(
 ) -> Converted:
     """Messages from plain text fields; a field of the wrong type is named in the error."""
     for _role, text, field_name in [*turns, (None, answer[1], answer[0])]:
+        if text is None:
+            return [finding("missing_content", line, f'The record has no "{field_name}".')]
         if not isinstance(text, str):
             return [finding("data_type", line, f'"{field_name}" is a {_type_name(text)}; it must be a string.')]
     messages: list[dict[str, Any]] = []

@@ -20,11 +20,17 @@ def findings_text(file: str, findings: Sequence[Finding], heading: str) -> list[
     for code, group in groupby(sorted(findings, key=lambda f: (order.index(f.code), f.line or 0)), key=lambda f: f.code):
         items = list(group)
         lines.append(f"  {code} ({len(items):,})")
-        for item in items[:SHOWN_PER_CODE]:
-            where = f"{file}:{item.line}" if item.line is not None else file
-            lines.append(f"    {where}  {item.message}")
-        if len(items) > SHOWN_PER_CODE:
-            lines.append(f"    ... and {len(items) - SHOWN_PER_CODE:,} more (--json lists them all)")
+        if len(items) > 1 and len({item.message for item in items}) == 1:
+            # 1,000 examples without a system prompt read better as one line of line numbers.
+            shown = ", ".join(str(item.line) for item in items[:SHOWN_PER_CODE])
+            more = f" and {len(items) - SHOWN_PER_CODE:,} more" if len(items) > SHOWN_PER_CODE else ""
+            lines.append(f"    {file}: lines {shown}{more}: {items[0].message}")
+        else:
+            for item in items[:SHOWN_PER_CODE]:
+                where = f"{file}:{item.line}" if item.line is not None else file
+                lines.append(f"    {where}  {item.message}")
+            if len(items) > SHOWN_PER_CODE:
+                lines.append(f"    ... and {len(items) - SHOWN_PER_CODE:,} more (--json lists them all)")
         hints = {item.hint for item in items}
         lines += [f"    hint: {hint}" for hint in sorted(hints)[:3]]
     return lines

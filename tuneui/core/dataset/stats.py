@@ -15,7 +15,7 @@ from tuneui.core.dataset.tasktype import detect_task_type
 SIZE_GUIDANCE = {
     "style": (50, 100, "style and tone (a voice, a format of reply)"),
     "automation": (100, 500, "simple automation (classification, extraction, strict formats)"),
-    "knowledge": (500, 1000, "complex knowledge and reasoning (1,000+ helps)"),
+    "knowledge": (500, 1000, "complex knowledge and reasoning"),
 }
 TASK_CATEGORY = {"classification": "automation", "json": "automation", "freetext": "style"}
 RETRIEVAL_NOTE = "Facts that change (prices, policies, stock) belong in retrieval, not in training: a tuned model cannot unlearn them."
@@ -92,12 +92,17 @@ def size_guidance(count: int, task_type: str) -> Guidance:
     category = TASK_CATEGORY.get(task_type, "style")
     low, high, label = SIZE_GUIDANCE[category]
     if count < low:
-        verdict = f"aim for at least {low}; {count} may not move the model much"
+        verdict = f"aim for at least {low}; {count:,} may not move the model much"
     elif count <= high:
-        verdict = f"{count} is in that range"
+        verdict = f"{count:,} is in that range"
     else:
-        verdict = f"{count} is above it: quality matters more than adding more"
-    return Guidance(category, low, high, f"For {label}, {low}-{high:,} examples is typical: {verdict}.")
+        verdict = f"{count:,} is above it: quality matters more than adding more"
+    message = f"For {label}, {low}-{high:,} examples is typical: {verdict}."
+    if task_type == "freetext":
+        # Free text may be a voice or deep knowledge; the data alone cannot tell which.
+        knowledge_low, knowledge_high, knowledge = SIZE_GUIDANCE["knowledge"]
+        message += f" For {knowledge}, {knowledge_low}-{knowledge_high:,}+."
+    return Guidance(category, low, high, message)
 
 
 def _tokens_by_role(examples: Sequence[Example], encoding: str) -> dict[str, list[int]]:
