@@ -153,3 +153,10 @@ def test_other_layouts_report_their_own_field_names(write_jsonl, record, code) -
     )
     result = load(write_jsonl([good, record]))
     assert [(f.line, f.code) for f in result.errors] == [(2, code)]
+
+
+def test_flat_json_records_read_by_field_names_or_map(write_jsonl) -> None:
+    auto = load(write_jsonl([{"question": "2+2?", "answer": "4", "id": 1}], name="qa.jsonl"))
+    assert auto.format == "prompt-completion" and auto.examples[0].user_text == "2+2?" and auto.examples[0].answer == "4"
+    mapped = load(write_jsonl([{"q": "Hi", "a": "Hello", "sys": "Be kind."}], name="mapped.jsonl"), mapping={"prompt": "q", "response": "a", "system": "sys"})
+    assert mapped.ok and mapped.examples[0].system == "Be kind." and mapped.examples[0].answer == "Hello"

@@ -88,7 +88,7 @@ def open_records(
     if is_table:
         delimiter = "\t" if format == "tsv" or TABLE_SUFFIXES.get(path.suffix.lower()) == "\t" else ","
         return _open_table(path, delimiter, mapping)
-    return _open_json(path, head, format)
+    return _open_json(path, head, format, mapping)
 
 
 def iter_examples(
@@ -129,7 +129,7 @@ def read_chat_jsonl(path: str | os.PathLike[str]) -> list[Example]:
     return examples
 
 
-def _open_json(path: Path, head: bytes, format: str | None) -> Records:
+def _open_json(path: Path, head: bytes, format: str | None, mapping: Mapping[str, str] | None) -> Records:
     start = sources.first_char(head)
     if path.suffix.lower() == ".jsonl" and start == "[":
         wrong = finding(
@@ -141,10 +141,17 @@ def _open_json(path: Path, head: bytes, format: str | None) -> Records:
         raw: Iterator[Any] = sources.iter_json_document(path)
     else:
         raw = sources.iter_jsonl(path)
-    if format is None:
-        peeked, raw = _peek_record(raw)
-        format = detect_record_format(peeked) or "chat"
-    return Records(format, _convert(raw, converter(format)))
+    if format is not None and mapping is None:
+        return Records(format, _convert(raw, converter(format)))
+    peeked, raw = _peek_record(raw)
+    layout = None if mapping else detect_record_format(peeked)
+    if layout is None and isinstance(peeked, Mapping):
+        # Flat records ({"question": ..., "answer": ...}) read like table rows: by --map, or by
+        # field names tuneui recognizes. They are reported as prompt-completion, their closest layout.
+        fields = mapping or auto_mapping([str(key) for key in peeked])
+        if "prompt" in fields and "response" in fields:
+            return Records("prompt-completion", _convert(raw, row_converter(fields)))
+    return Records(layout or "chat", _convert(raw, converter(layout or "chat")))
 
 
 def _open_table(path: Path, delimiter: str, mapping: Mapping[str, str] | None) -> Records:
