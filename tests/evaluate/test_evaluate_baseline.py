@@ -72,9 +72,13 @@ def test_baseline_scores_variants_caches_answers_and_records_the_best(ticket_pro
     saved = json.loads((ticket_project.baseline_dir / best["file"]).read_text())
     assert saved["predictions"] == [label for _, label in TICKETS[6:]]
 
+    (ticket_project.baseline_dir / best["file"]).write_text("{ edited by hand")
+    run_baseline(ticket_project, "scripted", "base-model", shots=2)
+    assert len(scripted.calls) == 4, "a broken saved file is answered again, not fatal"
+
     write_split(ticket_project, TICKETS[:6], TICKETS[6:11])  # the val split changed
     run_baseline(ticket_project, "scripted", "base-model", shots=2)
-    assert len(scripted.calls) == 6
+    assert len(scripted.calls) == 7
 
 
 def test_baseline_command_prints_json(ticket_project, scripted, capsys) -> None:

@@ -82,6 +82,20 @@ def test_report_before_eval_says_what_to_run(ticket_project, capsys) -> None:
     assert "has not been evaluated yet" in err and f"tuneui eval {run_id}" in err
 
 
+def test_report_of_an_edited_result_says_to_evaluate_again(evaluated_run, capsys) -> None:
+    project, run_id = evaluated_run
+    result_file = project.run_dir(run_id) / "eval" / "result.json"
+    result = json.loads(result_file.read_text())
+    del result["verdict"]
+    result_file.write_text(json.dumps(result))
+    assert main(["--project", str(project.root), "report", run_id]) == 2
+    err = capsys.readouterr().err
+    assert "result.json lacks verdict" in err and f"tuneui eval {run_id}" in err
+    result_file.write_text("{ broken")
+    assert main(["--project", str(project.root), "report", run_id]) == 2
+    assert "has not been evaluated yet" in capsys.readouterr().err
+
+
 def _chromium(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     flags = [
         "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -21,8 +21,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 from backends.base import Backend, ModelRef
 from tuneui.core.dataset.model import Example
-from tuneui.core.evalset import EvalSet, load_eval_set, message_text, without_system
-from tuneui.core.files import atomic_write_json, read_json
+from tuneui.core.evalset import EvalSet, load_eval_set, message_text, read_saved, without_system
+from tuneui.core.files import atomic_write_json
 from tuneui.core.metrics import MetricReport, score_answers
 from tuneui.core.workspace import Workspace
 
@@ -122,10 +122,11 @@ def run_baseline(
     for variant in prompt_variants(settings.project.system_prompt, data.train, shots, settings.data.seed):
         key = _variant_key(backend_name, model, variant, data.fingerprint, asdict(params))
         path = workspace.baseline_dir / f"{key}.json"
-        saved = read_json(path)
-        cached = bool(saved) and len(saved.get("predictions", ())) == len(data.val)
+        saved = read_saved(path)
+        answers = (saved or {}).get("predictions")
+        cached = isinstance(answers, list) and len(answers) == len(data.val)
         if cached:
-            predictions = tuple(saved["predictions"])
+            predictions = tuple(str(answer) for answer in answers)
         else:
             if progress:
                 progress(f"baseline: {variant.name} on {len(data.val)} examples with {backend_name}:{model}")
@@ -143,7 +144,7 @@ def run_baseline(
 
 def recorded_best(workspace: Workspace, backend_name: str, model: str, fingerprint: str) -> Mapping[str, Any] | None:
     """The entry `best.json` holds for this model and val split, if a baseline was run on them."""
-    entries = read_json(workspace.baseline_dir / "best.json", {}) or {}
+    entries = read_saved(workspace.baseline_dir / "best.json") or {}
     return entries.get(_best_key(backend_name, model, fingerprint))
 
 
@@ -166,7 +167,7 @@ def _best(results: Sequence[VariantResult]) -> VariantResult:
 
 def _record_best(workspace: Workspace, result: BaselineResult, fingerprint: str) -> None:
     path = workspace.baseline_dir / "best.json"
-    entries = read_json(path, {}) or {}
+    entries = read_saved(path) or {}
     best = result.best
     entries[_best_key(result.backend, result.model, fingerprint)] = {
         "backend": result.backend,

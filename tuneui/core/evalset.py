@@ -10,6 +10,7 @@ from typing import Any, Mapping, Sequence
 
 from backends.base import GenerationParams
 from tuneui.core.dataset import Example, detect_task_type, read_chat_jsonl
+from tuneui.core.files import read_json
 from tuneui.core.metrics import normalize
 from tuneui.core.workspace import Workspace
 from tuneui.errors import UsageError
@@ -89,3 +90,13 @@ def message_text(message: Mapping[str, Any]) -> str:
     if isinstance(content, list):
         return "".join(part.get("text", "") for part in content if isinstance(part, Mapping))
     return "" if content is None else str(content)
+
+
+def read_saved(path: Path) -> dict[str, Any] | None:
+    """A JSON object an earlier evaluation saved, or None when it is missing or no longer a valid
+    object (a person edited it): saved answers are a cache, recomputed rather than fatal."""
+    try:
+        value = read_json(path)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return value if isinstance(value, dict) else None

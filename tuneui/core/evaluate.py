@@ -16,8 +16,8 @@ from typing import Any, Callable, Mapping, Sequence
 from backends.base import ModelRef
 from backends.runs import RunFolder
 from tuneui.core.baseline import DEFAULT_SHOTS, BaselineResult, recorded_best, run_baseline
-from tuneui.core.evalset import EvalSet, load_eval_set
-from tuneui.core.files import atomic_write_json, read_json
+from tuneui.core.evalset import EvalSet, load_eval_set, read_saved
+from tuneui.core.files import atomic_write_json
 from tuneui.core.forgetting import ForgettingCheck, general_conversations
 from tuneui.core.intervals import paired_difference_ci
 from tuneui.core.judge import JudgeResult, parse_model_spec, run_judge
@@ -184,11 +184,12 @@ def _tuned_predictions(
     run: RunFolder, backend: Any, ref: ModelRef, data: EvalSet, params: Mapping[str, Any], progress: Progress | None
 ) -> tuple[str, ...]:
     path = run.eval_dir / "predictions.json"
-    saved = read_json(path) or {}
+    saved = read_saved(path) or {}
     # Compared as JSON: tuples in the params come back from the file as lists.
     wanted = json.loads(json.dumps({"model": ref.to_dict(), "val_sha256": data.fingerprint, "params": params}))
-    if all(saved.get(key) == value for key, value in wanted.items()):
-        return tuple(saved["predictions"])
+    answers = saved.get("predictions")
+    if all(saved.get(key) == value for key, value in wanted.items()) and isinstance(answers, list):
+        return tuple(str(answer) for answer in answers)
     if progress:
         progress(f"tuned: {ref.label} on {len(data.val)} examples")
     from backends.base import GenerationParams

@@ -14,13 +14,19 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from backends.runs import RunFolder, summarize_metrics
+from tuneui.core.evalset import read_saved
 from tuneui.core.evaluate import RESULT_FILE
-from tuneui.core.files import atomic_write_text, read_json
+from tuneui.core.files import atomic_write_text
 from tuneui.core.metrics import METRIC_TITLES
 from tuneui.core.workspace import Workspace
 from tuneui.errors import UsageError
 
 COST_FILE = "cost.json"  # written by the Cost step (the guide) beside the reports
+# What the renderings read from eval/result.json (EvalResult.to_dict writes them all).
+RESULT_KEYS = frozenset(
+    {"verdict", "examples", "metrics", "judge", "task_type", "primary_metric", "baseline_model", "baseline_variant",
+     "variants", "difference", "difference_ci95"}
+)
 
 
 @dataclass(frozen=True)
@@ -78,10 +84,16 @@ def write_report(workspace: Workspace, run_id: str) -> ReportFiles:
 
 def gather(workspace: Workspace, run_id: str) -> ReportInputs:
     run = RunFolder.open(workspace.runs_dir, run_id)
-    result = read_json(run.eval_dir / RESULT_FILE)
+    result = read_saved(run.eval_dir / RESULT_FILE)
     if not result:
         raise UsageError(
             f"Run {run_id} has not been evaluated yet", f"Run `tuneui eval {run_id}` first, then `tuneui report {run_id}`."
+        )
+    missing = sorted(RESULT_KEYS - set(result))
+    if missing:
+        raise UsageError(
+            f"{run.eval_dir / RESULT_FILE} lacks {', '.join(missing)}",
+            f"It was edited or written by another version; run `tuneui eval {run_id}` again.",
         )
     events = run.read_events()
     losses = tuple(
@@ -89,18 +101,20 @@ def gather(workspace: Workspace, run_id: str) -> ReportInputs:
         for e in events
         if e.type == "metrics" and isinstance(e.data.get("step"), int)
     )
+    spec = read_saved(run.spec_path) or {}
+    status = run.read_status()
     return ReportInputs(
         project=workspace.settings().project.name,
         run_id=run_id,
-        spec=read_json(run.spec_path, {}) or {},
-        status=run.read_status(),
+        spec=spec,
+        status=status,
         result=result,
         training=summarize_metrics(events),
         losses=losses,
         links=_links(workspace, run),
-        tuned_model=_tuned_label(workspace, run.read_status().get("model_ref") or {}),
+        tuned_model=_tuned_label(workspace, status.get("model_ref") or {}),
         data_checks=_data_checks(workspace),
-        cost=_cost(workspace, str((read_json(run.spec_path, {}) or {}).get("backend", ""))),
+        cost=_cost(workspace, str(spec.get("backend", ""))),
     )
 
 
@@ -127,7 +141,7 @@ def _data_checks(workspace: Workspace) -> tuple[DataCheck, ...]:
 
 def _cost(workspace: Workspace, backend: str) -> str | None:
     """The estimate the Cost step saved in reports/cost.json for this backend, if any."""
-    saved = read_json(workspace.reports_dir / COST_FILE) or {}
+    saved = read_saved(workspace.reports_dir / COST_FILE) or {}
     row = next((r for r in saved.get("rows", []) if r.get("backend") == backend and not r.get("error")), None)
     if not row:
         return None
