@@ -21,6 +21,7 @@ from tuneui.core.metrics import METRIC_TITLES
 from tuneui.core.workspace import Workspace
 from tuneui.errors import UsageError
 
+FINDINGS_SHOWN = 5  # per split; `tuneui data check` lists them all
 COST_FILE = "cost.json"  # written by the Cost step (the guide) beside the reports
 # What the renderings read from eval/result.json (EvalResult.to_dict writes them all).
 RESULT_KEYS = frozenset(

@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from tuneui.core.metrics import METRIC_TITLES
-from tuneui.core.report import DataCheck, ReportInputs, facts, fmt, metric_rows
-
-FINDINGS_SHOWN = 5
+from tuneui.core.report import FINDINGS_SHOWN, DataCheck, ReportInputs, facts, fmt, metric_rows
 
 
 def render_markdown(inputs: ReportInputs) -> str:
