@@ -13,7 +13,7 @@ from backends.base import TERMINAL_STATES, TrainSpec
 from tests.hosted.fake_openai import FakeOpenAI
 from tests.hosted.fake_together import FakeTogether
 
-FAST_POLL = "0.05"
+FAST_POLL = "0.02"
 TRAIN_ROWS = [
     {"messages": [{"role": "system", "content": "Classify."}, {"role": "user", "content": f"ticket {i}"}, {"role": "assistant", "content": "billing" if i % 2 else "bug"}]}
     for i in range(12)

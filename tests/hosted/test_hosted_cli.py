@@ -20,10 +20,9 @@ from tests.hosted.conftest import make_spec, read_jsonl
 pytest.importorskip("tuneui.commands.train", reason="the train/status/cancel commands are not built yet")
 
 
-def _env(server, poll: str = "0.05", **extra: str) -> dict[str, str]:
+def _env(server, poll: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "TOGETHER_API_KEY")}
     env.update(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY=server.api_key, TUNEUI_POLL_SECONDS=poll, PYTHONPATH=str(PROJECT_ROOT))
-    env.update(extra)
     return env
 
 

@@ -18,13 +18,12 @@ from tests.hosted.conftest import follow, make_spec
 _SPEC_CACHE: dict[Path, dict[str, Any]] = {}
 
 
-@pytest.fixture(scope="session")
-def openai_spec() -> dict[str, Any]:
-    from tests.conftest import SHARED
-
-    path = SHARED / "openai" / "openapi.yaml"
+@pytest.fixture
+def openai_spec(shared_dir: Path) -> dict[str, Any]:
+    """The parsed spec; parsed once per session (the module-level cache), skipped where absent."""
+    path = shared_dir / "openai" / "openapi.yaml"
     if not path.is_file():
-        pytest.skip("../shared/openai/openapi.yaml is not beside the project")
+        pytest.skip("../shared/openai/openapi.yaml is not there")
     if path not in _SPEC_CACHE:
         import yaml
 
@@ -86,7 +85,7 @@ def _reroot(node: Any) -> Any:
     return node
 
 
-def test_every_request_body_matches_the_official_spec(openai_spec, shared_dir, fake_openai, project) -> None:
+def test_every_request_body_matches_the_official_spec(openai_spec, fake_openai, project) -> None:
     backend = OpenAIBackend(project)
     backend.check("gpt-4o-mini")
     run_id = backend.start(make_spec(project, "openai", epochs=2, batch_size=4, options={"learning_rate_multiplier": 0.5}))

@@ -10,7 +10,6 @@ from backends.base import BackendError, NotReadyError
 from backends.hosted.errors import ResponseShapeError
 from backends.openai_ft import OpenAIBackend
 from tests.hosted.conftest import follow, make_spec, read_jsonl
-from tests.hosted.fake_openai import FakeOpenAI
 
 
 def _metric_steps(project, run_id: str) -> list[int]:
@@ -102,31 +101,25 @@ def test_events_are_paged_newest_first_until_a_known_id(fake_openai, project, mo
     assert stored == [e["id"] for e in fake_openai.events[job_id]]  # every provider event, once, oldest first
 
 
-def test_an_unknown_status_is_shown_as_is_and_following_goes_on(project, monkeypatch) -> None:
-    with FakeOpenAI(unknown_status="warming_up") as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        monkeypatch.setenv("OPENAI_API_KEY", server.api_key)
-        monkeypatch.setenv("TUNEUI_POLL_SECONDS", "0.05")
-        backend = OpenAIBackend(project)
-        run_id = backend.start(make_spec(project, "openai"))
-        details = set()
-        deadline = time.monotonic() + 10
-        while (status := backend.status(run_id)).status != "succeeded" and time.monotonic() < deadline:
-            details.add(status.detail)
-            time.sleep(backend.poll_seconds)
+def test_an_unknown_status_is_shown_as_is_and_following_goes_on(fake_openai, project) -> None:
+    fake_openai.unknown_status = "warming_up"
+    backend = OpenAIBackend(project)
+    run_id = backend.start(make_spec(project, "openai"))
+    details = set()
+    deadline = time.monotonic() + 10
+    while (status := backend.status(run_id)).status != "succeeded" and time.monotonic() < deadline:
+        details.add(status.detail)
+        time.sleep(backend.poll_seconds)
     assert "warming_up" in details
     assert status.status == "succeeded"
     notes = [e["data"]["message"] for e in read_jsonl(project.run_dir(run_id) / "events.jsonl") if e["type"] == "log"]
     assert any("'warming_up'" in note for note in notes)
 
 
-def test_a_job_failing_file_validation_ends_failed_with_the_reason(project, monkeypatch) -> None:
-    with FakeOpenAI(outcome="validation_failed") as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        monkeypatch.setenv("OPENAI_API_KEY", server.api_key)
-        monkeypatch.setenv("TUNEUI_POLL_SECONDS", "0.05")
-        backend = OpenAIBackend(project)
-        final = follow(backend, backend.start(make_spec(project, "openai")))
+def test_a_job_failing_file_validation_ends_failed_with_the_reason(fake_openai, project) -> None:
+    fake_openai.outcome = "validation_failed"
+    backend = OpenAIBackend(project)
+    final = follow(backend, backend.start(make_spec(project, "openai")))
     assert final.status == "failed"
     assert "invalid training file" in final.error and "training_file" in final.error
 

@@ -57,16 +57,11 @@ def test_the_job_is_created_with_the_supervised_method_and_run_metadata(fake_ope
     assert uploads[0].form["file"] == project.train_file.read_bytes()
 
 
-def test_a_failed_job_reports_the_providers_error_object(project, monkeypatch) -> None:
-    from tests.hosted.fake_openai import FakeOpenAI
-
-    with FakeOpenAI(outcome="failed") as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        monkeypatch.setenv("OPENAI_API_KEY", server.api_key)
-        monkeypatch.setenv("TUNEUI_POLL_SECONDS", "0.05")
-        backend = OpenAIBackend(project)
-        run_id = backend.start(make_spec(project, "openai"))
-        final = follow(backend, run_id)
+def test_a_failed_job_reports_the_providers_error_object(fake_openai, project) -> None:
+    fake_openai.outcome = "failed"
+    backend = OpenAIBackend(project)
+    run_id = backend.start(make_spec(project, "openai"))
+    final = follow(backend, run_id)
     assert final.status == "failed"
     assert "internal error" in final.error and "server_error" in final.error
     with pytest.raises(Exception, match="no model yet"):
