@@ -17,6 +17,11 @@ from tuneui.messages import WorkspaceChanged
 
 
 class TrainScreen(Screen):
+    DEFAULT_CSS = """
+    #loss-plot { height: 1fr; min-height: 8; }
+    #run-stats, #run-warning { padding: 0 1; height: auto; }
+    """
+
     BINDINGS = [
         Binding("escape", "app.back", "Back"),
         Binding("x", "cancel_run", "Cancel run"),

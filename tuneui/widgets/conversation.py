@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Static
+from textual.widgets import Static
 
 from tuneui.guide import Choice, Turn
 from tuneui.messages import ChoiceMade
@@ -29,17 +29,20 @@ class Conversation(VerticalScroll):
         self.scroll_end(animate=False)
 
 
+class ChoiceLabel(Static):
+    """One offered answer: its number is what to type; a click picks it too (the mouse is optional)."""
+
+    def __init__(self, position: int, choice: Choice) -> None:
+        super().__init__(f" {position}. {choice.label} ", classes="choice")
+        self.command = choice.command
+
+    def on_click(self) -> None:
+        self.post_message(ChoiceMade(self.command))
+
+
 class ChoiceBar(Horizontal):
-    """The answers to the current question as buttons; typing 1, 2 or yes picks them too."""
+    """The answers to the current question; typing 1, 2 or yes picks them too."""
 
     def show(self, choices: tuple[Choice, ...]) -> None:
         self.remove_children()
-        self.mount_all(
-            Button(f"{position}. {choice.label}", name=choice.command, classes="choice", compact=True)
-            for position, choice in enumerate(choices, start=1)
-        )
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.name:
-            self.post_message(ChoiceMade(event.button.name))
+        self.mount_all(ChoiceLabel(position, choice) for position, choice in enumerate(choices, start=1))
