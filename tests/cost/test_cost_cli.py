@@ -99,9 +99,11 @@ def test_price_override_from_tuneui_toml(project, capsys):
     "argv, code, message",
     [
         (["--backend", "openai", "--model", "gpt-5"], 2, "Unknown openai model 'gpt-5'"),
+        (["--model", "gpt-5"], 2, "Unknown openai model 'gpt-5'"),
         (["--backend", "local", "--model", "acme/missing"], 2, "No config.json for model 'acme/missing'"),
         (["--backend", "openai", "--method", "qlora"], 2, "--method applies to the local backend only"),
         (["nowhere.jsonl", "--backend", "openai"], 2, "No training file at nowhere.jsonl"),
+        (["--backend", "local", "--epochs", "0"], 2, "train for at least 1 epoch"),
     ],
 )
 def test_failures_are_clear_and_have_no_traceback(project, capsys, monkeypatch, argv, code, message):

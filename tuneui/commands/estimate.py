@@ -15,6 +15,7 @@ from tuneui.errors import TuneError, UsageError
 
 HOSTED_BACKENDS = ("openai", "azure", "together")
 LOCAL_DEFAULT_EPOCHS = 3  # the local backend's default (backends/local/recipe.py)
+OPENAI_MODEL_PREFIXES = ("gpt-", "ft:", "chatgpt-", "o1", "o3", "o4")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,6 +34,8 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
     from tuneui.core.settings import Settings
     from tuneui.core.workspace import find_workspace
 
+    if args.epochs is not None and args.epochs < 1:
+        raise UsageError(f"--epochs {args.epochs}: train for at least 1 epoch", "Pass --epochs 1 or more, or leave it out for the default.")
     workspace = find_workspace(args.project)
     settings = workspace.settings() if workspace.exists() else Settings()
     train_path = args.file or workspace.train_file
@@ -169,6 +172,8 @@ def _backend_of(model: str, settings: Any) -> str:
     price = load_prices(settings.prices).find(model)
     if price is not None and price.provider:
         return price.provider
+    if model.lower().startswith(OPENAI_MODEL_PREFIXES):
+        return "openai"  # an OpenAI model the table lacks: say so, rather than look for its config.json
     return "local"
 
 
