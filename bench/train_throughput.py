@@ -91,8 +91,10 @@ def run_variant(args: argparse.Namespace) -> dict:
     cuda = torch.cuda.is_available()
     lora = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, target_modules="all-linear", task_type="CAUSAL_LM")
     if args.variant == "tuneui":
+        options = {"quantization": args.quantization} if args.quantization != "auto" else {}
         spec = TrainSpec(run_id="bench", backend="local", model=args.model_dir, train_file=args.data, steps=args.steps,
-                         batch_size=args.batch_size, max_length=args.max_length, save_every=args.steps + 1)  # fmt: skip
+                         batch_size=args.batch_size, max_length=args.max_length, save_every=args.steps + 1,
+                         options=options)  # fmt: skip
         loss_on, _ = recipe.choose_loss(tokenizer)
         plan = recipe.plan_run(spec, len(records), False, loss_on)
         if plan.packing:
@@ -177,6 +179,9 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--max-length", type=int, default=None)
     parser.add_argument("--examples", type=int, default=2000)
+    parser.add_argument("--quantization", choices=("auto", "nf4", "none"), default="auto",
+                        help="tuneui's weights: auto = bf16 LoRA when it fits (faster, more memory); nf4 = same "
+                             "memory class as plain QLoRA, isolating packing, loss masking and checkpointing")  # fmt: skip
     parser.add_argument("--variant", choices=("tuneui", "plain"), help=argparse.SUPPRESS)
     parser.add_argument("--model-dir", help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
@@ -209,7 +214,8 @@ def main() -> int:
     for variant in ("plain", "tuneui"):
         command = [sys.executable, __file__, "--variant", variant, "--model-dir", str(work / "model"), "--data", str(data),
                    "--size", args.size, "--steps", str(args.steps), "--warmup", str(args.warmup), "--batch-size",
-                   str(args.batch_size), "--max-length", str(args.max_length), "--mean-tokens", str(mean_tokens)]  # fmt: skip
+                   str(args.batch_size), "--max-length", str(args.max_length), "--mean-tokens", str(mean_tokens),
+                   "--quantization", args.quantization]  # fmt: skip
         out = subprocess.run(command, capture_output=True, text=True)
         line = next((l for l in out.stdout.splitlines() if l.startswith("RESULT ")), None)
         if line is None:
