@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator
 
 from backends.base import (
     TERMINAL_STATES,
@@ -223,18 +223,12 @@ class OpenAIBackend(HostedBackend):
 
     # -- inference ----------------------------------------------------------------------------
 
-    def generate(
-        self, model: ModelRef, conversations: Sequence[Conversation], params: GenerationParams = GenerationParams()
-    ) -> list[str]:
-        replies = []
-        for conversation in conversations:
-            request = self._chat_request(model, conversation, params)
-            response = wire.as_dict(self._call(lambda client: client.chat.completions.create(**request), retries=2))
-            choices = response.get("choices") or []
-            if not choices:
-                raise safe_error(f"{self.provider} returned a completion without choices", "Try again; if it persists, check the model id.")
-            replies.append(str((choices[0].get("message") or {}).get("content") or ""))
-        return replies
+    def _complete(self, model: ModelRef, conversation: Conversation, params: GenerationParams) -> str:
+        request = self._chat_request(model, conversation, params)
+        response = wire.as_dict(self._call(lambda client: client.chat.completions.create(**request), retries=2))
+        wire.require_field(response, "choices", "chat completion")
+        choices = response["choices"] or [{}]
+        return str((choices[0].get("message") or {}).get("content") or "")
 
     def stream(self, model: ModelRef, conversation: Conversation, params: GenerationParams = GenerationParams()) -> Iterator[str]:
         request = {**self._chat_request(model, conversation, params), "stream": True}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator
 
 from backends.base import (
     TERMINAL_STATES,
@@ -230,16 +230,11 @@ class TogetherBackend(HostedBackend):
         require(job, ("status",), "fine-tuning job", self.provider)
         self._append(folder, self._apply_status(folder, str(job["status"])))
 
-    def generate(
-        self, model: ModelRef, conversations: Sequence[Conversation], params: GenerationParams = GenerationParams()
-    ) -> list[str]:
-        replies = []
-        for conversation in conversations:
-            response = self._http().json("POST", "chat/completions", json=self._chat_request(model, conversation, params))
-            require(response, ("choices",), "chat completion", self.provider)
-            choices = response["choices"] or [{}]
-            replies.append(str((choices[0].get("message") or {}).get("content") or ""))
-        return replies
+    def _complete(self, model: ModelRef, conversation: Conversation, params: GenerationParams) -> str:
+        response = self._http().json("POST", "chat/completions", json=self._chat_request(model, conversation, params))
+        require(response, ("choices",), "chat completion", self.provider)
+        choices = response["choices"] or [{}]
+        return str((choices[0].get("message") or {}).get("content") or "")
 
     def stream(self, model: ModelRef, conversation: Conversation, params: GenerationParams = GenerationParams()) -> Iterator[str]:
         request = {**self._chat_request(model, conversation, params), "stream": True}

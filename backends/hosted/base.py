@@ -11,14 +11,17 @@ from __future__ import annotations
 import abc
 import os
 import time
-from typing import Any, ClassVar, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, ClassVar, Mapping, Sequence
 
 from backends.base import (
     Backend,
     BackendError,
+    Conversation,
     Estimate,
     Event,
     JobNotFoundError,
+    GenerationParams,
     JobStatus,
     ModelRef,
     TrainSpec,
@@ -28,6 +31,9 @@ from backends.runs import RunFolder
 from tuneui.core.files import atomic_write_json
 
 DEFAULT_POLL_SECONDS = 30.0
+# Completions in flight at once for evaluation: hosted APIs answer each in about a second, and the
+# SDK/httpx clients are thread-safe. Rate limits still apply: 429s are retried per request.
+GENERATE_CONCURRENCY = 8
 
 
 def poll_seconds_for(workspace: Any) -> float:
@@ -74,6 +80,10 @@ class HostedBackend(Backend):
     def _fetch(self, folder: RunFolder, status: dict[str, Any]) -> None:
         """Bring the run folder up to date with the provider (events, status, result)."""
 
+    @abc.abstractmethod
+    def _complete(self, model: ModelRef, conversation: Conversation, params: GenerationParams) -> str:
+        """The assistant's reply to one conversation (one chat completion request)."""
+
     # -- the Backend interface -----------------------------------------------------------------
 
     def estimate(self, spec: TrainSpec, stats: Mapping[str, Any]) -> Estimate:
@@ -110,6 +120,16 @@ class HostedBackend(Backend):
                 folder.write_status(status="failed", error=exc.title)
             raise
         return folder.run_id
+
+    def generate(
+        self, model: ModelRef, conversations: Sequence[Conversation], params: GenerationParams = GenerationParams()
+    ) -> list[str]:
+        """One reply per conversation, in order, with up to GENERATE_CONCURRENCY requests in flight."""
+        self._connect()  # one client, made before the threads share it
+        if len(conversations) <= 1:
+            return [self._complete(model, conversation, params) for conversation in conversations]
+        with ThreadPoolExecutor(max_workers=min(GENERATE_CONCURRENCY, len(conversations))) as pool:
+            return list(pool.map(lambda conversation: self._complete(model, conversation, params), conversations))
 
     def events(self, run_id: str, after: int = 0) -> list[Event]:
         folder = self._folder(run_id)

@@ -13,7 +13,8 @@ the end) -> the `outcome` ("succeeded", "failed" with an error object after two 
 "validation_failed" straight from validating_files). `unknown_status="x"` shows status "x" for one
 tick after the first step. `POST .../cancel` cancels, `.../pause` and `.../resume` do what they say.
 Events list newest first with `limit`/`after`/`has_more`. Chat completions answer
-`server.chat_reply` (streamed in words when `stream=true`). Faults: see `fake_http`.
+`server.chat_reply` (with `server.echo = True`, the last user message), streamed in words when
+`stream=true`. Faults: see `fake_http`.
 `server.advance(job_id)` runs a job to its end server-side. Inspect `server.jobs`, `server.files`, `server.events[job_id]`, `server.requests`.
 """
 
@@ -34,6 +35,7 @@ class FakeOpenAI(FakeServer):
         self.outcome = outcome
         self.unknown_status = unknown_status
         self.chat_reply = "Hello from the fine-tuned model"
+        self.echo = False  # True: reply with the last user message, to check order
         self.models = [
             {"id": "gpt-4o-mini-2024-07-18", "object": "model", "created": 1721172741, "owned_by": "system", "shutdown_date": None},
             {"id": "gpt-4o-mini", "object": "model", "created": 1721172741, "owned_by": "system", "shutdown_date": None},
@@ -218,17 +220,18 @@ class FakeOpenAI(FakeServer):
         known = {m["id"] for m in self.models} | {j["fine_tuned_model"] for j in self.jobs.values() if j["fine_tuned_model"]}
         if model not in known:
             return error_reply(404, f"The model {model} does not exist", "invalid_request_error", "model_not_found")
+        reply = _last_user_text(body) if self.echo else self.chat_reply
         if body.get("stream"):
             chunks = [
                 {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0, "model": model,
                  "choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}]}
-                for word in _words(self.chat_reply)
+                for word in _words(reply)
             ]
             raw = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
             return Reply(raw=raw.encode(), content_type="text/event-stream")
         return Reply(body={
             "id": "chatcmpl-1", "object": "chat.completion", "created": int(time.time()), "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": self.chat_reply}, "finish_reason": "stop", "logprobs": None}],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop", "logprobs": None}],
             "usage": {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10},
         })
 
@@ -242,6 +245,11 @@ def _page(items: list[dict[str, Any]], request: Recorded) -> dict[str, Any]:
         start = next((i + 1 for i, item in enumerate(items) if item["id"] == after), len(items))
     chunk = items[start:start + limit]
     return {"object": "list", "data": chunk, "has_more": start + limit < len(items)}
+
+
+def _last_user_text(body: dict[str, Any]) -> str:
+    users = [m for m in body.get("messages") or [] if m.get("role") == "user"]
+    return str(users[-1].get("content", "")) if users else ""
 
 
 def _words(text: str) -> list[str]:

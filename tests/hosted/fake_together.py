@@ -12,7 +12,8 @@ at the end) -> compressing -> uploading -> `outcome` ("completed", or "error" af
 a job_error event). `POST /fine-tunes/{id}/cancel` gives cancel_requested, then cancelled.
 `GET /finetune/download?ft_id=..&checkpoint=adapter` serves a tar.gz (or, with
 `archive="tar.zst"`, a tar.zst) holding `adapter_config.json` and `adapter_model.safetensors`.
-Chat completions answer `server.chat_reply`. Faults and the request log: see `fake_http`.
+Chat completions answer `server.chat_reply` (with `server.echo = True`, the last user message).
+Faults and the request log: see `fake_http`.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class FakeTogether(FakeServer):
         self.outcome = outcome
         self.archive = archive
         self.chat_reply = "Hello from the LoRA"
+        self.echo = False  # True: reply with the last user message, to check order
         self.models = [{"id": "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference", "object": "model", "type": "chat"}]
         self.files: dict[str, dict[str, Any]] = {}
         self.jobs: dict[str, dict[str, Any]] = {}
@@ -166,12 +168,14 @@ class FakeTogether(FakeServer):
         known = {m["id"] for m in self.models} | {j["model_output_name"] for j in self.jobs.values() if j["model_output_name"]}
         if body.get("model") not in known:
             return error_reply(404, f"Unable to access model {body.get('model')}", "invalid_request_error", "model_not_available")
+        users = [m for m in body.get("messages") or [] if m.get("role") == "user"]
+        reply = str(users[-1].get("content", "")) if self.echo and users else self.chat_reply
         if body.get("stream"):
-            chunks = [{"choices": [{"index": 0, "delta": {"content": w + " "}}]} for w in self.chat_reply.split(" ")]
+            chunks = [{"choices": [{"index": 0, "delta": {"content": w + " "}}]} for w in reply.split(" ")]
             raw = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
             return Reply(raw=raw.encode(), content_type="text/event-stream")
         return Reply(body={"id": "c-1", "object": "chat.completion", "model": body["model"],
-                           "choices": [{"index": 0, "message": {"role": "assistant", "content": self.chat_reply}, "finish_reason": "stop"}]})
+                           "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}]})
 
 
 def _iso() -> str:

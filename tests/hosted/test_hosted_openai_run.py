@@ -74,3 +74,10 @@ def test_generate_on_a_base_model_uses_chat_completions(fake_openai, project) ->
     assert backend.generate(ref, [[{"role": "user", "content": "a"}], [{"role": "user", "content": "b"}]], GenerationParams(stop=("\n",))) == [fake_openai.chat_reply] * 2
     bodies = [c.json for c in fake_openai.calls("POST", "/v1/chat/completions")]
     assert bodies[0]["model"] == "gpt-4o-mini" and bodies[0]["stop"] == ["\n"]
+
+
+def test_many_completions_run_concurrently_and_come_back_in_order(fake_openai, project) -> None:
+    fake_openai.echo = True
+    questions = [f"question {i}" for i in range(20)]
+    replies = OpenAIBackend(project).generate(ModelRef("openai", "gpt-4o-mini"), [[{"role": "user", "content": q}] for q in questions])
+    assert replies == questions

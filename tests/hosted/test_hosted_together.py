@@ -130,3 +130,12 @@ def test_an_answer_of_the_wrong_shape_is_a_clear_error(fake_together, project) -
     fake_together.fail("GET", r"/fine-tunes/[^/]+$", strip=("status",))
     with pytest.raises(ResponseShapeError, match="without its 'status' field"):
         backend.status(run_id)
+
+
+def test_many_completions_come_back_in_order(fake_together, project) -> None:
+    from backends.base import ModelRef
+
+    fake_together.echo = True
+    questions = [f"question {i}" for i in range(12)]
+    replies = TogetherBackend(project).generate(ModelRef("together", MODEL), [[{"role": "user", "content": q}] for q in questions])
+    assert replies == questions
