@@ -109,9 +109,12 @@ class OpenAIBackend(HostedBackend):
         try:
             content = path.read_bytes()
         except OSError as exc:
-            raise BackendError(f"Cannot read {path}: {exc.strerror}", "Check the path; `tuneui data split` writes data/train.jsonl.") from None
+            raise BackendError(
+                f"Cannot read {path}: {exc.strerror}", "Check the path; `tuneui data split` writes data/train.jsonl."
+            ) from None
         # The SDK's default retries are fine here: a repeated upload costs an unused file, not a job.
-        uploaded = self._call(lambda client: client.files.create(file=(path.name, content, "application/jsonl"), purpose="fine-tune"), retries=2)
+        upload = (path.name, content, "application/jsonl")
+        uploaded = self._call(lambda client: client.files.create(file=upload, purpose="fine-tune"), retries=2)
         return str(wire.require_field(wire.as_dict(uploaded), "id", "file"))
 
     def _create_once(self, folder: RunFolder, spec: TrainSpec, files: dict[str, str]) -> dict[str, Any]:
@@ -173,7 +176,8 @@ class OpenAIBackend(HostedBackend):
             model_id = wire.require_field(job, "fine_tuned_model", "succeeded job")
             ref = ModelRef(self.name, str(job.get("model") or ""), "hosted", model_id=str(model_id))
             self._finish(folder, ref, {"job_id": job_id, "trained_tokens": job.get("trained_tokens")})
-        self._append(folder, self._apply_status(folder, provider_status, error=wire.failure_text(job), trained_tokens=job.get("trained_tokens")))
+        changes = {"error": wire.failure_text(job), "trained_tokens": job.get("trained_tokens")}
+        self._append(folder, self._apply_status(folder, provider_status, **changes))
         if final:
             folder.write_status(follow_done=True)
 

@@ -89,7 +89,9 @@ class TogetherBackend(HostedBackend):
         try:
             content = path.read_bytes()
         except OSError as exc:
-            raise BackendError(f"Cannot read {path}: {exc.strerror}", "Check the path; `tuneui data split` writes data/train.jsonl.") from None
+            raise BackendError(
+                f"Cannot read {path}: {exc.strerror}", "Check the path; `tuneui data split` writes data/train.jsonl."
+            ) from None
         form = {"purpose": "fine-tune", "file_name": path.name, "file_type": "jsonl"}
         # A repeated upload costs an orphan file at worst, never a second job: retry transient failures.
         for attempt in range(ATTEMPTS):
@@ -197,7 +199,8 @@ class TogetherBackend(HostedBackend):
                 raise
             # Older deployments lack the metrics endpoint (added 2026-06): follow without curves.
             folder.write_status(metrics_unavailable=True)
-            return [Event("log", {"level": "warn", "message": f"No training metrics from {self.provider}: {exc.title}"}, time.time(), id="metrics-unavailable")]
+            note = {"level": "warn", "message": f"No training metrics from {self.provider}: {exc.title}"}
+            return [Event("log", note, time.time(), id="metrics-unavailable")]
         rows = answer.get("metrics") if isinstance(answer, dict) else answer
         events = wire.normalize_metrics([row for row in rows or [] if isinstance(row, dict)], total_steps)
         if events:

@@ -99,7 +99,9 @@ class HostedBackend(Backend):
                 train_tokens = _count_train_tokens(spec)
             settings = self.workspace.settings() if self.workspace is not None and self.workspace.exists() else None
             prices = load_prices(settings.prices if settings is not None else None)
-            bill = hosted_estimate(self.name, spec.model, train_tokens, epochs=spec.epochs, validation=stats.get("validation"), prices=prices)
+            bill = hosted_estimate(
+                self.name, spec.model, train_tokens, epochs=spec.epochs, validation=stats.get("validation"), prices=prices
+            )
         except TuneError as exc:
             raise BackendError(exc.title, exc.hint) from None
         return bill.to_estimate()

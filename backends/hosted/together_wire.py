@@ -50,7 +50,11 @@ class TogetherHTTP:
         try:
             return response.json()
         except ValueError:
-            raise safe_error(f"{PROVIDER} answered {method} /{path} with something that is not JSON", "Check `[together] base_url`.", ResponseShapeError) from None
+            raise safe_error(
+                f"{PROVIDER} answered {method} /{path} with something that is not JSON",
+                "Check `[together] base_url`.",
+                ResponseShapeError,
+            ) from None
 
     def download(self, path: str, params: Mapping[str, Any], target: Path) -> None:
         """Stream a binary answer into `target` (written whole or not at all)."""
@@ -94,7 +98,8 @@ class TogetherHTTP:
         except ValueError:
             message = response.text
         if response.status_code >= 500:
-            raise safe_error(f"{PROVIDER} had an internal error (HTTP {response.status_code}): {message[:300]}", "", ProviderUnavailableError)
+            title = f"{PROVIDER} had an internal error (HTTP {response.status_code}): {message[:300]}"
+            raise safe_error(title, "", ProviderUnavailableError)
         raise refusal(PROVIDER, message[:500], response.status_code)
 
 

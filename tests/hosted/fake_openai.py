@@ -14,8 +14,8 @@ the end) -> the `outcome` ("succeeded", "failed" with an error object after two 
 tick after the first step. `POST .../cancel` cancels, `.../pause` and `.../resume` do what they say.
 Events list newest first with `limit`/`after`/`has_more`. Chat completions answer
 `server.chat_reply` (with `server.echo = True`, the last user message), streamed in words when
-`stream=true`. Faults: see `fake_http`.
-`server.advance(job_id)` runs a job to its end server-side. Inspect `server.jobs`, `server.files`, `server.events[job_id]`, `server.requests`.
+`stream=true`. Faults: see `fake_http`. `server.advance(job_id)` runs a job to its end
+server-side. Inspect `server.jobs`, `server.files`, `server.events[job_id]`, `server.requests`.
 """
 
 from __future__ import annotations
