@@ -10,6 +10,7 @@ from typing import Any, Iterator
 import pytest
 
 from backends.base import TERMINAL_STATES, TrainSpec
+from tests.hosted.fake_http import FakeServer
 from tests.hosted.fake_openai import FakeOpenAI
 from tests.hosted.fake_together import FakeTogether
 
@@ -25,6 +26,17 @@ def _quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retries keep their logic but not their half-second pauses."""
     monkeypatch.setattr("backends.openai_ft.RETRY_BASE_S", 0.01)
     monkeypatch.setattr("backends.together_ft.RETRY_BASE_S", 0.01)
+
+
+@pytest.fixture(autouse=True)
+def _key_never_on_disk(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After every test here, faults or not, the fake servers' key is in no file of the project."""
+    project = request.getfixturevalue("project") if "project" in request.fixturenames else None
+    yield
+    if project is not None:
+        root = project.root
+        leaked = [str(p) for p in root.rglob("*") if p.is_file() and FakeServer.api_key.encode() in p.read_bytes()]
+        assert not leaked, f"the API key was written to {leaked}"
 
 
 @pytest.fixture
