@@ -157,3 +157,10 @@ def test_check_never_modifies_its_input(write_jsonl) -> None:
     before = path.read_bytes()
     check(path)
     assert path.read_bytes() == before
+
+
+def test_a_broken_first_line_does_not_hide_the_rest_of_a_jsonl_file(write_jsonl) -> None:
+    path = write_jsonl(['{"messages": [', *many_chats(10), '{"messages": 3}'])
+    result = load(path)
+    assert codes_at(result.errors) == [(1, "invalid_json"), (12, "missing_messages_list")]
+    assert len(result.examples) == 10

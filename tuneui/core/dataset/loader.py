@@ -137,7 +137,10 @@ def _open_json(path: Path, head: bytes, format: str | None, mapping: Mapping[str
             "Rename the file to .json (tuneui reads arrays there), or write one example per line.",
         )
         return Records(format or "chat", iter([wrong]))
-    if start == "[" or (start and not sources.first_line_is_json(path)):
+    # A .jsonl file is read line by line even when its first line is broken, so that one bad line
+    # does not hide the rest; other names may hold one pretty-printed JSON document.
+    is_jsonl = path.suffix.lower() == ".jsonl"
+    if not is_jsonl and (start == "[" or (start and not sources.first_line_is_json(path))):
         raw: Iterator[Any] = sources.iter_json_document(path)
     else:
         raw = sources.iter_jsonl(path)
