@@ -131,7 +131,8 @@ def read_chat_jsonl(path: str | os.PathLike[str]) -> list[Example]:
 
 def _open_json(path: Path, head: bytes, format: str | None, mapping: Mapping[str, str] | None) -> Records:
     start = sources.first_char(head)
-    if path.suffix.lower() == ".jsonl" and start == "[":
+    is_jsonl = path.suffix.lower() == ".jsonl"
+    if is_jsonl and start == "[":
         wrong = finding(
             "data_type", 1, "The file is one JSON array, but a .jsonl file holds one JSON object per line.",
             "Rename the file to .json (tuneui reads arrays there), or write one example per line.",
@@ -139,7 +140,6 @@ def _open_json(path: Path, head: bytes, format: str | None, mapping: Mapping[str
         return Records(format or "chat", iter([wrong]))
     # A .jsonl file is read line by line even when its first line is broken, so that one bad line
     # does not hide the rest; other names may hold one pretty-printed JSON document.
-    is_jsonl = path.suffix.lower() == ".jsonl"
     if not is_jsonl and (start == "[" or (start and not sources.first_line_is_json(path))):
         raw: Iterator[Any] = sources.iter_json_document(path)
     else:
