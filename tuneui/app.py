@@ -27,7 +27,7 @@ class TuneApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "tuneui"
     BINDINGS = [
-        Binding("f1", "guide('/help')", "Help"),
+        Binding("f1", "guide('/help')", "Help", show=False),
         Binding("f2", "open_view('Dataset')", "Dataset"),
         Binding("f3", "open_view('Cost')", "Cost"),
         Binding("f4", "open_view('Train')", "Train"),
@@ -52,6 +52,10 @@ class TuneApp(App):
 
     def on_mount(self) -> None:
         self.set_interval(self.poll_seconds, self.poll_workspace)
+
+    def on_unmount(self) -> None:
+        # A step still running in a child process is stopped, so quitting never waits on it.
+        self.runner.cancel.set()
 
     def workspace_state(self) -> WorkspaceState:
         return self._state

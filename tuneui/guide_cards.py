@@ -117,6 +117,12 @@ def status_card(state: WorkspaceState) -> Card:
     return Card(title="Status", kind="table", columns=("step", "state"), rows=tuple(rows))
 
 
+def one_line(text: str, width: int) -> str:
+    """`text` flattened to one line of at most `width` characters, for table cells."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
 def _cost_note(row: Mapping[str, Any]) -> str:
     notes = []
     if isinstance(row.get("billed_tokens"), int):

@@ -3,6 +3,7 @@ the real command would, so the guide's flow through the app is tested without ch
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 from tuneui.core.workspace import Workspace
@@ -31,6 +32,7 @@ BASELINE = {
 class ScriptedRunner:
     workspace: Workspace
     calls: list[str] = field(default_factory=list)
+    cancel: threading.Event = field(default_factory=threading.Event)
 
     def check(self) -> StepResult:
         self.calls.append("check")

@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Select, Static
 
 from tuneui.core.dataset.model import Example
 from tuneui.core.workspace import Workspace
+from tuneui.guide_cards import one_line
 from tuneui.errors import TuneError
 from tuneui.guide_dataset import DatasetSnapshot, blank_example, dataset_file, read_dataset, save_examples, with_messages
 from tuneui.screens.example_modal import ExampleModal
@@ -89,7 +90,7 @@ class DatasetScreen(Screen):
         for position in self.shown:
             example = snapshot.examples[position]
             table.add_row(
-                str(example.line or "—"), _one_line(example.user_text, 30), _one_line(example.answer or "", 30),
+                str(example.line or "—"), one_line(example.user_text, 30), one_line(example.answer or "", 30),
                 ", ".join(snapshot.codes_at(example.line)),
             )
         errors = sum(1 for f in snapshot.findings if f.severity == "error")
@@ -186,7 +187,3 @@ class DatasetScreen(Screen):
             return False
         return True
 
-
-def _one_line(text: str, width: int) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[: width - 1] + "…"

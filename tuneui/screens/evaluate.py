@@ -11,6 +11,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from tuneui.core.workspace import Workspace
+from tuneui.guide_cards import one_line
 from tuneui.guide_evaluation import ComparedExample, Evaluation, read_evaluation, word_diff
 from tuneui.guide_state import observe
 
@@ -58,7 +59,7 @@ class EvaluateScreen(Screen):
         table = self.query_one(DataTable)
         table.add_columns("line", "request", "judge")
         for example in self.evaluation.examples:
-            table.add_row(str(example.line or "—"), _one_line(example.request, 60), example.judge or "")
+            table.add_row(str(example.line or "—"), one_line(example.request, 60), example.judge or "")
         table.focus()
         if self.evaluation.examples:
             self._show(self.evaluation.examples[0])
@@ -100,7 +101,3 @@ def _metrics_line(evaluation: Evaluation) -> Text:
 def _number(value: object) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
-
-def _one_line(text: str, width: int) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[: width - 1] + "…"
