@@ -164,3 +164,13 @@ def test_a_broken_first_line_does_not_hide_the_rest_of_a_jsonl_file(write_jsonl)
     result = load(path)
     assert codes_at(result.errors) == [(1, "invalid_json"), (12, "missing_messages_list")]
     assert len(result.examples) == 10
+
+
+def test_duplicates_are_found_whatever_extra_keys_the_messages_carry(write_jsonl) -> None:
+    plain = chat("Where is my parcel?", "On its way.")
+    weighted = chat("where is my parcel", "On its way.")
+    weighted["messages"][2]["weight"] = 1
+    named = chat("Where is my parcel?!", "Lost.")
+    named["messages"][1]["name"] = "customer"
+    result = load(write_jsonl([*many_chats(10), plain, weighted, named]))
+    assert codes_at(result.warnings) == [(12, "duplicate"), (13, "contradiction")]
