@@ -100,6 +100,7 @@ class TuneApp(App):
             self._run_statuses[run.run_id] = run.status
             if before is not None and before != run.status and not run.active:
                 self._say(Turn(says=(f"Run {run.run_id} {run.status} after {run.steps} steps.",)))
+                self.notify(f"Run {run.run_id} {run.status}. Esc returns to the guide.", timeout=8)
                 if run.status == "succeeded" and self.busy is None:
                     self._say(self.guide.opening())
         self.screen.post_message(WorkspaceChanged())
