@@ -167,3 +167,11 @@ def test_counts_without_the_native_counter_are_the_same(monkeypatch):
     expected = tokens.count_examples(CHATS)
     monkeypatch.setattr(tokens, "_rust_counter", lambda encoding: None)
     assert tokens.count_examples(CHATS) == expected
+
+
+def test_lone_surrogates_from_json_escapes_are_counted():
+    import json
+
+    text = json.loads('"broken \\ud800 pair"')
+    expected = 3 + 1 + len(tokens.get_encoding("o200k_base").encode_ordinary(text)) + 3  # message, "user", text, reply
+    assert tokens.count_examples([[{"role": "user", "content": text}], [{"role": "user", "content": "ok"}]])[0] == expected

@@ -174,7 +174,22 @@ def _encoded_lengths(encoding: str, texts: list[str]) -> list[int]:
     if count is None:
         encode = get_encoding(encoding).encode_ordinary
         return [len(encode(text)) for text in texts]
-    return list(map(count, texts))
+    try:
+        return list(map(count, texts))
+    except UnicodeEncodeError:
+        # A lone surrogate (legal as a JSON escape) cannot cross into Rust as UTF-8; tiktoken's
+        # Python side replaces it, so those strings go through tiktoken.
+        return _lengths_with_fallback(count, get_encoding(encoding).encode_ordinary, texts)
+
+
+def _lengths_with_fallback(count: Callable[[str], int], encode: Callable[[str], list[int]], texts: list[str]) -> list[int]:
+    lengths = []
+    for text in texts:
+        try:
+            lengths.append(count(text))
+        except UnicodeEncodeError:
+            lengths.append(len(encode(text)))
+    return lengths
 
 
 @lru_cache(maxsize=None)
