@@ -188,7 +188,7 @@ class Audit:
             finding(
                 "inconsistent_system",
                 line,
-                f"Its system prompt differs from the one {usual_count} of {with_system} examples use (as on line {first_usual}).",
+                f"Its system prompt differs from the one {usual_count:,} of {with_system:,} examples use (as on line {first_usual}).",
             )
             for line, system in zip(self._lines, self._systems)
             if system is not None and system != usual
