@@ -24,17 +24,20 @@ from tuneui.core.files import atomic_write_json
 
 def train(folder: RunFolder, cancel_requested: threading.Event) -> str:
     """Run (or resume) the run in `folder`; return the final state word."""
+    from backends.local import recipe
+
+    spec = folder.read_spec()
+    is_main = int(os.environ.get("RANK", "0")) == 0
+    # Bad data fails here, in a second, before the ML stack takes its ten seconds to import.
+    train_records = recipe.read_chat_file(spec.train_file)
+    val_records = recipe.read_chat_file(spec.val_file) if spec.val_file and Path(spec.val_file).is_file() else []
+
     from datasets import Dataset
     from transformers import AutoTokenizer, EarlyStoppingCallback
     from trl import SFTTrainer
 
-    from backends.local import recipe
     from backends.local.progress import RunProgress, newest_complete_checkpoint, remove_incomplete_checkpoints
 
-    spec = folder.read_spec()
-    is_main = int(os.environ.get("RANK", "0")) == 0
-    train_records = recipe.read_chat_file(spec.train_file)
-    val_records = recipe.read_chat_file(spec.val_file) if spec.val_file and Path(spec.val_file).is_file() else []
     tokenizer = AutoTokenizer.from_pretrained(spec.model)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

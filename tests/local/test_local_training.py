@@ -34,13 +34,10 @@ def cli_run(tmp_path_factory, tiny_model):
     folder = RunFolder(project.run_dir(at_start["run_id"]))
     alive_after_cli_exit = worker_alive(read_pid(folder))
 
-    def finished():
-        out = run_cli(project.root, "status", at_start["run_id"], "--json")
-        assert out.returncode == 0, out.stderr
-        current = json.loads(out.stdout)
-        return current if current["status"] in ("succeeded", "failed", "cancelled") else None
-
-    final = wait_for(finished, timeout=150, every=1.0)
+    wait_for(lambda: folder.read_status().get("status") in ("succeeded", "failed", "cancelled"), timeout=150)
+    out = run_cli(project.root, "status", at_start["run_id"], "--json")  # a new process reattaches
+    assert out.returncode == 0, out.stderr
+    final = json.loads(out.stdout)
     return {"project": project, "start": at_start, "final": final, "folder": folder, "alive": alive_after_cli_exit}
 
 
