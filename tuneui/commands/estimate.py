@@ -50,6 +50,8 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
 
     if args.backend or args.model:
         backend = args.backend or _backend_of(args.model, settings)
+        if args.method and backend != "local":
+            raise UsageError("--method applies to the local backend only", "Drop --method, or add --backend local.")
         result = _estimate(backend, args.model, train, val, args, settings, workspace.root)
         _print_one(result, args.json)
         return 0
@@ -74,8 +76,6 @@ def _estimate(
 ) -> dict[str, Any]:  # fmt: skip
     if backend == "local":
         return _estimate_local(model or settings.models.local, train, args, settings, project)
-    if args.method:
-        raise UsageError("--method applies to the local backend only", "Drop --method, or add --backend local.")
     return _estimate_hosted(backend, model or settings.models.hosted, train, val, args, settings)
 
 
