@@ -168,7 +168,8 @@ class OpenAIBackend(HostedBackend):
         self._append(folder, news)
         provider_status = str(job["status"])
         final = self.status_map.get(provider_status) in TERMINAL_STATES
-        if news or final:
+        # Checkpoints are listed when an event announces one, and once at the end (nothing is missed).
+        if final or any("checkpoint" in str(event.data.get("message", "")).lower() for event in news):
             pages = self._call(lambda client: client.fine_tuning.jobs.checkpoints.list(job_id, limit=100))
             self._append(folder, [wire.normalize_checkpoint(wire.as_dict(c)) for c in reversed(pages.data)])
         if provider_status == "succeeded":

@@ -189,7 +189,8 @@ class TogetherBackend(HostedBackend):
             folder.write_status(follow_done=True)
 
     def _metric_events(self, folder: RunFolder, job_id: str, status: dict[str, Any], total_steps: int | None) -> list[Event]:
-        if status.get("metrics_unavailable"):
+        # Nothing is trained before the job runs; the metrics endpoint is asked only from then on.
+        if status.get("metrics_unavailable") or status.get("provider_status") in (None, "pending", "queued"):
             return []
         since = int(status.get("metrics_through") or 0)
         try:

@@ -14,7 +14,7 @@ from tests.hosted.fake_http import FakeServer
 from tests.hosted.fake_openai import FakeOpenAI
 from tests.hosted.fake_together import FakeTogether
 
-FAST_POLL = "0.02"
+FAST_POLL = "0.01"
 TRAIN_ROWS = [
     {"messages": [{"role": "system", "content": "Classify."}, {"role": "user", "content": f"ticket {i}"}, {"role": "assistant", "content": "billing" if i % 2 else "bug"}]}
     for i in range(12)

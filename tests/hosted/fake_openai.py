@@ -195,6 +195,7 @@ class FakeOpenAI(FakeServer):
                 "fine_tuned_model_checkpoint": f"ft:{job['model']}:org-test::{job['id'][-4:]}:ckpt-step-{step}",
                 "step_number": step, "metrics": {k: v for k, v in data.items() if k != "total_steps"}, "fine_tuning_job_id": job["id"],
             })
+            self._event(job["id"], f"Checkpoint created at step {step}")
 
     def _succeed(self, job: dict[str, Any]) -> None:
         job.update(status="succeeded", fine_tuned_model=f"ft:{job['model']}:org-test::{job['id'][-4:]}",
