@@ -160,3 +160,16 @@ def test_flat_json_records_read_by_field_names_or_map(write_jsonl) -> None:
     assert auto.format == "prompt-completion" and auto.examples[0].user_text == "2+2?" and auto.examples[0].answer == "4"
     mapped = load(write_jsonl([{"q": "Hi", "a": "Hello", "sys": "Be kind."}], name="mapped.jsonl"), mapping={"prompt": "q", "response": "a", "system": "sys"})
     assert mapped.ok and mapped.examples[0].system == "Be kind." and mapped.examples[0].answer == "Hello"
+
+
+def test_csv_and_json_array_with_bom_and_crlf(tmp_path: Path) -> None:
+    table = tmp_path / "excel.csv"
+    table.write_bytes(b"\xef\xbb\xbfprompt,response\r\nBonjour,Salut\r\n\"deux\r\nlignes\",oui\r\n")
+    rows = load(table)
+    assert rows.ok and [e.line for e in rows.examples] == [2, 3] and rows.examples[0].user_text == "Bonjour"
+    array = tmp_path / "windows.json"
+    text = json.dumps(many_chats(2), indent=1)
+    array.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    records = load(array)
+    starts = [number for number, line in enumerate(text.split("\n"), 1) if line == " {"]
+    assert records.ok and [e.line for e in records.examples] == starts == [2, 18]
