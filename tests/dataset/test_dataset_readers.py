@@ -173,3 +173,19 @@ def test_csv_and_json_array_with_bom_and_crlf(tmp_path: Path) -> None:
     records = load(array)
     starts = [number for number, line in enumerate(text.split("\n"), 1) if line == " {"]
     assert records.ok and [e.line for e in records.examples] == starts == [2, 18]
+
+
+def test_tool_calling_conversation_is_a_valid_chat_example(write_jsonl) -> None:
+    call = {"id": "call_1", "type": "function", "function": {"name": "weather", "arguments": '{"city": "Oslo"}'}}
+    record = {
+        "messages": [
+            {"role": "user", "content": "Weather in Oslo?", "name": "ola"},
+            {"role": "assistant", "content": None, "tool_calls": [call], "weight": 0},
+            {"role": "tool", "tool_call_id": "call_1", "content": "4 degrees, rain"},
+            {"role": "assistant", "content": "Rainy, 4 degrees.", "weight": 1},
+        ],
+        "tools": [{"type": "function", "function": {"name": "weather", "parameters": {"type": "object"}}}],
+    }
+    result = load(write_jsonl([record]))
+    assert result.ok and result.examples[0].answer == "Rainy, 4 degrees."
+    assert result.examples[0].to_chat() == record
