@@ -52,6 +52,8 @@ MALFORMED = {
     "wrong_types.jsonl": (json.dumps(chat("a", "b")) + "\n" + json.dumps({"messages": [{"role": "user", "content": ["x", 1]}]})).encode(),
     "unknown_role.jsonl": (json.dumps(chat("a", "b")) + "\n" + json.dumps({"messages": [{"role": "human", "content": "hi"}, {"role": "assistant", "content": "yo"}]})).encode(),
     "latin1.jsonl": json.dumps(chat("a", "b")).encode() + b'\n{"messages": [{"role": "user", "content": "caf\xe9"}]}\n',
+    "latin1.json": b'[\n {"instruction": "a", "output": "b"},\n {"instruction": "caf\xe9", "output": "b"}\n]\n',
+    "latin1.csv": b"prompt,response\nhello,world\ncaf\xe9,au lait\n",
     "empty.jsonl": b"",
     "binary.jsonl": bytes(range(256)) * 40,
     "array.jsonl": json.dumps(many_chats(2), indent=2).encode(),

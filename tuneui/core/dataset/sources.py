@@ -172,7 +172,7 @@ def _unreadable_line(number: int, raw: bytes, exc: orjson.JSONDecodeError) -> Fi
 
 def _encoding_finding(data: bytes, exc: UnicodeDecodeError) -> Finding:
     line = data.count(b"\n", 0, exc.start) + 1
-    return finding("invalid_encoding", line, f"Byte {data[exc.start]:#04x} is not UTF-8; nothing after it was read.")
+    return finding("invalid_encoding", line, f"Byte {data[exc.start]:#04x} on this line is not UTF-8, so the file was not read.")
 
 
 def _skip_blank(text: str, position: int) -> int:
