@@ -165,3 +165,10 @@ def test_shipped_table_is_dated_and_sourced():
         assert price.train_per_million is not None or price.train_per_hour is not None, name
     assert table.provider("openai").no_new_jobs == dt.date(2027, 1, 6)
     assert table.find("o4-mini").shutdown == dt.date(2026, 10, 23)
+
+
+def test_backend_estimate_carries_the_same_figures():
+    bill = hosted_estimate("openai", "gpt-4o-mini", [1000] * 5, today=TODAY)
+    estimate = bill.to_estimate()
+    assert (estimate.backend, estimate.model, estimate.billed_tokens) == ("openai", "gpt-4o-mini-2024-07-18", 100_000)
+    assert estimate.cost_usd == pytest.approx(0.3) and estimate.warnings == bill.warnings

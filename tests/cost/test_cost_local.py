@@ -159,3 +159,11 @@ def test_config_that_is_not_a_decoder_is_a_clear_answer(tmp_path):
     (tmp_path / "config.json").write_text("{not json")
     with pytest.raises(TuneError, match="is not readable JSON"):
         find_model_config(str(tmp_path))
+
+
+def test_backend_estimate_carries_the_same_figures():
+    local = local_estimate(QWEN_05B, model="qwen", train_tokens=[500] * 10, gpu=H100, gpu_hour_usd=3.0)
+    estimate = local.to_estimate()
+    assert (estimate.backend, estimate.fits, estimate.memory_gib) == ("local", True, round(local.memory.total, 2))
+    assert estimate.hours == local.to_json()["hours"] and estimate.cost_usd == local.to_json()["cost_usd"]
+    assert estimate.details == local.to_json()
