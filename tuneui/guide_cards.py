@@ -84,11 +84,11 @@ def cost_card(data: Mapping[str, Any]) -> Card:
     rows = []
     for row in data.get("rows") or []:
         if row.get("error"):
-            rows.append((str(row.get("backend")), str(row.get("model") or ""), "—", row["error"]))
+            rows.append((str(row.get("backend")), _model_name(row.get("model")), "—", row["error"]))
             continue
         cost = row.get("cost_usd")
         dollars = f"${cost:,.2f}" if isinstance(cost, (int, float)) else "—"
-        rows.append((str(row.get("backend")), str(row.get("model") or ""), dollars, _cost_note(row)))
+        rows.append((str(row.get("backend")), _model_name(row.get("model")), dollars, _cost_note(row)))
     return _limited("Training cost by backend", "table", ("backend", "model", "cost", "notes"), rows)
 
 
@@ -136,14 +136,18 @@ def _cost_note(row: Mapping[str, Any]) -> str:
         notes.append("fits in GPU memory")
     elif row.get("fits") is False:
         notes.append("does not fit")
-    elif row.get("backend") == "local":
-        notes.append("no GPU found")
     if isinstance(row.get("hours"), (int, float)):
         notes.append(f"{row['hours']:.2f} h")
     warnings = row.get("warnings") or row.get("advice") or []
     if warnings:
         notes.append(str(warnings[0]))
     return "; ".join(notes)
+
+
+def _model_name(model: Any) -> str:
+    # A local model is often a long absolute folder; its last part names it well enough.
+    text = str(model or "")
+    return text.rstrip("/").rsplit("/", 1)[-1] if text.startswith("/") else text
 
 
 def _key_values_card(data: Mapping[str, Any], title: str = "Result") -> Card:

@@ -79,19 +79,11 @@ class StepRunner:
         return result
 
     def cost(self) -> StepResult:
-        """Every backend side by side; saved to reports/cost.json so reports can link it."""
-        settings = self.workspace.settings()
-        train = str(self.workspace.train_file)
-        asks = [("local", settings.models.local), (settings.models.hosted_backend, settings.models.hosted)]
-        rows = []
-        for backend, model in asks:
-            args = ["estimate", train, "--backend", backend] + (["--model", model] if model else [])
-            result = self.run_command(args)
-            if result.ok:
-                rows.append({"backend": backend, **result.data})
-            else:
-                rows.append({"backend": backend, "model": model, "error": result.title})
-        report = {"rows": rows}
+        """Every configured backend side by side; saved to reports/cost.json so reports can link it."""
+        result = self.run_command(["estimate", str(self.workspace.train_file)])
+        if not result.ok:
+            return result
+        report = {"rows": list(result.data.get("estimates") or [])}
         atomic_write_json(self.workspace.reports_dir / COST_REPORT, report)
         return StepResult(True, report, summary="Costs before anything starts (hosted dollars use the dated price table).")
 

@@ -136,3 +136,26 @@ async def test_a_project_folder_without_tuneui_toml_is_a_clear_error(tmp_path: P
         assert "tuneui init" in exc.hint and "tuneui demo" in exc.hint
     else:
         raise AssertionError("expected a WorkspaceError")
+
+
+async def test_real_steps_check_split_and_cost_through_their_commands(project) -> None:
+    lines = examples(24) + [examples(1)[0]]  # the last line repeats the first: a duplicate
+    write_imported(project, lines, name="all.jsonl")
+    app = create_app(project)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("1", "enter")
+        await _settle(pilot, app)
+        findings = app.screen.query(CardView).last().card
+        assert findings.kind == "findings"
+        assert ("25", "warning", "duplicate") == findings.rows[0][:3]
+        await pilot.press("1", "enter")
+        await _settle(pilot, app)
+        assert project.train_file.is_file() and project.val_file.is_file()
+        assert "Next: Baseline" in _said(app)
+        await pilot.press(*"/cost", "enter")
+        await _settle(pilot, app)
+        costs = app.screen.query(CardView).last().card
+        openai = next(row for row in costs.rows if row[0] == "openai")
+        assert openai[2].startswith("$") and "prices as of" in openai[3]
+        assert (project.reports_dir / "cost.json").is_file()
+        assert "Cost" in _sidebar(app) and _sidebar(app).count("done") == 2
