@@ -65,8 +65,8 @@ def test_llama_bf16_lora_with_checkpointing_by_hand():
     assert got.weights == pytest.approx(8_030_261_248 * 2 / GIB)  # 14.96 GiB
     lora = layers * 8 * ((h + q) * 2 + (h + kv) * 2 + (h + i) * 3)
     assert got.adapters_and_optimizer == pytest.approx(lora * 16 / GIB)
-    # without dropout the adapters share their inputs: norms 8h, attention 4q+4kv, MLP 6i, o/down inputs 2q+2i, x twice 4h
-    one_layer = 8 * h + 4 * q + 4 * kv + 6 * i + 2 * q + 2 * i + 4 * h
+    # norms 8h, attention 4q+4kv, MLP 6i; fp32 adapters each keep a bf16 copy of their input
+    one_layer = 8 * h + 4 * q + 4 * kv + 6 * i + 2 * (3 * h + q + 2 * h + i)
     assert got.activations == pytest.approx(tokens * (layers * 2 * h + one_layer + 4 * h) / GIB)
     # materialized logits: bf16 output 2 + fp32 copy 4 + saved log-softmax 4 bytes per entry
     assert got.logits == pytest.approx(tokens * vocab * 10 / GIB)

@@ -135,23 +135,26 @@ def lora_parameters(shape: ModelShape, rank: int) -> int:
 def activation_bytes_per_token_layer(shape: ModelShape, method: Method, dropout: bool) -> int:
     """Bytes one decoder layer saves for the backward pass, per token, without checkpointing.
 
-    Counted tensor by tensor for a transformers Llama layer with SDPA/flash attention under peft:
-    each RMSNorm keeps its fp32 input (4h each); attention keeps q, k, v and its output in bf16
-    (2q + 2kv + 2kv + 2q); o_proj's input (2q); the MLP keeps gate and up outputs and SiLU(gate)
-    (3 × 2i) and down_proj's input (2i); the adapters' input, post-norm x, is kept once for q/k/v
-    and once for gate/up (2h + 2h). With LoRA dropout each adapted matrix gets its own dropped
-    copy of its input plus a 1-byte mask (3 bytes per element, 7 matrices), and bitsandbytes'
-    4-bit matmul then keeps the undropped inputs as well.
+    Counted tensor by tensor for a transformers Llama layer with SDPA/flash attention under peft
+    and bf16 autocast: each RMSNorm keeps its fp32 input (4h each); attention keeps q, k, v and its
+    output in bf16 (2q + 2kv + 2kv + 2q); the MLP keeps gate and up outputs and SiLU(gate) (3 × 2i).
+    The adapters keep their inputs: 3h + q + 2h + i elements per token across q, k, v, o, gate,
+    up and down. fp32 adapters (bf16 LoRA) cast their input each, so each keeps its own bf16
+    copy (2 bytes), plus a 1-byte dropout mask with dropout. bf16 adapters (QLoRA) share the
+    layer's tensors without dropout (2h + 2q + 2h + 2i); with dropout each gets a dropped copy
+    and mask (3 bytes) and bitsandbytes' 4-bit matmul keeps the undropped inputs too.
     """
     h, q, kv, i = shape.hidden, shape.q_dim, shape.kv_dim, shape.intermediate
     norms = 4 * h * 2
     attention = 4 * q + 4 * kv
     mlp = 6 * i
-    if not dropout:
-        return norms + attention + mlp + 2 * q + 2 * i + 2 * h + 2 * h
-    dropped = 3 * (3 * h) + 3 * q + 2 * (3 * h) + 3 * i
-    kept_by_4bit = (2 * h + 2 * q + 2 * h + 2 * i) if method == "qlora" else 0
-    return norms + attention + mlp + dropped + kept_by_4bit
+    adapter_inputs = 3 * h + q + 2 * h + i
+    shared_inputs = 2 * h + 2 * q + 2 * h + 2 * i
+    if method == "lora":
+        adapters = (3 if dropout else 2) * adapter_inputs
+    else:
+        adapters = 3 * adapter_inputs + shared_inputs if dropout else shared_inputs
+    return norms + attention + mlp + adapters
 
 
 def memory_breakdown(
