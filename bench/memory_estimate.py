@@ -193,6 +193,8 @@ def _train_steps(folder: Path, method: str, sequence: int, checkpointing: bool, 
     model = optimizer = None
     try:
         model = _load(folder, method, device="cuda")
+        # Quantizing while loading passes each tensor through the GPU in bf16: not a training peak.
+        torch.cuda.reset_peak_memory_stats()
         # The order trl's SFTTrainer uses: fused head, checkpointing, then the adapters.
         add_fused_lm_head(model, outputs=("log_probs", "entropy", "is_top1"))
         if checkpointing:
