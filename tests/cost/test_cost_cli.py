@@ -50,6 +50,12 @@ def test_openai_json_is_exact(project, capsys):
     assert data["billed_tokens"] == tokens * 5
     assert data["cost_usd"] == pytest.approx(tokens * 5 * 3.0 / 1e6, abs=1e-6)
     assert data["eval_cost_usd"] > 0  # the default FILE brings data/val.jsonl along
+    code, out, _ = _run(capsys, "--project", str(workspace.root), "estimate", str(workspace.train_file), "--model", "gpt-4o-mini", "--json")
+    assert json.loads(out)["eval_cost_usd"] == data["eval_cost_usd"]
+    other = workspace.root / "other.jsonl"
+    other.write_bytes(workspace.train_file.read_bytes())
+    code, out, _ = _run(capsys, "--project", str(workspace.root), "estimate", str(other), "--model", "gpt-4o-mini", "--json")
+    assert json.loads(out)["eval_cost_usd"] is None
 
 
 def test_local_json_is_exact(project, capsys, monkeypatch):

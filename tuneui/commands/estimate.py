@@ -21,7 +21,7 @@ OPENAI_MODEL_PREFIXES = ("gpt-", "ft:", "chatgpt-", "o1", "o3", "o4")
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("estimate", help="what training costs, before anything starts: dollars, GPU memory, hours")
     parser.add_argument("file", nargs="?", type=Path, metavar="FILE", help="training examples (default: the project's data/train.jsonl)")
-    parser.add_argument("--val", type=Path, metavar="FILE", help="validation examples, for the evaluation cost (default: data/val.jsonl with the default FILE)")
+    parser.add_argument("--val", type=Path, metavar="FILE", help="validation examples, for the evaluation cost (default: data/val.jsonl with data/train.jsonl)")
     parser.add_argument("--backend", choices=("local", *HOSTED_BACKENDS), help="one backend (default: every configured backend)")
     parser.add_argument("--model", help="the base model (default: tuneui.toml [models])")
     parser.add_argument("--epochs", type=int, help="epochs (default: the provider's rule; 3 locally)")
@@ -44,7 +44,9 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
             f"No training file at {train_path}",
             "Run `tuneui data split` to write data/train.jsonl, or pass the FILE to estimate.",
         )
-    val_path = args.val or (workspace.val_file if args.file is None and workspace.val_file.is_file() else None)
+    # The project's own split brings its validation half along, however the train file was named.
+    is_project_split = args.file is None or args.file.resolve() == workspace.train_file.resolve()
+    val_path = args.val or (workspace.val_file if is_project_split and workspace.val_file.is_file() else None)
     train = _messages(train_path)
     val = _messages(val_path) if val_path else None
 
