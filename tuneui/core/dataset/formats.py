@@ -196,6 +196,8 @@ def row_converter(mapping: Mapping[str, str]) -> Callable[[Any, int, int], Conve
     system_column = mapping.get("system")
 
     def convert(row: Any, line: int, index: int) -> Converted:
+        if not isinstance(row, Mapping):
+            return [finding("data_type", line, f"The record is a {_type_name(row)}, not an object with fields.")]
         prompt, response = row.get(prompt_column), row.get(response_column)
         if prompt is None:
             return [finding("missing_content", line, f"The row has no {prompt_column!r} cell.")]
