@@ -192,5 +192,5 @@ def test_tool_calling_conversation_is_a_valid_chat_example(write_jsonl) -> None:
 
 
 def test_flat_json_record_that_is_not_an_object_is_a_type_error(write_jsonl) -> None:
-    result = load(write_jsonl([{"question": "2+2?", "answer": "4"}, "just text", ["a", "list"]], name="qa.jsonl"))
+    result = load(write_jsonl([{"question": "2+2?", "answer": "4"}, '"just text"', ["a", "list"]], name="qa.jsonl"))
     assert [(f.line, f.code) for f in result.errors] == [(2, "data_type"), (3, "data_type")]
