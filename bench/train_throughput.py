@@ -9,7 +9,7 @@ same synthetic chat data, and reports real (non-padding) tokens per second and p
 ratio is tuneui / plain, measured in this run. "Plain" is trl's defaults: no packing, loss on all
 tokens, gradient checkpointing on, NF4 QLoRA with the same LoRA adapter (r 16, all linear layers).
 On a GPU it also reports MFU: FLOPs per token ~ 4N (frozen base: forward + input gradients)
-+ attention, or 6N + attention with checkpointing (one more forward), over the GPU's bf16 peak.
++ attention, x1.5 with checkpointing (one more forward), over the GPU's dense bf16 peak.
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ CONFIGS = {
     "8b": dict(hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32,
                num_key_value_heads=8, vocab_size=128256, max_position_embeddings=4096, tie_word_embeddings=False),  # Llama-3.1-8B
 }  # fmt: skip
-PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L40S": 362.0, "A10": 125.0}
 WORDS = ("invoice refund crash export settings password account billing order shipping delivery "
          "update login error page mobile app team plan upgrade cancel data report email").split()  # fmt: skip
 
@@ -96,12 +95,13 @@ def run_variant(args: argparse.Namespace) -> dict:
                          batch_size=args.batch_size, max_length=args.max_length, save_every=args.steps + 1,
                          options=options)  # fmt: skip
         loss_on, _ = recipe.choose_loss(tokenizer)
-        plan = recipe.plan_run(spec, len(records), False, loss_on)
+        counts = recipe.token_counts(tokenizer, records)
+        plan = recipe.plan_run(spec, counts, False, loss_on)
         if plan.packing:
             # A packed row holds max_length tokens: keep real tokens per step near plain's batch.
             rows = max(1, round(args.batch_size * args.mean_tokens / args.max_length))
             spec = TrainSpec(**{**spec.to_dict(), "batch_size": rows, "lora_targets": ("all-linear",)})
-            plan = recipe.plan_run(spec, len(records), False, loss_on)
+            plan = recipe.plan_run(spec, counts, False, loss_on)
         model = recipe.load_model(spec, plan)
         config = recipe.sft_config(spec, plan, Path(out))
         checkpointing, described = plan.gradient_checkpointing, plan.to_dict()
@@ -154,20 +154,15 @@ def run_variant(args: argparse.Namespace) -> dict:
 
 
 def mfu(config, tokens_per_second: float, mean_tokens: float, checkpointing: bool) -> dict:
+    """Model FLOPs utilization with the Cost step's FLOP count (4N + attention, x1.5 checkpointed)."""
     import torch
 
-    from backends.local.config import parameter_counts
+    from tuneui.core.cost.memory import model_shape, training_flops
+    from tuneui.core.gpu import peak_tflops
 
-    _, n_params = parameter_counts(config.to_dict())
-    layers, hidden = config.num_hidden_layers, config.hidden_size
-    # Attention scores and values: 4*d*ctx FLOPs per token per layer forward, causal ctx ~ len/2;
-    # the backward pass costs twice the forward (input gradients only, the base is frozen).
-    attention_forward = 4 * layers * hidden * mean_tokens / 2
-    per_token = 4 * n_params + 3 * attention_forward
-    if checkpointing:
-        per_token += 2 * n_params + attention_forward
+    per_token = training_flops(model_shape(config.to_dict()), 1, int(mean_tokens), checkpointing)
     name = torch.cuda.get_device_name()
-    peak = next((v for k, v in PEAK_BF16_TFLOPS.items() if k in name), None)
+    peak = peak_tflops(name)
     return {"gpu": name, "flops_per_token": per_token, "mfu": tokens_per_second * per_token / (peak * 1e12) if peak else None}
 
 

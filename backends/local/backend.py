@@ -26,14 +26,16 @@ from backends.base import (
     TrainSpec,
 )
 from backends.local import launch
-from backends.local.config import estimate_memory, find_model_config, gpu_memory_gib
+from backends.local.config import DEFAULT_BATCH_SIZE, model_config
 from backends.local.inference_process import InferenceProcess
 from backends.runs import RunFolder
+from tuneui.core.gpu import find_gpus
 
 if TYPE_CHECKING:
     from tuneui.core.workspace import Workspace
 
 ML_PACKAGES = ("torch", "transformers", "peft", "trl", "bitsandbytes", "accelerate")
+DEFAULT_EPOCHS = 3  # the recipe's default (backends/local/recipe.py)
 
 
 class LocalBackend(Backend):
@@ -55,14 +57,15 @@ class LocalBackend(Backend):
         missing = [name for name in ML_PACKAGES if importlib.util.find_spec(name) is None]
         if missing:
             reasons.append(f"Missing Python packages: {', '.join(missing)}; run `pip install 'tuneui[local]'`.")
-        gpus = gpu_memory_gib()
+        gpus = find_gpus()
         if gpus:
-            device = f"{len(gpus)} GPU(s), {min(gpus):.0f} GiB each"
+            smallest = min(gpus, key=lambda g: g.memory_gib)
+            device = f"{len(gpus)} x {smallest.name} ({smallest.memory_gib:.0f} GiB)"
         else:
             device = "CPU"
             notes.append("No GPU found: training runs on the CPU, which only suits tiny models.")
         if model:
-            if find_model_config(self._resolve_model(model)) is None:
+            if model_config(self._resolve_model(model), self.workspace.root) is None:
                 reasons.append(
                     f"Model {model!r} was not found as a folder nor in the Hugging Face cache; "
                     "download it first (`huggingface-cli download NAME`) or name a local folder."
@@ -70,19 +73,35 @@ class LocalBackend(Backend):
         return Readiness(ok=not reasons, reasons=tuple(reasons), notes=tuple(notes), device=device)
 
     def estimate(self, spec: TrainSpec, stats: Mapping[str, Any]) -> Estimate:
-        config = find_model_config(self._resolve_model(spec.model))
-        plan = estimate_memory(config, spec, gpu_memory_gib()) if config else None
-        if plan is None:
-            return Estimate(
-                backend=self.name, model=spec.model, warnings=("The model's config.json was not found.",)
+        """The Cost step's local estimate; `stats` may carry `train_tokens` (one count per example)."""
+        from tuneui.core.cost import local_estimate
+
+        model = self._resolve_model(spec.model)
+        config = model_config(model, self.workspace.root)
+        if config is None:
+            raise BackendError(
+                f"No config.json for model {spec.model!r}",
+                "Download the model (`huggingface-cli download NAME`) or pass a local model folder.",
             )
-        return Estimate(
-            backend=self.name,
+        gpus = find_gpus()
+        settings = self.workspace.settings().local if self.workspace.exists() else None
+        options = spec.options or {}
+        estimate = local_estimate(
+            config,
             model=spec.model,
-            memory_gib=round(plan.memory_gib, 1),
-            fits=plan.fits,
-            details={"quantization": plan.quantization, "gradient_checkpointing": plan.gradient_checkpointing},
+            train_tokens=list(stats.get("train_tokens") or ()),
+            epochs=spec.epochs or DEFAULT_EPOCHS,
+            batch_size=spec.batch_size or DEFAULT_BATCH_SIZE,
+            max_length=spec.max_length,
+            lora_rank=spec.lora_r,
+            lora_dropout=spec.lora_dropout,
+            gpu=min(gpus, key=lambda g: g.memory_gib) if gpus else None,
+            method={"nf4": "qlora", "none": "lora"}.get(options.get("quantization", "")),
+            gradient_checkpointing=options.get("gradient_checkpointing"),
+            mfu=settings.measured_mfu if settings else None,
+            gpu_hour_usd=settings.gpu_hour_usd if settings else 0.0,
         )
+        return estimate.to_estimate()
 
     # -- jobs ---------------------------------------------------------------------------------
 

@@ -11,14 +11,13 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from backends.base import BackendError, TrainSpec
-from backends.local.config import GIB, estimate_memory, find_model_config
+from backends.local.config import DEFAULT_BATCH_SIZE, model_config, plan_memory
 from backends.local.tiny import CHATML_TEMPLATE
 
 DEFAULT_EPOCHS = 3
-DEFAULT_BATCH_SIZE = 4
 DEFAULT_LEARNING_RATE = 2e-4
 WARMUP_FRACTION = 0.05
 EVALUATIONS_PER_RUN = 10  # default eval cadence: often enough to catch overfitting, cheap enough
@@ -89,6 +88,11 @@ def choose_loss(tokenizer) -> tuple[str, str | None]:
     return "completion", "The chat template has no generation markers: loss on the last assistant turn only."
 
 
+def token_counts(tokenizer, records: list[dict[str, Any]]) -> list[int]:
+    """Tokens of each chat through the template: the memory plan sizes activations by the longest."""
+    return [len(tokenizer.apply_chat_template(r["messages"], tokenize=True, return_dict=True)["input_ids"]) for r in records]
+
+
 def as_prompt_completion(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The completion-only fallback: everything before the last assistant turn is the prompt."""
     out = []
@@ -99,15 +103,19 @@ def as_prompt_completion(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def plan_run(spec: TrainSpec, train_count: int, has_validation: bool, tokenizer_loss: str) -> RecipePlan:
+def plan_run(
+    spec: TrainSpec, train_tokens: Sequence[int], has_validation: bool, tokenizer_loss: str
+) -> RecipePlan:
     import torch
+
+    from tuneui.core.gpu import find_gpus
 
     options: Mapping[str, Any] = spec.options or {}
     notes: list[str] = []
     cuda = torch.cuda.is_available()
-    gpus = [torch.cuda.get_device_properties(i).total_memory / GIB for i in range(torch.cuda.device_count())]
-    config = find_model_config(spec.model) or {}
-    memory = estimate_memory(config, spec, gpus)
+    gpus = find_gpus() if cuda else []
+    gpu = min(gpus, key=lambda g: g.memory_gib) if gpus else None
+    memory = plan_memory(model_config(spec.model), spec, gpu, train_tokens)
     if memory.fits is False:
         notes.append(f"The memory estimate ({memory.memory_gib:.1f} GiB) exceeds the GPU; training may run out of memory.")
     # Padding-free packing keeps sequences apart only through position_ids; a varlen kernel
@@ -123,7 +131,7 @@ def plan_run(spec: TrainSpec, train_count: int, has_validation: bool, tokenizer_
     if spec.steps:
         total = spec.steps
     else:
-        total = (spec.epochs or DEFAULT_EPOCHS) * math.ceil(train_count / batch_size)
+        total = (spec.epochs or DEFAULT_EPOCHS) * math.ceil(len(train_tokens) / batch_size)
     cadence = max(1, total // EVALUATIONS_PER_RUN)
     eval_steps = (spec.eval_every or spec.save_every or cadence) if has_validation else None
     save_steps = spec.save_every or eval_steps or cadence

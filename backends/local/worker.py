@@ -42,7 +42,7 @@ def train(folder: RunFolder, cancel_requested: threading.Event) -> str:
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     loss_on, loss_note = recipe.choose_loss(tokenizer)
-    plan = recipe.plan_run(spec, len(train_records), bool(val_records), loss_on)
+    plan = recipe.plan_run(spec, recipe.token_counts(tokenizer, train_records), bool(val_records), loss_on)
     if loss_on == "completion":
         train_records, val_records = recipe.as_prompt_completion(train_records), recipe.as_prompt_completion(val_records)
     progress = RunProgress(folder, cancel_requested, is_main)

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 
 from backends.base import TrainSpec
-from backends.local.config import estimate_memory, parameter_counts
+from backends.local.config import plan_memory
 from backends.local.launch import launch_command, visible_gpu_count, worker_alive
+from tuneui.core.gpu import Gpu
 
 LLAMA_8B = {
     "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32, "num_attention_heads": 32,
     "num_key_value_heads": 8, "vocab_size": 128256, "tie_word_embeddings": False,
 }  # fmt: skip
+H200 = Gpu("NVIDIA H200", 139.8, 989.0)
+RTX_4090 = Gpu("NVIDIA GeForce RTX 4090", 23.99, 165.0)
+T4 = Gpu("Tesla T4", 15.0, 65.0)
 SPEC = TrainSpec(run_id="r", backend="local", model="m", train_file="t.jsonl", max_length=2048, batch_size=4)
 
 
@@ -52,34 +57,38 @@ def test_a_live_process_that_is_not_our_worker_does_not_count():
         process.wait()
 
 
-def test_parameter_count_of_an_8b_config():
-    linear, total = parameter_counts(LLAMA_8B)
-    assert 7.9e9 < total < 8.1e9
-    assert 6.9e9 < linear < 7.0e9
-
-
 def test_a_roomy_gpu_trains_bf16_lora_without_checkpointing():
-    plan = estimate_memory(LLAMA_8B, SPEC, [141.0])
+    plan = plan_memory(LLAMA_8B, SPEC, H200)
     assert (plan.quantization, plan.gradient_checkpointing, plan.fits) == ("none", False, True)
 
 
-def test_a_24gb_gpu_gets_qlora_and_checkpointing_for_8b():
-    plan = estimate_memory(LLAMA_8B, SPEC, [24.0])
+def test_a_16gb_gpu_gets_qlora_for_8b():
+    plan = plan_memory(LLAMA_8B, SPEC, T4, train_tokens=[300] * 50)  # bf16 weights alone are 15 GiB
     assert plan.quantization == "nf4"
-    assert plan.gradient_checkpointing
-    assert plan.fits and plan.memory_gib < 24 * 0.9
+    assert plan.fits and plan.memory_gib < T4.memory_gib
 
 
 def test_a_too_small_gpu_is_reported_as_not_fitting():
-    plan = estimate_memory(LLAMA_8B, SPEC, [8.0])
+    plan = plan_memory(LLAMA_8B, SPEC, Gpu("tiny GPU", 4.0, None))
     assert plan.fits is False and plan.quantization == "nf4" and plan.gradient_checkpointing
 
 
+def test_the_plan_is_the_cost_steps_estimate():
+    from tuneui.core.cost import local_estimate
+
+    plan = plan_memory(LLAMA_8B, SPEC, RTX_4090)
+    estimate = local_estimate(LLAMA_8B, model="m", batch_size=4, max_length=2048, lora_rank=16, gpu=RTX_4090)
+    assert (plan.quantization == "nf4") == (estimate.method == "qlora")
+    assert plan.gradient_checkpointing == estimate.gradient_checkpointing
+    assert plan.memory_gib == estimate.memory.total
+
+
 def test_options_force_the_plan():
-    forced = TrainSpec(**{**SPEC.to_dict(), "lora_targets": ("all-linear",), "options": {"quantization": "nf4"}})
-    assert estimate_memory(LLAMA_8B, forced, [141.0]).quantization == "nf4"
-    assert estimate_memory(LLAMA_8B, forced, []).quantization == "nf4"
-    assert estimate_memory(LLAMA_8B, SPEC, []).fits is None  # CPU: not planned for
+    forced = dataclasses.replace(SPEC, options={"quantization": "nf4"})
+    assert plan_memory(LLAMA_8B, forced, H200).quantization == "nf4"
+    assert plan_memory(LLAMA_8B, forced, None).quantization == "nf4"
+    cpu = plan_memory(LLAMA_8B, SPEC, None)
+    assert (cpu.quantization, cpu.fits) == ("none", None)  # CPU: fp32 LoRA, memory not planned
 
 
 def test_only_checkpoints_with_the_marker_count_for_resume(tmp_path):
@@ -93,3 +102,13 @@ def test_only_checkpoints_with_the_marker_count_for_resume(tmp_path):
     remove_incomplete_checkpoints(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-4", "checkpoint-8"]
     assert newest_complete_checkpoint(tmp_path / "checkpoint-4") is None
+
+
+def test_backend_estimate_is_the_cost_steps_local_estimate(workspace, tiny_model):
+    from backends.local.backend import LocalBackend
+
+    spec = dataclasses.replace(SPEC, model=str(tiny_model), epochs=2)
+    estimate = LocalBackend(workspace).estimate(spec, {"train_tokens": [120, 80, 200]})
+    assert estimate.backend == "local" and estimate.memory_gib > 0
+    assert estimate.details["method"] in ("lora", "qlora")
+    assert set(estimate.details["memory_gib"]) >= {"weights", "activations", "total"}
