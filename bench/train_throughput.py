@@ -97,11 +97,6 @@ def run_variant(args: argparse.Namespace) -> dict:
         loss_on, _ = recipe.choose_loss(tokenizer)
         counts = recipe.token_counts(tokenizer, records)
         plan = recipe.plan_run(spec, counts, False, loss_on)
-        if plan.packing:
-            # A packed row holds max_length tokens: keep real tokens per step near plain's batch.
-            rows = max(1, round(args.batch_size * args.mean_tokens / args.max_length))
-            spec = TrainSpec(**{**spec.to_dict(), "batch_size": rows, "lora_targets": ("all-linear",)})
-            plan = recipe.plan_run(spec, counts, False, loss_on)
         model = recipe.load_model(spec, plan)
         config = recipe.sft_config(spec, plan, Path(out))
         checkpointing, described = plan.gradient_checkpointing, plan.to_dict()

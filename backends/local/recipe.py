@@ -128,10 +128,14 @@ def plan_run(
     if not packing:
         notes.append("No packing: without flash-attention, padding is cheaper than a packed row's attention mask.")
     batch_size = spec.batch_size or DEFAULT_BATCH_SIZE
-    if spec.steps:
-        total = spec.steps
-    else:
-        total = (spec.epochs or DEFAULT_EPOCHS) * math.ceil(len(train_tokens) / batch_size)
+    steps_per_epoch = math.ceil(len(train_tokens) / batch_size)
+    if packing and train_tokens:
+        # A packed row holds max_length tokens; size the batch in rows so a step still sees about
+        # `batch_size` examples' worth of tokens (same learning dynamics, same memory plan).
+        kept = [min(count, spec.max_length) for count in train_tokens]
+        batch_size = max(1, round(batch_size * (sum(kept) / len(kept)) / spec.max_length))
+        steps_per_epoch = math.ceil(sum(kept) / (batch_size * spec.max_length))
+    total = spec.steps or (spec.epochs or DEFAULT_EPOCHS) * steps_per_epoch
     cadence = max(1, total // EVALUATIONS_PER_RUN)
     eval_steps = (spec.eval_every or spec.save_every or cadence) if has_validation else None
     save_steps = spec.save_every or eval_steps or cadence
