@@ -25,6 +25,9 @@ DEMO_TRAIN_STEPS = 30
 # The tiny model starts from random weights: at the 2e-4 a pretrained model wants, its loss would
 # barely move in a demo-length run. The demo workspace says so in its own tuneui.toml.
 DEMO_LEARNING_RATE = 1e-2
+# A random model never stops talking, so every baseline answer runs to the token budget; one shot
+# instead of three keeps the k-shot prompts short enough for the demo's two-minute goal on a CPU.
+DEMO_SHOTS = 1
 Progress = Callable[[str], None]
 
 
@@ -61,7 +64,7 @@ def create_demo(target: Path, progress: Progress | None = None) -> Workspace:
 def run_headless(target: Path, *, train_steps: int = DEMO_TRAIN_STEPS, progress: Progress | None = None) -> dict[str, Any]:
     """All five steps without the UI; the object `tuneui demo DIR --headless --json` prints."""
     workspace = create_demo(target, progress)
-    runner = StepRunner(workspace, train_steps=train_steps)
+    runner = StepRunner(workspace, train_steps=train_steps, baseline_shots=DEMO_SHOTS)
     timings: dict[str, float] = {}
 
     def step(name: str, call: Callable[[], StepResult]) -> StepResult:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable, Literal
 
 from tuneui.core.workspace import Workspace
+from tuneui.errors import WorkspaceError
 from tuneui.guide_cards import Card, card_for, status_card
 from tuneui.guide_state import DATA_SUFFIXES, STEP_NAMES, WorkspaceState, observe
 from tuneui.guide_steps import StepResult
@@ -177,7 +178,7 @@ class Guide:
             return self._ask(
                 says,
                 cards,
-                "Fix what matters in the Dataset view, or hold out 15 % for validation and split now?",
+                f"Fix what matters in the Dataset view, or hold out {self._held_out()} for validation and split now?",
                 (Choice("Split now", "/split"), Choice("Open the Dataset view", "/open Dataset")),
             )
         if action.kind == "train":
@@ -203,10 +204,16 @@ class Guide:
             return f"Project {name}: nothing done yet."
         return f"Project {name}: done so far: {', '.join(done)}."
 
+    def _held_out(self) -> str:
+        try:
+            return f"{self.workspace.settings().data.val_fraction:.0%}"
+        except WorkspaceError:  # a broken tuneui.toml is reported by the step that needs it
+            return "a part"
+
     def _project_name(self) -> str:
         try:
             return self.workspace.settings().project.name
-        except Exception:  # a broken tuneui.toml is reported by the step that needs it
+        except WorkspaceError:  # a broken tuneui.toml is reported by the step that needs it
             return Path(self.workspace.root).name
 
     def _ask_next(self, state: WorkspaceState, says: list[str], cards: tuple[Card, ...] = ()) -> Turn:
@@ -217,7 +224,7 @@ class Guide:
             return self._ask(
                 says,
                 cards,
-                "Next: Dataset. Check the examples for problems and hold out 15 % for validation?",
+                f"Next: Dataset. Check the examples for problems and hold out {self._held_out()} for validation?",
                 (Choice("Check and split", "/data"), Choice("Open the Dataset view", "/open Dataset")),
             )
         if step == "Baseline":

@@ -37,6 +37,7 @@ class StepRunner:
 
     workspace: Workspace
     train_steps: int | None = None
+    baseline_shots: int | None = None
     python: str = sys.executable
     cancel: threading.Event = field(default_factory=threading.Event)
 
@@ -73,7 +74,8 @@ class StepRunner:
         )
 
     def baseline(self) -> StepResult:
-        result = self.run_command(["baseline"])
+        shots = ["--shots", str(self.baseline_shots)] if self.baseline_shots is not None else []
+        result = self.run_command(["baseline", *shots])
         if result.ok:
             return StepResult(True, result.data, summary="Baseline saved: this is the score the tuned model must beat.")
         return result
