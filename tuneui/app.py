@@ -13,10 +13,11 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from tuneui.core.workspace import Workspace
-from tuneui.errors import WorkspaceError
+from backends.base import BackendError
+from tuneui.errors import TuneError, WorkspaceError
 from tuneui.guide import Action, Guide, Turn
 from tuneui.guide_state import WorkspaceState, observe
-from tuneui.guide_steps import StepRunner, run_action
+from tuneui.guide_steps import StepResult, StepRunner, run_action
 from tuneui.messages import StepFinished, WorkspaceChanged
 from tuneui.screens.main import MainScreen
 
@@ -77,12 +78,18 @@ class TuneApp(App):
         self.busy = action
         self._main().show_working(f"working: {action.kind}…")
         context = self.guide.assistant_context() if action.kind == "ask" else ""
-        self.run_worker(
-            lambda: self.post_message(StepFinished(action, run_action(self.runner, action.kind, action.argument, context))),
-            thread=True,
-            group="step",
-            name=f"run {action.kind}",
-        )
+        self.run_worker(lambda: self._carry_out(action, context), thread=True, group="step", name=f"run {action.kind}")
+
+    def _carry_out(self, action: Action, context: str) -> None:
+        """In a thread: run the step and report back. Whatever goes wrong ends as a message in the
+        conversation, never as a crashed UI."""
+        try:
+            result = run_action(self.runner, action.kind, action.argument, context)
+        except (TuneError, BackendError) as exc:
+            result = StepResult(False, title=exc.title, hint=exc.hint)
+        except Exception as exc:  # the UI's last line of defence: show it, keep the app alive
+            result = StepResult(False, title=f"{action.kind} failed: {type(exc).__name__}: {exc}")
+        self.post_message(StepFinished(action, result))
 
     def on_step_finished(self, message: StepFinished) -> None:
         self.busy = None

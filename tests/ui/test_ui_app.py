@@ -159,3 +159,19 @@ async def test_real_steps_check_split_and_cost_through_their_commands(project) -
         assert openai[2].startswith("$") and "prices as of" in openai[3]
         assert (project.reports_dir / "cost.json").is_file()
         assert "Cost" in _sidebar(app) and _sidebar(app).count("done") == 2
+
+
+async def test_a_step_that_breaks_becomes_a_message_not_a_crash(project) -> None:
+    write_imported(project, examples(25), name="all.jsonl")
+
+    class BrokenRunner(ScriptedRunner):
+        def check(self):
+            raise RuntimeError("disk on fire")
+
+    app = create_app(project)
+    app.runner = BrokenRunner(project)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("1", "enter")
+        await _settle(pilot, app)
+        assert "That did not work: check failed: RuntimeError: disk on fire" in _said(app)
+        assert app.is_running

@@ -15,6 +15,7 @@ from textual.widgets import Footer, Header, Input, Static
 from backends.base import BackendError, GenerationParams, ModelRef
 from backends.runs import RunFolder
 from tuneui.core.workspace import Workspace
+from tuneui.errors import TuneError
 from tuneui.guide_state import observe
 from tuneui.messages import ChatChunk
 
@@ -80,7 +81,7 @@ class ChatScreen(Screen):
             backend = get_backend(model.backend, self.workspace)
             for chunk in backend.stream(model, conversation, CHAT_PARAMS):
                 self.post_message(ChatChunk(side, chunk))
-        except BackendError as exc:
+        except (BackendError, TuneError) as exc:
             self.post_message(ChatChunk(side, f"[{exc.title}. {exc.hint}]"))
         self.post_message(ChatChunk(side, "", done=True))
 
