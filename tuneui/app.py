@@ -6,6 +6,7 @@ training in the backend's detached worker. The app only reads the workspace to f
 
 from __future__ import annotations
 
+import time
 from typing import Iterable
 
 from textual.app import App, SystemCommand
@@ -22,6 +23,7 @@ from tuneui.messages import StepFinished, WorkspaceChanged
 from tuneui.screens.main import MainScreen
 
 POLL_SECONDS = 1.0
+HOSTED_RETRY_SECONDS = 30.0
 
 
 class TuneApp(App):
@@ -46,6 +48,7 @@ class TuneApp(App):
         self.busy: Action | None = None
         self._state = observe(workspace)
         self._run_statuses = {run.run_id: run.status for run in self._state.runs}
+        self._follow_due: dict[str, float] = {}
         self.sub_title = workspace.settings().project.name
 
     def get_default_screen(self) -> Screen:
@@ -110,10 +113,32 @@ class TuneApp(App):
                 self.notify(f"Run {run.run_id} {run.status}. Esc returns to the guide.", timeout=8)
                 if run.status == "succeeded" and self.busy is None:
                     self._say(self.guide.opening())
+            if run.active and run.backend != "local":
+                self._follow_hosted(run.run_id, run.backend)
         self.screen.post_message(WorkspaceChanged())
         for screen in self.screen_stack:
             if isinstance(screen, MainScreen) and screen is not self.screen:
                 screen.post_message(WorkspaceChanged())
+
+    def _follow_hosted(self, run_id: str, backend_name: str) -> None:
+        """A hosted job's news lives at the provider: fetch it into the run folder at the backend's pace.
+        (A local run's worker writes its own events; reading the folder is enough.)"""
+        if time.monotonic() < self._follow_due.get(run_id, 0.0):
+            return
+        self._follow_due[run_id] = float("inf")  # one fetch at a time; the fetch sets the next time
+        self.run_worker(lambda: self._fetch_hosted(run_id, backend_name), thread=True, group=f"follow-{run_id}")
+
+    def _fetch_hosted(self, run_id: str, backend_name: str) -> None:
+        from backends.registry import get_backend
+
+        delay = HOSTED_RETRY_SECONDS
+        try:
+            backend = get_backend(backend_name, self.workspace)
+            delay = backend.poll_seconds
+            backend.status(run_id)
+        except (BackendError, TuneError) as exc:
+            self.call_from_thread(self.notify, f"Following {run_id}: {exc.title}. {exc.hint}", severity="warning", timeout=8)
+        self._follow_due[run_id] = time.monotonic() + delay
 
     def action_guide(self, command: str) -> None:
         if not isinstance(self.screen, MainScreen):

@@ -73,8 +73,9 @@ def write_run(
     status: str = "running",
     losses: list[tuple[int, float, float | None]] | None = None,
     total_steps: int = 40,
+    backend: str = "local",
 ) -> RunFolder:
-    spec = TrainSpec(run_id=run_id, backend="local", model="models/tiny", train_file=str(workspace.train_file))
+    spec = TrainSpec(run_id=run_id, backend=backend, model="models/tiny", train_file=str(workspace.train_file))
     folder = RunFolder.create(workspace.runs_dir, spec)
     events = [
         Event("metrics", {"step": step, "total_steps": total_steps, "train_loss": train, "tokens_per_second": 1200.0,

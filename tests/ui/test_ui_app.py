@@ -175,3 +175,31 @@ async def test_a_step_that_breaks_becomes_a_message_not_a_crash(project) -> None
         await _settle(pilot, app)
         assert "That did not work: check failed: RuntimeError: disk on fire" in _said(app)
         assert app.is_running
+
+
+async def test_a_hosted_run_is_followed_at_the_provider_until_it_ends(project, monkeypatch) -> None:
+    import backends.registry
+    from backends.base import Event
+
+    folder = write_run(project, status="running", backend="openai")
+    asked: list[str] = []
+
+    class Provider:
+        poll_seconds = 0.05
+
+        def status(self, run_id: str):
+            asked.append(run_id)
+            folder.append_events([Event("metrics", {"step": 20 + len(asked), "train_loss": 1.0}, 2000.0, id=f"e{len(asked)}")])
+            if len(asked) >= 3:
+                folder.write_status(status="succeeded")
+            return folder.job_status()
+
+    monkeypatch.setattr(backends.registry, "get_backend", lambda name, workspace: Provider())
+    app = TuneApp(project, poll_seconds=0.05)
+    async with app.run_test(size=SMALL) as pilot:
+        for _ in range(40):
+            await pilot.pause(0.05)
+            if "succeeded" in _said(app):
+                break
+        assert asked[:3] == [folder.run_id] * 3
+        assert f"Run {folder.run_id} succeeded after 23 steps." in _said(app)
