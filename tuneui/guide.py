@@ -145,7 +145,7 @@ class Guide:
                 return Turn(says=(f"Run {state.active_run.run_id} is already {state.active_run.status}.",), action=Action("open", "Train"))
             if not state.split:
                 return self._ask_next(state, ["Training needs a train and a validation split first."])
-            return Turn(says=("Starting a local training run…",), action=Action("train"))
+            return Turn(says=("Starting a training run…",), action=Action("train"))
         if name == "/eval":
             if not state.finished_run:
                 return self._ask_next(state, ["There is no finished run to evaluate yet."])
@@ -255,7 +255,7 @@ class Guide:
             return self._ask(
                 says,
                 cards,
-                "Next: Train. Start a short local training run on the workspace's model?",
+                "Next: Train. Start a training run on the project's model?",
                 (Choice("Start training", "/train"), Choice("Estimate the cost first", "/cost")),
             )
         if step == "Evaluate":

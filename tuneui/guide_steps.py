@@ -90,10 +90,11 @@ class StepRunner:
         return StepResult(True, report, summary="Costs before anything starts (hosted dollars use the dated price table).")
 
     def train(self) -> StepResult:
-        args = ["train", "--backend", "local"] + (["--steps", str(self.train_steps)] if self.train_steps else [])
+        # No --backend: `tuneui train` picks local when [models] local is set, else the hosted default.
+        args = ["train"] + (["--steps", str(self.train_steps)] if self.train_steps else [])
         result = self.run_command(args)
         if result.ok:
-            return StepResult(True, result.data, summary=f"Run {result.data.get('run_id')} started on the local backend.")
+            return StepResult(True, result.data, summary=f"Run {result.data.get('run_id')} started on the {result.data.get('backend', '')} backend.")
         return result
 
     def evaluate(self, run_id: str) -> StepResult:
