@@ -128,7 +128,8 @@ class LocalBackend(Backend):
             raise BackendError(f"Run {run_id} already finished", "Its adapter is in the run folder; start a new run to train more.")
         if current.status in ("queued", "running"):
             raise BackendError(f"Run {run_id} is still running", f"Follow it with `tuneui status {run_id}`, or cancel it first.")
-        folder.write_status(status="queued", error=None, resumed=True)
+        folder.pid_path.unlink(missing_ok=True)  # the dead worker's pid must not speak for the new one
+        folder.write_status(status="queued", error=None, queued_at=time.time())
         self._launch(folder)
         return run_id
 
@@ -197,11 +198,12 @@ class LocalBackend(Backend):
         folder.write_status(job_id=str(pid), pid=pid, launched=time.time())
 
     def _settled_dead(self, folder: RunFolder, pid: int | None) -> bool:
-        # Between RunFolder.create and the pid file there is a short window with no pid yet.
+        # Between queueing and the pid file there is a short window with no pid yet.
         if pid is not None:
             return True
-        created = folder.read_status().get("created") or 0
-        return time.time() - created > 30
+        status = folder.read_status()
+        queued = status.get("queued_at") or status.get("created") or 0
+        return time.time() - queued > 30
 
     def _resolve_model(self, model: str) -> str:
         """A folder (relative to the current folder or the project) becomes absolute; an id stays."""

@@ -130,7 +130,8 @@ def progress_line(event: "Event") -> str | None:
 def _cmd_status(args: argparse.Namespace) -> int:
     workspace = workspace_of(args)
     run_id = args.run or _newest_run(workspace)
-    current = _backend_of_run(workspace, run_id).status(run_id)
+    backend = _backend_of_run(workspace, run_id)
+    current = backend.status(run_id)
     if args.json:
         print_json(current.to_json())
         return 0
@@ -142,7 +143,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
         print(f"  model: {current.model_ref.label}")
     if current.error:
         print(f"  error: {current.error}")
-    if current.status in ("failed", "cancelled") and type(_backend_of_run(workspace, run_id)).supports_resume:
+    if current.status in ("failed", "cancelled") and backend.supports_resume:
         print(f"  continue it: tuneui train --resume {run_id}")
     return 0
 
