@@ -112,3 +112,31 @@ def test_backend_estimate_is_the_cost_steps_local_estimate(workspace, tiny_model
     assert estimate.backend == "local" and estimate.memory_gib > 0
     assert estimate.details["method"] in ("lora", "qlora")
     assert set(estimate.details["memory_gib"]) >= {"weights", "activations", "total"}
+
+
+def test_loss_falls_back_to_the_last_assistant_turn_without_generation_markers(tiny_model):
+    from transformers import AutoTokenizer
+
+    from backends.local.recipe import as_prompt_completion, choose_loss
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    assert choose_loss(tokenizer) == ("assistant", None)
+    tokenizer.chat_template = tokenizer.chat_template.replace("{% generation %}", "").replace("{% endgeneration %}", "")
+    loss_on, note = choose_loss(tokenizer)
+    assert loss_on == "completion" and "no generation markers" in note
+    record = {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}, {"role": "user", "content": "c"}, {"role": "assistant", "content": "d"}]}
+    [converted] = as_prompt_completion([record])
+    assert converted["completion"] == [{"role": "assistant", "content": "d"}]
+    assert [m["content"] for m in converted["prompt"]] == ["a", "b", "c"]
+
+
+def test_a_model_without_chat_template_gets_chatml_with_markers(tiny_model):
+    from transformers import AutoTokenizer
+
+    from backends.local.recipe import choose_loss
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    tokenizer.chat_template = None
+    loss_on, note = choose_loss(tokenizer)
+    assert loss_on == "assistant" and "ChatML" in note
+    assert "{% generation %}" in tokenizer.chat_template
