@@ -36,7 +36,3 @@ def test_the_backend_from_the_registry_stays_light(tmp_path):
     )
     assert not loaded & ML_STACK
 
-
-def test_the_worker_loads_the_ml_stack_when_it_trains():
-    loaded = _top_level_modules_after("from backends.local import recipe, progress")
-    assert {"torch", "transformers"} <= loaded
