@@ -66,8 +66,13 @@ def build_model(size: str, folder: Path, texts: list[str]) -> None:
 
     tokens = json.loads((folder / "config.json").read_text())
     config = LlamaConfig(**CONFIGS[size], pad_token_id=tokens["pad_token_id"], bos_token_id=tokens["bos_token_id"], eos_token_id=tokens["eos_token_id"])
-    with torch.device("cuda"):
-        model = LlamaForCausalLM(config).to(torch.bfloat16)
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.bfloat16)  # built in bf16 on the GPU: no fp32 copy of 8B weights
+    try:
+        with torch.device("cuda"):
+            model = LlamaForCausalLM(config)
+    finally:
+        torch.set_default_dtype(previous)
     model.save_pretrained(folder)
     del model
     torch.cuda.empty_cache()
