@@ -10,27 +10,30 @@ from textual.widgets import Footer, Header, Input, Static
 from tuneui.guide import Turn
 from tuneui.guide_state import WorkspaceState
 from tuneui.messages import ChoiceMade, WorkspaceChanged
-from tuneui.widgets.conversation import ChoiceBar, Conversation
+from tuneui.widgets.conversation import ChoiceBar, Conversation, choice_labels, turn_widgets
 from tuneui.widgets.steps import StepList
 
 
 class MainScreen(Screen):
     def compose(self) -> ComposeResult:
+        # The opening turn is composed, not mounted afterwards: the first paint is the whole screen.
+        opening = self.app.guide.opening()
+        steps = StepList(id="steps")
+        steps.show(self.app.workspace_state().step_states())
         yield Header()
         with Horizontal():
             with Vertical(id="sidebar"):
-                yield StepList(id="steps")
+                yield steps
                 yield Static("", id="working")
             with Vertical(id="talk"):
-                yield Conversation(id="conversation")
-                yield ChoiceBar(id="choices")
+                yield Conversation(*turn_widgets(opening), id="conversation")
+                yield ChoiceBar(*choice_labels(opening.choices), id="choices")
                 yield Input(placeholder="Answer, type a path, or /help", id="prompt")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#prompt", Input).focus()
-        self.show_state(self.app.workspace_state())
-        self.show_turn(self.app.guide.opening())
+        self.query_one(Conversation).scroll_end(animate=False)
 
     def show_turn(self, turn: Turn) -> None:
         self.query_one(Conversation).add_turn(turn)

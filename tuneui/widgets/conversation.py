@@ -20,13 +20,19 @@ class Conversation(VerticalScroll):
         self.scroll_end(animate=False)
 
     def add_turn(self, turn: Turn) -> None:
-        widgets = [Static(line, classes="said-guide") for line in turn.says]
-        widgets += [CardView(card) for card in turn.cards]
-        if turn.question:
-            widgets.append(Static(turn.question, classes="said-guide question"))
+        widgets = turn_widgets(turn)
         if widgets:
             self.mount_all(widgets)
         self.scroll_end(animate=False)
+
+
+def turn_widgets(turn: Turn) -> list[Static | CardView]:
+    """What a turn looks like: its lines, its cards, then its question."""
+    widgets: list[Static | CardView] = [Static(line, classes="said-guide") for line in turn.says]
+    widgets += [CardView(card) for card in turn.cards]
+    if turn.question:
+        widgets.append(Static(turn.question, classes="said-guide question"))
+    return widgets
 
 
 class ChoiceLabel(Static):
@@ -45,4 +51,8 @@ class ChoiceBar(Horizontal):
 
     def show(self, choices: tuple[Choice, ...]) -> None:
         self.remove_children()
-        self.mount_all(ChoiceLabel(position, choice) for position, choice in enumerate(choices, start=1))
+        self.mount_all(choice_labels(choices))
+
+
+def choice_labels(choices: tuple[Choice, ...]) -> list[ChoiceLabel]:
+    return [ChoiceLabel(position, choice) for position, choice in enumerate(choices, start=1)]
