@@ -64,6 +64,10 @@ class ScriptedRunner:
         self.calls.append(f"eval {run_id}")
         return StepResult(False, title="not scripted")
 
+    def run_command(self, args, *, expect_json: bool = True, accept_codes=(0,)) -> StepResult:
+        self.calls.append(" ".join(args))
+        return StepResult(True)
+
     def import_file(self, path: str) -> StepResult:
         self.calls.append(f"import {path}")
         return StepResult(True, {"file": path}, summary="Imported.")

@@ -186,3 +186,28 @@ async def test_cost_view_lists_each_backend_with_its_price_date(finished_project
         rows = [table.get_row_at(i) for i in range(table.row_count)]
         assert rows[1][:3] == ["openai", "gpt-4o-mini-2024-07-18", "$0.42"]
         assert "prices as of 2026-11-01" in rows[1][3]
+
+
+async def test_train_view_cancels_the_run_it_shows(project) -> None:
+    from .scripted import ScriptedRunner
+
+    folder = write_run(project, status="running")
+    app = create_app(project)
+    app.runner = ScriptedRunner(project)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("f4")
+        await pilot.pause()
+        await pilot.press("x")
+        await app.workers.wait_for_complete()
+        assert app.runner.calls == [f"cancel {folder.run_id}"]
+
+
+async def test_leave_it_running_quits_the_app(project) -> None:
+    write_run(project, status="running")
+    app = create_app(project)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("f4")
+        await pilot.pause()
+        await pilot.press("l")
+        await pilot.pause()
+        assert not app.is_running
