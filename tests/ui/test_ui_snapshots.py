@@ -18,6 +18,8 @@ def _open_still(*keys: str):
     async def run_before(pilot) -> None:
         await pilot.press(*keys)
         await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
         for field in pilot.app.screen.query(Input):
             field.cursor_blink = False
         await pilot.pause()

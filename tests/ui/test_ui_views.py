@@ -16,6 +16,13 @@ from .conftest import chat_line, examples, write_imported, write_run
 SMALL = (80, 24)
 
 
+async def _settle(pilot, app) -> None:
+    """Wait for the view's reading and checking, which runs in a thread."""
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
 def _text(screen, selector: str) -> str:
     return str(screen.query_one(selector, Static).render())
 
@@ -33,7 +40,7 @@ async def test_dataset_search_and_filter_by_finding(dataset_project) -> None:
     app = create_app(dataset_project)
     async with app.run_test(size=SMALL) as pilot:
         await pilot.press("f2")
-        await pilot.pause()
+        await _settle(pilot, app)
         screen = app.screen
         table = screen.query_one(DataTable)
         assert table.row_count == 11
@@ -54,14 +61,14 @@ async def test_dataset_edit_saves_atomically_and_rechecks(dataset_project) -> No
     app = create_app(dataset_project)
     async with app.run_test(size=SMALL) as pilot:
         await pilot.press("f2")
-        await pilot.pause()
+        await _settle(pilot, app)
         await pilot.press("enter")
         await pilot.pause()
         areas = list(app.screen.query(TextArea))
         assert [area.text for area in areas][1] == "When are you open? (#0)"
         areas[2].text = "Tuesday to Saturday, 9 to 6."
         await pilot.press("ctrl+s")
-        await pilot.pause()
+        await _settle(pilot, app)
         first = json.loads(path.read_text(encoding="utf-8").splitlines()[0])
         assert first["messages"][2]["content"] == "Tuesday to Saturday, 9 to 6."
         assert not list(dataset_project.data_dir.glob(".*.tmp")), "no temp file left behind"
@@ -72,16 +79,16 @@ async def test_dataset_duplicate_is_found_at_once_and_delete_removes_it(dataset_
     app = create_app(dataset_project)
     async with app.run_test(size=SMALL) as pilot:
         await pilot.press("f2")
-        await pilot.pause()
+        await _settle(pilot, app)
         screen = app.screen
         await pilot.press("d")
-        await pilot.pause()
+        await _settle(pilot, app)
         assert len(path.read_text().splitlines()) == 11
         assert "duplicate" in screen.snapshot.codes()
         table = screen.query_one(DataTable)
         assert table.get_row_at(1)[3] == "duplicate", "the copy is flagged on its own row"
         await pilot.press("x")
-        await pilot.pause()
+        await _settle(pilot, app)
         assert len(path.read_text().splitlines()) == 10
         assert "duplicate" not in screen.snapshot.codes()
 
@@ -91,7 +98,7 @@ async def test_dataset_add_appends_a_new_example(dataset_project) -> None:
     app = create_app(dataset_project)
     async with app.run_test(size=SMALL) as pilot:
         await pilot.press("f2")
-        await pilot.pause()
+        await _settle(pilot, app)
         await pilot.press("a")
         await pilot.pause()
         areas = list(app.screen.query(TextArea))
@@ -99,7 +106,7 @@ async def test_dataset_add_appends_a_new_example(dataset_project) -> None:
         areas[1].text = "Do you sell helmets?"
         areas[2].text = "Yes, from £30."
         await pilot.press("ctrl+s")
-        await pilot.pause()
+        await _settle(pilot, app)
         last = json.loads(path.read_text(encoding="utf-8").splitlines()[-1])
         assert [m["content"] for m in last["messages"]][1:] == ["Do you sell helmets?", "Yes, from £30."]
 

@@ -4,6 +4,7 @@ duplicate, delete. Every change is saved atomically and checked again at once.""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -45,6 +46,7 @@ class DatasetScreen(Screen):
         self.path: Path | None = dataset_file(workspace)
         self.snapshot: DatasetSnapshot | None = None
         self.shown: list[int] = []
+        self._generation = 0
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -65,13 +67,28 @@ class DatasetScreen(Screen):
         self._load(lambda: read_dataset(self.path))
         table.focus()
 
-    def _load(self, read) -> None:
-        try:
-            self.snapshot = read()
-        except TuneError as exc:
-            self.notify(f"{exc.title}\n{exc.hint}", severity="error", timeout=8)
+    def _load(self, read: Callable[[], DatasetSnapshot]) -> None:
+        """Read (or save) and check in a thread: a large file must not freeze the screen. Only the
+        newest read is shown, so a slow old one can never overwrite a newer edit."""
+        self._generation += 1
+        generation = self._generation
+        self.query_one("#dataset-title", Static).update("Reading and checking…")
+
+        def work() -> None:
+            try:
+                snapshot = read()
+            except TuneError as exc:
+                self.app.call_from_thread(self.notify, f"{exc.title}\n{exc.hint}", severity="error", timeout=8)
+                return
+            self.app.call_from_thread(self._show, snapshot, generation)
+
+        self.run_worker(work, thread=True, group="dataset")
+
+    def _show(self, snapshot: DatasetSnapshot, generation: int) -> None:
+        if generation != self._generation:
             return
-        codes = self.snapshot.codes()
+        self.snapshot = snapshot
+        codes = snapshot.codes()
         select = self.query_one(Select)
         chosen = select.value if select.value in codes else Select.NULL
         select.set_options((code, code) for code in codes)
