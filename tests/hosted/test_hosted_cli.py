@@ -108,3 +108,14 @@ def _wait_for_metric_lines(project, count: int, timeout: float) -> Path:
                 return events_file
         time.sleep(0.05)
     raise AssertionError("the follower never recorded metrics")
+
+
+def test_a_failed_hosted_run_is_not_offered_a_resume_it_cannot_do(fake_openai, project, capsys) -> None:
+    # OpenAI resumes only jobs it paused; suggesting --resume for a failed job would send people in circles.
+    fake_openai.outcome = "failed"
+    code, out, err = _main(project, capsys, "train", "--backend", "openai", "--model", "gpt-4o-mini", "--wait")
+    assert "failed" in err and "internal error" in err
+    assert "--resume" not in out + err
+    run_id = next(p.name for p in project.runs_dir.iterdir())
+    code, out, err = _main(project, capsys, "status", run_id)
+    assert code == 0 and "failed" in out and "--resume" not in out

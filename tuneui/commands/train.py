@@ -95,7 +95,7 @@ def follow(backend: "Backend", run_id: str, after: int = 0, quiet: bool = False)
                     if line and not quiet:
                         print(line, flush=True)
                 if not quiet:
-                    _print_outcome(current)
+                    _print_outcome(backend, current)
                 return current
             time.sleep(backend.poll_seconds)
     except KeyboardInterrupt:
@@ -143,8 +143,9 @@ def _cmd_status(args: argparse.Namespace) -> int:
         print(f"  model: {current.model_ref.label}")
     if current.error:
         print(f"  error: {current.error}")
-    if current.status in ("failed", "cancelled") and backend.supports_resume:
-        print(f"  continue it: tuneui train --resume {run_id}")
+    hint = _resume_hint(backend, current)
+    if hint:
+        print(f"  {hint}")
     return 0
 
 
@@ -237,14 +238,31 @@ def _newest_run(workspace: "Workspace") -> str:
     return folders[-1].run_id
 
 
-def _print_outcome(current: "JobStatus") -> None:
+def _print_outcome(backend: "Backend", current: "JobStatus") -> None:
+    hint = _resume_hint(backend, current)
     if current.status == "succeeded":
         print(f"Run {current.run_id} succeeded: {current.model_ref.label if current.model_ref else ''}")
     elif current.status == "failed":
         print(f"Run {current.run_id} failed: {current.error or 'see its worker.log'}", file=sys.stderr)
-        print(f"  hint: fix the cause, then `tuneui train --resume {current.run_id}`", file=sys.stderr)
+        if hint:
+            print(f"  hint: fix the cause, then {hint}", file=sys.stderr)
     else:
-        print(f"Run {current.run_id} was cancelled; `tuneui train --resume {current.run_id}` continues it.")
+        print(f"Run {current.run_id} was cancelled." + (f" {hint}" if hint else ""))
+
+
+def _resume_hint(backend: "Backend", current: "JobStatus") -> str | None:
+    """How to continue a stopped run, where its backend can.
+
+    A local run restarts from its newest checkpoint after a failure or a cancel; a hosted provider
+    can only resume a job it paused itself, and never a failed or cancelled one.
+    """
+    if not backend.supports_resume:
+        return None
+    if backend.hosted:
+        return f"`tuneui train --resume {current.run_id}` resumes it." if current.detail == "paused" else None
+    if current.status in ("failed", "cancelled"):
+        return f"`tuneui train --resume {current.run_id}` continues it from its newest checkpoint."
+    return None
 
 
 def _loss(value: Any) -> str:
