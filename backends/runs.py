@@ -16,8 +16,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
-from backends.base import Event, JobNotFoundError, JobStatus, ModelRef, TrainSpec
-from tuneui.core.files import atomic_write_json, read_json
+from backends.base import BackendError, Event, JobNotFoundError, JobStatus, ModelRef, TrainSpec
+from tuneui.core.files import atomic_write_json
+
+
+class DamagedRunError(BackendError):
+    """A file of a run folder is not what tuneui wrote: hand-edited, truncated or overwritten."""
 
 
 class RunFolder:
@@ -51,15 +55,44 @@ class RunFolder:
     @classmethod
     def open(cls, runs_dir: str | os.PathLike[str], run_id: str) -> "RunFolder":
         folder = cls(Path(runs_dir) / run_id)
-        if not folder.spec_path.is_file():
+        # A run id names a folder directly under runs/: "../x" must not reach another folder.
+        if Path(run_id).name != run_id or run_id in ("", ".", "..") or not folder.spec_path.is_file():
             raise JobNotFoundError(f"No run named {run_id!r} in {runs_dir}", "`tuneui runs` lists the runs of this project.")
         return folder
 
     def read_spec(self) -> TrainSpec:
-        return TrainSpec.from_dict(read_json(self.spec_path, {}))
+        raw = self._read_object(self.spec_path)
+        try:
+            return TrainSpec.from_dict(raw)
+        except (TypeError, ValueError) as exc:
+            raise self._damaged(self.spec_path, f"its fields do not describe a run ({exc})") from None
 
     def read_status(self) -> dict[str, Any]:
-        return read_json(self.status_path, {}) or {}
+        return self._read_object(self.status_path)
+
+    def _read_object(self, path: Path) -> dict[str, Any]:
+        """A JSON object file of this run ({} when absent); anything else is a clear error naming it."""
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {}
+        except UnicodeDecodeError:
+            raise self._damaged(path, "it is not UTF-8 text") from None
+        except OSError as exc:
+            raise self._damaged(path, exc.strerror or str(exc)) from None
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise self._damaged(path, f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+        if not isinstance(value, dict):
+            raise self._damaged(path, f"it holds a JSON {type(value).__name__}, not an object")
+        return value
+
+    def _damaged(self, path: Path, why: str) -> DamagedRunError:
+        return DamagedRunError(
+            f"{path}: {why}",
+            f"Restore the file, or remove the folder {self.path} if the run is no longer needed.",
+        )
 
     def write_status(self, **changes: Any) -> dict[str, Any]:
         """Merge `changes` into status.json under the run's lock (two followers may race)."""
@@ -94,7 +127,8 @@ class RunFolder:
         """Events with seq >= after. A torn last line (a crash mid-write) is skipped, not fatal."""
         events: list[Event] = []
         try:
-            handle = open(self.events_path, encoding="utf-8")
+            # A damaged byte spoils its own line only: that line fails to parse and is skipped.
+            handle = open(self.events_path, encoding="utf-8", errors="replace")
         except FileNotFoundError:
             return events
         with handle:
@@ -106,6 +140,8 @@ class RunFolder:
                     raw = json.loads(line)
                 except json.JSONDecodeError:
                     continue
+                if not isinstance(raw, dict) or not isinstance(raw.get("type"), str) or not isinstance(raw.get("data", {}), dict):
+                    continue
                 if seq >= after:
                     events.append(Event.from_dict(raw, seq))
                 seq += 1
@@ -113,11 +149,16 @@ class RunFolder:
 
     def model_ref(self) -> ModelRef | None:
         raw = self.read_status().get("model_ref")
-        return ModelRef.from_dict(raw) if raw else None
+        if not raw:
+            return None
+        try:
+            return ModelRef.from_dict(raw)
+        except (AttributeError, TypeError) as exc:
+            raise self._damaged(self.status_path, f"its model_ref is not a model ({exc})") from None
 
     def job_status(self) -> JobStatus:
         status = self.read_status()
-        spec = read_json(self.spec_path, {}) or {}
+        spec = self._read_object(self.spec_path)
         return JobStatus(
             run_id=self.run_id,
             backend=status.get("backend") or spec.get("backend", "?"),

@@ -166,14 +166,24 @@ def _cmd_runs(args: argparse.Namespace) -> int:
         print("No runs yet. Start one with `tuneui train`.")
         return 0
     print(f"{'run':<22} {'backend':<9} {'status':<10} {'steps':>6} {'best valid':>10}  model")
+    from backends.runs import DamagedRunError
+
+    damaged = 0
     for folder in folders:
-        current = folder.job_status()
-        if current.status not in ("succeeded", "failed", "cancelled"):
-            current = _backend_of_run(workspace, folder.run_id).status(folder.run_id)  # notices dead workers
-        spec = folder.read_spec()
+        try:
+            current = folder.job_status()
+            if current.status not in ("succeeded", "failed", "cancelled"):
+                current = _backend_of_run(workspace, folder.run_id).status(folder.run_id)  # notices dead workers
+            spec = folder.read_spec()
+        except DamagedRunError as exc:
+            # One damaged folder must not hide the other runs: list it, and say why below.
+            print(f"{folder.run_id:<22} {'?':<9} {'damaged':<10}")
+            print(f"note: {exc.title}", file=sys.stderr)
+            damaged += 1
+            continue
         print(f"{folder.run_id:<22} {current.backend:<9} {current.status:<10} {current.metrics.get('steps', 0):>6} "
               f"{_loss(current.metrics.get('best_valid_loss')):>10}  {spec.model}")  # fmt: skip
-    return 0
+    return 1 if damaged else 0
 
 
 def _spec_from_args(workspace: "Workspace", args: argparse.Namespace):
