@@ -22,6 +22,7 @@ from backends.base import (
     GenerationParams,
     JobStatus,
     ModelRef,
+    NotReadyError,
     Readiness,
     TrainSpec,
 )
@@ -109,6 +110,12 @@ class LocalBackend(Backend):
         train_file = Path(spec.train_file)
         if not train_file.is_file():
             raise BackendError(f"Training file not found: {train_file}", "Run `tuneui data split` to create it.")
+        if model_config(self._resolve_model(spec.model), self.workspace.root) is None:
+            # The worker would only fail on it a minute later, in a log the user has to go and read.
+            raise NotReadyError(
+                f"Model {spec.model!r} is neither a model folder (with config.json) nor in the Hugging Face cache",
+                "Download it first (`huggingface-cli download NAME`), or pass --model with a local model folder.",
+            )
         spec = dataclasses.replace(
             spec,
             model=self._resolve_model(spec.model),

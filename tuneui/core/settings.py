@@ -32,7 +32,7 @@ class DataSettings(_Section):
 class ModelSettings(_Section):
     local: str = Field("", description="Default local base model: a Hugging Face id or a local folder.")
     hosted: str = Field("gpt-4o-mini", description="Default hosted base model.")
-    hosted_backend: str = Field("openai", description="Default hosted backend: openai, azure or together.")
+    hosted_backend: Literal["openai", "azure", "together"] = Field("openai", description="Default hosted backend: openai, azure or together.")
     judge: str = Field("", description="'backend:model' of the LLM judge; empty = no judge.")
     assistant: str = Field("", description="'backend:model' answering free-text questions in the guide.")
 

@@ -103,8 +103,15 @@ class Workspace:
 def init_workspace(root: str | os.PathLike[str], settings: Settings | None = None) -> Workspace:
     """Create the folder layout and a tuneui.toml; an existing tuneui.toml is kept as it is."""
     workspace = Workspace(Path(root).resolve())
-    workspace.root.mkdir(parents=True, exist_ok=True)
-    workspace.ensure_folders()
+    if workspace.config_path.is_dir():
+        raise WorkspaceError(f"{workspace.config_path} is a folder, not a settings file", "Move that folder aside, then run `tuneui init` again.")
+    try:
+        workspace.root.mkdir(parents=True, exist_ok=True)
+        workspace.ensure_folders()
+    except FileExistsError as exc:
+        raise WorkspaceError(f"{exc.filename} is a file where the project needs a folder", "Choose another folder for the project, or move that file aside.") from None
+    except NotADirectoryError as exc:
+        raise WorkspaceError(f"{exc.filename}: a folder on that path is a file", "Choose another folder for the project.") from None
     if not workspace.exists():
         if settings is None:
             settings = Settings()
