@@ -62,17 +62,21 @@ def create_demo(target: Path, progress: Progress | None = None) -> Workspace:
 
 
 def run_headless(target: Path, *, train_steps: int = DEMO_TRAIN_STEPS, progress: Progress | None = None) -> dict[str, Any]:
-    """All five steps without the UI; the object `tuneui demo DIR --headless --json` prints."""
+    """All five steps without the UI; the object `tuneui demo DIR --headless --json` prints.
+
+    Its top-level keys are an exact interface: baseline, dataset, cost, train, evaluate. Timings go
+    to `progress`, not into the object.
+    """
     workspace = create_demo(target, progress)
     runner = StepRunner(workspace, train_steps=train_steps, baseline_shots=DEMO_SHOTS)
-    timings: dict[str, float] = {}
 
     def step(name: str, call: Callable[[], StepResult]) -> StepResult:
         if progress:
             progress(name)
         started = time.monotonic()
         result = _require(call())
-        timings[name] = round(time.monotonic() - started, 1)
+        if progress:
+            progress(f"{name} done in {time.monotonic() - started:.1f} s")
         return result
 
     checked = step("dataset", runner.check)
@@ -97,8 +101,6 @@ def run_headless(target: Path, *, train_steps: int = DEMO_TRAIN_STEPS, progress:
         "cost": dict(cost.data),
         "train": dict(trained.data),
         "evaluate": dict(evaluated.data),
-        "workspace": str(workspace.root),
-        "seconds": timings,
     }
 
 

@@ -29,7 +29,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         if args.json:
             print_json(result)
         else:
-            _print_summary(result)
+            _print_summary(args.dir, result)
         return 0
     workspace = demo.create_demo(args.dir, progress=_progress)
     from tuneui.app import run_app
@@ -41,10 +41,10 @@ def _progress(text: str) -> None:
     print(f"demo: {text}", file=sys.stderr, flush=True)
 
 
-def _print_summary(result: dict) -> None:
+def _print_summary(folder: Path, result: dict) -> None:
     dataset, train = result["dataset"], result["train"]
     metrics = train.get("metrics") or {}
-    print(f"Project: {result['workspace']}")
+    print(f"Project: {folder.resolve()}")
     print(f"Dataset: {dataset['examples']} examples, {dataset['errors']} errors, {dataset['warnings']} warnings; "
           f"split {dataset['train']} train / {dataset['val']} validation")
     print(f"Baseline to beat: {result['baseline'].get('best')}")

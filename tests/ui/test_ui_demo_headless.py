@@ -1,0 +1,54 @@
+"""`tuneui demo DIR --headless --json`: all five steps on a CPU, no GPU, key or network.
+
+The issue's budget is two minutes; the test allows some slack for a loaded CI machine, and
+docs/benchmarks.md records the measured time.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PROJECT_ROOT
+
+
+@pytest.mark.timeout(300)
+def test_headless_demo_walks_all_five_steps_and_prints_the_exact_object(tmp_path: Path) -> None:
+    target = tmp_path / "demo"
+    done = subprocess.run(
+        [sys.executable, "-m", "tuneui", "demo", str(target), "--headless", "--json"],
+        capture_output=True, text=True, timeout=280, cwd=PROJECT_ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    result = json.loads(done.stdout)
+    assert set(result) == {"baseline", "dataset", "cost", "train", "evaluate"}
+
+    # Dataset: the demo's planted problems are found, and the split is written.
+    dataset = result["dataset"]
+    assert dataset["errors"] == 0
+    assert {"duplicate", "contradiction", "inconsistent_system"} <= set(dataset["findings"])
+    assert dataset["train"] + dataset["val"] == dataset["examples"]
+    assert (target / "data" / "train.jsonl").is_file() and (target / "data" / "val.jsonl").is_file()
+
+    # Baseline: every prompt variant scored, one chosen as the baseline to beat.
+    assert result["baseline"]["best"] in result["baseline"]["variants"]
+
+    # Train: a real local run on the tiny model whose training loss fell.
+    train = result["train"]
+    metrics = train["metrics"]
+    assert train["status"] == "succeeded" and train["run_id"]
+    assert metrics["last_train_loss"] < metrics["first_train_loss"]
+    assert (target / "runs" / train["run_id"] / "adapter" / "adapter_config.json").is_file()
+
+    # Evaluate: tuned against the baseline on the same split, with a verdict sentence.
+    evaluate = result["evaluate"]
+    assert set(evaluate["metrics"]) == {"baseline", "tuned"}
+    assert evaluate["examples"] == dataset["val"] and evaluate["verdict"]
+
+    # The progress lines say how long each step took (on stderr, never in the JSON).
+    assert "train done in" in done.stderr
