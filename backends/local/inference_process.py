@@ -12,10 +12,10 @@ import sys
 import tempfile
 import threading
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 from backends.base import BackendError, Conversation, GenerationParams, ModelRef
+from backends.local.launch import PROJECT_ROOT, child_environment
 
 
 class InferenceProcess:
@@ -100,9 +100,6 @@ class InferenceProcess:
         # stderr goes to a temp file, not a pipe: nobody reads it until something fails, and a
         # full pipe would block the worker mid-generation.
         self._stderr = tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace")
-        project_root = str(Path(__file__).resolve().parents[2])
-        env = dict(self._env if self._env is not None else os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (project_root, env.get("PYTHONPATH")) if p)
         self._process = subprocess.Popen(
             [sys.executable, "-m", "backends.local.inference"],
             stdin=subprocess.PIPE,
@@ -110,8 +107,8 @@ class InferenceProcess:
             stderr=self._stderr,
             text=True,
             encoding="utf-8",
-            env=env,
-            cwd=project_root,
+            env=child_environment(self._env if self._env is not None else os.environ),
+            cwd=PROJECT_ROOT,
         )
         return self._process
 

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from backends.runs import RunFolder
+from tuneui.core.files import atomic_write_text
+from tuneui.core.secrets import KEY_NAMES
 
 WORKER_MODULE = "backends.local.worker"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -46,14 +48,24 @@ def visible_gpu_count(env: Mapping[str, str] | None = None) -> int:
     return sum(1 for line in out.splitlines() if line.startswith("GPU "))
 
 
+def child_environment(base: Mapping[str, str]) -> dict[str, str]:
+    """The environment of a local ML child process: this project importable, and no API keys.
+
+    Local training and inference never call a provider, so a key has no business in a process
+    whose output (tracebacks, library logs) lands in worker.log.
+    """
+    env = {name: value for name, value in base.items() if name not in KEY_NAMES}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH")) if p)
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    return env
+
+
 def spawn_worker(folder: RunFolder, command: Sequence[str]) -> int:
     """Start the worker in its own session (it outlives the terminal and the UI); return its pid.
 
     The pid is written before this returns, so a follower that starts a moment later finds it.
     """
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH")) if p)
-    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    env = child_environment(os.environ)
     with open(folder.log_path, "ab") as log:
         process = subprocess.Popen(
             list(command),
@@ -64,7 +76,7 @@ def spawn_worker(folder: RunFolder, command: Sequence[str]) -> int:
             cwd=PROJECT_ROOT,
             env=env,
         )
-    folder.pid_path.write_text(f"{process.pid}\n", encoding="utf-8")
+    atomic_write_text(folder.pid_path, f"{process.pid}\n")
     return process.pid
 
 
