@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -93,13 +94,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc, BackendError):
             _print_error(exc.title, exc.hint)
             return 2
-        raise
+        if os.environ.get("TUNEUI_DEBUG"):
+            raise
+        # A bug, not bad input: still one line and no traceback, whose frames and chained
+        # exceptions could carry provider text or a key.
+        _print_error(
+            f"tuneui failed unexpectedly: {type(exc).__name__}: {exc}",
+            "This is a bug in tuneui, not in your data. Run again with TUNEUI_DEBUG=1 to see where, and report it.",
+        )
+        return 2
 
 
 def _print_error(title: str, hint: str) -> None:
-    print(f"error: {title}", file=sys.stderr)
+    from tuneui.core.secrets import redact
+
+    print(f"error: {redact(title)}", file=sys.stderr)
     if hint:
-        print(f"  hint: {hint}", file=sys.stderr)
+        print(f"  hint: {redact(hint)}", file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

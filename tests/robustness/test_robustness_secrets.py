@@ -1,13 +1,16 @@
-"""API keys never reach a local ML child process, whose output lands in worker.log."""
+"""API keys never reach a local ML child process (its output lands in worker.log) nor the CLI's stderr."""
 
 from __future__ import annotations
 
 import os
 import sys
 
+import tuneui.commands.train as train_commands
 from backends.base import TrainSpec
 from backends.local.launch import read_pid, spawn_worker
 from backends.runs import RunFolder
+from tuneui.cli import main
+from tuneui.errors import TuneError
 
 KEY = "sk-test-0123456789abcdefKEY"
 KEY_NAMES = ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "TOGETHER_API_KEY")
@@ -24,3 +27,32 @@ def test_the_local_worker_gets_no_api_key(workspace, monkeypatch):
     log = folder.log_path.read_text()
     assert "env: [None, None, None]" in log
     assert KEY not in log
+
+
+def test_an_unexpected_failure_is_one_redacted_line_not_a_traceback(workspace, monkeypatch, capsys):
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+
+    def broken(args):
+        try:
+            raise ValueError(f"header Authorization: Bearer {KEY}")
+        except ValueError as inner:
+            raise RuntimeError(f"request failed with key {KEY}") from inner
+
+    monkeypatch.setattr(train_commands, "_cmd_runs", broken)
+    assert main(["--project", str(workspace.root), "runs"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and KEY not in err
+    assert "error: tuneui failed unexpectedly: RuntimeError: request failed with key [redacted]" in err
+    assert "TUNEUI_DEBUG=1" in err
+
+
+def test_error_titles_are_redacted_when_printed(workspace, monkeypatch, capsys):
+    monkeypatch.setenv("TOGETHER_API_KEY", KEY)
+
+    def refuses(args):
+        raise TuneError(f"provider echoed {KEY}", f"hint with {KEY}")
+
+    monkeypatch.setattr(train_commands, "_cmd_runs", refuses)
+    assert main(["--project", str(workspace.root), "runs"]) == 2
+    err = capsys.readouterr().err
+    assert KEY not in err and "provider echoed [redacted]" in err
