@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from backends.base import ModelRef
 from backends.runs import RunFolder, summarize_metrics
 from tuneui.core.evalset import read_saved
 from tuneui.core.evaluate import RESULT_FILE
@@ -91,9 +92,10 @@ def gather(workspace: Workspace, run_id: str) -> ReportInputs:
             f"Run {run_id} has not been evaluated yet", f"Run `tuneui eval {run_id}` first, then `tuneui report {run_id}`."
         )
     missing = sorted(RESULT_KEYS - set(result))
-    if missing:
+    wrong = _wrongly_typed(result)
+    if missing or wrong:
         raise UsageError(
-            f"{run.eval_dir / RESULT_FILE} lacks {', '.join(missing)}",
+            f"{run.eval_dir / RESULT_FILE} " + (f"lacks {', '.join(missing)}" if missing else f"has a bad '{wrong}' field"),
             f"It was edited or written by another version; run `tuneui eval {run_id}` again.",
         )
     events = run.read_events()
@@ -113,10 +115,32 @@ def gather(workspace: Workspace, run_id: str) -> ReportInputs:
         training=summarize_metrics(events),
         losses=losses,
         links=_links(workspace, run),
-        tuned_model=_tuned_label(workspace, status.get("model_ref") or {}),
+        tuned_model=_tuned_label(workspace, run.model_ref()),
         data_checks=_data_checks(workspace),
         cost=_cost(workspace, str(spec.get("backend", ""))),
     )
+
+
+def _wrongly_typed(result: Mapping[str, Any]) -> str | None:
+    """The first field of result.json whose type the renderings cannot use (a person edited it)."""
+    number = (int, float)
+    expected: dict[str, tuple[type, ...]] = {
+        "verdict": (str,), "examples": (int,), "metrics": (dict,), "judge": (dict, type(None)),
+        "task_type": (str,), "primary_metric": (str,), "baseline_model": (str,), "baseline_variant": (str,),
+        "variants": (dict,), "difference": number, "difference_ci95": (list,), "differing": (list,),
+        "forgetting": (dict, type(None)), "judge_detail": (dict, type(None)),
+    }  # fmt: skip
+    for key, types in expected.items():
+        if key in result and not isinstance(result[key], types):
+            return key
+    if not isinstance(result["metrics"].get("tuned"), dict):
+        return "metrics.tuned"
+    if not all(isinstance(v, dict) for v in result["variants"].values()):
+        return "variants"
+    interval = result["difference_ci95"]
+    if len(interval) != 2 or not all(isinstance(x, number) for x in interval):
+        return "difference_ci95"
+    return None
 
 
 def _data_checks(workspace: Workspace) -> tuple[DataCheck, ...]:
@@ -143,7 +167,10 @@ def _data_checks(workspace: Workspace) -> tuple[DataCheck, ...]:
 def _cost(workspace: Workspace, backend: str) -> str | None:
     """The estimate the Cost step saved in reports/cost.json for this backend, if any."""
     saved = read_saved(workspace.reports_dir / COST_FILE) or {}
-    row = next((r for r in saved.get("rows", []) if r.get("backend") == backend and not r.get("error")), None)
+    rows = saved.get("rows")
+    # cost.json is a convenience the Cost step left behind: an edited one is ignored, not fatal.
+    rows = [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
+    row = next((r for r in rows if r.get("backend") == backend and not r.get("error")), None)
     if not row:
         return None
     parts = []
@@ -156,10 +183,12 @@ def _cost(workspace: Workspace, backend: str) -> str | None:
     return ", ".join(parts) or None
 
 
-def _tuned_label(workspace: Workspace, model_ref: Mapping[str, Any]) -> str:
-    if model_ref.get("model_id"):
-        return str(model_ref["model_id"])
-    path = model_ref.get("path")
+def _tuned_label(workspace: Workspace, model_ref: ModelRef | None) -> str:
+    if model_ref is None:
+        return "?"
+    if model_ref.model_id:
+        return str(model_ref.model_id)
+    path = model_ref.path
     if not path:
         return "?"
     try:
