@@ -95,23 +95,7 @@ class OpenAIBackend(HostedBackend):
     def _connect(self) -> None:
         self._client()
 
-    def _submit(self, folder: RunFolder, spec: TrainSpec) -> None:
-        files = dict(folder.read_status().get("files") or {})
-        for role, path in (("train", spec.train_file), ("validation", spec.val_file)):
-            if path and role not in files:
-                files[role] = self._upload(Path(path))
-                # Persisted before the next call: a crash after this line never re-uploads.
-                folder.write_status(files=files)
-        job = self._create_once(folder, spec, files)
-        self._append(folder, self._apply_status(folder, job["status"], job_id=job["id"]))
-
-    def _upload(self, path: Path) -> str:
-        try:
-            content = path.read_bytes()
-        except OSError as exc:
-            raise BackendError(
-                f"Cannot read {path}: {exc.strerror}", "Check the path; `tuneui data split` writes data/train.jsonl."
-            ) from None
+    def _upload(self, path: Path, content: bytes) -> str:
         # The SDK's default retries are fine here: a repeated upload costs an unused file, not a job.
         upload = (path.name, content, "application/jsonl")
         uploaded = self._call(lambda client: client.files.create(file=upload, purpose="fine-tune"), retries=2)

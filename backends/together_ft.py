@@ -76,22 +76,7 @@ class TogetherBackend(HostedBackend):
     def _connect(self) -> None:
         self._http()
 
-    def _submit(self, folder: RunFolder, spec: TrainSpec) -> None:
-        files = dict(folder.read_status().get("files") or {})
-        for role, path in (("train", spec.train_file), ("validation", spec.val_file)):
-            if path and role not in files:
-                files[role] = self._upload(Path(path))
-                folder.write_status(files=files)  # persisted before the next call
-        job = self._create_once(folder, spec, files)
-        self._append(folder, self._apply_status(folder, str(job["status"]), job_id=job["id"]))
-
-    def _upload(self, path: Path) -> str:
-        try:
-            content = path.read_bytes()
-        except OSError as exc:
-            raise BackendError(
-                f"Cannot read {path}: {exc.strerror}", "Check the path; `tuneui data split` writes data/train.jsonl."
-            ) from None
+    def _upload(self, path: Path, content: bytes) -> str:
         form = {"purpose": "fine-tune", "file_name": path.name, "file_type": "jsonl"}
         # A repeated upload costs an orphan file at worst, never a second job: retry transient failures.
         for attempt in range(ATTEMPTS):

@@ -12,6 +12,7 @@ import abc
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, ClassVar, Mapping, Sequence
 
 from backends.base import (
@@ -73,8 +74,12 @@ class HostedBackend(Backend):
         """Make the client (which checks the key): before a run folder exists for a job that cannot start."""
 
     @abc.abstractmethod
-    def _submit(self, folder: RunFolder, spec: TrainSpec) -> None:
-        """Upload the data and create the job; record file ids and `job_id` in status.json."""
+    def _upload(self, path: Path, content: bytes) -> str:
+        """Upload one JSONL file for fine-tuning; return the provider's file id."""
+
+    @abc.abstractmethod
+    def _create_once(self, folder: RunFolder, spec: TrainSpec, files: dict[str, str]) -> dict[str, Any]:
+        """Create the job, or find the one an interrupted earlier attempt created; return it."""
 
     @abc.abstractmethod
     def _fetch(self, folder: RunFolder, status: dict[str, Any]) -> None:
@@ -83,6 +88,23 @@ class HostedBackend(Backend):
     @abc.abstractmethod
     def _complete(self, model: ModelRef, conversation: Conversation, params: GenerationParams) -> str:
         """The assistant's reply to one conversation (one chat completion request)."""
+
+    def _submit(self, folder: RunFolder, spec: TrainSpec) -> None:
+        """Upload the data and create the job; record file ids and `job_id` in status.json."""
+        files = dict(folder.read_status().get("files") or {})
+        for role, path in (("train", spec.train_file), ("validation", spec.val_file)):
+            if path and role not in files:
+                try:
+                    content = Path(path).read_bytes()
+                except OSError as exc:
+                    raise BackendError(
+                        f"Cannot read {path}: {exc.strerror}", "Check the path; `tuneui data split` writes data/train.jsonl."
+                    ) from None
+                files[role] = self._upload(Path(path), content)
+                # Persisted before the next call: a crash after this line never re-uploads.
+                folder.write_status(files=files)
+        job = self._create_once(folder, spec, files)
+        self._append(folder, self._apply_status(folder, str(job["status"]), job_id=job["id"]))
 
     # -- the Backend interface -----------------------------------------------------------------
 
