@@ -8,6 +8,7 @@ API (https://docs.together.ai/reference): `POST /files/upload` (multipart), `POS
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -65,6 +66,9 @@ class TogetherHTTP:
                 with open(partial, "wb") as handle:
                     for block in response.iter_bytes():
                         handle.write(block)
+                    # On disk before the rename: a crash must not leave a renamed, empty archive.
+                    handle.flush()
+                    os.fsync(handle.fileno())
         except httpx.HTTPError as exc:
             partial.unlink(missing_ok=True)
             raise _unavailable(exc) from None
