@@ -27,13 +27,9 @@ COMMAND_MODULES = (
 )
 
 
-class _Parser(argparse.ArgumentParser):
-    # argparse exits 2 on usage errors, which is already the "cannot run" code of the contract.
-    pass
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="tuneui", description="Fine-tune an LLM that beats your best prompt, from the terminal.")
+    # argparse exits 2 on usage errors, which is already the "cannot run" code of the contract.
+    parser = argparse.ArgumentParser(prog="tuneui", description="Fine-tune an LLM that beats your best prompt, from the terminal.")
     parser.add_argument("--version", action="version", version=f"tuneui {__version__}")
     parser.add_argument(
         "--project", metavar="DIR", type=Path, default=None, help="the project folder (default: the current folder)"

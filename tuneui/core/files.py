@@ -42,14 +42,6 @@ def atomic_write_lines(path: str | os.PathLike[str], lines: Iterable[str]) -> No
     atomic_write_text(path, "".join(line + "\n" for line in lines))
 
 
-def append_line(path: str | os.PathLike[str], line: str) -> None:
-    """Append one line and fsync it: the append-only logs (events.jsonl) rely on whole lines."""
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(line.rstrip("\n") + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
 def read_json(path: str | os.PathLike[str], default: Any = None) -> Any:
     try:
         with open(path, encoding="utf-8") as handle:
