@@ -145,7 +145,11 @@ def run_baseline(
 def recorded_best(workspace: Workspace, backend_name: str, model: str, fingerprint: str) -> Mapping[str, Any] | None:
     """The entry `best.json` holds for this model and val split, if a baseline was run on them."""
     entries = read_saved(workspace.baseline_dir / "best.json") or {}
-    return entries.get(_best_key(backend_name, model, fingerprint))
+    entry = entries.get(_best_key(backend_name, model, fingerprint))
+    # best.json is a record a person may edit: an entry without a usable shot count is no record.
+    if not isinstance(entry, dict) or not isinstance(entry.get("shots"), int) or entry["shots"] < 0:
+        return None
+    return entry
 
 
 def _canonical_model(workspace: Workspace, backend_name: str, model: str) -> str:
