@@ -50,3 +50,10 @@ def test_local_training_refuses_a_model_that_is_not_there(workspace, tmp_path, c
     assert code == 2
     assert f"Model '{missing}' is neither a model folder" in _error(capsys)
     assert not any(workspace.runs_dir.iterdir()), "no run folder for a run that never started"
+
+
+@pytest.mark.parametrize("command", [["report", "r1"], ["estimate"]])
+def test_commands_outside_a_project_say_so(tmp_path, capsys, command):
+    assert main(["--project", str(tmp_path), *command]) == 2
+    err = _error(capsys)
+    assert f"error: No tuneui project in {tmp_path}" in err and f"tuneui init {tmp_path}" in err

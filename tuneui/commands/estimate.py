@@ -37,7 +37,9 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
     if args.epochs is not None and args.epochs < 1:
         raise UsageError(f"--epochs {args.epochs}: train for at least 1 epoch", "Pass --epochs 1 or more, or leave it out for the default.")
     workspace = find_workspace(args.project)
-    settings = workspace.settings() if workspace.exists() else Settings()
+    # A FILE can be estimated anywhere; without one, the project's split is meant, so the
+    # project must exist (settings() says so, naming the folder).
+    settings = workspace.settings() if workspace.exists() or args.file is None else Settings()
     train_path = args.file or workspace.train_file
     if not train_path.exists():
         raise UsageError(

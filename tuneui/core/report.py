@@ -85,6 +85,7 @@ def write_report(workspace: Workspace, run_id: str) -> ReportFiles:
 
 
 def gather(workspace: Workspace, run_id: str) -> ReportInputs:
+    settings = workspace.settings()  # outside a project, say so before looking for the run
     run = RunFolder.open(workspace.runs_dir, run_id)
     result = read_saved(run.eval_dir / RESULT_FILE)
     if not result:
@@ -107,7 +108,7 @@ def gather(workspace: Workspace, run_id: str) -> ReportInputs:
     spec = read_saved(run.spec_path) or {}
     status = run.read_status()
     return ReportInputs(
-        project=workspace.settings().project.name,
+        project=settings.project.name,
         run_id=run_id,
         spec=spec,
         status=status,
