@@ -22,9 +22,12 @@ def findings_text(file: str, findings: Sequence[Finding], heading: str) -> list[
         lines.append(f"  {code} ({len(items):,})")
         if len(items) > 1 and len({item.message for item in items}) == 1:
             # 1,000 examples without a system prompt read better as one line of line numbers.
-            shown = ", ".join(str(item.line) for item in items[:SHOWN_PER_CODE])
-            more = f" and {len(items) - SHOWN_PER_CODE:,} more" if len(items) > SHOWN_PER_CODE else ""
-            lines.append(f"    {file}: lines {shown}{more}: {items[0].message}")
+            # Records of a one-line JSON array share a line: each number is shown once.
+            numbers = list(dict.fromkeys(item.line for item in items if item.line is not None))
+            shown = ", ".join(str(number) for number in numbers[:SHOWN_PER_CODE])
+            more = f" and {len(numbers) - SHOWN_PER_CODE:,} more" if len(numbers) > SHOWN_PER_CODE else ""
+            where = f"{file}: {'line' if len(numbers) == 1 else 'lines'} {shown}{more}" if numbers else file
+            lines.append(f"    {where}: {items[0].message}")
         else:
             for item in items[:SHOWN_PER_CODE]:
                 where = f"{file}:{item.line}" if item.line is not None else file
