@@ -7,6 +7,7 @@ API (https://docs.together.ai/reference): `POST /files/upload` (multipart), `POS
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -125,7 +126,10 @@ def normalize_events(raw_events: list[Mapping[str, Any]]) -> list[Event]:
     for raw in sorted(raw_events, key=lambda e: str(e.get("created_at") or "")):
         kind = str(raw.get("type") or "message")
         when = _timestamp(raw.get("created_at"))
-        event_id = str(raw.get("hash") or f"{raw.get('created_at')}|{kind}|{raw.get('step')}|{raw.get('message')}")
+        # A digest, not the text itself: the id is written to events.jsonl, and the raw message
+        # could echo a secret that redact() strips from the message only.
+        content = f"{raw.get('created_at')}|{kind}|{raw.get('step')}|{raw.get('message')}"
+        event_id = str(raw.get("hash") or hashlib.sha256(content.encode("utf-8")).hexdigest()[:32])
         if kind == "checkpoint_save":
             data = {"step": raw.get("step"), "path": raw.get("checkpoint_path"), "message": redact(str(raw.get("message") or ""))}
             events.append(Event("checkpoint", data, when, id=event_id))

@@ -56,3 +56,13 @@ def test_error_titles_are_redacted_when_printed(workspace, monkeypatch, capsys):
     assert main(["--project", str(workspace.root), "runs"]) == 2
     err = capsys.readouterr().err
     assert KEY not in err and "provider echoed [redacted]" in err
+
+
+def test_together_event_ids_hold_no_provider_text(monkeypatch):
+    from backends.hosted.together_wire import normalize_events
+
+    monkeypatch.setenv("TOGETHER_API_KEY", KEY)
+    raw = {"created_at": "2026-01-01T00:00:00Z", "type": "job_error", "message": f"bad header Bearer {KEY}"}
+    first, again = normalize_events([raw]), normalize_events([dict(raw)])
+    assert KEY not in repr(first) and "Bearer" not in first[0].id
+    assert first[0].id == again[0].id  # still a stable key for deduplication
