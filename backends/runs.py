@@ -124,7 +124,7 @@ class RunFolder:
         return written
 
     def read_events(self, after: int = 0) -> list[Event]:
-        """Events with seq >= after. A torn last line (a crash mid-write) is skipped, not fatal."""
+        """Events with seq >= after. A torn last line (a crash mid-write) or a damaged one is skipped."""
         events: list[Event] = []
         try:
             # A damaged byte spoils its own line only: that line fails to parse and is skipped.
@@ -140,7 +140,7 @@ class RunFolder:
                     raw = json.loads(line)
                 except json.JSONDecodeError:
                     continue
-                if not isinstance(raw, dict) or not isinstance(raw.get("type"), str) or not isinstance(raw.get("data", {}), dict):
+                if not _is_event(raw):
                     continue
                 if seq >= after:
                     events.append(Event.from_dict(raw, seq))
@@ -218,6 +218,10 @@ def list_runs(runs_dir: str | os.PathLike[str]) -> list[RunFolder]:
     if not root.is_dir():
         return []
     return [RunFolder(p) for p in sorted(root.iterdir()) if (p / "spec.json").is_file()]
+
+
+def _is_event(raw: Any) -> bool:
+    return isinstance(raw, dict) and isinstance(raw.get("type"), str) and isinstance(raw.get("data", {}), dict)
 
 
 def _finite(value: Any) -> float | None:
