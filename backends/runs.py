@@ -131,6 +131,8 @@ class RunFolder:
             handle = open(self.events_path, encoding="utf-8", errors="replace")
         except FileNotFoundError:
             return events
+        except OSError as exc:
+            raise self._damaged(self.events_path, exc.strerror or str(exc)) from None
         with handle:
             seq = 0
             for line in handle:

@@ -71,3 +71,13 @@ def test_a_run_id_cannot_leave_the_runs_folder(workspace, capsys):
     (outside / "spec.json").write_text("{}")
     assert main(["--project", str(workspace.root), "status", "../elsewhere"]) == 2
     assert "No run named '../elsewhere'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["events.jsonl", "status.json"])
+def test_a_run_file_replaced_by_a_folder_is_named(workspace, capsys, name):
+    folder = _run(workspace)
+    (folder.path / name).unlink()
+    (folder.path / name).mkdir()
+    assert main(["--project", str(workspace.root), "status", "r1"]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {folder.path / name}: " in err and "Traceback" not in err
