@@ -57,3 +57,13 @@ def test_commands_outside_a_project_say_so(tmp_path, capsys, command):
     assert main(["--project", str(tmp_path), *command]) == 2
     err = _error(capsys)
     assert f"error: No tuneui project in {tmp_path}" in err and f"tuneui init {tmp_path}" in err
+
+
+def test_estimate_names_a_model_folder_without_config(workspace, tmp_path, capsys):
+    line = json.dumps({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]})
+    workspace.train_file.write_text(line + "\n")
+    folder = tmp_path / "not-a-model"
+    folder.mkdir()
+    assert main(["--project", str(workspace.root), "estimate", "--backend", "local", "--model", str(folder)]) == 2
+    err = _error(capsys)
+    assert f"No config.json in {folder}: the folder is not a model" in err and "huggingface-cli" not in err

@@ -88,6 +88,12 @@ def find_model_config(model: str, project: Path | None = None) -> dict[str, Any]
         for snapshot in sorted(snapshots.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True):
             if (snapshot / "config.json").is_file():
                 return _read_config(snapshot / "config.json")
+    for folder in (Path(model).expanduser(), *((project / model,) if project else ())):
+        if folder.is_dir():
+            raise TuneError(
+                f"No config.json in {folder}: the folder is not a model",
+                "Pass --model with the folder that holds the model's config.json and weights.",
+            )
     downloaded = _download_config(model)
     if downloaded is not None:
         return _read_config(downloaded)
