@@ -54,7 +54,7 @@ def planted() -> dict[str, tuple[int, ...]]:
 @pytest.fixture(scope="module")
 def settings() -> Settings:
     with DEMO.joinpath("tuneui.toml").open("rb") as handle:
-        return Settings.model_validate(tomllib.load(handle))
+        return Settings.from_dict(tomllib.load(handle))
 
 
 def _answers(messages: list[dict]) -> list[str]:

@@ -1,74 +1,227 @@
 """The schema of `tuneui.toml`: small nested sections, every field documented.
 
-pydantic lives here only, at the edge where a person's file enters the program.
+Plain dataclasses checked by a small validator of their own, not pydantic: this module is read on
+every start of the app, and importing pydantic cost more than the rest of the CLI. Every value is
+checked when a file is read (`Settings.from_dict`) and when code assigns one, and an error names
+the key (`SettingsError.key`, such as `local.lora_r`).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import math
+import types
+from dataclasses import MISSING, dataclass, field, fields
+from functools import cache
+from typing import Any, Literal, Mapping, TypeVar, Union, get_args, get_origin, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field
+NUMBER_BOUNDS = {"gt": ("greater than", float.__gt__), "ge": ("at least", float.__ge__), "lt": ("less than", float.__lt__)}
 
 
-class _Section(BaseModel):
-    # A typo in tuneui.toml should be an error naming the key, not a silently ignored setting.
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+class SettingsError(ValueError):
+    """A value that breaks the schema; `key` is its dotted place in tuneui.toml."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"[{key}] {message}")
+        self.key = key
+        self.message = message
 
 
+SectionT = TypeVar("SectionT", bound="_Section")
+
+
+def _setting(default: Any, description: str, **bounds: float) -> Any:
+    return field(default=default, metadata={"description": description, **bounds})
+
+
+class _Section:
+    """What every section shares: checked assignment, reading from and writing to plain dicts."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # A typo in code should fail as loudly as a typo in tuneui.toml, not add a stray attribute.
+        if name not in _schema(type(self)):
+            raise AttributeError(f"{type(self).__name__} has no setting {name!r}")
+        object.__setattr__(self, name, _checked(type(self), name, value, _key_of(type(self), name)))
+
+    @classmethod
+    def from_dict(cls: type[SectionT], raw: Mapping[str, Any], where: str = "") -> SectionT:
+        """The section from a TOML table; unknown keys and bad values raise `SettingsError`."""
+        schema = _schema(cls)
+        for key in raw:
+            if key not in schema:
+                raise SettingsError(where + str(key), f"unknown setting; the known ones here are {', '.join(schema)}")
+        values = {key: _checked(cls, key, value, where + key) for key, value in raw.items()}
+        section = cls.__new__(cls)
+        for name, spec in schema.items():
+            object.__setattr__(section, name, values[name] if name in values else spec.default_value())
+        return section
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values in the schema's order, ready for TOML; unset optional values are left out."""
+        out: dict[str, Any] = {}
+        for name in _schema(type(self)):
+            value = getattr(self, name)
+            if isinstance(value, _Section):
+                value = value.to_dict()
+            elif isinstance(value, dict):
+                value = _without_none(value)
+            if value is not None:
+                out[name] = value
+        return out
+
+
+@dataclass(frozen=True)
+class _FieldSpec:
+    """One field's type as the validator needs it, read once from the dataclass."""
+
+    kind: Any  # str, int, float, a _Section subclass, or dict (a table of tables)
+    optional: bool
+    choices: tuple[str, ...]
+    bounds: tuple[tuple[str, float], ...]
+    default: Any
+    default_factory: Any
+
+    def default_value(self) -> Any:
+        return self.default_factory() if self.default_factory is not None else self.default
+
+
+@cache
+def _schema(cls: type) -> dict[str, _FieldSpec]:
+    hints = get_type_hints(cls)
+    schema = {}
+    for item in fields(cls):
+        kind, optional, choices = hints[item.name], False, ()
+        if get_origin(kind) in (Union, types.UnionType):
+            members = [member for member in get_args(kind) if member is not type(None)]
+            kind, optional = members[0], True
+        if get_origin(kind) is Literal:
+            kind, choices = str, get_args(kind)
+        elif get_origin(kind) is dict:
+            kind = dict
+        bounds = tuple((name, float(item.metadata[name])) for name in NUMBER_BOUNDS if name in item.metadata)
+        factory = None if item.default_factory is MISSING else item.default_factory
+        schema[item.name] = _FieldSpec(kind, optional, choices, bounds, item.default, factory)
+    return schema
+
+
+def _key_of(cls: type, name: str) -> str:
+    """The dotted key of field `name` of section `cls` as tuneui.toml spells it, for messages."""
+    sections = {spec.kind: section for section, spec in _schema(Settings).items()}
+    return f"{sections[cls]}.{name}" if cls in sections else name
+
+
+def _checked(cls: type, name: str, value: Any, key: str) -> Any:
+    """`value` as field `name` of `cls` stores it (ints widen to floats), or `SettingsError` naming `key`."""
+    spec = _schema(cls)[name]
+    if value is None and spec.optional:
+        return None
+    kind = spec.kind
+    if isinstance(kind, type) and issubclass(kind, _Section):
+        if isinstance(value, kind):
+            return value
+        if isinstance(value, Mapping):
+            return kind.from_dict(value, key + ".")
+        raise SettingsError(key, f"should be a table ([{key}]), not {_shown(value)}")
+    if kind is dict:
+        return _table_of_tables(value, key)
+    if kind is str:
+        if not isinstance(value, str):
+            raise SettingsError(key, f"should be text in quotes, not {_shown(value)}")
+        if spec.choices and value not in spec.choices:
+            raise SettingsError(key, f"should be one of {', '.join(repr(c) for c in spec.choices)}, not {value!r}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not isinstance(value, int)):
+        wanted = "a whole number" if kind is int else "a number"
+        raise SettingsError(key, f"should be {wanted}, not {_shown(value)}")
+    number = int(value) if kind is int else float(value)
+    for bound, limit in spec.bounds:
+        words, holds = NUMBER_BOUNDS[bound]
+        if math.isnan(float(number)) or not holds(float(number), limit):
+            raise SettingsError(key, f"should be {words} {limit:g}, not {number!r}")
+    return number
+
+
+def _table_of_tables(value: Any, key: str) -> dict[str, dict[str, Any]]:
+    if not isinstance(value, Mapping):
+        raise SettingsError(key, f"should be a table ([{key}]), not {_shown(value)}")
+    for name, table in value.items():
+        if not isinstance(table, Mapping):
+            raise SettingsError(f"{key}.{name}", f"should be a table ([{key}.\"{name}\"]), not {_shown(table)}")
+    return {str(name): dict(table) for name, table in value.items()}
+
+
+def _without_none(table: dict[str, Any]) -> dict[str, Any]:
+    return {key: _without_none(value) if isinstance(value, dict) else value for key, value in table.items() if value is not None}
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    kinds = {str: "text", int: "a whole number", float: "a number", dict: "a table", list: "a list"}
+    return f"{kinds.get(type(value), type(value).__name__)} {value!r}"
+
+
+@dataclass
 class ProjectSettings(_Section):
-    name: str = Field("tuneui project", description="A name for people; shown in the UI and reports.")
-    task: str = Field("", description="What the model should do, in a sentence or two; the judge's rubric.")
-    task_type: Literal["auto", "classification", "json", "freetext"] = Field(
-        "auto", description="Chooses the metrics; 'auto' detects it from the answers in the data."
+    name: str = _setting("tuneui project", "A name for people; shown in the UI and reports.")
+    task: str = _setting("", "What the model should do, in a sentence or two; the judge's rubric.")
+    task_type: Literal["auto", "classification", "json", "freetext"] = _setting(
+        "auto", "Chooses the metrics; 'auto' detects it from the answers in the data."
     )
-    system_prompt: str = Field("", description="The system prompt used by the baseline and in training data.")
+    system_prompt: str = _setting("", "The system prompt used by the baseline and in training data.")
 
 
+@dataclass
 class DataSettings(_Section):
-    val_fraction: float = Field(0.15, gt=0, lt=1, description="Share of examples held out for validation.")
-    seed: int = Field(0, description="Seed of the split and of k-shot example choice.")
+    val_fraction: float = _setting(0.15, "Share of examples held out for validation.", gt=0, lt=1)
+    seed: int = _setting(0, "Seed of the split and of k-shot example choice.")
 
 
+@dataclass
 class ModelSettings(_Section):
-    local: str = Field("", description="Default local base model: a Hugging Face id or a local folder.")
-    hosted: str = Field("gpt-4o-mini", description="Default hosted base model.")
-    hosted_backend: Literal["openai", "azure", "together"] = Field("openai", description="Default hosted backend: openai, azure or together.")
-    judge: str = Field("", description="'backend:model' of the LLM judge; empty = no judge.")
-    assistant: str = Field("", description="'backend:model' answering free-text questions in the guide.")
+    local: str = _setting("", "Default local base model: a Hugging Face id or a local folder.")
+    hosted: str = _setting("gpt-4o-mini", "Default hosted base model.")
+    hosted_backend: Literal["openai", "azure", "together"] = _setting("openai", "Default hosted backend: openai, azure or together.")
+    judge: str = _setting("", "'backend:model' of the LLM judge; empty = no judge.")
+    assistant: str = _setting("", "'backend:model' answering free-text questions in the guide.")
 
 
+@dataclass
 class LocalSettings(_Section):
-    gpu_hour_usd: float = Field(0.0, ge=0, description="What an hour of this box's GPU costs you, for the Cost step.")
-    max_length: int = Field(2048, gt=0, description="Longest training example in tokens; longer ones are truncated.")
-    lora_r: int = Field(16, gt=0, description="LoRA rank.")
-    lora_alpha: int = Field(32, gt=0, description="LoRA alpha (scale = alpha / r).")
-    lora_dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the LoRA path.")
-    learning_rate: float = Field(2e-4, gt=0, description="Peak learning rate.")
-    batch_size: int = Field(4, gt=0, description="Examples per optimizer step (per device).")
-    measured_mfu: float | None = Field(None, description="Set by the last local run; used by the time estimate.")
+    gpu_hour_usd: float = _setting(0.0, "What an hour of this box's GPU costs you, for the Cost step.", ge=0)
+    max_length: int = _setting(2048, "Longest training example in tokens; longer ones are truncated.", gt=0)
+    lora_r: int = _setting(16, "LoRA rank.", gt=0)
+    lora_alpha: int = _setting(32, "LoRA alpha (scale = alpha / r).", gt=0)
+    lora_dropout: float = _setting(0.05, "Dropout on the LoRA path.", ge=0, lt=1)
+    learning_rate: float = _setting(2e-4, "Peak learning rate.", gt=0)
+    batch_size: int = _setting(4, "Examples per optimizer step (per device).", gt=0)
+    measured_mfu: float | None = _setting(None, "Set by the last local run; used by the time estimate.")
 
 
+@dataclass
 class HostedSettings(_Section):
-    poll_seconds: float = Field(30.0, gt=0, description="Seconds between polls of a hosted job (TUNEUI_POLL_SECONDS wins).")
+    poll_seconds: float = _setting(30.0, "Seconds between polls of a hosted job (TUNEUI_POLL_SECONDS wins).", gt=0)
 
 
+@dataclass
 class OpenAISettings(_Section):
-    azure_endpoint: str = Field("", description="Set to use Azure OpenAI instead of api.openai.com.")
-    api_version: str = Field("", description="Azure OpenAI API version, with azure_endpoint.")
+    azure_endpoint: str = _setting("", "Set to use Azure OpenAI instead of api.openai.com.")
+    api_version: str = _setting("", "Azure OpenAI API version, with azure_endpoint.")
 
 
+@dataclass
 class TogetherSettings(_Section):
-    base_url: str = Field("https://api.together.xyz/v1", description="Together AI API address.")
+    base_url: str = _setting("https://api.together.xyz/v1", "Together AI API address.")
 
 
+@dataclass
 class Settings(_Section):
-    project: ProjectSettings = Field(default_factory=ProjectSettings)
-    data: DataSettings = Field(default_factory=DataSettings)
-    models: ModelSettings = Field(default_factory=ModelSettings)
-    local: LocalSettings = Field(default_factory=LocalSettings)
-    hosted: HostedSettings = Field(default_factory=HostedSettings)
-    openai: OpenAISettings = Field(default_factory=OpenAISettings)
-    together: TogetherSettings = Field(default_factory=TogetherSettings)
-    prices: dict[str, dict[str, Any]] = Field(
-        default_factory=dict, description="Per-model overrides of the shipped price table."
+    project: ProjectSettings = field(default_factory=ProjectSettings)
+    data: DataSettings = field(default_factory=DataSettings)
+    models: ModelSettings = field(default_factory=ModelSettings)
+    local: LocalSettings = field(default_factory=LocalSettings)
+    hosted: HostedSettings = field(default_factory=HostedSettings)
+    openai: OpenAISettings = field(default_factory=OpenAISettings)
+    together: TogetherSettings = field(default_factory=TogetherSettings)
+    prices: dict[str, dict[str, Any]] = field(
+        default_factory=dict, metadata={"description": "Per-model overrides of the shipped price table."}
     )

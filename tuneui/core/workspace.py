@@ -9,11 +9,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import tomli_w
-from pydantic import ValidationError
-
 from tuneui.core.files import atomic_write_text
-from tuneui.core.settings import Settings
+from tuneui.core.settings import Settings, SettingsError
 from tuneui.errors import WorkspaceError
 
 if sys.version_info >= (3, 11):
@@ -82,18 +79,17 @@ class Workspace:
                 f"{self.config_path}: {exc}", "Fix the TOML syntax at that line, or delete the file and run `tuneui init`."
             ) from None
         try:
-            return Settings.model_validate(raw)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(part) for part in first["loc"])
+            return Settings.from_dict(raw)
+        except SettingsError as exc:
             raise WorkspaceError(
-                f"{self.config_path}: [{where}] {first['msg']}",
+                f"{self.config_path}: [{exc.key}] {exc.message}",
                 "Correct or remove that key; `tuneui init` in an empty folder shows a valid file.",
             ) from None
 
     def save_settings(self, settings: Settings) -> None:
-        data = settings.model_dump(mode="json", exclude_none=True)
-        atomic_write_text(self.config_path, tomli_w.dumps(data))
+        import tomli_w  # only writers need it; the app's start reads settings and never writes them
+
+        atomic_write_text(self.config_path, tomli_w.dumps(settings.to_dict()))
 
     def ensure_folders(self) -> None:
         for folder in (self.data_dir, self.runs_dir, self.reports_dir):
