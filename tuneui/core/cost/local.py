@@ -79,7 +79,8 @@ def find_model_config(model: str, project: Path | None = None) -> dict[str, Any]
 
     Raises TuneError naming what was tried when none has it: offline, that is the normal answer.
     """
-    for folder in (Path(model).expanduser(), *((project / model,) if project else ())):
+    folders = (Path(model).expanduser(), *((project / model,) if project else ()))
+    for folder in folders:
         if (folder / "config.json").is_file():
             return _read_config(folder / "config.json")
     hub = Path(os.environ.get("HF_HUB_CACHE") or Path(os.environ.get("HF_HOME", "~/.cache/huggingface")) / "hub")
@@ -88,7 +89,7 @@ def find_model_config(model: str, project: Path | None = None) -> dict[str, Any]
         for snapshot in sorted(snapshots.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True):
             if (snapshot / "config.json").is_file():
                 return _read_config(snapshot / "config.json")
-    for folder in (Path(model).expanduser(), *((project / model,) if project else ())):
+    for folder in folders:
         if folder.is_dir():
             raise TuneError(
                 f"No config.json in {folder}: the folder is not a model",
