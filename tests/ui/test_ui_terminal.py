@@ -1,5 +1,6 @@
 """End to end in a real terminal: the installed `tuneui` opens the demo, is walked by keystrokes,
-quits while a run trains, and on reopening finds the run reattached and finished."""
+quits while a run trains, on reopening finds the run reattached and finished, and goes on to a
+verdict on the Evaluate view, at 80x24 and without the mouse."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ TUNEUI = Path(sys.executable).parent / "tuneui"
 pytestmark = [
     pytest.mark.skipif(not Path(TMUX).exists() or shutil.which("tmux") is None, reason="tmux is not installed"),
     pytest.mark.skipif(not TUNEUI.exists(), reason="tuneui is not installed beside this interpreter"),
-    pytest.mark.timeout(420),
+    pytest.mark.timeout(600),
 ]
 
 
@@ -62,4 +63,17 @@ def test_demo_walk_quit_while_training_and_reattach(terminal: Terminal, tmp_path
     terminal.type("F4")
     terminal.wait_for("succeeded", "step 12/12", timeout=30)
     terminal.type("Escape")
+
+    # On to a verdict the way a newcomer would: answering the guide's questions, by keyboard alone.
+    # It asks for the baseline first (the prompt the tuned model must beat), then the cost.
+    terminal.wait_for("Next: Baseline", timeout=30)
+    terminal.line("1")
+    terminal.wait_for("Next: Cost", timeout=300)
+    terminal.line("1")
+    terminal.wait_for("Next: Evaluate", timeout=120)
+    terminal.line("1")
+    terminal.wait_for("All five steps are done", timeout=300)
+    terminal.line("1")
+    screen = terminal.wait_for("Re-evaluate", "held-out examples", timeout=30)
+    assert "beats" in screen or "no clear difference" in screen, screen
     terminal.type("C-q")
