@@ -25,6 +25,7 @@ class ComparedExample:
     baseline: str
     tuned: str
     judge: str | None
+    judge_reason: str | None = None  # with the tuned answer as A
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,9 @@ def _every_example(workspace: Workspace, run: RunFolder, result: Mapping[str, An
         return ()
     if not (len(val) == len(tuned) == len(baseline)) or not val:
         return ()
-    outcomes = list(((result.get("judge_detail") or {}).get("outcomes")) or [])
+    detail = result.get("judge_detail") or {}
+    outcomes = list(detail.get("outcomes") or [])
+    reasons = list(detail.get("reasons") or [])
     return tuple(
         ComparedExample(
             line=example.line,
@@ -88,6 +91,7 @@ def _every_example(workspace: Workspace, run: RunFolder, result: Mapping[str, An
             baseline=str(baseline[index]),
             tuned=str(tuned[index]),
             judge=OUTCOME_WORDS.get(outcomes[index], outcomes[index]) if index < len(outcomes) else None,
+            judge_reason=str(reasons[index]) if index < len(reasons) and reasons[index] else None,
         )
         for index, example in enumerate(val)
     )
@@ -102,6 +106,7 @@ def _differing(result: Mapping[str, Any]) -> tuple[ComparedExample, ...]:
             baseline=str(row.get("baseline") or ""),
             tuned=str(row.get("tuned") or ""),
             judge=OUTCOME_WORDS.get(row.get("judge"), row.get("judge")),
+            judge_reason=str(row["judge_reason"]) if row.get("judge_reason") else None,
         )
         for row in result.get("differing") or []
     )

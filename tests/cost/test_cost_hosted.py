@@ -67,8 +67,8 @@ def test_eval_cost_counts_baseline_tuned_and_judge_by_hand():
     judged = hosted_estimate(
         "openai", "gpt-4o-mini", [100] * 20, validation=validation, judge="openai:gpt-4.1-mini", today=TODAY
     )
-    # both orders x (prompt + reference + two answers + 200 instruction tokens per example), 64 out
-    judge = (2 * (1000 + 3 * 200 + 200 * 10) * 0.40 + 2 * 64 * 10 * 1.60) / 1e6
+    # both orders x (prompt + reference + two answers + 200 instruction tokens per example), 96 out (reason + winner)
+    judge = (2 * (1000 + 3 * 200 + 200 * 10) * 0.40 + 2 * 96 * 10 * 1.60) / 1e6
     assert judged.eval_cost_usd == pytest.approx(baseline + tuned + judge)
 
 

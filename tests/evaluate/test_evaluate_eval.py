@@ -115,3 +115,18 @@ def test_a_val_example_without_an_answer_is_named(ticket_project, scripted, caps
     code = main(["--project", str(ticket_project.root), "eval", run_id])
     err = capsys.readouterr().err
     assert code == 1 and "val.jsonl: line 7 has no reference answer" in err and "Traceback" not in err
+
+
+def test_the_judge_gives_a_reason_that_is_saved_for_each_example(ticket_project, scripted, capsys) -> None:
+    def reasoning_judge(model, conversation):
+        if conversation[0]["content"].startswith("You are a strict, impartial evaluator"):
+            assert "reason in one sentence" in conversation[-1]["content"]
+            return "A names the right label; B does not.\nWinner: A"
+        return _tuned_knows_labels(model, conversation)
+
+    scripted.answer = staticmethod(reasoning_judge)
+    run_id = make_finished_run(ticket_project)
+    _eval_json(ticket_project, run_id, capsys, "--judge", "scripted:judge-model")
+    saved = json.loads((ticket_project.run_dir(run_id) / "eval" / "result.json").read_text())
+    assert saved["judge_detail"]["reasons"] == ["A names the right label; B does not"] * 6
+    assert all(row["judge_reason"] == "A names the right label; B does not" for row in saved["differing"])

@@ -9,7 +9,7 @@ import pytest
 
 from backends.base import ModelRef
 from tuneui.core.intervals import bootstrap_mean_ci, paired_difference_ci
-from tuneui.core.judge import combine, parse_choice, parse_model_spec, run_judge
+from tuneui.core.judge import combine, parse_choice, parse_model_spec, reason_of, run_judge
 from tuneui.core.verdict import judge_verdict, metric_verdict
 from tuneui.errors import UsageError
 
@@ -98,7 +98,15 @@ def test_the_judge_sees_task_request_reference_and_both_answers(scripted) -> Non
 
 @pytest.mark.parametrize(
     ("reply", "choice"),
-    [("Winner: B", "B"), ("**Winner:** tie", "tie"), ("winner = a.", "A"), ("b", "B"), ("Both are fine", None)],
+    [
+        ("Winner: B", "B"),
+        ("**Winner:** tie", "tie"),
+        ("winner = a.", "A"),
+        ("b", "B"),
+        ("Both are fine", None),
+        # The reason comes first and may itself say "winner"; the final line decides.
+        ("B looked like the winner: B at first, but it misses the refund window.\nWinner: A", "A"),
+    ],
 )
 def test_parse_choice(reply: str, choice) -> None:
     assert parse_choice(reply) == choice
@@ -157,3 +165,10 @@ def test_metric_verdict_never_claims_more_than_the_interval() -> None:
     assert unclear.startswith("no clear difference: keep the prompt (ROUGE-L 0.55 vs 0.50")
     loss = metric_verdict("system", "accuracy", 0.4, 0.7, -0.3, (-0.5, -0.1), 40)
     assert loss.startswith("the system prompt beats tuned") and loss.endswith("keep the prompt")
+
+
+def test_the_reason_is_the_reply_without_its_winner_line() -> None:
+    assert reason_of("A names the real refund window; B invents one.\nWinner: A") == (
+        "A names the real refund window; B invents one"
+    )
+    assert reason_of("**Winner:** tie") == ""

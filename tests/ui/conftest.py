@@ -101,7 +101,8 @@ def write_evaluation(workspace: Workspace, folder: RunFolder) -> None:
         "baseline_model": "local:models/tiny",
         "differing": [
             {"line": 3, "request": "When are you open?", "reference": "Tuesday to Saturday 9-6.",
-             "baseline": "We are open every day.", "tuned": "Tuesday to Saturday 9-6.", "gap": 0.8, "judge": None},
+             "baseline": "We are open every day.", "tuned": "Tuesday to Saturday 9-6.", "gap": 0.8, "judge": "win",
+             "judge_reason": "A gives the real opening hours; B invents them."},
             {"line": 7, "request": "How much is a tune-up?", "reference": "£45.",
              "baseline": "It costs £60.", "tuned": "A tune-up is £45.", "gap": 0.5, "judge": None},
         ],

@@ -141,6 +141,8 @@ async def test_evaluate_view_puts_the_verdict_on_top_and_compares_answers(finish
         assert _text(screen, "#verdict").startswith("tuned beats the 3-shot prompt")
         assert screen.query_one(DataTable).row_count == 2
         assert "Tuesday to Saturday 9-6." in _text(screen, "#eval-request")
+        assert "tuned better" in _text(screen, "#eval-request")
+        assert "A gives the real opening hours; B invents them." in _text(screen, "#eval-request")
         assert "We are open every day." in _text(screen, "#eval-baseline")
         await pilot.press("down")
         await pilot.pause()

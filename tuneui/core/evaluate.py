@@ -20,7 +20,7 @@ from tuneui.core.evalset import EvalSet, load_eval_set, read_saved
 from tuneui.core.files import atomic_write_json
 from tuneui.core.forgetting import ForgettingCheck, general_conversations
 from tuneui.core.intervals import paired_difference_ci
-from tuneui.core.judge import JudgeResult, parse_model_spec, run_judge
+from tuneui.core.judge import JudgeResult, parse_model_spec, reason_of, run_judge
 from tuneui.core.metrics import MetricReport, rouge_l, score_answers
 from tuneui.core.verdict import judge_verdict, metric_verdict
 from tuneui.core.workspace import Workspace
@@ -73,7 +73,14 @@ class EvalResult:
             "difference": round(self.difference, 4),
             "difference_ci95": [round(x, 4) for x in self.difference_ci95],
             "judge_detail": (
-                {"unparsed": self.judge.unparsed, "outcomes": list(self.judge.outcomes)} if self.judge else None
+                {
+                    "unparsed": self.judge.unparsed,
+                    "outcomes": list(self.judge.outcomes),
+                    # From the order with the tuned answer as A, which is how the view labels it.
+                    "reasons": [reason_of(tuned_first) for tuned_first, _ in self.judge.replies],
+                }
+                if self.judge
+                else None
             ),
             "differing": list(self.differing),
             "forgetting": self.forgetting.to_dict() if self.forgetting else None,
@@ -232,6 +239,7 @@ def _most_different(
                 "tuned": tuned_answers[index],
                 "gap": round(gap, 4),
                 "judge": outcome,
+                "judge_reason": reason_of(judged.replies[index][0]) if judged else None,
             }
         )
     return tuple(shown)

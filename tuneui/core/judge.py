@@ -34,7 +34,11 @@ JUDGE_SYSTEM = (
     "first, then following the task's instructions and format. Length and style matter only when the "
     "task says so. Do not let the order of the answers influence you."
 )
-JUDGE_INSTRUCTION = 'Reply with exactly one line: "Winner: A", "Winner: B" or "Winner: tie".'
+JUDGE_INSTRUCTION = (
+    'Give your reason in one sentence, then end with exactly one line: "Winner: A", "Winner: B" or "Winner: tie".'
+)
+# Room for the one-sentence reason a person reads in the Evaluate view, and the winner line.
+JUDGE_MAX_TOKENS = 96
 _CHOICE = re.compile(r"winner\s*[:=\-]?\s*\**\s*(a|b|tie)\b", re.IGNORECASE)
 
 
@@ -104,8 +108,9 @@ def judge_conversation(
 
 def parse_choice(reply: str) -> Choice | None:
     """The winner a judge reply names, or None when it names none."""
-    match = _CHOICE.search(reply)
-    word = match.group(1) if match else reply.strip().strip(".*\"'").strip()
+    # The last winner line counts: the reason before it may mention either answer.
+    matches = _CHOICE.findall(reply)
+    word = matches[-1] if matches else reply.strip().strip(".*\"'").strip()
     word = word.lower()
     if word == "a":
         return "A"
@@ -114,6 +119,12 @@ def parse_choice(reply: str) -> Choice | None:
     if word == "tie":
         return "tie"
     return None
+
+
+def reason_of(reply: str) -> str:
+    """The judge's reason: its reply without the winner line, on one line."""
+    without_verdict = _CHOICE.sub("", reply)
+    return " ".join(without_verdict.replace("*", " ").split()).strip(" .:-") or ""
 
 
 def combine(tuned_as_a: Choice | None, tuned_as_b: Choice | None) -> Outcome:
@@ -150,7 +161,7 @@ def run_judge(
     for prompt, reference, mine, theirs in zip(prompts, references, tuned, baseline):
         conversations.append(judge_conversation(task, prompt, reference, mine, theirs))
         conversations.append(judge_conversation(task, prompt, reference, theirs, mine))
-    replies = backend.generate(judge_model, conversations, GenerationParams(max_new_tokens=64, seed=seed))
+    replies = backend.generate(judge_model, conversations, GenerationParams(max_new_tokens=JUDGE_MAX_TOKENS, seed=seed))
     pairs = tuple((replies[i], replies[i + 1]) for i in range(0, len(replies), 2))
     choices = [(parse_choice(a), parse_choice(b)) for a, b in pairs]
     outcomes = tuple(combine(a, b) for a, b in choices)

@@ -76,6 +76,8 @@ class EvaluateScreen(Screen):
         request.append(example.reference, style="green")
         if example.judge:
             request.append(f"\njudge  {example.judge}", style="bold")
+        if example.judge_reason:
+            request.append(f"  (A = tuned) {example.judge_reason}", style="italic")
         self.query_one("#eval-request", Static).update(request)
         assert self.evaluation is not None
         self.query_one("#eval-baseline", Static).update(_side(f"baseline ({self.evaluation.baseline_variant})", example.tuned, example.baseline))

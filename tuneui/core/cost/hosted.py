@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
 from tuneui.core.cost.prices import ModelPrice, PriceTable, load_prices
+from tuneui.core.judge import JUDGE_MAX_TOKENS
 from tuneui.errors import TuneError
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ MAX_DEFAULT_EPOCHS = 25
 # The pairwise judge (tuneui.core.judge) sees the prompt, the reference and both answers plus its
 # instructions, twice (both orders), and answers in at most 64 tokens.
 JUDGE_INSTRUCTION_TOKENS = 200
-JUDGE_OUTPUT_TOKENS = 64
+JUDGE_OUTPUT_TOKENS = JUDGE_MAX_TOKENS  # billed as if every reply used its whole budget
 JUDGE_ORDERS = 2
 
 # Warn about a provider's last day for new jobs this many days ahead.
