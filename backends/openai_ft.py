@@ -41,6 +41,7 @@ class OpenAIBackend(HostedBackend):
     supports_pause = True
     supports_resume = True
     supports_streaming = True
+    max_tokens_field = "max_completion_tokens"
     status_map = {
         "validating_files": "queued",
         "queued": "queued",
@@ -228,19 +229,6 @@ class OpenAIBackend(HostedBackend):
                         yield choice.delta.content
         except Exception as exc:
             raise wire.translate(exc, self.provider, self.poll_seconds) from None
-
-    def _chat_request(self, model: ModelRef, conversation: Conversation, params: GenerationParams) -> dict[str, Any]:
-        request: dict[str, Any] = {
-            "model": model.model_id or model.base_model,
-            "messages": [dict(message) for message in conversation],
-            "max_completion_tokens": params.max_new_tokens,
-            "temperature": params.temperature,
-            "top_p": params.top_p,
-            "seed": params.seed,
-        }
-        if params.stop:
-            request["stop"] = list(params.stop)
-        return request
 
     # -- plumbing -----------------------------------------------------------------------------
 

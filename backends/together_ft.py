@@ -229,19 +229,6 @@ class TogetherBackend(HostedBackend):
         request = {**self._chat_request(model, conversation, params), "stream": True}
         yield from wire.sse_text(self._http().stream_lines("chat/completions", request))
 
-    def _chat_request(self, model: ModelRef, conversation: Conversation, params: GenerationParams) -> dict[str, Any]:
-        request: dict[str, Any] = {
-            "model": model.model_id or model.base_model,
-            "messages": [dict(message) for message in conversation],
-            "max_tokens": params.max_new_tokens,
-            "temperature": params.temperature,
-            "top_p": params.top_p,
-            "seed": params.seed,
-        }
-        if params.stop:
-            request["stop"] = list(params.stop)
-        return request
-
     def _http(self) -> wire.TogetherHTTP:
         if self._wire is None:
             settings = self.workspace.settings() if self.workspace is not None and self.workspace.exists() else None

@@ -61,6 +61,8 @@ class HostedBackend(Backend):
     provider: ClassVar[str]  # the provider's name for people: "OpenAI"
     # Provider status word -> ours. A word not listed is shown as it is and following goes on.
     status_map: ClassVar[Mapping[str, str]]
+    # The chat request field that caps a reply's length (OpenAI renamed it; others keep the old name).
+    max_tokens_field: ClassVar[str] = "max_tokens"
 
     def __init__(self, workspace: Any) -> None:
         self.workspace = workspace
@@ -144,6 +146,20 @@ class HostedBackend(Backend):
                 folder.write_status(status="failed", error=exc.title)
             raise
         return folder.run_id
+
+    def _chat_request(self, model: ModelRef, conversation: Conversation, params: GenerationParams) -> dict[str, Any]:
+        """The chat completions body every OpenAI-compatible provider accepts."""
+        request: dict[str, Any] = {
+            "model": model.model_id or model.base_model,
+            "messages": [dict(message) for message in conversation],
+            self.max_tokens_field: params.max_new_tokens,
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "seed": params.seed,
+        }
+        if params.stop:
+            request["stop"] = list(params.stop)
+        return request
 
     def generate(
         self, model: ModelRef, conversations: Sequence[Conversation], params: GenerationParams = GenerationParams()
