@@ -33,9 +33,10 @@ class Bare(App):
 
 Bare().run()
 '''
-# The same bare app after the imports `tuneui` itself does before the UI starts (its CLI and the
-# project settings): the difference to tuneui is what the app's own modules and screen cost.
-CLI_PRELUDE = "from tuneui.cli import build_parser\nbuild_parser()\n"
+# The same bare app after the imports `tuneui` itself does before the UI starts (its CLI, which
+# opening the app builds without the command groups, and the project settings): the difference
+# to tuneui is what the app's own modules and screen cost.
+CLI_PRELUDE = "from tuneui.cli import build_parser\nbuild_parser(with_commands=False)\nimport tuneui.core.workspace\n"
 POLL_S = 0.01
 TIMEOUT_S = 60.0
 

@@ -42,14 +42,15 @@ class TuneApp(App):
     def __init__(self, workspace: Workspace, *, train_steps: int | None = None, poll_seconds: float = POLL_SECONDS) -> None:
         super().__init__()
         self.workspace = workspace
-        self.guide = Guide(workspace, assistant=workspace.settings().models.assistant)
+        settings = workspace.settings()
+        self.guide = Guide(workspace, assistant=settings.models.assistant)
         self.runner = StepRunner(workspace, train_steps=train_steps)
         self.poll_seconds = poll_seconds
         self.busy: Action | None = None
         self._state = observe(workspace)
         self._run_statuses = {run.run_id: run.status for run in self._state.runs}
         self._follow_due: dict[str, float] = {}
-        self.sub_title = workspace.settings().project.name
+        self.sub_title = settings.project.name
 
     def get_default_screen(self) -> Screen:
         return MainScreen()

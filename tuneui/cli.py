@@ -1,7 +1,9 @@
 """The `tuneui` command: the app by default, and every step as a headless subcommand.
 
 Each command group lives in `tuneui/commands/<group>.py` and exposes `register(subparsers)`.
-Command modules import their heavy dependencies inside the handler, so `tuneui --help` is instant.
+Command modules import their heavy dependencies inside the handler, so `tuneui --help` is instant,
+and plain `tuneui` (which opens the app) does not load the command groups at all: the app's first
+screen is waiting on every import here.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from tuneui import __version__
-from tuneui.core.workspace import Workspace, find_workspace, init_workspace
 from tuneui.errors import TuneError
+
+if TYPE_CHECKING:
+    from tuneui.core.workspace import Workspace
 
 COMMAND_MODULES = (
     "tuneui.commands.data",
@@ -27,7 +31,9 @@ COMMAND_MODULES = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, with_commands: bool = True) -> argparse.ArgumentParser:
+    """The whole command line; without the command groups (`with_commands=False`) it only knows
+    what opens the app: the global options, `init` and `ui`."""
     # argparse exits 2 on usage errors, which is already the "cannot run" code of the contract.
     parser = argparse.ArgumentParser(prog="tuneui", description="Fine-tune an LLM that beats your best prompt, from the terminal.")
     parser.add_argument("--version", action="version", version=f"tuneui {__version__}")
@@ -40,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     init.set_defaults(func=_cmd_init)
     ui = sub.add_parser("ui", help="open the terminal app (the default when no command is given)")
     ui.set_defaults(func=_cmd_ui)
-    for name in COMMAND_MODULES:
+    for name in COMMAND_MODULES if with_commands else ():
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -51,7 +57,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _opens_the_app(argv: Sequence[str]) -> bool:
+    """Whether `argv` holds only global options (`--project DIR`, `--version`): then no command
+    group is needed. Anything else, `--help` or a typo included, gets the whole parser."""
+    position = 0
+    while position < len(argv):
+        token = argv[position]
+        if token == "--project":
+            position += 2
+        elif token.startswith("--project=") or token == "--version":
+            position += 1
+        else:
+            return False
+    return position == len(argv)
+
+
 def workspace_of(args: argparse.Namespace) -> Workspace:
+    from tuneui.core.workspace import find_workspace
+
     return find_workspace(args.project)
 
 
@@ -60,6 +83,8 @@ def print_json(value: Any) -> None:
 
 
 def _cmd_init(args: argparse.Namespace) -> int:
+    from tuneui.core.workspace import init_workspace
+
     workspace = init_workspace(args.dir or args.project or Path.cwd())
     print(f"Project ready in {workspace.root}")
     print("Next: `tuneui data import FILE` to bring in your examples, or just `tuneui` to be guided.")
@@ -73,7 +98,8 @@ def _cmd_ui(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(with_commands=not _opens_the_app(argv))
     args = parser.parse_args(argv)
     handler = getattr(args, "func", None) or _cmd_ui
     try:

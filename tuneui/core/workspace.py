@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import sys
 import time
 from dataclasses import dataclass
@@ -63,6 +62,8 @@ class Workspace:
 
     def new_run_id(self) -> str:
         """Sortable by time, unique without coordination between processes."""
+        import secrets  # loads hashlib; the app's start never needs it
+
         return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
 
     def settings(self) -> Settings:

@@ -6,7 +6,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Sparkline, Static
+from textual.widgets import Static
 
 from tuneui.guide_cards import Card
 
@@ -23,6 +23,8 @@ class CardView(Vertical):
 
     def compose(self) -> ComposeResult:
         if self.card.kind == "chart":
+            from textual.widgets import Sparkline  # loads statistics; most screens show no chart
+
             yield Sparkline(list(self.card.values), classes="card-chart")
             return
         if self.card.kind == "text":
