@@ -12,7 +12,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 ML_STACK = {"torch", "transformers", "peft", "trl", "bitsandbytes", "accelerate"}

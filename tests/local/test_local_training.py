@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
-from backends.base import GenerationParams, ModelRef, TrainSpec
+from backends.base import GenerationParams, TrainSpec
 from backends.local.backend import LocalBackend
 from backends.local.launch import read_pid, worker_alive
 from backends.runs import RunFolder

@@ -10,7 +10,7 @@ import statistics
 import string
 from collections import Counter
 from functools import lru_cache
-from typing import Any, Iterable, Mapping, NamedTuple, Sequence
+from typing import Iterable, Mapping, NamedTuple, Sequence
 
 from tuneui.core.dataset.findings import Finding, finding, split_by_severity
 from tuneui.core.dataset.model import Example
