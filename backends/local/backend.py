@@ -66,7 +66,7 @@ class LocalBackend(Backend):
             device = "CPU"
             notes.append("No GPU found: training runs on the CPU, which only suits tiny models.")
         if model:
-            if model_config(self._resolve_model(model), self.workspace.root) is None:
+            if model_config(self.workspace.local_model_path(model), self.workspace.root) is None:
                 reasons.append(
                     f"Model {model!r} was not found as a folder nor in the Hugging Face cache; "
                     "download it first (`huggingface-cli download NAME`) or name a local folder."
@@ -77,7 +77,7 @@ class LocalBackend(Backend):
         """The Cost step's local estimate; `stats` may carry `train_tokens` (one count per example)."""
         from tuneui.core.cost import local_estimate
 
-        model = self._resolve_model(spec.model)
+        model = self.workspace.local_model_path(spec.model)
         config = model_config(model, self.workspace.root)
         if config is None:
             raise BackendError(
@@ -110,7 +110,8 @@ class LocalBackend(Backend):
         train_file = Path(spec.train_file)
         if not train_file.is_file():
             raise BackendError(f"Training file not found: {train_file}", "Run `tuneui data split` to create it.")
-        if model_config(self._resolve_model(spec.model), self.workspace.root) is None:
+        model = self.workspace.local_model_path(spec.model)
+        if model_config(model, self.workspace.root) is None:
             # The worker would only fail on it a minute later, in a log the user has to go and read.
             raise NotReadyError(
                 f"Model {spec.model!r} is neither a model folder (with config.json) nor in the Hugging Face cache",
@@ -118,7 +119,7 @@ class LocalBackend(Backend):
             )
         spec = dataclasses.replace(
             spec,
-            model=self._resolve_model(spec.model),
+            model=model,
             train_file=str(train_file.resolve()),
             val_file=str(Path(spec.val_file).resolve()) if spec.val_file else None,
         )
@@ -212,12 +213,5 @@ class LocalBackend(Backend):
         queued = status.get("queued_at") or status.get("created") or 0
         return time.time() - queued > 30
 
-    def _resolve_model(self, model: str) -> str:
-        """A folder (relative to the current folder or the project) becomes absolute; an id stays."""
-        for candidate in (Path(model).expanduser(), self.workspace.root / model):
-            if candidate.is_dir():
-                return str(candidate.resolve())
-        return model
-
     def _resolved_ref(self, model: ModelRef) -> ModelRef:
-        return dataclasses.replace(model, base_model=self._resolve_model(model.base_model))
+        return dataclasses.replace(model, base_model=self.workspace.local_model_path(model.base_model))

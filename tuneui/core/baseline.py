@@ -114,7 +114,8 @@ def run_baseline(
     from backends.registry import get_backend
 
     settings = workspace.settings()
-    model = _canonical_model(workspace, backend_name, model)
+    if backend_name == "local":
+        model = workspace.local_model_path(model)
     data = eval_set or load_eval_set(workspace)
     params = data.generation_params(seed=settings.data.seed)
     ref = ModelRef(backend=backend_name, base_model=model, kind="base")
@@ -150,17 +151,6 @@ def recorded_best(workspace: Workspace, backend_name: str, model: str, fingerpri
     if not isinstance(entry, dict) or not isinstance(entry.get("shots"), int) or entry["shots"] < 0:
         return None
     return entry
-
-
-def _canonical_model(workspace: Workspace, backend_name: str, model: str) -> str:
-    """A local model folder by its absolute path, as local runs record their base model, so that
-    `tuneui baseline` and `tuneui eval` find the same saved answers."""
-    if backend_name != "local":
-        return model
-    for candidate in (Path(model).expanduser(), workspace.root / model):
-        if candidate.is_dir():
-            return str(candidate.resolve())
-    return model
 
 
 def _best(results: Sequence[VariantResult]) -> VariantResult:

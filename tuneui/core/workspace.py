@@ -60,6 +60,15 @@ class Workspace:
     def run_dir(self, run_id: str) -> Path:
         return self.runs_dir / run_id
 
+    def local_model_path(self, model: str) -> str:
+        """A model folder (relative to the current folder or the project) as its absolute path; a hub
+        id as it is. Local runs record their base model this way, and the baseline is saved under the
+        same name, so `tuneui baseline` and `tuneui eval` find the same answers."""
+        for candidate in (Path(model).expanduser(), self.root / model):
+            if candidate.is_dir():
+                return str(candidate.resolve())
+        return model
+
     def new_run_id(self) -> str:
         """Sortable by time, unique without coordination between processes."""
         import secrets  # loads hashlib; the app's start never needs it
