@@ -118,16 +118,6 @@ def test_the_settings_describe_a_freetext_task_and_leave_the_local_model_to_the_
     assert settings.models.local == ""
 
 
-def test_general_prompts_are_questions_with_short_reference_answers() -> None:
-    records = _records("general_prompts.jsonl")
-    assert len(records) == 8
-    for record in records:
-        assert [m["role"] for m in record["messages"]] == ["user", "assistant"]
-        question, reference = (m["content"] for m in record["messages"])
-        assert question.strip() and "Cadence" not in question
-        assert 1 <= len(reference.split()) <= 20
-
-
 def test_the_dataset_check_finds_exactly_the_planted_problems(planted) -> None:
     try:
         from tuneui.core.dataset import check
