@@ -64,8 +64,9 @@ def job_request(spec: TrainSpec, files: Mapping[str, str], training_type: str = 
     if suffix:
         request["suffix"] = suffix
     if training_type:
-        # Not in the published spec; live clients report Azure asking for it. Sent only when set.
-        request["extra_body"] = {"trainingType": training_type}
+        # Not in the published spec; live clients report Azure asking for it, as a name or (LiteLLM)
+        # the number 1. Sent only when set; digits are sent as a number.
+        request["extra_body"] = {"trainingType": int(training_type) if training_type.isdigit() else training_type}
     return request
 
 

@@ -147,8 +147,11 @@ def test_training_type_is_sent_only_when_configured(fake_azure, project) -> None
     settings.azure.training_type = "GlobalStandard"
     project.save_settings(settings)
     AzureOpenAIBackend(project).start(make_spec(project, "azure"))
-    (create,) = fake_azure.calls("POST", "/openai/fine_tuning/jobs")
-    assert create.json["trainingType"] == "GlobalStandard"
+    settings.azure.training_type = "1"
+    project.save_settings(settings)
+    AzureOpenAIBackend(project).start(make_spec(project, "azure"))
+    named, numbered = fake_azure.calls("POST", "/openai/fine_tuning/jobs")
+    assert named.json["trainingType"] == "GlobalStandard" and numbered.json["trainingType"] == 1
 
 
 def test_readiness_reads_azures_lifecycle_dates_not_openais_notice(fake_azure, project) -> None:

@@ -245,7 +245,7 @@ class AzureSettings(_Section):
         "Standard", "Deployment type in the suggested `az` command; Standard and GlobalStandard bill hosting by the hour."
     )
     training_type: str = _setting(
-        "", "Sent verbatim as `trainingType` when a job is created (e.g. \"Standard\", \"GlobalStandard\"); not in Azure's published API, so empty = not sent."
+        "", "Sent as `trainingType` when a job is created (all digits: as a number); not in Azure's published API, so empty = not sent."
     )
 
 
