@@ -66,10 +66,10 @@ class OpenAIBackend(HostedBackend):
         reasons: list[str] = []
         notes: list[str] = []
         try:
-            client = self._client(max_retries=1)
             dated_reasons, dated_notes = self._dated_notices(model)
             reasons += dated_reasons
             notes += dated_notes
+            client = self._client(max_retries=1)
         except BackendError as exc:
             return Readiness(False, tuple([f"{exc.title}. {exc.hint}".strip()] + reasons), tuple(notes))
         if model:
@@ -276,6 +276,10 @@ class AzureOpenAIBackend(OpenAIBackend):
     provider = "Azure OpenAI"
     status_map = azure_wire.STATUS_MAP
 
+    def __init__(self, workspace: Any) -> None:
+        super().__init__(workspace)
+        self._deployments: dict[ModelRef, str] = {}
+
     def require_callable(self, model: ModelRef) -> None:
         self._deployment(model)
 
@@ -317,7 +321,13 @@ class AzureOpenAIBackend(OpenAIBackend):
     # -- plumbing -----------------------------------------------------------------------------
 
     def _deployment(self, model: ModelRef) -> str:
-        return azure_wire.deployment_for(model, self._settings(), self._prices())
+        # Asked once per request: tuneui.toml is read once per model, not once per completion.
+        if model not in self._deployments:
+            name = azure_wire.deployment_for(model, self._settings())
+            if name is None:
+                raise azure_wire.missing_deployment(str(model.model_id), self._settings(), self._prices())
+            self._deployments[model] = name
+        return self._deployments[model]
 
     @contextlib.contextmanager
     def _deployment_errors(self, model: ModelRef) -> Iterator[None]:

@@ -80,15 +80,13 @@ def is_this_runs_job(job: Mapping[str, Any], request: Mapping[str, Any]) -> bool
     return "suffix" not in job or (job.get("suffix") or None) == (request.get("suffix") or None)
 
 
-def deployment_for(model: ModelRef, settings: Any, prices: Any) -> str:
+def deployment_for(model: ModelRef, settings: Any) -> str | None:
     """The deployment that serves `model`: named in `[azure.deployments]`; a base model not named
-    there is called by its own name (a common way to name a base deployment)."""
+    there is called by its own name (a common way to name a base deployment); a fine-tuned model
+    not named there has none (None)."""
     deployments = settings.azure.deployments
     if model.model_id:
-        name = deployments.get(model.model_id)
-        if not name:
-            raise missing_deployment(model.model_id, settings, prices)
-        return name
+        return deployments.get(model.model_id)
     return deployments.get(model.base_model, model.base_model)
 
 
@@ -108,13 +106,16 @@ def deployment_not_found(deployment: str, model: ModelRef, settings: Any, prices
     """Azure said 404 DeploymentNotFound for the deployment tuneui called."""
     model_name = model.model_id or model.base_model
     if model.model_id:
-        create = f"{_why_and_cost(settings, prices)} Create it:\n  {deploy_command(settings, model_name, deployment)}\n"
+        create = (
+            f"{_why_and_cost(settings, prices)} Create it:\n  {deploy_command(settings, model_name, deployment)}\n"
+            f"{_placeholder_note(settings)}"
+        )
     else:
-        create = f"Deploy {model_name} in the Azure AI Foundry portal (base models bill per token, not by the hour), or "
+        create = f"Deploy {model_name} (a base model bills per token, not by the hour), e.g. in the Azure AI Foundry portal.\n"
     return safe_error(
         f"Azure OpenAI has no deployment named {deployment!r} (for {model_name})",
         f"{create}Or correct its name in tuneui.toml:\n  [azure.deployments]\n  \"{model_name}\" = \"<DEPLOYMENT>\"\n"
-        f"{_placeholder_note(settings)}A deployment made in the last few minutes may not answer yet.",
+        "A deployment made in the last few minutes may not answer yet.",
         NotReadyError,
     )
 
@@ -158,7 +159,7 @@ def _placeholder_note(settings: Any) -> str:
     missing = [word for word in (group, account) if word.startswith("<")]
     if not missing:
         return ""
-    return f"Replace {' and '.join(missing)} with yours (or set resource_group and account under [azure]). "
+    return f"Replace {' and '.join(missing)} with yours (or set resource_group and account under [azure]).\n"
 
 
 def _why_and_cost(settings: Any, prices: Any) -> str:
