@@ -142,6 +142,13 @@ def test_the_baseline_calls_the_base_models_deployment(fake_azure, project) -> N
     assert [r.path for r in _chat_calls(fake_azure)] == ["/openai/deployments/mini/chat/completions"]
 
 
+def test_a_base_model_with_no_deployment_of_its_name_is_explained(fake_azure, project) -> None:
+    with pytest.raises(NotReadyError) as caught:
+        AzureOpenAIBackend(project).generate(ModelRef("azure", "gpt-4o-mini-2024-07-18"), HI)
+    assert "no deployment named 'gpt-4o-mini-2024-07-18'" in caught.value.title
+    assert '"gpt-4o-mini-2024-07-18" = "<DEPLOYMENT>"' in caught.value.hint and "per token" in caught.value.hint
+
+
 def test_training_type_is_sent_only_when_configured(fake_azure, project) -> None:
     settings = project.settings()
     settings.azure.training_type = "GlobalStandard"
