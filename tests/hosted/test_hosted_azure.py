@@ -177,3 +177,15 @@ def test_readiness_reads_azures_lifecycle_dates_not_openais_notice(fake_azure, p
 def test_the_openai_backend_refuses_a_project_set_up_for_azure(fake_azure, project) -> None:
     readiness = OpenAIBackend(project).check("gpt-4o-mini")
     assert not readiness.ok and "--backend azure" in readiness.reasons[0]
+
+
+def test_a_rejected_azure_key_echoed_by_the_server_is_redacted(fake_azure, project, monkeypatch) -> None:
+    wrong = "0123456789abcdef0123456789abcdef"  # Azure keys are 32 hex characters: no key shape to spot
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", wrong)
+    backend = AzureOpenAIBackend(project)
+    readiness = backend.check("gpt-4o-mini-2024-07-18")
+    assert not readiness.ok and "Incorrect API key" in readiness.reasons[0] and wrong not in " ".join(readiness.reasons)
+    with pytest.raises(BackendError) as caught:
+        backend.start(make_spec(project, "azure"))
+    assert "Incorrect API key" in str(caught.value) and wrong not in str(caught.value)
+    assert not [p for p in project.root.rglob("*") if p.is_file() and wrong.encode() in p.read_bytes()]
