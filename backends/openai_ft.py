@@ -1,17 +1,19 @@
-"""The OpenAI fine-tuning API (and Azure OpenAI, the same API through the same SDK).
+"""The OpenAI fine-tuning API, and Azure OpenAI (the same SDK; its differences in `azure_wire`).
 
 Named `openai_ft` so it never shadows the `openai` package. The SDK's own retries are set per
 call on purpose: job creation gets none (a retried POST can create a second job; we look the
-job up by `metadata.tuneui_run` instead), polls get none (the next poll is the retry, spaced by
-`poll_seconds` and any retry-after), uploads and completions keep the SDK's default.
+job up instead: by `metadata.tuneui_run` on OpenAI, by this run's file ids and suffix on
+Azure), polls get none (the next poll is the retry, spaced by `poll_seconds` and any
+retry-after), uploads and completions keep the SDK's default.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from backends.base import (
     TERMINAL_STATES,
@@ -23,10 +25,11 @@ from backends.base import (
     Readiness,
     TrainSpec,
 )
+from backends.hosted import azure_wire
 from backends.hosted import openai_wire as wire
 from backends.hosted.base import HostedBackend
 from backends.hosted.errors import ProviderUnavailableError, safe_error
-from backends.hosted.notices import base_of, openai_dated_notices, shutdown_date_note
+from backends.hosted.notices import azure_model_notes, base_of, openai_dated_notices, shutdown_date_note
 from backends.runs import RunFolder
 
 CREATE_ATTEMPTS = 3
@@ -57,21 +60,15 @@ class OpenAIBackend(HostedBackend):
         super().__init__(workspace)
         self._sdk: Any = None
 
-    @property
-    def is_azure(self) -> bool:
-        settings = self._settings()
-        return bool(settings and settings.openai.azure_endpoint)
-
     # -- readiness ----------------------------------------------------------------------------
 
     def check(self, model: str | None = None) -> Readiness:
         reasons: list[str] = []
         notes: list[str] = []
         try:
-            if not self.is_azure:
-                dated_reasons, dated_notes = openai_dated_notices(model, self.today())
-                reasons += dated_reasons
-                notes += dated_notes
+            dated_reasons, dated_notes = self._dated_notices(model)
+            reasons += dated_reasons
+            notes += dated_notes
             client = self._client(max_retries=1)
         except BackendError as exc:
             return Readiness(False, tuple([f"{exc.title}. {exc.hint}".strip()] + reasons), tuple(notes))
@@ -82,14 +79,25 @@ class OpenAIBackend(HostedBackend):
                 error = wire.translate(exc, self.provider, self.poll_seconds)
                 (notes if wire.is_transient(error) else reasons).append(f"Model list unavailable: {error.title}")
             else:
-                entry = listed.get(model) or listed.get(base_of(model))
+                entry = listed.get(model) or listed.get(self._base_of(model))
                 if entry is None:
                     notes.append(f"{model} is not in this key's model list; {self.provider} may refuse the job.")
                 else:
-                    reason, note = shutdown_date_note(model, entry.get("shutdown_date"), self.today())
-                    reasons += [reason] if reason else []
-                    notes += [note] if note else []
+                    model_reasons, model_notes = self._model_notes(model, entry)
+                    reasons += model_reasons
+                    notes += model_notes
         return Readiness(not reasons, tuple(reasons), tuple(notes), device=f"{self.provider} at {client.base_url}")
+
+    def _dated_notices(self, model: str | None) -> tuple[list[str], list[str]]:
+        return openai_dated_notices(model, self.today())
+
+    @staticmethod
+    def _base_of(model: str) -> str:
+        return base_of(model)
+
+    def _model_notes(self, model: str, entry: dict[str, Any]) -> tuple[list[str], list[str]]:
+        reason, note = shutdown_date_note(model, entry.get("shutdown_date"), self.today())
+        return [reason] if reason else [], [note] if note else []
 
     # -- starting a job, exactly once ---------------------------------------------------------
 
@@ -103,13 +111,13 @@ class OpenAIBackend(HostedBackend):
         return str(wire.require_field(wire.as_dict(uploaded), "id", "file"))
 
     def _create_once(self, folder: RunFolder, spec: TrainSpec, files: dict[str, str]) -> dict[str, Any]:
-        request = wire.job_request(spec, files)
+        request = self._job_request(spec, files)
         interrupted_before = bool(folder.read_status().get("create_requested_at"))
         folder.write_status(create_requested_at=time.time())
         last_error: BackendError | None = None
         for attempt in range(CREATE_ATTEMPTS):
             if attempt or interrupted_before:
-                found = self._find_job(folder.run_id)
+                found = self._find_job(folder.run_id, request)
                 if found is not None:
                     return found
             try:
@@ -119,7 +127,7 @@ class OpenAIBackend(HostedBackend):
                     raise
                 last_error = error
                 time.sleep(min(getattr(error, "retry_after", 0.0) or RETRY_BASE_S * 2**attempt, 30.0))
-        found = self._find_job(folder.run_id)
+        found = self._find_job(folder.run_id, request)
         if found is not None:
             return found
         raise safe_error(
@@ -128,16 +136,25 @@ class OpenAIBackend(HostedBackend):
             ProviderUnavailableError,
         )
 
-    def _find_job(self, run_id: str) -> dict[str, Any] | None:
+    def _job_request(self, spec: TrainSpec, files: dict[str, str]) -> dict[str, Any]:
+        return wire.job_request(spec, files)
+
+    def _find_job(self, run_id: str, request: dict[str, Any]) -> dict[str, Any] | None:
         """The job tagged with this run, if an earlier attempt created it after all."""
+        # The filter is checked here too: an OpenAI-compatible server may ignore it.
+        return self._first_job(
+            lambda job: (job.get("metadata") or {}).get("tuneui_run") == run_id, metadata={"tuneui_run": run_id}
+        )
+
+    def _first_job(self, is_ours: Any, **filters: Any) -> dict[str, Any] | None:
+        """The newest job, of the last LOOKUP_PAGES pages, for which `is_ours(job)` holds."""
         after: str | None = None
         for _ in range(LOOKUP_PAGES):
             kwargs = {"after": after} if after else {}
-            page = self._call(lambda client: client.fine_tuning.jobs.list(metadata={"tuneui_run": run_id}, limit=100, **kwargs), retries=2)
+            page = self._call(lambda client: client.fine_tuning.jobs.list(limit=100, **filters, **kwargs), retries=2)
             jobs = [wire.as_dict(job) for job in page.data]
-            # The filter is checked here too: an OpenAI-compatible server may ignore it.
             for job in jobs:
-                if (job.get("metadata") or {}).get("tuneui_run") == run_id:
+                if is_ours(job):
                     return wire.require_job(job)
             if not page.has_more or not jobs:
                 return None
@@ -237,7 +254,7 @@ class OpenAIBackend(HostedBackend):
 
     def _client(self, max_retries: int = 2) -> Any:
         if self._sdk is None:
-            self._sdk = wire.make_client(self._settings(), self.provider)
+            self._sdk = wire.make_client(self._settings(), self.provider, azure=self.name == "azure")
         return self._sdk.with_options(max_retries=max_retries)
 
     def _call(self, request: Any, retries: int = 0) -> Any:
@@ -252,10 +269,78 @@ class OpenAIBackend(HostedBackend):
 
 
 class AzureOpenAIBackend(OpenAIBackend):
-    """Azure OpenAI: `[openai] azure_endpoint` + `api_version`, key in AZURE_OPENAI_API_KEY."""
+    """Azure OpenAI: `[openai] azure_endpoint` + `api_version`, key in AZURE_OPENAI_API_KEY, and
+    `[azure.deployments]` naming the deployment that serves each model."""
 
     name = "azure"
     provider = "Azure OpenAI"
+    status_map = azure_wire.STATUS_MAP
+
+    def __init__(self, workspace: Any) -> None:
+        super().__init__(workspace)
+        self._deployments: dict[ModelRef, str] = {}
+
+    def require_callable(self, model: ModelRef) -> None:
+        self._deployment(model)
+
+    # -- what Azure does differently ----------------------------------------------------------
+
+    def _dated_notices(self, model: str | None) -> tuple[list[str], list[str]]:
+        return [], []  # OpenAI's dates are not Azure's: Azure's come with each model in its list
+
+    @staticmethod
+    def _base_of(model: str) -> str:
+        return model.split(".ft-", 1)[0]
+
+    def _model_notes(self, model: str, entry: dict[str, Any]) -> tuple[list[str], list[str]]:
+        return azure_model_notes(model, entry, self.today())
+
+    def _job_request(self, spec: TrainSpec, files: dict[str, str]) -> dict[str, Any]:
+        return azure_wire.job_request(spec, files, self._settings().azure.training_type)
+
+    def _find_job(self, run_id: str, request: dict[str, Any]) -> dict[str, Any] | None:
+        # Azure jobs carry no metadata: this run's uploaded file ids and suffix identify its job.
+        return self._first_job(lambda job: azure_wire.is_this_runs_job(job, request))
+
+    def _chat_request(self, model: ModelRef, conversation: Conversation, params: GenerationParams) -> dict[str, Any]:
+        # The SDK turns `model` into /openai/deployments/{model}/chat/completions.
+        return {**super()._chat_request(model, conversation, params), "model": self._deployment(model)}
+
+    def generate(
+        self, model: ModelRef, conversations: Sequence[Conversation], params: GenerationParams = GenerationParams()
+    ) -> list[str]:
+        self._deployment(model)  # no deployment named: say so before any request is made
+        with self._deployment_errors(model):
+            return super().generate(model, conversations, params)
+
+    def stream(self, model: ModelRef, conversation: Conversation, params: GenerationParams = GenerationParams()) -> Iterator[str]:
+        self._deployment(model)
+        with self._deployment_errors(model):
+            yield from super().stream(model, conversation, params)
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _deployment(self, model: ModelRef) -> str:
+        # Asked once per request: tuneui.toml is read once per model, not once per completion.
+        if model not in self._deployments:
+            name = azure_wire.deployment_for(model, self._settings())
+            if name is None:
+                raise azure_wire.missing_deployment(str(model.model_id), self._settings(), self._prices())
+            self._deployments[model] = name
+        return self._deployments[model]
+
+    @contextlib.contextmanager
+    def _deployment_errors(self, model: ModelRef) -> Iterator[None]:
+        try:
+            yield
+        except wire.DeploymentNotFoundError as exc:
+            name = self._deployment(model)
+            raise azure_wire.deployment_not_found(name, model, self._settings(), self._prices()) from None
+
+    def _prices(self) -> Any:
+        from tuneui.core.cost import load_prices
+
+        return load_prices()
 
     def _settings(self) -> Any:
         settings = super()._settings()

@@ -36,6 +36,10 @@ def _error_of(toml: str, tmp_path) -> str:
         ("[trainer]\nepochs = 3\n", "trainer", "unknown setting"),
         ('data = "train.jsonl"\n', "data", "table"),
         ("[prices]\ngpt = 3\n", "prices.gpt", "table"),
+        ('[azure.deployments]\n"gpt-4o-mini" = 3\n', 'azure.deployments."gpt-4o-mini"', "a name in quotes"),
+        ('[azure.deployments]\n"gpt-4o-mini" = "my deployment"\n', 'azure.deployments."gpt-4o-mini"', "'-', '_'"),
+        ('[azure]\ndeployments = "mini"\n', "azure.deployments", "table"),
+        ('[azure]\ndeployment_sku = "Premium"\n', "azure.deployment_sku", "'GlobalStandard'"),
     ],
 )
 def test_a_bad_value_is_an_error_naming_its_key(tmp_path, toml: str, key: str, words: str) -> None:

@@ -33,19 +33,27 @@ METRIC_KEYS = (
 REQUEST_TIMEOUT_S = 120.0
 
 
-def make_client(settings: Any, provider: str) -> Any:
-    """An OpenAI (or, with `[openai] azure_endpoint`, an Azure OpenAI) SDK client.
+def make_client(settings: Any, provider: str, azure: bool = False) -> Any:
+    """An OpenAI SDK client, or with `azure` an Azure OpenAI one (`[openai] azure_endpoint`).
 
     `OPENAI_BASE_URL` is read by the SDK itself, so any OpenAI-compatible endpoint works.
     """
     azure_endpoint = settings.openai.azure_endpoint if settings is not None else ""
-    key_name = "AZURE_OPENAI_API_KEY" if azure_endpoint else "OPENAI_API_KEY"
+    if not azure and azure_endpoint:
+        # The Azure API differs (no job metadata, deployments): running OpenAI's rules against it
+        # would create duplicate jobs and call models that cannot answer.
+        raise NotReadyError(
+            "[openai] azure_endpoint is set, so this project trains on Azure OpenAI",
+            'Use `--backend azure` (or `hosted_backend = "azure"` under [models] in tuneui.toml), '
+            "or remove azure_endpoint to use api.openai.com.",
+        )
+    key_name = "AZURE_OPENAI_API_KEY" if azure else "OPENAI_API_KEY"
     key = api_key(key_name)
     if not key:
         raise NotReadyError(f"No {provider} API key", key_hint(key_name))
     import openai  # ~2 s to import: only once there is a key to use it with
 
-    if azure_endpoint:
+    if azure:
         if not settings.openai.api_version:
             raise NotReadyError(
                 "Azure OpenAI needs an API version",
@@ -60,6 +68,10 @@ def make_client(settings: Any, provider: str) -> Any:
     return openai.OpenAI(api_key=key, timeout=REQUEST_TIMEOUT_S)
 
 
+class DeploymentNotFoundError(BackendError):
+    """Azure answered 404 DeploymentNotFound: no deployment has the name a chat request used."""
+
+
 def translate(exc: Exception, provider: str, default_wait: float) -> BackendError:
     """An SDK exception as the backend error a follower knows how to handle."""
     import openai
@@ -70,6 +82,8 @@ def translate(exc: Exception, provider: str, default_wait: float) -> BackendErro
         return safe_error(f"{provider} did not answer: {exc.message}", "", ProviderUnavailableError)
     if isinstance(exc, openai.APIStatusError):
         message = error_message(exc.body) or exc.message
+        if exc.status_code == 404 and error_code(exc.body) == "DeploymentNotFound":
+            return safe_error(f"{provider} has no such deployment: {message}", "", DeploymentNotFoundError)
         if exc.status_code >= 500:
             return safe_error(f"{provider} had an internal error (HTTP {exc.status_code}): {message}", "", ProviderUnavailableError)
         return refusal(provider, message, exc.status_code)
@@ -88,6 +102,14 @@ def error_message(body: object) -> str | None:
         inner = body.get("error", body)
         if isinstance(inner, Mapping) and inner.get("message"):
             return str(inner["message"])
+    return None
+
+
+def error_code(body: object) -> str | None:
+    if isinstance(body, Mapping):
+        inner = body.get("error", body)
+        if isinstance(inner, Mapping) and inner.get("code"):
+            return str(inner["code"])
     return None
 
 
@@ -124,7 +146,9 @@ def normalize_event(raw: Mapping[str, Any]) -> Event:
     if raw.get("type") == "metrics" and "step" in data:
         metrics = {key: data[key] for key in METRIC_KEYS if key in data}
         return Event("metrics", metrics, when, id=str(raw["id"]))
+    # Azure's word for a warning is "warning"; tuneui's (and OpenAI's) is "warn".
     level = str(raw.get("level") or "info")
+    level = "warn" if level == "warning" else level
     return Event("log", {"level": level, "message": redact(str(raw.get("message", "")))}, when, id=str(raw["id"]))
 
 

@@ -125,6 +125,13 @@ def test_azure_keeps_openai_rules_but_not_its_prices():
     assert not any("2027-01-06" in w for w in estimate.warnings)
 
 
+def test_azure_says_a_tuned_model_is_called_through_a_deployment_billed_by_the_hour():
+    estimate = hosted_estimate("azure", "gpt-4o-mini", [100] * 5, today=TODAY)
+    (hosting,) = [w for w in estimate.warnings if "per hour" in w]
+    assert "deployment" in hosting and "$1.70 per hour" in hosting and "2026-11-28" in hosting
+    assert not any("per hour" in w for w in hosted_estimate("openai", "gpt-4o-mini", [100] * 5, today=TODAY).warnings)
+
+
 def test_model_of_another_provider_is_refused():
     with pytest.raises(TuneError, match="sold by openai, not together"):
         hosted_estimate("together", "gpt-4o-mini", [100], today=TODAY)

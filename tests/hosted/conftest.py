@@ -10,6 +10,7 @@ from typing import Any, Iterator
 import pytest
 
 from backends.base import TERMINAL_STATES, TrainSpec
+from tests.hosted.fake_azure import API_VERSION, FakeAzure
 from tests.hosted.fake_http import FakeServer
 from tests.hosted.fake_openai import FakeOpenAI
 from tests.hosted.fake_together import FakeTogether
@@ -57,6 +58,19 @@ def fake_together(monkeypatch: pytest.MonkeyPatch, project: Any) -> Iterator[Fak
         monkeypatch.setenv("TUNEUI_POLL_SECONDS", FAST_POLL)
         settings = project.settings()
         settings.together.base_url = server.base_url
+        project.save_settings(settings)
+        yield server
+
+
+@pytest.fixture
+def fake_azure(monkeypatch: pytest.MonkeyPatch, project: Any) -> Iterator[FakeAzure]:
+    """A running fake Azure OpenAI; the project's `[openai] azure_endpoint` points at it."""
+    with FakeAzure() as server:
+        monkeypatch.setenv("AZURE_OPENAI_API_KEY", server.api_key)
+        monkeypatch.setenv("TUNEUI_POLL_SECONDS", FAST_POLL)
+        settings = project.settings()
+        settings.openai.azure_endpoint = server.azure_endpoint
+        settings.openai.api_version = API_VERSION
         project.save_settings(settings)
         yield server
 

@@ -10,7 +10,8 @@ matching requests:
   - `status=429, headers={"retry-after": "1"}`  rate limit;
   - `drop=True`                        read the request, then close the connection without answering;
   - `strip=("status",)`                answer normally but without those top-level fields.
-`server.requests` records every request (method, path, query, headers, json, form) in order.
+`server.requests` records every request (method, path, query, headers, json, form) in order, and
+`server.served` every answer sent, as (request, reply) pairs.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ class FakeServer:
 
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
+        self.served: list[tuple[Recorded, Reply]] = []
         self.faults: list[Fault] = []
         self.lock = threading.RLock()
         self._routes: list[tuple[str, re.Pattern[str], Route]] = []
@@ -157,6 +159,7 @@ def _handler_for(server: FakeServer) -> type[BaseHTTPRequestHandler]:
             )
             with server.lock:
                 server.requests.append(request)
+            self._request = request
             fault = server._take_fault(method, url.path)
             if fault is not None and fault.drop:
                 self.connection.shutdown(socket.SHUT_RDWR)
@@ -179,6 +182,8 @@ def _handler_for(server: FakeServer) -> type[BaseHTTPRequestHandler]:
             self._send(reply)
 
         def _send(self, reply: Reply) -> None:
+            with server.lock:
+                server.served.append((self._request, reply))
             data = reply.raw if reply.raw is not None else json.dumps(reply.body).encode()
             self.send_response(reply.status)
             self.send_header("content-type", reply.content_type)

@@ -109,6 +109,7 @@ def evaluate_run(
     recorded = recorded_best(workspace, tuned_ref.backend, tuned_ref.base_model, data.fingerprint)
     shots = int(recorded["shots"]) if recorded else DEFAULT_SHOTS
     backend = get_backend(tuned_ref.backend, workspace)
+    backend.require_callable(tuned_ref)  # e.g. no Azure deployment: say so before the baseline spends
     baseline = run_baseline(
         workspace, tuned_ref.backend, tuned_ref.base_model, shots=shots, eval_set=data, backend=backend, progress=progress
     )

@@ -172,6 +172,13 @@ def hosted_estimate(
     elif per_million is None:
         warnings.append(_missing_price(name, backend, terms))
 
+    hosting = table.provider(backend).hosting_per_hour
+    if hosting is not None:
+        warnings.append(
+            f"To call the tuned model, {backend} needs a deployment of it, billed about ${hosting:,.2f} per hour "
+            f"while it exists (price table of {table.provider(backend).as_of}); tokens are billed on top."
+        )
+
     eval_cost = _eval_cost(table, price, validation, judge, warnings) if validation else None
     return HostedEstimate(
         backend=backend,
