@@ -66,7 +66,7 @@ class Rule:
     def describe(self) -> str:
         """The rule in words, for tables and docs: `ends with "…"`, `at most 90 words`."""
         if self.check == "max_words":
-            return f"at most {self.value} words"
+            return f"at most {self.value} word" + ("s" if self.value != 1 else "")
         if self.check == "valid_json":
             return "valid JSON"
         if self.check == "json_schema":
