@@ -100,3 +100,31 @@ def test_a_runaway_regex_stops_the_step_with_a_message_not_a_hang(ruled_project,
     code = main(["--project", str(ruled_project.root), "baseline", "--backend", "scripted", "--model", "m"])
     err = capsys.readouterr().err
     assert code == 2 and "Rule 'runaway': its regex did not finish" in err and "Traceback" not in err
+
+
+def test_the_report_shows_rule_pass_rates_per_variant_escaped(ruled_project, capsys) -> None:
+    settings = ruled_project.settings()
+    settings.rules = {**RULES, "no-markup": {"regex": "^[^<]*$"}}
+    ruled_project.save_settings(settings)
+    run_id = make_finished_run(ruled_project)
+    evaluate_run(ruled_project, run_id, forgetting=False)
+    assert main(["--project", str(ruled_project.root), "report", run_id]) == 0
+    markdown = (ruled_project.reports_dir / f"{run_id}.md").read_text()
+    html = (ruled_project.reports_dir / f"{run_id}.html").read_text()
+    assert "## Task rules on the validation split" in markdown
+    assert "| rule | check | zero-shot (baseline to beat) | system | 3-shot | tuned |" in markdown
+    assert "| every rule | an answer passes all of them | 0/6 (0 %) | 0/6 (0 %) | 0/6 (0 %) | 5/6 (83 %) |" in markdown
+    assert "| one-word | at most 1 word | 0/6 (0 %) | 0/6 (0 %) | 0/6 (0 %) | 5/6 (83 %) |" in markdown
+    assert "<h2>Task rules on the validation split</h2>" in html
+    assert "matches &#x27;^[^&lt;]*$&#x27;" in html and "^[^<]" not in html
+
+
+def test_an_edited_rules_record_leaves_the_section_out_instead_of_failing(ruled_project, capsys) -> None:
+    run_id = make_finished_run(ruled_project)
+    evaluate_run(ruled_project, run_id, forgetting=False)
+    result_file = ruled_project.run_dir(run_id) / "eval" / "result.json"
+    result = json.loads(result_file.read_text())
+    result["rules_detail"]["variants"]["system"] = "edited"
+    result_file.write_text(json.dumps(result))
+    assert main(["--project", str(ruled_project.root), "report", run_id]) == 0
+    assert "Task rules" not in (ruled_project.reports_dir / f"{run_id}.md").read_text()

@@ -9,7 +9,7 @@ from html import escape
 from typing import Any, Mapping, Sequence
 
 from tuneui.core.metrics import METRIC_TITLES
-from tuneui.core.report import FINDINGS_SHOWN, DataCheck, LossPoint, ReportInputs, facts, metric_rows
+from tuneui.core.report import FINDINGS_SHOWN, DataCheck, LossPoint, ReportInputs, facts, metric_rows, rule_rows
 
 CSS = """
 body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1d232b;margin:0;background:#f6f7f9}
@@ -38,6 +38,7 @@ def render_html(inputs: ReportInputs) -> str:
         "<h2>Metrics on the validation split</h2>",
         _metrics_table(result),
         f'<p class="muted">{_difference_sentence(result)}</p>',
+        _rules(result),
         _judge(result),
         "<h2>Training</h2>",
         loss_chart_svg(inputs.losses),
@@ -134,6 +135,15 @@ def _difference_sentence(result: Mapping[str, Any]) -> str:
         f"Paired difference in {metric} (tuned - baseline): {result['difference']:+.3f}, "
         f"95 % bootstrap interval [{lo:+.3f}, {hi:+.3f}] over {result['examples']} examples."
     )
+
+
+def _rules(result: Mapping[str, Any]) -> str:
+    table = rule_rows(result)
+    if table is None:
+        return ""
+    header, rows = table
+    note = '<p class="muted">Answers that pass each rule of tuneui.toml [rules].</p>'
+    return "<h2>Task rules on the validation split</h2>" + _table(header, [[escape(c) for c in row] for row in rows]) + note
 
 
 def _judge(result: Mapping[str, Any]) -> str:

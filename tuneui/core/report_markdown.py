@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from tuneui.core.metrics import METRIC_TITLES
-from tuneui.core.report import FINDINGS_SHOWN, DataCheck, ReportInputs, facts, fmt, metric_rows
+from tuneui.core.report import FINDINGS_SHOWN, DataCheck, ReportInputs, facts, fmt, metric_rows, rule_rows
 
 
 def render_markdown(inputs: ReportInputs) -> str:
@@ -20,6 +20,7 @@ def render_markdown(inputs: ReportInputs) -> str:
         f"[{result['difference_ci95'][0]:+.3f}, {result['difference_ci95'][1]:+.3f}]."
     )
     out.append("")
+    out += _rules_markdown(result)
     judge = result.get("judge")
     if judge:
         unparsed = (result.get("judge_detail") or {}).get("unparsed", 0)
@@ -43,6 +44,13 @@ def render_markdown(inputs: ReportInputs) -> str:
 
 def _facts_markdown(inputs: ReportInputs) -> list[str]:
     return [f"- **{label}:** {value}" for label, value in facts(inputs)] + [""]
+
+
+def _rules_markdown(result: Mapping[str, Any]) -> list[str]:
+    table = rule_rows(result)
+    if table is None:
+        return []
+    return ["## Task rules on the validation split", "", "Answers that pass each rule of tuneui.toml [rules].", "", _md_table(*table), ""]
 
 
 def _training_markdown(inputs: ReportInputs) -> list[str]:
