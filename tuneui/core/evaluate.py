@@ -173,6 +173,8 @@ def evaluate_run(
             best.variant, primary, tuned.values[primary], best.report.values[primary], difference, interval, len(data.val)
         )
 
+    tuned_rules = checked(rules, predictions)
+    failed = {"baseline": best.rules.failed(), "tuned": tuned_rules.failed()} if tuned_rules and best.rules else None
     result = EvalResult(
         run_id=run.run_id,
         task_type=data.task_type,
@@ -184,10 +186,10 @@ def evaluate_run(
         difference=difference,
         difference_ci95=interval,
         verdict=verdict,
-        differing=_most_different(data, best.predictions, best.report, predictions, tuned, judged),
+        differing=_most_different(data, best.predictions, best.report, predictions, tuned, judged, failed),
         forgetting=check,
         rules=rules,
-        tuned_rules=checked(rules, predictions),
+        tuned_rules=tuned_rules,
     )
     atomic_write_json(run.eval_dir / RESULT_FILE, result.to_dict())
     return result
@@ -239,6 +241,7 @@ def _most_different(
     tuned_answers: Sequence[str],
     tuned: MetricReport,
     judged: JudgeResult | None,
+    rules_failed: Mapping[str, Sequence[Sequence[str]]] | None,
 ) -> tuple[Mapping[str, Any], ...]:
     """The examples where the two models differ most: by primary-metric gap, then a decisive judge
     outcome, then how different the two answers read. Identical answers are never shown."""
@@ -266,6 +269,7 @@ def _most_different(
                 "gap": round(gap, 4),
                 "judge": outcome,
                 "judge_reason": reason_of(judged.replies[index][0]) if judged else None,
+                "rules_failed": {side: list(broken[index]) for side, broken in rules_failed.items()} if rules_failed else None,
             }
         )
     return tuple(shown)
