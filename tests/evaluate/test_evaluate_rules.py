@@ -52,7 +52,7 @@ def test_eval_json_has_the_exact_rules_object(ruled_project, capsys) -> None:
     # The first held-out ticket (TICKETS[6]) is the one the tuned model rambles on.
     assert detail["failed"]["tuned"] == [["label-only", "one-word"], [], [], [], [], []]
     assert detail["failed"]["baseline"] == [["label-only", "one-word"]] * 6
-    assert detail["checks"] == {"label-only": "matches '^(billing|bug|question)$'", "one-word": "at most 1 word"}
+    assert detail["checks"] == {"label-only": 'matches "^(billing|bug|question)$"', "one-word": "at most 1 word"}
     assert set(detail["variants"]) == {"zero-shot", "system", "3-shot"}
 
 
@@ -116,7 +116,7 @@ def test_the_report_shows_rule_pass_rates_per_variant_escaped(ruled_project, cap
     assert "| every rule | an answer passes all of them | 0/6 (0 %) | 0/6 (0 %) | 0/6 (0 %) | 5/6 (83 %) |" in markdown
     assert "| one-word | at most 1 word | 0/6 (0 %) | 0/6 (0 %) | 0/6 (0 %) | 5/6 (83 %) |" in markdown
     assert "<h2>Task rules on the validation split</h2>" in html
-    assert "matches &#x27;^[^&lt;]*$&#x27;" in html and "^[^<]" not in html
+    assert "matches &quot;^[^&lt;]*$&quot;" in html and "^[^<]" not in html
 
 
 def test_an_edited_rules_record_leaves_the_section_out_instead_of_failing(ruled_project, capsys) -> None:

@@ -25,6 +25,7 @@ def test_each_check_passes_and_fails_as_a_person_would_expect() -> None:
     sign_off = _rule(ends_with="Keep rolling,\nThe Cadence crew")
     assert sign_off.passes("Done.\n\nKeep rolling,\nThe Cadence crew\n")  # a trailing newline is no failure
     assert not sign_off.passes("Done.\n\nKeep rolling, The Cadence crew")
+    assert sign_off.describe() == 'ends with "Keep rolling,\\nThe Cadence crew"'  # line breaks visible in tables
     assert _rule(contains="Next step:").passes("Sorry. Next step: call us.")
     assert not _rule(contains="Next step:").passes("Sorry. next step: call us.")
     assert _rule(max_words=3).passes("one two\nthree") and not _rule(max_words=3).passes("one two three four")
@@ -80,7 +81,7 @@ def test_rules_survive_a_save_and_reload(workspace) -> None:
     settings.rules = {"sign-off": {"ends_with": "Bye"}, "shape": {"json_schema": {"type": "object", "required": ["a"]}}}
     workspace.save_settings(settings)
     assert workspace.settings().rules == settings.rules
-    assert [r.describe() for r in parse_rules(workspace.settings().rules)] == ["ends with 'Bye'", "JSON matching a schema"]
+    assert [r.describe() for r in parse_rules(workspace.settings().rules)] == ['ends with "Bye"', "JSON matching a schema"]
 
 
 def test_a_catastrophically_backtracking_regex_stops_with_an_error_instead_of_hanging() -> None:

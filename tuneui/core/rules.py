@@ -64,7 +64,7 @@ class Rule:
         return parsed and self._schema_validator.is_valid(value)
 
     def describe(self) -> str:
-        """The rule in words, for tables and docs: `ends with "…"`, `at most 90 words`."""
+        """The rule in words, for tables and reports: `ends with "…"`, `at most 90 words`."""
         if self.check == "max_words":
             return f"at most {self.value} word" + ("s" if self.value != 1 else "")
         if self.check == "valid_json":
@@ -72,7 +72,8 @@ class Rule:
         if self.check == "json_schema":
             return "JSON matching a schema"
         verb = {"ends_with": "ends with", "contains": "contains", "regex": "matches"}[self.check]
-        return f"{verb} {self.value!r}"
+        # Quoted as written, backslashes and all, with line breaks made visible.
+        return f'{verb} "{self.value}"'.replace("\r", "\\r").replace("\n", "\\n")
 
     def _regex_found(self, answer: str) -> bool:
         try:
