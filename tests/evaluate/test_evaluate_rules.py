@@ -115,6 +115,9 @@ def test_the_report_shows_rule_pass_rates_per_variant_escaped(ruled_project, cap
     assert "| rule | check | zero-shot (baseline to beat) | system | 3-shot | tuned |" in markdown
     assert "| every rule | an answer passes all of them | 0/6 (0 %) | 0/6 (0 %) | 0/6 (0 %) | 5/6 (83 %) |" in markdown
     assert "| one-word | at most 1 word | 0/6 (0 %) | 0/6 (0 %) | 0/6 (0 %) | 5/6 (83 %) |" in markdown
+    # Where the two differ, each side's broken rules are named.
+    assert "| rules broken | baseline: label-only, one-word; tuned: none |" in markdown
+    assert "<th>rules broken</th>" in html and "baseline: label-only, one-word; tuned: none" in html
     assert "<h2>Task rules on the validation split</h2>" in html
     assert "matches &quot;^[^&lt;]*$&quot;" in html and "^[^<]" not in html
 

@@ -98,7 +98,6 @@ class EvalResult:
             "created": time.time(),
         }
 
-
     def _rules_detail(self) -> dict[str, Any] | None:
         """What the report and the Evaluate view show of the rules beyond `summary()`."""
         if self.tuned_rules is None or self.baseline.best.rules is None:

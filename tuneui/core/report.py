@@ -263,6 +263,14 @@ def _is_rule_summary(summary: Any, checks: Mapping[str, Any]) -> bool:
     )
 
 
+def rules_broken(row: Mapping[str, Any]) -> str | None:
+    """`"baseline: sign-off, brief; tuned: none"` for a differing example, or None without rules."""
+    failed = row.get("rules_failed")
+    if not isinstance(failed, dict) or not all(isinstance(failed.get(side), list) for side in ("baseline", "tuned")):
+        return None
+    return "; ".join(f"{side}: {', '.join(map(str, failed[side])) or 'none'}" for side in ("baseline", "tuned"))
+
+
 def facts(inputs: ReportInputs) -> list[tuple[str, str]]:
     result, spec = inputs.result, inputs.spec
     return [

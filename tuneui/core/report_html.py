@@ -9,7 +9,7 @@ from html import escape
 from typing import Any, Mapping, Sequence
 
 from tuneui.core.metrics import METRIC_TITLES
-from tuneui.core.report import FINDINGS_SHOWN, DataCheck, LossPoint, ReportInputs, facts, metric_rows, rule_rows
+from tuneui.core.report import FINDINGS_SHOWN, DataCheck, LossPoint, ReportInputs, facts, metric_rows, rule_rows, rules_broken
 
 CSS = """
 body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1d232b;margin:0;background:#f6f7f9}
@@ -176,11 +176,13 @@ def _differing(rows: Sequence[Mapping[str, Any]]) -> str:
     out = ["<h2>Where they differ most</h2>"]
     if not rows:
         return out[0] + '<p class="muted">The two models gave the same answers.</p>'
-    header = ["val line", "request", "reference", "baseline", "tuned", "gap", "judge"]
+    with_rules = any(rules_broken(r) for r in rows)
+    header = ["val line", "request", "reference", "baseline", "tuned", "gap", "judge"] + (["rules broken"] if with_rules else [])
     body = [
         [escape(str(r.get("line") or "-"))]
         + [f"<pre>{escape(str(r[k]))}</pre>" for k in ("request", "reference", "baseline", "tuned")]
         + [escape(f"{r['gap']:+.2f}"), escape(str(r.get("judge") or "-"))]
+        + ([escape(rules_broken(r) or "-")] if with_rules else [])
         for r in rows
     ]
     return out[0] + _table(header, body)

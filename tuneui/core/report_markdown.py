@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from tuneui.core.metrics import METRIC_TITLES
-from tuneui.core.report import FINDINGS_SHOWN, DataCheck, ReportInputs, facts, fmt, metric_rows, rule_rows
+from tuneui.core.report import FINDINGS_SHOWN, DataCheck, ReportInputs, facts, fmt, metric_rows, rule_rows, rules_broken
 
 
 def render_markdown(inputs: ReportInputs) -> str:
@@ -76,7 +76,8 @@ def _differing_markdown(rows: Sequence[Mapping[str, Any]]) -> list[str]:
             f"### val.jsonl {where} (gap {row['gap']:+.2f}{judge})",
             "",
             _md_table(["", "text"], [["request", row["request"]], ["reference", row["reference"]],
-                                     ["baseline", row["baseline"]], ["tuned", row["tuned"]]]),
+                                     ["baseline", row["baseline"]], ["tuned", row["tuned"]]]
+                      + ([["rules broken", rules_broken(row)]] if rules_broken(row) else [])),
             "",
         ]
     return out
