@@ -49,6 +49,7 @@ def test_an_answer_passes_only_when_every_rule_passes() -> None:
     ("rules", "key", "words"),
     [
         ({"bad": {"regex": "(unclosed"}}, "rules.bad.regex", "not a valid Python regular expression"),
+        ({"posix": {"regex": "[[:alpha:]]+"}}, "rules.posix.regex", "is ambiguous: Possible nested set"),
         ({"two": {"contains": "a", "max_words": 3}}, "rules.two", "exactly one check"),
         ({"none": {}}, "rules.none", "exactly one check"),
         ({"typo": {"end_with": "x"}}, "rules.typo.end_with", "unknown check"),
@@ -89,7 +90,7 @@ def test_a_catastrophically_backtracking_regex_stops_with_an_error_instead_of_ha
     started = time.monotonic()
     with pytest.raises(TuneError) as caught:
         rule.passes("a" * 200 + "!")
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 60  # without the timeout: longer than the universe has existed
     assert "Rule 'r': its regex did not finish" in caught.value.title and "(a+)+" in caught.value.hint
 
 

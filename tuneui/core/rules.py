@@ -14,12 +14,14 @@ found anywhere: anchor with `^`/`$` or `\\A`/`\\Z`), `valid_json = true` (the wh
 A regex can backtrack for longer than the universe lasts (`(a|aa)+$` on a long run of a's), and
 Python's `re` cannot be interrupted. Patterns are therefore checked for syntax by `re` and run by
 the `regex` module, which reads the same syntax and takes a timeout: a pattern that does not finish
-on one answer within `REGEX_TIMEOUT_S` stops the step with an error naming the rule.
+on one answer within `REGEX_TIMEOUT_S` stops the step with an error naming the rule. The only
+patterns the two read differently are those `re` warns about (nested sets), and those are refused.
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Mapping, Sequence
@@ -89,7 +91,10 @@ class Rule:
     def _compiled_regex(self) -> Any:
         import regex  # imported only when a project has a regex rule; it reads `re` syntax in V0 mode
 
-        return regex.compile(self.value, regex.V0)
+        try:
+            return regex.compile(self.value, regex.V0)
+        except regex.error as exc:  # `re` accepted it; the two engines may still disagree at the edges
+            raise TuneError(f"Rule {self.name!r}: its regex cannot be run: {exc}", "Rewrite the pattern in [rules] of tuneui.toml.") from None
 
     @cached_property
     def _schema_validator(self) -> Any:
@@ -154,9 +159,15 @@ def _checked_value(name: str, check: str, value: Any) -> Any:
             raise RuleError(key, f"should be non-empty text in quotes, not {value!r}")
         if check == "regex":
             try:
-                re.compile(value)
+                # `re` warns of the few patterns it may read differently one day (nested sets such as
+                # [[:alpha:]]); `regex` already does, so they are refused rather than run differently.
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error", FutureWarning)
+                    re.compile(value)
             except re.error as exc:
                 raise RuleError(key, f"is not a valid Python regular expression: {exc}") from None
+            except FutureWarning as exc:
+                raise RuleError(key, f"is ambiguous: {exc}; escape the '[' (\\[) or the repeated '&&', '--', '~~', '||'") from None
         return value
     if check == "max_words":
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
