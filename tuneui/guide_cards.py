@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Mapping
 
+from tuneui.core.rules import pass_rate
 from tuneui.guide_state import WorkspaceState
 
 CardKind = Literal["table", "findings", "chart", "text"]
@@ -70,13 +71,16 @@ def baseline_card(data: Mapping[str, Any]) -> Card:
         metric_names.remove(primary)
         metric_names.insert(0, primary)
     metric_names = metric_names[:3]
+    rules = _rule_summaries(data.get("rules"))
     rows = []
     for variant in variants:
         metrics = dict(variant.get("metrics") or {})
-        rows.append((str(variant.get("name") or "?"), *(_number(metrics.get(name)) for name in metric_names)))
+        name = str(variant.get("name") or "?")
+        cells = tuple(_number(metrics.get(metric)) for metric in metric_names)
+        rows.append((name, *cells, *((_rate(rules.get(name)),) if rules else ())))
     best = data.get("best")
     title = f"Baseline to beat: {best}" if best else "Baseline"
-    return _limited(title, "table", ("prompt", *metric_names), rows)
+    return _limited(title, "table", ("prompt", *metric_names, *(("rules passed",) if rules else ())), rows)
 
 
 def cost_card(data: Mapping[str, Any]) -> Card:
@@ -102,7 +106,24 @@ def eval_card(data: Mapping[str, Any]) -> Card:
     if isinstance(judge, Mapping):
         lo, hi = (judge.get("ci95") or [None, None])[:2]
         rows.append(("judge win rate", "", f"{_number(judge.get('win_rate'))} [{_number(lo)}, {_number(hi)}]"))
+    rules = _rule_summaries(data.get("rules"))
+    if "baseline" in rules and "tuned" in rules:
+        baseline_rules, tuned_rules = rules["baseline"], rules["tuned"]
+        rows.append(("rules passed (all)", _rate(baseline_rules), _rate(tuned_rules)))
+        for name in tuned_rules["by_rule"]:
+            rows.append((f"rule {name}", _rate(baseline_rules, name), _rate(tuned_rules, name)))
     return _limited(str(data.get("verdict") or "Evaluation"), "table", ("metric", "baseline", "tuned"), rows)
+
+
+def rules_sentence(kind: str, data: Mapping[str, Any]) -> str:
+    """The guide's sentence on the task rules after `baseline` or `eval`; empty without rules."""
+    rules = _rule_summaries(data.get("rules"))
+    if kind == "eval" and "baseline" in rules and "tuned" in rules:
+        return f"Task rules: the tuned model's answers pass them all {_rate(rules['tuned'])}, the best prompt's {_rate(rules['baseline'])}."
+    best = str(data.get("best") or "")
+    if kind == "baseline" and best in rules:
+        return f"Task rules: the {best} prompt's answers pass them all {_rate(rules[best])}."
+    return ""
 
 
 def loss_chart(train_losses: list[float]) -> Card:
@@ -168,6 +189,24 @@ def _flatten(data: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]
 
 def _limited(title: str, kind: CardKind, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> Card:
     return Card(title=title, kind=kind, columns=columns, rows=tuple(rows[:MAX_ROWS]), more=max(0, len(rows) - MAX_ROWS))
+
+
+def _rule_summaries(rules: Any) -> dict[str, Mapping[str, Any]]:
+    """The well-formed `{"passed", "total", "by_rule"}` objects of a step's "rules", by column name."""
+    if not isinstance(rules, Mapping):
+        return {}
+    return {
+        str(name): summary
+        for name, summary in rules.items()
+        if isinstance(summary, Mapping) and isinstance(summary.get("total"), int) and isinstance(summary.get("by_rule"), Mapping)
+    }
+
+
+def _rate(summary: Mapping[str, Any] | None, rule: str | None = None) -> str:
+    if summary is None:
+        return "—"
+    passed = summary.get("passed") if rule is None else summary["by_rule"].get(rule)
+    return pass_rate({"passed": passed, "total": summary["total"]}) if isinstance(passed, int) else "—"
 
 
 def _line(finding: Mapping[str, Any]) -> str:

@@ -1,5 +1,6 @@
 """The Evaluate view's model: per held-out example, the reference, the baseline's and the tuned
-model's answers and the judge's outcome, assembled from what `tuneui eval` saved."""
+model's answers, the judge's outcome and the task rules each answer broke, assembled from what
+`tuneui eval` saved."""
 
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ class ComparedExample:
     tuned: str
     judge: str | None
     judge_reason: str | None = None  # with the tuned answer as A
+    # The names of the task rules each answer broke; None when the project had no rules.
+    baseline_broke: tuple[str, ...] | None = None
+    tuned_broke: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,7 @@ class Evaluation:
     baseline_variant: str
     metrics: tuple[tuple[str, Any, Any], ...]
     examples: tuple[ComparedExample, ...]
+    has_rules: bool = False
 
 
 def read_evaluation(workspace: Workspace, run_id: str) -> Evaluation | None:
@@ -53,6 +58,7 @@ def read_evaluation(workspace: Workspace, run_id: str) -> Evaluation | None:
         baseline_variant=str(result.get("baseline_variant") or "baseline"),
         metrics=rows,
         examples=_every_example(workspace, run, result) or _differing(result),
+        has_rules=isinstance(result.get("rules"), Mapping),
     )
 
 
@@ -83,6 +89,7 @@ def _every_example(workspace: Workspace, run: RunFolder, result: Mapping[str, An
     detail = result.get("judge_detail") or {}
     outcomes = list(detail.get("outcomes") or [])
     reasons = list(detail.get("reasons") or [])
+    failed = (result.get("rules_detail") or {}).get("failed") or {}
     return tuple(
         ComparedExample(
             line=example.line,
@@ -92,6 +99,8 @@ def _every_example(workspace: Workspace, run: RunFolder, result: Mapping[str, An
             tuned=str(tuned[index]),
             judge=OUTCOME_WORDS.get(outcomes[index], outcomes[index]) if index < len(outcomes) else None,
             judge_reason=str(reasons[index]) if index < len(reasons) and reasons[index] else None,
+            baseline_broke=_broken(failed.get("baseline"), index),
+            tuned_broke=_broken(failed.get("tuned"), index),
         )
         for index, example in enumerate(val)
     )
@@ -107,6 +116,15 @@ def _differing(result: Mapping[str, Any]) -> tuple[ComparedExample, ...]:
             tuned=str(row.get("tuned") or ""),
             judge=OUTCOME_WORDS.get(row.get("judge"), row.get("judge")),
             judge_reason=str(row["judge_reason"]) if row.get("judge_reason") else None,
+            baseline_broke=_broken([(row.get("rules_failed") or {}).get("baseline")], 0),
+            tuned_broke=_broken([(row.get("rules_failed") or {}).get("tuned")], 0),
         )
         for row in result.get("differing") or []
     )
+
+
+def _broken(per_example: Any, index: int) -> tuple[str, ...] | None:
+    """Rule names answer `index` broke, from a saved per-example list; None when nothing usable was saved."""
+    if not isinstance(per_example, list) or index >= len(per_example) or not isinstance(per_example[index], list):
+        return None
+    return tuple(str(name) for name in per_example[index])

@@ -17,6 +17,7 @@ from typing import Any, Mapping, Sequence
 
 from tuneui.core.files import atomic_write_json
 from tuneui.core.workspace import Workspace
+from tuneui.guide_cards import rules_sentence
 from tuneui.guide_state import COST_REPORT, observe
 
 STEP_TIMEOUT_S = 3600.0
@@ -77,7 +78,8 @@ class StepRunner:
         shots = ["--shots", str(self.baseline_shots)] if self.baseline_shots is not None else []
         result = self.run_command(["baseline", *shots])
         if result.ok:
-            return StepResult(True, result.data, summary="Baseline saved: this is the score the tuned model must beat.")
+            summary = " ".join(filter(None, ["Baseline saved: this is the score the tuned model must beat.", rules_sentence("baseline", result.data)]))
+            return StepResult(True, result.data, summary=summary)
         return result
 
     def cost(self) -> StepResult:
@@ -100,7 +102,9 @@ class StepRunner:
     def evaluate(self, run_id: str) -> StepResult:
         result = self.run_command(["eval", run_id])
         if result.ok:
-            return StepResult(True, result.data, summary=str(result.data.get("verdict") or "Evaluation done."))
+            verdict = str(result.data.get("verdict") or "Evaluation done.")
+            rules = rules_sentence("eval", result.data)
+            return StepResult(True, result.data, summary=f"{verdict.rstrip('.')}. {rules}" if rules else verdict)
         return result
 
     def ask(self, question: str, context: str) -> StepResult:

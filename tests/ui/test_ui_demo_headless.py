@@ -49,6 +49,11 @@ def test_headless_demo_walks_all_five_steps_and_prints_the_exact_object(tmp_path
     evaluate = result["evaluate"]
     assert set(evaluate["metrics"]) == {"baseline", "tuned"}
     assert evaluate["examples"] == dataset["val"] and evaluate["verdict"]
+    # The demo's house-voice rules, checked on the baseline to beat's and the tuned model's answers.
+    house = {"sign-off", "next-step", "brief"}
+    for side in ("baseline", "tuned"):
+        assert evaluate["rules"][side]["total"] == dataset["val"] and set(evaluate["rules"][side]["by_rule"]) == house
+    assert set(result["baseline"]["rules"]) == set(result["baseline"]["variants"])
 
     # The progress lines say how long each step took (on stderr, never in the JSON).
     assert "train done in" in done.stderr

@@ -19,6 +19,7 @@ from tuneui.core.evalset import read_saved
 from tuneui.core.evaluate import RESULT_FILE
 from tuneui.core.files import atomic_write_text
 from tuneui.core.metrics import METRIC_TITLES
+from tuneui.core.rules import pass_rate
 from tuneui.core.workspace import Workspace
 from tuneui.errors import UsageError
 
@@ -130,6 +131,7 @@ def _wrongly_typed(result: Mapping[str, Any]) -> str | None:
         "task_type": (str,), "primary_metric": (str,), "baseline_model": (str,), "baseline_variant": (str,),
         "variants": (dict,), "difference": number, "difference_ci95": (list,), "differing": (list,),
         "forgetting": (dict, type(None)), "judge_detail": (dict, type(None)),
+        "rules": (dict, type(None)), "rules_detail": (dict, type(None)),
     }  # fmt: skip
     for key, types in expected.items():
         if key in result and not isinstance(result[key], types):
@@ -231,6 +233,42 @@ def metric_rows(result: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
         cells = [fmt(v.get(metric)) for v in variants.values()]
         rows.append([title] + cells + [fmt(result["metrics"]["tuned"][metric])])
     return header, rows
+
+
+def rule_rows(result: Mapping[str, Any]) -> tuple[list[str], list[list[str]]] | None:
+    """Header and rows of the task-rules table (answers passing, per baseline variant and tuned),
+    or None when the project had no rules or result.json no longer holds them whole."""
+    rules, detail = result.get("rules"), result.get("rules_detail")
+    if not isinstance(rules, dict) or not isinstance(detail, dict):
+        return None
+    columns = {**(detail.get("variants") or {}), "tuned": rules.get("tuned")}
+    checks = detail.get("checks") or {}
+    if not all(_is_rule_summary(summary, checks) for summary in columns.values()):
+        return None
+    best = result.get("baseline_variant")
+    header = ["rule", "check"] + [f"{name} (baseline to beat)" if name == best else name for name in columns]
+    rows = [["every rule", "an answer passes all of them"] + [pass_rate(summary) for summary in columns.values()]]
+    for name, words in checks.items():
+        rows.append([name, str(words)] + [pass_rate({"passed": s["by_rule"][name], "total": s["total"]}) for s in columns.values()])
+    return header, rows
+
+
+def _is_rule_summary(summary: Any, checks: Mapping[str, Any]) -> bool:
+    return (
+        isinstance(summary, dict)
+        and isinstance(summary.get("passed"), int)
+        and isinstance(summary.get("total"), int)
+        and isinstance(summary.get("by_rule"), dict)
+        and all(isinstance(summary["by_rule"].get(name), int) for name in checks)
+    )
+
+
+def rules_broken(row: Mapping[str, Any]) -> str | None:
+    """`"baseline: sign-off, brief; tuned: none"` for a differing example, or None without rules."""
+    failed = row.get("rules_failed")
+    if not isinstance(failed, dict) or not all(isinstance(failed.get(side), list) for side in ("baseline", "tuned")):
+        return None
+    return "; ".join(f"{side}: {', '.join(map(str, failed[side])) or 'none'}" for side in ("baseline", "tuned"))
 
 
 def facts(inputs: ReportInputs) -> list[tuple[str, str]]:

@@ -13,7 +13,9 @@ import re
 import types
 from dataclasses import MISSING, dataclass, field, fields
 from functools import cache
-from typing import Any, Literal, Mapping, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import Any, Callable, Literal, Mapping, TypeVar, Union, get_args, get_origin, get_type_hints
+
+from tuneui.core.rules import RuleError, parse_rules
 
 NUMBER_BOUNDS = {"gt": ("greater than", float.__gt__), "ge": ("at least", float.__ge__), "lt": ("less than", float.__lt__)}
 
@@ -80,6 +82,7 @@ class _FieldSpec:
     bounds: tuple[tuple[str, float], ...]
     default: Any
     default_factory: Any
+    check: Callable[[dict[str, Any], str], dict[str, Any]] | None  # a table of tables' own validator
 
     def default_value(self) -> Any:
         return self.default_factory() if self.default_factory is not None else self.default
@@ -100,7 +103,7 @@ def _schema(cls: type) -> dict[str, _FieldSpec]:
             kind = NamesTable if get_args(kind)[1] is str else dict
         bounds = tuple((name, float(item.metadata[name])) for name in NUMBER_BOUNDS if name in item.metadata)
         factory = None if item.default_factory is MISSING else item.default_factory
-        schema[item.name] = _FieldSpec(kind, optional, choices, bounds, item.default, factory)
+        schema[item.name] = _FieldSpec(kind, optional, choices, bounds, item.default, factory, item.metadata.get("check"))
     return schema
 
 
@@ -123,7 +126,8 @@ def _checked(cls: type, name: str, value: Any, key: str) -> Any:
             return kind.from_dict(value, key + ".")
         raise SettingsError(key, f"should be a table ([{key}]), not {_shown(value)}")
     if kind is dict:
-        return _table_of_tables(value, key)
+        table = _table_of_tables(value, key)
+        return spec.check(table, key) if spec.check else table
     if kind is NamesTable:
         return _table_of_names(value, key)
     if kind is str:
@@ -170,6 +174,14 @@ def _table_of_names(value: Any, key: str) -> dict[str, str]:
                 f"should be a name in quotes (up to 64 letters, digits, '-', '_' or '.'), not {_shown(item)}",
             )
     return {str(name): item for name, item in value.items()}
+
+
+def _checked_rules(tables: dict[str, Any], key: str) -> dict[str, Any]:
+    try:
+        parse_rules(tables)
+    except RuleError as exc:
+        raise SettingsError(f"{key}.{exc.key}", exc.message) from None
+    return tables
 
 
 def _without_none(table: dict[str, Any]) -> dict[str, Any]:
@@ -266,4 +278,8 @@ class Settings(_Section):
     together: TogetherSettings = field(default_factory=TogetherSettings)
     prices: dict[str, dict[str, Any]] = field(
         default_factory=dict, metadata={"description": "Per-model overrides of the shipped price table."}
+    )
+    rules: dict[str, dict[str, Any]] = field(
+        default_factory=dict,
+        metadata={"description": "Named task rules every good answer follows (tuneui.core.rules).", "check": _checked_rules},
     )

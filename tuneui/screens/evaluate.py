@@ -57,9 +57,10 @@ class EvaluateScreen(Screen):
         verdict.update(Text(self.evaluation.verdict, style="bold"))
         self.query_one("#eval-metrics", Static).update(_metrics_line(self.evaluation))
         table = self.query_one(DataTable)
-        table.add_columns("line", "request", "judge")
+        table.add_columns("line", "request", "judge", *(("rules (baseline → tuned)",) if self.evaluation.has_rules else ()))
         for example in self.evaluation.examples:
-            table.add_row(str(example.line or "—"), one_line(example.request, 60), example.judge or "")
+            rules = (_rules_cell(example),) if self.evaluation.has_rules else ()
+            table.add_row(str(example.line or "—"), one_line(example.request, 60), example.judge or "", *rules)
         table.focus()
         if self.evaluation.examples:
             self._show(self.evaluation.examples[0])
@@ -80,13 +81,31 @@ class EvaluateScreen(Screen):
             request.append(f"  (A = tuned) {example.judge_reason}", style="italic")
         self.query_one("#eval-request", Static).update(request)
         assert self.evaluation is not None
-        self.query_one("#eval-baseline", Static).update(_side(f"baseline ({self.evaluation.baseline_variant})", example.tuned, example.baseline))
-        self.query_one("#eval-tuned", Static).update(_side("tuned", example.baseline, example.tuned))
+        self.query_one("#eval-baseline", Static).update(
+            _side(f"baseline ({self.evaluation.baseline_variant})", example.tuned, example.baseline, example.baseline_broke)
+        )
+        self.query_one("#eval-tuned", Static).update(_side("tuned", example.baseline, example.tuned, example.tuned_broke))
 
 
-def _side(title: str, other: str, mine: str) -> Text:
+def _rules_cell(example: ComparedExample) -> Text:
+    """Pass or fail of every task rule, baseline then tuned: a per-example column of the table."""
+    text = Text()
+    for position, broke in enumerate((example.baseline_broke, example.tuned_broke)):
+        if position:
+            text.append(" → ")
+        if broke is None:
+            text.append("—", style="dim")
+        else:
+            text.append("fail" if broke else "pass", style="red" if broke else "green")
+    return text
+
+
+def _side(title: str, other: str, mine: str, broke: tuple[str, ...] | None = None) -> Text:
     text = Text()
     text.append(title + "\n", style="bold underline")
+    if broke is not None:
+        # Text.append shows rule names literally: no markup in them is ever interpreted.
+        text.append(f"broke: {', '.join(broke)}\n" if broke else "passes every task rule\n", style="red" if broke else "green")
     for piece, changed in word_diff(other, mine):
         text.append(piece, style="reverse" if changed and piece.strip() else "")
     return text
