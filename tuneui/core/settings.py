@@ -200,6 +200,8 @@ class LocalSettings(_Section):
 @dataclass
 class HostedSettings(_Section):
     poll_seconds: float = _setting(30.0, "Seconds between polls of a hosted job (TUNEUI_POLL_SECONDS wins).", gt=0)
+    adapter_max_gib: float = _setting(16.0, "Largest adapter download (and unpacked size) accepted, in GiB.", gt=0)
+    adapter_max_files: int = _setting(1000, "Most files an adapter archive may hold.", gt=0)
 
 
 @dataclass
