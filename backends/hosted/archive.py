@@ -26,9 +26,10 @@ from backends.base import BackendError
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 GIB = 1024**3
 BLOCK = 1024 * 1024
-# A LoRA adapter is mostly float weights, which barely compress (ratio ~1.1). A ratio this high
-# past RATIO_FLOOR bytes is zeros or repetition: a bomb, refused before it fills the disk.
-MAX_RATIO = 200.0
+# A LoRA adapter is mostly float weights, which barely compress (ratio ~1.1; ~2 with untrained,
+# all-zero B matrices). A ratio this high past RATIO_FLOOR bytes is zeros or repetition: a bomb,
+# refused before it fills the disk.
+MAX_RATIO = 20.0
 RATIO_FLOOR = 64 * 1024 * 1024
 REFUSED_HINT = "Refused for safety. The hosted model still works; report the archive to the provider."
 
@@ -133,10 +134,10 @@ def _extract_zip(archive: Path, staging: Path, budget: _Budget) -> None:
         for info in bundle.infolist():
             budget.member()
             destination = _destination(staging, info.filename)
-            mode = info.external_attr >> 16
+            file_type = stat.S_IFMT(info.external_attr >> 16)  # 0 when the zip tool stored none
             if info.is_dir():
                 destination.mkdir(parents=True, exist_ok=True)
-            elif mode and not stat.S_ISREG(mode):
+            elif file_type and file_type != stat.S_IFREG:
                 raise ArchiveError(f"The adapter archive holds a link or special file: {info.filename!r}", REFUSED_HINT)
             else:
                 with bundle.open(info) as source:

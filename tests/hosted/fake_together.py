@@ -252,7 +252,7 @@ class FakeTogether(FakeServer):
             chunks = [{"choices": [{"index": 0, "delta": {"content": w + " "}}]} for w in reply.split(" ")]
             raw = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
             return Reply(raw=raw.encode(), content_type="text/event-stream")
-        return Reply(body={"id": "c-1", "object": "chat.completion", "created": int(time.time()), "model": body["model"],
+        return Reply(body={"id": "c-1", "object": "chat.completion", "created": int(time.time()), "model": body["model"], "prompt": [],
                            "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}]})
 
 

@@ -1,0 +1,104 @@
+"""Together AI end to end through `tuneui`, against the spec-shaped fake on 127.0.0.1: what the
+SDKs know and the spec does not (user_error, upper-case events), the download's presigned
+redirect, and a damaged adapter archive that must leave every run readable."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+
+import pytest
+
+from backends.together_ft import TogetherBackend
+from tests.hosted.conftest import follow, make_spec, read_jsonl
+from tests.hosted.fake_together import ADAPTER_FILES
+
+MODEL = "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"
+
+
+def _main(project, capsys, *args: str) -> tuple[int, str, str]:
+    from tuneui.cli import main
+
+    capsys.readouterr()
+    code = main(["--project", str(project.root), *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_train_wait_ends_with_the_reason_when_together_refuses_the_data(fake_together, project, capsys) -> None:
+    fake_together.outcome, fake_together.event_case = "user_error", "upper"
+    code, out, err = _main(project, capsys, "train", "--backend", "together", "--model", MODEL, "--wait", "--json")
+    assert code == 1
+    final = json.loads(out)
+    assert final["status"] == "failed"
+    status = json.loads((project.run_dir(final["run_id"]) / "status.json").read_text())
+    assert "line 3 has no 'messages' field" in status["error"] and status["provider_status"] == "user_error"
+
+
+@pytest.mark.parametrize("event_case", ["lower", "upper"])
+def test_failure_reasons_and_checkpoints_are_read_in_either_casing(fake_together, project, event_case) -> None:
+    fake_together.event_case = event_case
+    backend = TogetherBackend(project)
+    run_id = backend.start(make_spec(project, "together", model=MODEL))
+    follow(backend, run_id)
+    events = read_jsonl(project.run_dir(run_id) / "events.jsonl")
+    assert [e["data"]["path"] for e in events if e["type"] == "checkpoint"] == [f"s3://ckpt/{next(iter(fake_together.jobs))}/4"]
+
+    fake_together.outcome = "error"
+    failed = follow(backend, backend.start(make_spec(project, "together", model=MODEL)))
+    assert failed.status == "failed" and "CUDA out of memory" in failed.error
+
+
+def test_the_adapter_comes_through_the_presigned_redirect_without_the_key(fake_together, project) -> None:
+    backend = TogetherBackend(project)
+    run_id = backend.start(make_spec(project, "together", model=MODEL))
+    assert follow(backend, run_id).status == "succeeded"
+    (fetched,) = fake_together.storage.calls("GET", "/presigned/[^/]+")
+    assert "authorization" not in fetched.headers and fake_together.api_key not in json.dumps(fetched.headers)
+    adapter = project.run_dir(run_id) / "adapter"
+    assert {p.name: p.read_bytes() for p in adapter.iterdir()} == ADAPTER_FILES
+    status = json.loads((project.run_dir(run_id) / "status.json").read_text())
+    assert status["adapter_download"] == "done"
+
+
+def _truncated_tar_gz() -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as bundle:
+        info = tarfile.TarInfo("adapter/adapter_model.safetensors")
+        data = bytes(range(256)) * 4096
+        info.size = len(data)
+        bundle.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()[:3000]
+
+
+def test_a_damaged_archive_leaves_the_run_succeeded_and_every_command_working(fake_together, project, capsys) -> None:
+    fake_together.adapter_archive = _truncated_tar_gz()
+    backend = TogetherBackend(project)
+    other = backend.start(make_spec(project, "together", model=MODEL))
+    damaged = backend.start(make_spec(project, "together", model=MODEL))
+    final = follow(backend, damaged)
+    follow(backend, other)
+
+    job = fake_together.jobs[json.loads((project.run_dir(damaged) / "status.json").read_text())["job_id"]]
+    assert final.status == "succeeded" and final.model_ref.model_id == job["model_output_name"]
+    status = json.loads((project.run_dir(damaged) / "status.json").read_text())
+    assert status["adapter_download"] == "failed" and "damaged" in status["adapter_error"]
+    assert not (project.run_dir(damaged) / "adapter").exists()
+    warnings = [e["data"]["message"] for e in read_jsonl(project.run_dir(damaged) / "events.jsonl") if e["data"].get("level") == "warn"]
+    assert any(f"tuneui train --resume {damaged}" in message for message in warnings)
+
+    code, out, err = _main(project, capsys, "runs")
+    assert code == 0, err
+    listed = {line.split()[0]: line.split()[2] for line in out.splitlines()[1:]}
+    assert listed[damaged] == "succeeded" and listed[other] == "succeeded"
+    code, out, err = _main(project, capsys, "status", damaged, "--json")
+    assert code == 0 and json.loads(out)["status"] == "succeeded", err
+
+    # Once the provider serves a good archive, the command the warning names fetches the adapter.
+    fake_together.adapter_archive = None
+    code, out, err = _main(project, capsys, "train", "--resume", damaged, "--json")
+    assert code == 0, err
+    assert {p.name for p in (project.run_dir(damaged) / "adapter").iterdir()} == set(ADAPTER_FILES)
+    model = json.loads((project.run_dir(damaged) / "model.json").read_text())
+    assert model["path"] == str(project.run_dir(damaged) / "adapter") and model["model_id"] == job["model_output_name"]
