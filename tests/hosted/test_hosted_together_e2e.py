@@ -102,3 +102,23 @@ def test_a_damaged_archive_leaves_the_run_succeeded_and_every_command_working(fa
     assert {p.name for p in (project.run_dir(damaged) / "adapter").iterdir()} == set(ADAPTER_FILES)
     model = json.loads((project.run_dir(damaged) / "model.json").read_text())
     assert model["path"] == str(project.run_dir(damaged) / "adapter") and model["model_id"] == job["model_output_name"]
+
+
+def test_back_off_honours_retry_after_and_is_jittered_otherwise(monkeypatch) -> None:
+    from backends.hosted import base
+    from backends.hosted.errors import ProviderUnavailableError, RateLimitedError
+
+    monkeypatch.setattr(base, "RETRY_BASE_S", 0.5)
+    told = [base.backoff_seconds(0, RateLimitedError("Together AI", 2.0)) for _ in range(50)]
+    assert all(2.0 <= wait <= 2.2 for wait in told) and len(set(told)) > 1
+    assert base.backoff_seconds(0, RateLimitedError("Together AI", 10_000.0)) == base.RETRY_MAX_S
+    guessed = [base.backoff_seconds(2, ProviderUnavailableError("down")) for _ in range(50)]
+    assert all(0.0 <= wait <= 2.0 for wait in guessed) and len(set(guessed)) > 1
+
+
+def test_a_rate_limited_create_waits_the_retry_after_ms_then_makes_one_job(fake_together, project, monkeypatch) -> None:
+    waits: list[float] = []
+    monkeypatch.setattr("backends.hosted.base.time.sleep", waits.append)
+    fake_together.fail("POST", r"/fine-tunes$", 429, headers={"retry-after-ms": "1500"})
+    TogetherBackend(project).start(make_spec(project, "together", model=MODEL))
+    assert len(fake_together.jobs) == 1 and len(waits) == 1 and 1.5 <= waits[0] <= 1.65
