@@ -26,7 +26,7 @@ from backends.base import (
 from backends.hosted import together_wire as wire
 from backends.hosted.archive import ArchiveLimits, extract_archive
 from backends.hosted.base import HostedBackend, transient
-from backends.hosted.errors import provider_text, require, safe_error
+from backends.hosted.errors import provider_number, provider_text, require, safe_error
 from backends.runs import RunFolder
 
 
@@ -95,6 +95,36 @@ class TogetherBackend(HostedBackend):
         require(uploaded, ("id",), "file", self.provider)
         return wire.job_word(uploaded["id"], "file id")
 
+    def _create_once(self, folder: RunFolder, spec: TrainSpec, files: dict[str, str]) -> dict[str, Any]:
+        if "quoted_usd" not in folder.read_status():
+            self._quote(folder, self._create_request(spec, files))
+        return super()._create_once(folder, spec, files)
+
+    def _quote(self, folder: RunFolder, request: dict[str, Any]) -> None:
+        """Together's own price for this job, asked before the job is made: kept in status.json and
+        the events, and a job the account is not allowed to pay for is never created."""
+        fields = ("training_file", "validation_file", "model", "n_epochs", "n_evals", "training_method", "training_type")
+        body = {key: request[key] for key in fields if key in request}
+        try:
+            quote = self._with_retries(lambda: self._http().json("POST", "fine-tunes/estimate-price", json=body))
+        except BackendError as exc:
+            # The quote informs; without one (an older deployment, an outage) the job still starts.
+            folder.write_status(quoted_usd=None)
+            note = {"level": "warn", "message": f"No price estimate from {self.provider}: {exc.title}"}
+            self._append(folder, [Event("log", note, time.time(), id="estimate-price")])
+            return
+        quote = quote if isinstance(quote, dict) else {}
+        price, limit = provider_number(quote.get("estimated_total_price")), provider_number(quote.get("user_limit"))
+        tokens = {"train": wire.count(quote.get("estimated_train_token_count")), "eval": wire.count(quote.get("estimated_eval_token_count"))}
+        folder.write_status(quoted_usd=price, quoted_tokens=tokens)
+        shown = f"${price:,.2f}" if price is not None else "an unknown price"
+        message = f"{self.provider} estimates this job at {shown} ({tokens['train']:,} training and {tokens['eval']:,} evaluation tokens)."
+        self._append(folder, [Event("log", {"level": "info", "message": message}, time.time(), id="estimate-price")])
+        if quote.get("allowed_to_proceed") is False:
+            over = f" (this account's limit: ${limit:,.2f})" if limit is not None else ""
+            raise BackendError(f"{self.provider} will not run this job: its estimate {shown} is over what the account may spend{over}",
+                               "Add credit at together.ai, or train on fewer tokens or epochs; nothing was created.")
+
     def _post_job(self, spec: TrainSpec, files: dict[str, str]) -> dict[str, Any]:
         job = self._http().json("POST", "fine-tunes", json=self._create_request(spec, files))
         require(job, ("id", "status"), "fine-tuning job", self.provider)
@@ -121,10 +151,17 @@ class TogetherBackend(HostedBackend):
             request["learning_rate"] = spec.learning_rate
         if files.get("validation"):
             request["validation_file"] = files["validation"]
-            request["n_evals"] = int(spec.options.get("n_evals", 10))
+            request["n_evals"] = int(spec.options.get("n_evals", self._default_evaluations()))
         if spec.suffix:
             request["suffix"] = spec.suffix[:40]
         return request
+
+    @staticmethod
+    def _default_evaluations() -> int:
+        """The n_evals sent with a validation file: the price table's, so the estimate bills what runs."""
+        from tuneui.core.cost import load_prices
+
+        return load_prices().provider("together").training_evaluations
 
     def _find_job(self, folder: RunFolder, files: dict[str, str]) -> dict[str, Any] | None:
         # Together jobs carry no metadata, but the uploaded training file id is this run's alone.

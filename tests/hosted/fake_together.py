@@ -71,6 +71,7 @@ class FakeTogether(FakeServer):
         self.storage = StorageServer()
         self.adapter_archive: bytes | None = None
         self.serverless_lora = True
+        self.allowed_to_proceed = True  # the estimate's verdict on the account's credit
         self.supported = ["meta-llama/Meta-Llama-3.1-8B-Instruct-Reference", "Qwen/Qwen2.5-7B-Instruct"]
         self.chat_reply = "Hello from the LoRA"
         self.echo = False  # True: reply with the last user message, to check order
@@ -127,7 +128,7 @@ class FakeTogether(FakeServer):
         train_tokens = train["bytes"] // 4 * int(body.get("n_epochs") or 1)
         eval_tokens = (validation["bytes"] // 4 if validation else 0) * int(body.get("n_evals") or 0)
         return Reply(body={"estimated_total_price": round((train_tokens + eval_tokens) * PRICE_PER_TOKEN, 6),
-                           "allowed_to_proceed": True, "user_limit": 100.0,
+                           "allowed_to_proceed": self.allowed_to_proceed, "user_limit": 100.0,
                            "estimated_train_token_count": train_tokens, "estimated_eval_token_count": eval_tokens})
 
     def _upload(self, request: Recorded, match: Any) -> Reply:

@@ -10,6 +10,7 @@ import tarfile
 
 import pytest
 
+from backends.base import BackendError
 from backends.together_ft import TogetherBackend
 from tests.hosted.conftest import follow, make_spec, read_jsonl
 from tests.hosted.fake_together import ADAPTER_FILES
@@ -122,3 +123,20 @@ def test_a_rate_limited_create_waits_the_retry_after_ms_then_makes_one_job(fake_
     fake_together.fail("POST", r"/fine-tunes$", 429, headers={"retry-after-ms": "1500"})
     TogetherBackend(project).start(make_spec(project, "together", model=MODEL))
     assert len(fake_together.jobs) == 1 and len(waits) == 1 and 1.5 <= waits[0] <= 1.65
+
+
+def test_the_price_is_asked_of_together_before_the_job_and_an_unaffordable_job_is_never_made(fake_together, project) -> None:
+    backend = TogetherBackend(project)
+    run_id = backend.start(make_spec(project, "together", model=MODEL, epochs=3))
+    (quote,) = fake_together.calls("POST", "/v1/fine-tunes/estimate-price")
+    assert quote.json["n_epochs"] == 3 and quote.json["n_evals"] == 10 and quote.json["validation_file"]
+    status = json.loads((project.run_dir(run_id) / "status.json").read_text())
+    assert status["quoted_usd"] > 0 and status["quoted_tokens"]["eval"] > 0
+    assert any("estimates this job at $" in e["data"].get("message", "") for e in read_jsonl(project.run_dir(run_id) / "events.jsonl"))
+
+    fake_together.jobs.clear()
+    fake_together.allowed_to_proceed = False
+    refused = make_spec(project, "together", model=MODEL)
+    with pytest.raises(BackendError, match="over what the account may spend"):
+        backend.start(refused)
+    assert fake_together.jobs == {} and backend.status(refused.run_id).status == "failed"

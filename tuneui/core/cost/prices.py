@@ -53,11 +53,14 @@ class ModelPrice:
 
 @dataclass(frozen=True)
 class ProviderTerms:
-    """What holds for every model of a provider: its default epochs and its last day for new jobs."""
+    """What holds for every model of a provider: its default epochs, the validation passes a job
+    bills, and its last day for new jobs."""
 
     name: str
     default_epochs: int | str = "openai-rule"
     no_new_jobs: dt.date | None = None
+    # Passes over the validation file billed per job (Together: the n_evals tuneui sends).
+    training_evaluations: int = 0
     source: str = ""
     as_of: str = ""
     note: str = ""
@@ -133,6 +136,7 @@ def _provider(name: str, entry: Mapping[str, Any]) -> ProviderTerms:
         name=name,
         default_epochs=entry.get("default_epochs", "openai-rule"),
         no_new_jobs=_date(no_new_jobs, f"no_new_jobs of {name}") if no_new_jobs else None,
+        training_evaluations=int(entry.get("training_evaluations", 0)),
         source=str(entry.get("source", "")),
         as_of=str(entry.get("as_of", "")),
         note=str(entry.get("note", "")),
