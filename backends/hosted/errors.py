@@ -34,6 +34,14 @@ class ProviderUnavailableError(BackendError):
     """A timeout, a dropped connection or a 5xx: the job is fine, the next poll tries again."""
 
 
+class RefusedError(BackendError):
+    """The provider answered a request with a 4xx (other than 401/403/429): it will not do this."""
+
+    def __init__(self, title: str, hint: str = "", status_code: int | None = None) -> None:
+        super().__init__(title, hint)
+        self.status_code = status_code
+
+
 class ResponseShapeError(BackendError):
     """The provider answered, but without a field tuneui needs: an API change or a proxy in the way."""
 
@@ -96,7 +104,7 @@ def refusal(provider: str, message: str, status_code: int | None) -> BackendErro
     code = f" (HTTP {status_code})" if status_code else ""
     if status_code in (401, 403):
         return safe_error(f"{provider} refused the request{code}: {message}", f"Check the API key. {SWITCH_ADVICE}", NotReadyError)
-    return safe_error(f"{provider} refused the request{code}: {message}", SWITCH_ADVICE)
+    return RefusedError(redact(f"{provider} refused the request{code}: {message}"), redact(SWITCH_ADVICE), status_code)
 
 
 def require(payload: object, keys: tuple[str, ...], what: str, provider: str) -> None:

@@ -140,3 +140,50 @@ def test_the_price_is_asked_of_together_before_the_job_and_an_unaffordable_job_i
     with pytest.raises(BackendError, match="over what the account may spend"):
         backend.start(refused)
     assert fake_together.jobs == {} and backend.status(refused.run_id).status == "failed"
+
+
+def _trained(backend: TogetherBackend, project) -> tuple[str, object]:
+    run_id = backend.start(make_spec(project, "together", model=MODEL))
+    follow(backend, run_id)
+    return run_id, backend.result(run_id)
+
+
+def test_a_serverless_fine_tune_is_evaluated_there_and_the_run_says_so(fake_together, project) -> None:
+    backend = TogetherBackend(project)
+    run_id, ref = _trained(backend, project)
+    assert backend.generate(ref, [[{"role": "user", "content": "hi"}]] * 3) == [fake_together.chat_reply] * 3
+    assert json.loads((project.run_dir(run_id) / "status.json").read_text())["inference"] == "serverless"
+
+
+def test_without_serverless_or_a_local_base_model_eval_says_both_ways_out_before_any_reply(fake_together, project) -> None:
+    fake_together.serverless_lora = False
+    backend = TogetherBackend(project)
+    run_id, ref = _trained(backend, project)
+    with pytest.raises(BackendError, match="only on a dedicated endpoint") as caught:
+        backend.generate(ref, [[{"role": "user", "content": "hi"}]] * 3)
+    assert "local_base_model" in caught.value.hint and "billed per minute" in caught.value.hint
+    assert len(fake_together.calls("POST", "/v1/chat/completions")) == 1  # one probe, not one per example
+
+
+def test_without_serverless_the_downloaded_adapter_runs_locally_on_the_base_model_here(fake_together, project, monkeypatch) -> None:
+    from backends.local.backend import LocalBackend
+
+    calls: list[tuple[object, int]] = []
+    monkeypatch.setattr(LocalBackend, "generate", lambda self, model, conversations, params=None: calls.append((model, len(conversations))) or ["local"] * len(conversations))
+    base = project.root / "models" / "llama-8b"
+    base.mkdir(parents=True)
+    (base / "config.json").write_text("{}")
+    settings = project.settings()
+    settings.together.local_base_model = str(base)
+    project.save_settings(settings)
+    fake_together.serverless_lora = False
+    backend = TogetherBackend(project)
+    run_id, ref = _trained(backend, project)
+
+    assert backend.generate(ref, [[{"role": "user", "content": "hi"}]] * 2) == ["local", "local"]
+    assert TogetherBackend(project).generate(ref, [[{"role": "user", "content": "again"}]]) == ["local"]
+    local_ref = calls[0][0]
+    assert (local_ref.kind, local_ref.path, local_ref.base_model) == ("adapter", str(project.run_dir(run_id) / "adapter"), str(base))
+    assert len(fake_together.calls("POST", "/v1/chat/completions")) == 1  # the path found is kept
+    status = json.loads((project.run_dir(run_id) / "status.json").read_text())
+    assert status["inference"] == "local-adapter"

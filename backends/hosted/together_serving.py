@@ -1,0 +1,102 @@
+"""Where a Together fine-tune answers: Together serves LoRA fine-tunes serverless for a few base
+models only; the others need a dedicated endpoint, billed by the minute while it runs.
+
+So the first request of an evaluation or a chat tries serverless. When Together refuses it as not
+serverless, the adapter downloaded into the run folder runs through the local backend, if the
+base model is on this machine (a folder, `[together] local_base_model`, or the Hugging Face cache).
+Otherwise the user is told both ways out; tuneui does not create a dedicated endpoint. The path
+taken is recorded in the run's status.json (`inference`) and events, and reused after.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from backends.base import BackendError, Event, ModelRef
+from backends.hosted.errors import RefusedError
+from backends.runs import RunFolder, list_runs
+
+SERVERLESS = "serverless"
+LOCAL_ADAPTER = "local-adapter"
+# Together's words for "this model needs a dedicated endpoint" (HTTP 400/404 on chat completions).
+_NOT_SERVERLESS = re.compile(r"non-serverless|dedicated endpoint|unable to access model|model_not_available", re.IGNORECASE)
+
+
+def is_not_serverless(error: BaseException) -> bool:
+    return isinstance(error, RefusedError) and error.status_code in (400, 404) and bool(_NOT_SERVERLESS.search(error.title))
+
+
+def run_of(workspace: Any, model: ModelRef) -> RunFolder | None:
+    """The run that trained `model`: the folder holding its adapter, or whose model.json names it."""
+    if model.path and (Path(model.path).parent / "spec.json").is_file():
+        return RunFolder(Path(model.path).parent)
+    for folder in list_runs(workspace.runs_dir):
+        if folder.model_json.is_file():
+            try:
+                if json.loads(folder.model_json.read_text(encoding="utf-8")).get("model_id") == model.model_id:
+                    return folder
+            except (OSError, ValueError):
+                continue
+    return None
+
+
+def local_route(workspace: Any, folder: RunFolder | None, model: ModelRef) -> ModelRef | None:
+    """The local backend's ModelRef for the downloaded adapter, when its base model is here."""
+    adapter = folder.adapter_dir if folder is not None else None
+    if adapter is None or not (adapter / "adapter_config.json").is_file():
+        return None
+    for base in _base_candidates(workspace, adapter, model.base_model):
+        if _on_this_machine(workspace, base):
+            return ModelRef("local", workspace.local_model_path(base), "adapter", path=str(adapter))
+    return None
+
+
+def record(folder: RunFolder | None, route: str, provider: str, detail: str = "") -> None:
+    """Say in the run folder which path evaluation and chat took, once per change."""
+    if folder is None or folder.read_status().get("inference") == route:
+        return
+    folder.write_status(inference=route)
+    where = {SERVERLESS: f"{provider}'s serverless LoRA inference", LOCAL_ADAPTER: f"the downloaded adapter on this machine ({detail})"}[route]
+    folder.append_events([Event("log", {"level": "info", "message": f"Evaluation and chat run through {where}."}, time.time(), id=f"inference:{route}")])
+
+
+def no_route(model: ModelRef, provider: str) -> BackendError:
+    base = _hub_name(model.base_model)
+    return BackendError(
+        f"{provider} serves {model.model_id} only on a dedicated endpoint, and its base model is not on this machine",
+        f"Either put {base} on this machine (a folder, or `[together] local_base_model` in tuneui.toml) so the "
+        f"downloaded adapter runs locally, or start a dedicated endpoint for the model at together.ai "
+        f"(billed per minute while it runs; stop it afterwards). tuneui does not create endpoints.",
+    )
+
+
+def _base_candidates(workspace: Any, adapter: Path, base_model: str) -> list[str]:
+    settings = workspace.settings() if workspace.exists() else None
+    configured = settings.together.local_base_model if settings is not None else ""
+    try:
+        written = str(json.loads((adapter / "adapter_config.json").read_text(encoding="utf-8")).get("base_model_name_or_path") or "")
+    except (OSError, ValueError):
+        written = ""
+    return [name for name in dict.fromkeys((configured, written, _hub_name(base_model))) if name]
+
+
+def _hub_name(together_name: str) -> str:
+    """Together names its fine-tunable copies `<hub id>-Reference`; the weights are the hub model's."""
+    return together_name.removesuffix("-Reference")
+
+
+def _on_this_machine(workspace: Any, name: str) -> bool:
+    if Path(workspace.local_model_path(name)).is_dir():
+        return True
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        # Only what is cached already, weights included: a multi-gigabyte download is the user's call.
+        cached = [try_to_load_from_cache(name, file) for file in ("config.json", "model.safetensors", "model.safetensors.index.json")]
+    except Exception:  # no huggingface_hub, or a name that is no hub id: not here either way
+        return False
+    return isinstance(cached[0], str) and any(isinstance(path, str) for path in cached[1:])
