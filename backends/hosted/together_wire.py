@@ -94,7 +94,7 @@ class TogetherHTTP:
             raise _too_large(max_bytes)
         written = 0
         with open(partial, "wb") as handle:
-            for block in response.iter_raw():
+            for block in response.iter_bytes():  # decoded bytes are counted: a gzip transfer cannot slip past
                 written += len(block)
                 if written > max_bytes:
                     raise _too_large(max_bytes)
