@@ -26,7 +26,8 @@ from backends.base import (
 from backends.hosted import together_serving as serving
 from backends.hosted import together_wire as wire
 from backends.hosted.archive import ArchiveLimits, extract_archive
-from backends.hosted.base import HostedBackend, transient
+from backends.hosted.backoff import transient
+from backends.hosted.base import HostedBackend
 from backends.hosted.errors import provider_number, provider_text, require, safe_error
 from backends.runs import RunFolder
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import abc
 import os
-import random
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -28,6 +27,7 @@ from backends.base import (
     ModelRef,
     TrainSpec,
 )
+from backends.hosted.backoff import ATTEMPTS, backoff_seconds, transient
 from backends.hosted.errors import (
     ProviderUnavailableError,
     RateLimitedError,
@@ -44,29 +44,6 @@ DEFAULT_POLL_SECONDS = 30.0
 # Completions in flight at once for evaluation: hosted APIs answer each in about a second, and the
 # SDK/httpx clients are thread-safe. Rate limits still apply: 429s are retried per request.
 GENERATE_CONCURRENCY = 8
-# Retries of one request (an upload, a job creation): full-jitter exponential back-off from
-# RETRY_BASE_S, or the provider's retry-after when it sent one, never longer than RETRY_MAX_S.
-ATTEMPTS = 3
-RETRY_BASE_S = 0.5
-RETRY_MAX_S = 120.0
-
-
-def backoff_seconds(attempt: int, error: BaseException | None = None) -> float:
-    """How long to wait after failed try number `attempt` (0-based). A retry-after the provider
-    sent (429s and some 503s, `retry-after` or `retry-after-ms`) is honoured, plus up to 10%
-    jitter; otherwise a random wait below RETRY_BASE_S * 2**attempt, so clients that failed
-    together do not come back together."""
-    told = getattr(error, "retry_after", None)
-    if told:
-        return min(told * random.uniform(1.0, 1.1), RETRY_MAX_S)
-    return random.uniform(0.0, min(RETRY_BASE_S * 2**attempt, RETRY_MAX_S))
-
-
-def transient(error: BaseException) -> bool:
-    """A failure the same request may not meet again: a rate limit, a timeout, a 5xx."""
-    return isinstance(error, (ProviderUnavailableError, RateLimitedError))
-
-
 def poll_seconds_for(workspace: Any) -> float:
     """TUNEUI_POLL_SECONDS, else `[hosted] poll_seconds` of the workspace, else 30 s."""
     raw = os.environ.get("TUNEUI_POLL_SECONDS", "").strip()

@@ -106,7 +106,7 @@ def test_a_damaged_archive_leaves_the_run_succeeded_and_every_command_working(fa
 
 
 def test_back_off_honours_retry_after_and_is_jittered_otherwise(monkeypatch) -> None:
-    from backends.hosted import base
+    from backends.hosted import backoff as base
     from backends.hosted.errors import ProviderUnavailableError, RateLimitedError
 
     monkeypatch.setattr(base, "RETRY_BASE_S", 0.5)
