@@ -1,17 +1,18 @@
 """Together AI: LoRA fine-tuning of open models, whose adapters can be downloaded and run locally.
 
-Over httpx (no SDK). Creating a job is never retried blindly: after a timeout, a dropped
-connection or a 5xx the job list is searched for one trained on this run's uploaded file (a file
-id no other job can have) before creating again. When a job completes, its LoRA adapter is
-downloaded into the run folder's `adapter/`, so the evaluation and chat steps can also use it
-on the local backend; `model.json` holds both the hosted model name and that path.
+Over httpx (no SDK). Readiness comes from the fine-tunable model list and its limits; the job is
+priced by Together before it is created; creating is never retried blindly (HostedBackend's
+create-once, finding an earlier attempt's job by this run's uploaded training file id). When a
+job completes, its LoRA adapter is downloaded (through Together's presigned redirect) and
+unpacked as a hostile archive into the run folder's `adapter/`; `model.json` holds both the
+hosted model name and that path. Where the tuned model answers: `together_serving`.
 """
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from backends.base import (
     TERMINAL_STATES,
@@ -37,7 +38,7 @@ from backends.runs import RunFolder
 DOWNLOAD_TRIES = 5
 
 
-class TogetherBackend(HostedBackend):
+class TogetherBackend(serving.TogetherServing, HostedBackend):
     name = "together"
     provider = wire.PROVIDER
     supports_streaming = True
@@ -58,7 +59,6 @@ class TogetherBackend(HostedBackend):
     def __init__(self, workspace: Any) -> None:
         super().__init__(workspace)
         self._wire: wire.TogetherHTTP | None = None
-        self._local_backend: Any = None  # made when a fine-tune runs through its local adapter
 
     def check(self, model: str | None = None) -> Readiness:
         """Key, then the model: in `/fine-tunes/models/supported`, and within its `/limits`."""
@@ -288,67 +288,7 @@ class TogetherBackend(HostedBackend):
         response = self._http().json("POST", "chat/completions", json=self._chat_request(model, conversation, params))
         require(response, ("choices",), "chat completion", self.provider)
         choices = response["choices"] or [{}]
-        return provider_text(str((choices[0].get("message") or {}).get("content") or ""), 1_000_000)
-
-    def generate(self, model: ModelRef, conversations: Sequence[Conversation], params: GenerationParams = GenerationParams()) -> list[str]:
-        """Replies from wherever the model answers: serverless, else the downloaded adapter here."""
-        local = self._local_route(model)
-        if local is not None:
-            return self._local().generate(local, conversations, params)
-        if not conversations or not model.model_id:
-            return super().generate(model, conversations, params)
-        try:
-            first = self._complete(model, conversations[0], params)  # the probe: is it served serverless?
-        except BackendError as exc:
-            return self._local().generate(self._fallback(model, exc), conversations, params)
-        serving.record(serving.run_of(self.workspace, model), serving.SERVERLESS, self.provider)
-        return [first] + super().generate(model, conversations[1:], params)
-
-    def stream(self, model: ModelRef, conversation: Conversation, params: GenerationParams = GenerationParams()) -> Iterator[str]:
-        local = self._local_route(model)
-        if local is not None:
-            yield from self._local().stream(local, conversation, params)
-            return
-        request = {**self._chat_request(model, conversation, params), "stream": True}
-        try:
-            # The refusal comes with the answer's status, before any text: nothing was shown yet.
-            chunks = wire.sse_text(self._http().stream_lines("chat/completions", request))
-            first = next(chunks, None)
-        except BackendError as exc:
-            if not model.model_id:
-                raise
-            yield from self._local().stream(self._fallback(model, exc), conversation, params)
-            return
-        if model.model_id:
-            serving.record(serving.run_of(self.workspace, model), serving.SERVERLESS, self.provider)
-        if first is not None:
-            yield provider_text(first, 1_000_000)
-            yield from (provider_text(chunk, 1_000_000) for chunk in chunks)
-
-    def _local_route(self, model: ModelRef) -> ModelRef | None:
-        """The local adapter, when an earlier request found the model is not served serverless."""
-        folder = serving.run_of(self.workspace, model) if model.model_id else None
-        if folder is None or folder.read_status().get("inference") != serving.LOCAL_ADAPTER:
-            return None
-        return serving.local_route(self.workspace, folder, model)
-
-    def _fallback(self, model: ModelRef, error: BackendError) -> ModelRef:
-        """After serverless refused `model`: the downloaded adapter on this machine, or a clear error."""
-        if not serving.is_not_serverless(error):
-            raise error
-        folder = serving.run_of(self.workspace, model)
-        local = serving.local_route(self.workspace, folder, model)
-        if local is None:
-            raise serving.no_route(model, self.provider) from None
-        serving.record(folder, serving.LOCAL_ADAPTER, self.provider, local.base_model)
-        return local
-
-    def _local(self) -> Any:
-        if self._local_backend is None:
-            from backends.local.backend import LocalBackend
-
-            self._local_backend = LocalBackend(self.workspace)
-        return self._local_backend
+        return provider_text(str((choices[0].get("message") or {}).get("content") or ""), serving.REPLY_LIMIT)
 
     def _settings(self) -> Any:
         return self.workspace.settings() if self.workspace is not None and self.workspace.exists() else None

@@ -14,16 +14,87 @@ import json
 import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator, Sequence
 
-from backends.base import BackendError, Event, ModelRef
-from backends.hosted.errors import RefusedError
+from backends.base import BackendError, Conversation, Event, GenerationParams, ModelRef
+from backends.hosted import together_wire as wire
+from backends.hosted.errors import RefusedError, provider_text
 from backends.runs import RunFolder, list_runs
 
 SERVERLESS = "serverless"
 LOCAL_ADAPTER = "local-adapter"
 # Together's words for "this model needs a dedicated endpoint" (HTTP 400/404 on chat completions).
 _NOT_SERVERLESS = re.compile(r"non-serverless|dedicated endpoint|unable to access model|model_not_available", re.IGNORECASE)
+REPLY_LIMIT = 1_000_000  # characters of one reply kept
+
+
+class TogetherServing:
+    """`generate` and `stream` of TogetherBackend: the first request finds where a fine-tune
+    answers, later ones go there. Mixed in before HostedBackend, whose methods it extends."""
+
+    workspace: Any
+    provider: str
+    _local_backend: Any = None  # made when a fine-tune runs through its local adapter
+
+    def generate(self, model: ModelRef, conversations: Sequence[Conversation], params: GenerationParams = GenerationParams()) -> list[str]:
+        """Replies from wherever the model answers: serverless, else the downloaded adapter here."""
+        local = self._local_route(model)
+        if local is not None:
+            return self._local().generate(local, conversations, params)
+        if not conversations or not model.model_id:
+            return super().generate(model, conversations, params)
+        try:
+            first = self._complete(model, conversations[0], params)  # the probe: is it served serverless?
+        except BackendError as exc:
+            return self._local().generate(self._fallback(model, exc), conversations, params)
+        record(run_of(self.workspace, model), SERVERLESS, self.provider)
+        return [first] + super().generate(model, conversations[1:], params)
+
+    def stream(self, model: ModelRef, conversation: Conversation, params: GenerationParams = GenerationParams()) -> Iterator[str]:
+        local = self._local_route(model)
+        if local is not None:
+            yield from self._local().stream(local, conversation, params)
+            return
+        request = {**self._chat_request(model, conversation, params), "stream": True}
+        try:
+            # The refusal comes with the answer's status, before any text: nothing was shown yet.
+            chunks = wire.sse_text(self._http().stream_lines("chat/completions", request))
+            first = next(chunks, None)
+        except BackendError as exc:
+            if not model.model_id:
+                raise
+            yield from self._local().stream(self._fallback(model, exc), conversation, params)
+            return
+        if model.model_id:
+            record(run_of(self.workspace, model), SERVERLESS, self.provider)
+        if first is not None:
+            yield provider_text(first, REPLY_LIMIT)
+            yield from (provider_text(chunk, REPLY_LIMIT) for chunk in chunks)
+
+    def _local_route(self, model: ModelRef) -> ModelRef | None:
+        """The local adapter, when an earlier request found the model is not served serverless."""
+        folder = run_of(self.workspace, model) if model.model_id else None
+        if folder is None or folder.read_status().get("inference") != LOCAL_ADAPTER:
+            return None
+        return local_route(self.workspace, folder, model)
+
+    def _fallback(self, model: ModelRef, error: BackendError) -> ModelRef:
+        """After serverless refused `model`: the downloaded adapter on this machine, or a clear error."""
+        if not is_not_serverless(error):
+            raise error
+        folder = run_of(self.workspace, model)
+        local = local_route(self.workspace, folder, model)
+        if local is None:
+            raise no_route(model, self.provider) from None
+        record(folder, LOCAL_ADAPTER, self.provider, local.base_model)
+        return local
+
+    def _local(self) -> Any:
+        if self._local_backend is None:
+            from backends.local.backend import LocalBackend
+
+            self._local_backend = LocalBackend(self.workspace)
+        return self._local_backend
 
 
 def is_not_serverless(error: BaseException) -> bool:

@@ -29,7 +29,7 @@ from backends.hosted.errors import (
     safe_error,
 )
 from backends.hosted.openai_wire import error_message, retry_after_of
-from tuneui.core.secrets import api_key, key_hint, redact
+from tuneui.core.secrets import api_key, key_hint
 
 PROVIDER = "Together AI"
 KEY_NAME = "TOGETHER_API_KEY"
