@@ -187,3 +187,16 @@ def test_without_serverless_the_downloaded_adapter_runs_locally_on_the_base_mode
     assert len(fake_together.calls("POST", "/v1/chat/completions")) == 1  # the path found is kept
     status = json.loads((project.run_dir(run_id) / "status.json").read_text())
     assert status["inference"] == "local-adapter"
+
+
+def test_a_download_over_the_configured_limit_is_stopped_and_marked_failed(fake_together, project) -> None:
+    settings = project.settings()
+    settings.hosted.adapter_max_gib = 100_000 / 1024**3  # 100 kB
+    project.save_settings(settings)
+    fake_together.adapter_archive = b"\x1f\x8b" + bytes(300_000)
+    backend = TogetherBackend(project)
+    run_id = backend.start(make_spec(project, "together", model=MODEL))
+    assert follow(backend, run_id).status == "succeeded"
+    status = json.loads((project.run_dir(run_id) / "status.json").read_text())
+    assert status["adapter_download"] == "failed" and "larger than" in status["adapter_error"]
+    assert sorted(p.name for p in project.run_dir(run_id).iterdir() if "adapter" in p.name) == []
