@@ -85,9 +85,18 @@ class TogetherServing:
         folder = run_of(self.workspace, model)
         local = local_route(self.workspace, folder, model)
         if local is None:
-            raise no_route(model, self.provider) from None
+            raise no_route(model, self.provider, self._endpoint_price(model)) from None
         record(folder, LOCAL_ADAPTER, self.provider, local.base_model)
         return local
+
+    def _endpoint_price(self, model: ModelRef) -> str:
+        """What a dedicated endpoint for `model` would cost, from `GET /hardware?model=`: the
+        cheapest available configuration, or "" when Together does not say."""
+        try:
+            listed = wire.rows_of(self._http().json("GET", "hardware", params={"model": model.model_id}), "a hardware list")
+        except BackendError:
+            return ""
+        return wire.cheapest_hardware(listed)
 
     def _local(self) -> Any:
         if self._local_backend is None:
@@ -135,13 +144,14 @@ def record(folder: RunFolder | None, route: str, provider: str, detail: str = ""
     folder.append_events([Event("log", {"level": "info", "message": f"Evaluation and chat run through {where}."}, time.time(), id=f"inference:{route}")])
 
 
-def no_route(model: ModelRef, provider: str) -> BackendError:
+def no_route(model: ModelRef, provider: str, price: str = "") -> BackendError:
     base = _hub_name(model.base_model)
+    cost = f" ({price})" if price else " (billed per minute while it runs)"
     return BackendError(
         f"{provider} serves {model.model_id} only on a dedicated endpoint, and its base model is not on this machine",
         f"Either put {base} on this machine (a folder, or `[together] local_base_model` in tuneui.toml) so the "
-        f"downloaded adapter runs locally, or start a dedicated endpoint for the model at together.ai "
-        f"(billed per minute while it runs; stop it afterwards). tuneui does not create endpoints.",
+        f"downloaded adapter runs locally, or start a dedicated endpoint for the model at together.ai{cost} "
+        f"and stop it afterwards. tuneui does not create endpoints.",
     )
 
 

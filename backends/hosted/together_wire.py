@@ -196,6 +196,21 @@ FAILURE_KINDS = frozenset({"job_error", "job_user_error"})
 _LEVELS = {"error": "error", "warning": "warn", "warn": "warn", "legacy_iwarning": "warn", "legacy_ierror": "error"}
 
 
+def cheapest_hardware(rows: list[Mapping[str, Any]]) -> str:
+    """`GET /hardware?model=` rows as "from $0.05/min ($3.25/h) on <hardware>": the cheapest one
+    available (or with no availability given), "" when none is priced."""
+    priced = []
+    for row in rows:
+        cents = provider_number((row.get("pricing") or {}).get("cents_per_minute") if isinstance(row.get("pricing"), Mapping) else None)
+        status = (row.get("availability") or {}).get("status", "available") if isinstance(row.get("availability"), Mapping) else "available"
+        if cents is not None and cents > 0 and status == "available":
+            priced.append((cents, provider_word(row.get("id") or "?")))
+    if not priced:
+        return ""
+    cents, hardware = min(priced)
+    return f"from ${cents / 100:,.2f}/min (${cents * 60 / 100:,.2f}/h) on {hardware}"
+
+
 def normalize_events(raw_events: list[Mapping[str, Any]]) -> list[Event]:
     """Together's job events, oldest first. Every field is the provider's: typed and redacted here
     (and again when stored); the id is the event's `hash`, or a digest of its content."""

@@ -89,6 +89,7 @@ class FakeTogether(FakeServer):
         self.route("POST", v1 + "/fine-tunes/estimate-price", self._estimate)
         self.route("GET", v1 + "/fine-tunes/models/supported", lambda r, m: Reply(body={"models": self.supported}))
         self.route("GET", v1 + "/fine-tunes/models/limits", self._limits)
+        self.route("GET", v1 + "/hardware", self._hardware)
         self.route("GET", v1 + "/fine-tunes", lambda r, m: Reply(body={"data": list(self.jobs.values())}))
         self.route("GET", v1 + r"/fine-tunes/(?P<id>[^/]+)", self._retrieve)
         self.route("GET", v1 + r"/fine-tunes/(?P<id>[^/]+)/events", lambda r, m: Reply(body={"data": self.events.get(m["id"], [])}))
@@ -118,6 +119,18 @@ class FakeTogether(FakeServer):
         return Reply(body={"model_name": name, "lora_training": lora, "max_num_epochs": 20, "max_num_evals": 100,
                            "max_learning_rate": 1.0, "min_learning_rate": 1e-8, "supports_vision": False,
                            "supports_tools": True, "supports_reasoning": False, "merge_output_lora": False})
+
+    def _hardware(self, request: Recorded, match: Any) -> Reply:
+        def config(name: str, cents: float, gpus: int, status: str) -> dict[str, Any]:
+            specs = {"gpu_type": "h100-80gb", "gpu_link": "sxm", "gpu_memory": 80, "gpu_count": gpus}
+            return {"object": "hardware", "id": name, "pricing": {"cents_per_minute": cents}, "specs": specs,
+                    "availability": {"status": status}, "updated_at": "2026-11-28T07:00:00Z"}
+
+        return Reply(body={"object": "list", "data": [
+            config("1x_nvidia_h100_80gb_sxm", 5.42, 1, "unavailable"),
+            config("2x_nvidia_h100_80gb_sxm", 10.84, 2, "available"),
+            config("4x_nvidia_h100_80gb_sxm", 21.68, 4, "available"),
+        ]})
 
     def _estimate(self, request: Recorded, match: Any) -> Reply:
         body = request.json or {}

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from backends.base import BackendError
 from backends.together_ft import TogetherBackend
 from tests.hosted.conftest import follow, make_spec
 from tests.hosted.fake_together import FakeTogether
@@ -153,6 +154,9 @@ def _exercise(project: Any, server: FakeTogether) -> None:
     ref = backend.result(run_id)
     backend.generate(ref, [[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}]])
     "".join(backend.stream(ref, [{"role": "user", "content": "hi"}]))
+    server.serverless_lora = False  # evaluation then asks what a dedicated endpoint would cost
+    with pytest.raises(BackendError, match="dedicated endpoint"):
+        TogetherBackend(project).generate(ref, [[{"role": "user", "content": "hi"}]])
     cancelled = backend.start(make_spec(project, "together", model=MODEL, val_file=None, suffix=None))
     backend.cancel(cancelled)
     follow(backend, cancelled)
@@ -165,7 +169,7 @@ def test_every_request_and_every_served_answer_match_the_published_spec(together
     assert not broken, "\n".join(broken[:10])
     operations = {_operation(together_spec, r.method, r.path).get("summary") for r in fake_together.requests}
     assert {"Upload a file", "Create job", "List job events", "Get metrics", "Download model", "Cancel job"} <= operations
-    assert {"List supported models", "Get model limits"} <= operations
+    assert {"List supported models", "Get model limits", "Estimate price", "List available hardware configurations"} <= operations
 
 
 @pytest.mark.parametrize("event_case", ["lower", "upper"])
