@@ -130,6 +130,9 @@ def _extract_tar(bundle: tarfile.TarFile, staging: Path, budget: _Budget) -> Non
 
 
 def _extract_zip(archive: Path, staging: Path, budget: _Budget) -> None:
+    # ZipFile reads the whole central directory into memory first: count its entries before.
+    if _zip_entries(archive) > budget.limits.max_members:
+        raise ArchiveError(f"The adapter archive {archive.name} holds more than {budget.limits.max_members} files", REFUSED_HINT)
     with zipfile.ZipFile(archive) as bundle:
         for info in bundle.infolist():
             budget.member()
@@ -142,6 +145,20 @@ def _extract_zip(archive: Path, staging: Path, budget: _Budget) -> None:
             else:
                 with bundle.open(info) as source:
                     _copy(source, destination, budget)
+
+
+def _zip_entries(archive: Path) -> int:
+    """The entry count the zip's end-of-central-directory record declares. A ZIP64 archive writes
+    0xFFFF there (65535, over any real adapter's count), so it is refused under the default limit."""
+    with open(archive, "rb") as handle:
+        handle.seek(0, 2)
+        size = handle.tell()
+        handle.seek(max(0, size - 65_557))  # the record (22 bytes) plus the longest comment
+        tail = handle.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < 22:
+        raise ArchiveError(f"The adapter archive {archive.name} is damaged: no zip directory", REFUSED_HINT)
+    return int.from_bytes(tail[at + 10 : at + 12], "little")
 
 
 def _destination(staging: Path, name: str) -> Path:

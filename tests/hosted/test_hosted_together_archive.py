@@ -162,3 +162,16 @@ def test_a_zip_with_a_symlink_is_refused_and_a_plain_zip_unpacks(tmp_path: Path)
         bundle.writestr(info, "/etc/passwd")
     with pytest.raises(BackendError, match="link or special file"):
         extract_archive(linked, tmp_path / "adapter2")
+
+
+def test_a_zip_declaring_too_many_members_is_refused_before_its_directory_is_read(tmp_path: Path) -> None:
+    many = tmp_path / "many.zip"
+    with zipfile.ZipFile(many, "w") as bundle:
+        for i in range(30):
+            bundle.writestr(f"{i}.txt", "x")
+    with pytest.raises(BackendError, match="more than 20 files"):
+        extract_archive(many, tmp_path / "adapter", ArchiveLimits(max_bytes=GIB, max_members=20))
+    cut = tmp_path / "cut.zip"
+    cut.write_bytes(many.read_bytes()[:-30])  # the end-of-directory record is gone
+    with pytest.raises(BackendError):
+        extract_archive(cut, tmp_path / "adapter")
