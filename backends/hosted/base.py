@@ -44,6 +44,8 @@ DEFAULT_POLL_SECONDS = 30.0
 # Completions in flight at once for evaluation: hosted APIs answer each in about a second, and the
 # SDK/httpx clients are thread-safe. Rate limits still apply: 429s are retried per request.
 GENERATE_CONCURRENCY = 8
+
+
 def poll_seconds_for(workspace: Any) -> float:
     """TUNEUI_POLL_SECONDS, else `[hosted] poll_seconds` of the workspace, else 30 s."""
     raw = os.environ.get("TUNEUI_POLL_SECONDS", "").strip()
@@ -126,14 +128,14 @@ class HostedBackend(Backend):
 
     def _with_retries(self, request: Any) -> Any:
         """`request()`, tried again after transient failures; only for requests safe to repeat."""
-        for attempt in range(ATTEMPTS):
+        for attempt in range(ATTEMPTS - 1):
             try:
                 return request()
             except BackendError as error:
-                if not transient(error) or attempt == ATTEMPTS - 1:
+                if not transient(error):
                     raise
                 time.sleep(backoff_seconds(attempt, error))
-        raise AssertionError("unreachable: the last attempt returns or raises")
+        return request()
 
     @abc.abstractmethod
     def _fetch(self, folder: RunFolder, status: dict[str, Any]) -> None:
