@@ -59,6 +59,7 @@ class TogetherBackend(serving.TogetherServing, HostedBackend):
     def __init__(self, workspace: Any) -> None:
         super().__init__(workspace)
         self._wire: wire.TogetherHTTP | None = None
+        self._endpoints: dict[str, ModelRef] = {}
 
     def check(self, model: str | None = None) -> Readiness:
         """Key, then the model: in `/fine-tunes/models/supported`, and within its `/limits`."""

@@ -3,9 +3,10 @@ models only; the others need a dedicated endpoint, billed by the minute while it
 
 So the first request of an evaluation or a chat tries serverless. When Together refuses it as not
 serverless, the adapter downloaded into the run folder runs through the local backend, if the
-base model is on this machine (a folder, `[together] local_base_model`, or the Hugging Face cache).
-Otherwise the user is told both ways out; tuneui does not create a dedicated endpoint. The path
-taken is recorded in the run's status.json (`inference`) and events, and reused after.
+base model is on this machine (a folder, `[together] local_base_model`, or the Hugging Face cache);
+else a dedicated endpoint, when the user consented to its price (`together_endpoint`); else the
+user is told the ways out, the endpoint's price first. The path taken is recorded in the run's
+status.json (`inference`) and events, and reused after.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from backends.base import BackendError, Conversation, Event, GenerationParams, ModelRef
+from backends.hosted import together_endpoint as endpoint
 from backends.hosted import together_wire as wire
 from backends.hosted.errors import RefusedError, provider_text
 from backends.runs import RunFolder, list_runs
 
 SERVERLESS = "serverless"
 LOCAL_ADAPTER = "local-adapter"
+ENDPOINT = "dedicated-endpoint"
 # Together's words for "this model needs a dedicated endpoint" (HTTP 400/404 on chat completions).
 _NOT_SERVERLESS = re.compile(r"non-serverless|dedicated endpoint|unable to access model|model_not_available", re.IGNORECASE)
 REPLY_LIMIT = 1_000_000  # characters of one reply kept
@@ -34,69 +37,86 @@ class TogetherServing:
 
     workspace: Any
     provider: str
+    name: str
+    poll_seconds: float
     _local_backend: Any = None  # made when a fine-tune runs through its local adapter
+    # Fine-tune name -> its started endpoint's ModelRef, for this process.
+    _endpoints: dict[str, ModelRef]
 
     def generate(self, model: ModelRef, conversations: Sequence[Conversation], params: GenerationParams = GenerationParams()) -> list[str]:
-        """Replies from wherever the model answers: serverless, else the downloaded adapter here."""
-        local = self._local_route(model)
-        if local is not None:
-            return self._local().generate(local, conversations, params)
+        """Replies from wherever the model answers: serverless, the adapter here, or an endpoint."""
+        routed = self._known_route(model)
+        if routed is not None:
+            return self._generate_on(routed, conversations, params)
         if not conversations or not model.model_id:
             return super().generate(model, conversations, params)
         try:
             first = self._complete(model, conversations[0], params)  # the probe: is it served serverless?
         except BackendError as exc:
-            return self._local().generate(self._fallback(model, exc), conversations, params)
+            return self._generate_on(self._fallback(model, exc), conversations, params)
         record(run_of(self.workspace, model), SERVERLESS, self.provider)
         return [first] + super().generate(model, conversations[1:], params)
 
     def stream(self, model: ModelRef, conversation: Conversation, params: GenerationParams = GenerationParams()) -> Iterator[str]:
-        local = self._local_route(model)
-        if local is not None:
-            yield from self._local().stream(local, conversation, params)
+        routed = self._known_route(model)
+        if routed is not None and routed.backend == "local":
+            yield from self._local().stream(routed, conversation, params)
             return
-        request = {**self._chat_request(model, conversation, params), "stream": True}
+        target = routed or model
+        request = {**self._chat_request(target, conversation, params), "stream": True}
         try:
             # The refusal comes with the answer's status, before any text: nothing was shown yet.
             chunks = wire.sse_text(self._http().stream_lines("chat/completions", request))
             first = next(chunks, None)
         except BackendError as exc:
-            if not model.model_id:
+            if not model.model_id or routed is not None:
                 raise
-            yield from self._local().stream(self._fallback(model, exc), conversation, params)
+            yield from self.stream(self._fallback(model, exc), conversation, params)
             return
-        if model.model_id:
+        if model.model_id and routed is None:
             record(run_of(self.workspace, model), SERVERLESS, self.provider)
         if first is not None:
             yield provider_text(first, REPLY_LIMIT)
             yield from (provider_text(chunk, REPLY_LIMIT) for chunk in chunks)
 
-    def _local_route(self, model: ModelRef) -> ModelRef | None:
-        """The local adapter, when an earlier request found the model is not served serverless."""
+    def _generate_on(self, routed: ModelRef, conversations: Sequence[Conversation], params: GenerationParams) -> list[str]:
+        if routed.backend == "local":
+            return self._local().generate(routed, conversations, params)
+        return super().generate(routed, conversations, params)  # a dedicated endpoint, by its name
+
+    def _known_route(self, model: ModelRef) -> ModelRef | None:
+        """Where an earlier request found the model answers, when that is not serverless."""
         folder = run_of(self.workspace, model) if model.model_id else None
-        if folder is None or folder.read_status().get("inference") != LOCAL_ADAPTER:
-            return None
-        return local_route(self.workspace, folder, model)
+        route = folder.read_status().get("inference") if folder is not None else None
+        if route == LOCAL_ADAPTER:
+            return local_route(self.workspace, folder, model)
+        if route == ENDPOINT and model.model_id not in self._endpoints:
+            return self._on_endpoint(folder, model, endpoint.offer_of(self._http(), model.model_id or ""))
+        return self._endpoints.get(model.model_id or "")
 
     def _fallback(self, model: ModelRef, error: BackendError) -> ModelRef:
-        """After serverless refused `model`: the downloaded adapter on this machine, or a clear error."""
+        """After serverless refused `model`: the downloaded adapter on this machine, else a
+        dedicated endpoint the user consented to, else a clear error with the price first."""
         if not is_not_serverless(error):
             raise error
         folder = run_of(self.workspace, model)
         local = local_route(self.workspace, folder, model)
-        if local is None:
-            raise no_route(model, self.provider, self._endpoint_price(model)) from None
-        record(folder, LOCAL_ADAPTER, self.provider, local.base_model)
-        return local
+        if local is not None:
+            record(folder, LOCAL_ADAPTER, self.provider, local.base_model)
+            return local
+        offer = endpoint.offer_of(self._http(), model.model_id or "")
+        if folder is not None and endpoint.consented(self._settings(), offer):
+            return self._on_endpoint(folder, model, offer)
+        raise no_route(model, self.provider, offer) from None
 
-    def _endpoint_price(self, model: ModelRef) -> str:
-        """What a dedicated endpoint for `model` would cost, from `GET /hardware?model=`: the
-        cheapest available configuration, or "" when Together does not say."""
-        try:
-            listed = wire.rows_of(self._http().json("GET", "hardware", params={"model": model.model_id}), "a hardware list")
-        except BackendError:
-            return ""
-        return wire.cheapest_hardware(listed)
+    def _on_endpoint(self, folder: RunFolder | None, model: ModelRef, offer: tuple[float, str] | None) -> ModelRef | None:
+        if folder is None or not endpoint.consented(self._settings(), offer):
+            return None  # consent withdrawn (or the price went up): ask serverless again
+        assert offer is not None and model.model_id  # consented() holds only with an offer
+        name = endpoint.start(self._http(), folder, model.model_id, offer, self.poll_seconds)
+        record(folder, ENDPOINT, self.provider, name)
+        self._endpoints[model.model_id] = ModelRef(self.name, model.base_model, "hosted", model_id=name)
+        return self._endpoints[model.model_id]
 
     def _local(self) -> Any:
         if self._local_backend is None:
@@ -140,18 +160,29 @@ def record(folder: RunFolder | None, route: str, provider: str, detail: str = ""
     if folder is None or folder.read_status().get("inference") == route:
         return
     folder.write_status(inference=route)
-    where = {SERVERLESS: f"{provider}'s serverless LoRA inference", LOCAL_ADAPTER: f"the downloaded adapter on this machine ({detail})"}[route]
+    where = {
+        SERVERLESS: f"{provider}'s serverless LoRA inference",
+        LOCAL_ADAPTER: f"the downloaded adapter on this machine ({detail})",
+        ENDPOINT: f"a dedicated {provider} endpoint ({detail})",
+    }[route]
     folder.append_events([Event("log", {"level": "info", "message": f"Evaluation and chat run through {where}."}, time.time(), id=f"inference:{route}")])
 
 
-def no_route(model: ModelRef, provider: str, price: str = "") -> BackendError:
+def no_route(model: ModelRef, provider: str, offer: tuple[float, str] | None) -> BackendError:
     base = _hub_name(model.base_model)
-    cost = f" ({price})" if price else " (billed per minute while it runs)"
+    if offer is None:
+        endpoint_way = "start a dedicated endpoint for it at together.ai (billed per minute while it runs)"
+    else:
+        cents, hardware = offer
+        endpoint_way = (
+            f"let tuneui start a dedicated endpoint for the evaluation or chat and stop it after: it costs "
+            f"${cents / 100:,.2f}/min (${cents * 60 / 100:,.2f}/h) on {hardware}; to accept, set "
+            f"`[together] endpoint_max_cents_per_minute = {cents:g}` in tuneui.toml"
+        )
     return BackendError(
         f"{provider} serves {model.model_id} only on a dedicated endpoint, and its base model is not on this machine",
         f"Either put {base} on this machine (a folder, or `[together] local_base_model` in tuneui.toml) so the "
-        f"downloaded adapter runs locally, or start a dedicated endpoint for the model at together.ai{cost} "
-        f"and stop it afterwards. tuneui does not create endpoints.",
+        f"downloaded adapter runs locally, or {endpoint_way}.",
     )
 
 

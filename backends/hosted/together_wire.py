@@ -196,19 +196,17 @@ FAILURE_KINDS = frozenset({"job_error", "job_user_error"})
 _LEVELS = {"error": "error", "warning": "warn", "warn": "warn", "legacy_iwarning": "warn", "legacy_ierror": "error"}
 
 
-def cheapest_hardware(rows: list[Mapping[str, Any]]) -> str:
-    """`GET /hardware?model=` rows as "from $0.05/min ($3.25/h) on <hardware>": the cheapest one
-    available (or with no availability given), "" when none is priced."""
+def cheapest_hardware(rows: list[Mapping[str, Any]]) -> tuple[float, str] | None:
+    """(cents per minute, hardware id) of the cheapest `GET /hardware?model=` row that is
+    available (or says nothing of availability); None when none is priced."""
     priced = []
     for row in rows:
-        cents = provider_number((row.get("pricing") or {}).get("cents_per_minute") if isinstance(row.get("pricing"), Mapping) else None)
-        status = (row.get("availability") or {}).get("status", "available") if isinstance(row.get("availability"), Mapping) else "available"
+        pricing, availability = row.get("pricing"), row.get("availability")
+        cents = provider_number(pricing.get("cents_per_minute")) if isinstance(pricing, Mapping) else None
+        status = availability.get("status", "available") if isinstance(availability, Mapping) else "available"
         if cents is not None and cents > 0 and status == "available":
             priced.append((cents, provider_word(row.get("id") or "?")))
-    if not priced:
-        return ""
-    cents, hardware = min(priced)
-    return f"from ${cents / 100:,.2f}/min (${cents * 60 / 100:,.2f}/h) on {hardware}"
+    return min(priced) if priced else None
 
 
 def normalize_events(raw_events: list[Mapping[str, Any]]) -> list[Event]:

@@ -148,6 +148,9 @@ def _handler_for(server: FakeServer) -> type[BaseHTTPRequestHandler]:
         def do_DELETE(self) -> None:
             self._handle("DELETE")
 
+        def do_PATCH(self) -> None:
+            self._handle("PATCH")
+
         def _handle(self, method: str) -> None:
             url = urllib.parse.urlsplit(self.path)
             body = self.rfile.read(int(self.headers.get("content-length") or 0))

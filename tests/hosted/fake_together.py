@@ -20,7 +20,8 @@ got); that serves a tar.gz (or, with `archive="tar.zst"`, a tar.zst) holding
 hostile-archive tests). `GET /fine-tunes/models/supported|limits` and `POST
 /fine-tunes/estimate-price` answer in the spec's shapes. Chat completions answer `server.chat_reply`
 (with `server.echo = True`, the last user message); a fine-tuned model is served only while
-`server.serverless_lora` is true, as for the few base models Together serves LoRAs of.
+`server.serverless_lora` is true, as for the few base models Together serves LoRAs of, or through
+a dedicated endpoint (`POST /endpoints`, started after two `GET`s, stopped by `PATCH`).
 Faults and the request log: see `fake_http`.
 """
 
@@ -72,6 +73,7 @@ class FakeTogether(FakeServer):
         self.adapter_archive: bytes | None = None
         self.serverless_lora = True
         self.allowed_to_proceed = True  # the estimate's verdict on the account's credit
+        self.endpoints: dict[str, dict[str, Any]] = {}  # dedicated endpoints: PENDING -> STARTING -> STARTED
         self.supported = ["meta-llama/Meta-Llama-3.1-8B-Instruct-Reference", "Qwen/Qwen2.5-7B-Instruct"]
         self.chat_reply = "Hello from the LoRA"
         self.echo = False  # True: reply with the last user message, to check order
@@ -90,6 +92,9 @@ class FakeTogether(FakeServer):
         self.route("GET", v1 + "/fine-tunes/models/supported", lambda r, m: Reply(body={"models": self.supported}))
         self.route("GET", v1 + "/fine-tunes/models/limits", self._limits)
         self.route("GET", v1 + "/hardware", self._hardware)
+        self.route("POST", v1 + "/endpoints", self._create_endpoint)
+        self.route("GET", v1 + r"/endpoints/(?P<id>[^/]+)", self._get_endpoint)
+        self.route("PATCH", v1 + r"/endpoints/(?P<id>[^/]+)", self._update_endpoint)
         self.route("GET", v1 + "/fine-tunes", lambda r, m: Reply(body={"data": list(self.jobs.values())}))
         self.route("GET", v1 + r"/fine-tunes/(?P<id>[^/]+)", self._retrieve)
         self.route("GET", v1 + r"/fine-tunes/(?P<id>[^/]+)/events", lambda r, m: Reply(body={"data": self.events.get(m["id"], [])}))
@@ -131,6 +136,32 @@ class FakeTogether(FakeServer):
             config("2x_nvidia_h100_80gb_sxm", 10.84, 2, "available"),
             config("4x_nvidia_h100_80gb_sxm", 21.68, 4, "available"),
         ]})
+
+    def _create_endpoint(self, request: Recorded, match: Any) -> Reply:
+        body = request.json or {}
+        endpoint_id = f"endpoint-{next(self._ids):04d}"
+        self.endpoints[endpoint_id] = {
+            "object": "endpoint", "id": endpoint_id, "name": f"tuneui-user/{body.get('model', '').split('/')[-1]}-{endpoint_id}",
+            "display_name": body.get("display_name", ""), "model": body.get("model"), "hardware": body.get("hardware"),
+            "type": "dedicated", "owner": "tuneui-user", "state": "PENDING", "autoscaling": body.get("autoscaling"),
+            "created_at": _iso(),
+        }
+        return Reply(body=self.endpoints[endpoint_id])
+
+    def _get_endpoint(self, request: Recorded, match: Any) -> Reply:
+        endpoint = self.endpoints.get(match["id"])
+        if endpoint is None:
+            return error_reply(404, "Endpoint not found", "invalid_request_error")
+        endpoint["state"] = {"PENDING": "STARTING", "STARTING": "STARTED"}.get(endpoint["state"], endpoint["state"])
+        return Reply(body=endpoint)
+
+    def _update_endpoint(self, request: Recorded, match: Any) -> Reply:
+        endpoint = self.endpoints.get(match["id"])
+        if endpoint is None:
+            return error_reply(404, "Endpoint not found", "invalid_request_error")
+        wanted = (request.json or {}).get("state")
+        endpoint["state"] = "PENDING" if wanted == "STARTED" and endpoint["state"] == "STOPPED" else wanted or endpoint["state"]
+        return Reply(body=endpoint)
 
     def _estimate(self, request: Recorded, match: Any) -> Reply:
         body = request.json or {}
@@ -258,7 +289,8 @@ class FakeTogether(FakeServer):
         if body.get("model") in tuned and not self.serverless_lora:
             message = f"Unable to access non-serverless model {body.get('model')}. Please visit https://api.together.ai/models to create and start a new dedicated endpoint for the model."
             return error_reply(400, message, "invalid_request_error", "model_not_available")
-        if body.get("model") not in {m["id"] for m in self.models} | tuned:
+        started = {e["name"] for e in self.endpoints.values() if e["state"] == "STARTED"}
+        if body.get("model") not in {m["id"] for m in self.models} | tuned | started:
             return error_reply(404, f"Unable to access model {body.get('model')}", "invalid_request_error", "model_not_available")
         users = [m for m in body.get("messages") or [] if m.get("role") == "user"]
         reply = str(users[-1].get("content", "")) if self.echo and users else self.chat_reply

@@ -144,8 +144,12 @@ def response_problems(spec: dict[str, Any], request: Any, reply: Any) -> list[st
     return _problems(spec, content["application/json"]["schema"], reply.body)
 
 
-def _exercise(project: Any, server: FakeTogether) -> None:
-    """Everything tuneui asks of Together: readiness, a run to the end, chat, a cancel."""
+def _exercise(project: Any, server: FakeTogether, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Everything tuneui asks of Together: readiness, a run to the end, chat, an endpoint, a cancel."""
+    from backends.hosted import together_endpoint
+
+    stops: list = []
+    monkeypatch.setattr(together_endpoint.atexit, "register", lambda function, *args: stops.append((function, args)))
     backend = TogetherBackend(project)
     backend.check(MODEL)
     backend.check("org/not-fine-tunable")
@@ -157,19 +161,27 @@ def _exercise(project: Any, server: FakeTogether) -> None:
     server.serverless_lora = False  # evaluation then asks what a dedicated endpoint would cost
     with pytest.raises(BackendError, match="dedicated endpoint"):
         TogetherBackend(project).generate(ref, [[{"role": "user", "content": "hi"}]])
+    settings = project.settings()
+    settings.together.endpoint_max_cents_per_minute = 100.0  # ...and, with consent, starts and stops one
+    project.save_settings(settings)
+    TogetherBackend(project).generate(ref, [[{"role": "user", "content": "hi"}]])
+    for stop, args in stops:
+        stop(*args)
     cancelled = backend.start(make_spec(project, "together", model=MODEL, val_file=None, suffix=None))
     backend.cancel(cancelled)
     follow(backend, cancelled)
 
 
-def test_every_request_and_every_served_answer_match_the_published_spec(together_spec, fake_together, project) -> None:
-    _exercise(project, fake_together)
+def test_every_request_and_every_served_answer_match_the_published_spec(together_spec, fake_together, project, monkeypatch) -> None:
+    _exercise(project, fake_together, monkeypatch)
     broken = [f"{r.method} {r.path}: {p}" for r in fake_together.requests for p in request_problems(together_spec, r)]
     broken += [f"answer to {r.method} {r.path}: {p}" for r, reply in fake_together.replies for p in response_problems(together_spec, r, reply)]
     assert not broken, "\n".join(broken[:10])
     operations = {_operation(together_spec, r.method, r.path).get("summary") for r in fake_together.requests}
     assert {"Upload a file", "Create job", "List job events", "Get metrics", "Download model", "Cancel job"} <= operations
     assert {"List supported models", "Get model limits", "Estimate price", "List available hardware configurations"} <= operations
+    assert {"Create a dedicated endpoint, it will start automatically", "Get endpoint by ID"} <= operations
+    assert any(r.method == "PATCH" and r.json == {"state": "STOPPED"} for r in fake_together.requests)
 
 
 @pytest.mark.parametrize("event_case", ["lower", "upper"])

@@ -162,8 +162,9 @@ def test_without_serverless_or_a_local_base_model_eval_says_both_ways_out_before
     with pytest.raises(BackendError, match="only on a dedicated endpoint") as caught:
         backend.generate(ref, [[{"role": "user", "content": "hi"}]] * 3)
     assert "local_base_model" in caught.value.hint
-    # The price of the way out, before anything is started: the cheapest hardware available.
-    assert "from $0.11/min ($6.50/h) on 2x_nvidia_h100_80gb_sxm" in caught.value.hint
+    # The price of the endpoint way out, before anything is started: the cheapest hardware available.
+    assert "$0.11/min ($6.50/h) on 2x_nvidia_h100_80gb_sxm" in caught.value.hint
+    assert "endpoint_max_cents_per_minute = 10.84" in caught.value.hint and fake_together.endpoints == {}
     assert len(fake_together.calls("POST", "/v1/chat/completions")) == 1  # one probe, not one per example
 
 
@@ -202,3 +203,44 @@ def test_a_download_over_the_configured_limit_is_stopped_and_marked_failed(fake_
     status = json.loads((project.run_dir(run_id) / "status.json").read_text())
     assert status["adapter_download"] == "failed" and "larger than" in status["adapter_error"]
     assert sorted(p.name for p in project.run_dir(run_id).iterdir() if "adapter" in p.name) == []
+
+
+def test_with_consent_at_its_price_an_endpoint_serves_the_evaluation_and_is_stopped_at_the_end(fake_together, project, monkeypatch) -> None:
+    from backends.hosted import together_endpoint
+
+    stops: list = []
+    monkeypatch.setattr(together_endpoint.atexit, "register", lambda function, *args: stops.append((function, args)))
+    settings = project.settings()
+    settings.together.endpoint_max_cents_per_minute = 10.84
+    project.save_settings(settings)
+    fake_together.serverless_lora = False
+    backend = TogetherBackend(project)
+    run_id, ref = _trained(backend, project)
+
+    assert backend.generate(ref, [[{"role": "user", "content": "hi"}]] * 3) == [fake_together.chat_reply] * 3
+    assert "".join(backend.stream(ref, [{"role": "user", "content": "hi"}])).strip() == fake_together.chat_reply
+    (endpoint,) = fake_together.endpoints.values()
+    assert endpoint["hardware"] == "2x_nvidia_h100_80gb_sxm" and endpoint["state"] == "STARTED"
+    (create,) = fake_together.calls("POST", "/v1/endpoints")
+    assert create.json["inactive_timeout"] == together_endpoint.IDLE_STOP_MINUTES  # Together stops it if we die
+    status = json.loads((project.run_dir(run_id) / "status.json").read_text())
+    assert status["inference"] == "dedicated-endpoint" and status["endpoint"]["id"] == endpoint["id"]
+
+    for function, args in stops:  # what happens when the process ends
+        function(*args)
+    assert endpoint["state"] == "STOPPED"
+    # The next evaluation (a new process) starts the same endpoint again, with the same consent.
+    assert TogetherBackend(project).generate(ref, [[{"role": "user", "content": "again"}]]) == [fake_together.chat_reply]
+    assert len(fake_together.endpoints) == 1 and endpoint["state"] == "STARTED"
+
+
+def test_a_ceiling_below_the_price_is_no_consent(fake_together, project) -> None:
+    settings = project.settings()
+    settings.together.endpoint_max_cents_per_minute = 5.0
+    project.save_settings(settings)
+    fake_together.serverless_lora = False
+    backend = TogetherBackend(project)
+    _, ref = _trained(backend, project)
+    with pytest.raises(BackendError, match="only on a dedicated endpoint"):
+        backend.generate(ref, [[{"role": "user", "content": "hi"}]])
+    assert fake_together.endpoints == {}
