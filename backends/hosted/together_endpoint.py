@@ -11,12 +11,13 @@ Its id, name, hardware and price are kept in the run's status.json (`endpoint`).
 from __future__ import annotations
 
 import atexit
+import sys
 import time
 from typing import Any, Callable, Mapping
 
 from backends.base import BackendError, Event
 from backends.hosted import together_wire as wire
-from backends.hosted.errors import provider_number, provider_word
+from backends.hosted.errors import RefusedError, provider_word
 from backends.runs import RunFolder
 
 IDLE_STOP_MINUTES = 10
@@ -28,9 +29,8 @@ def start(http: wire.TogetherHTTP, folder: RunFolder, model_id: str, offer: tupl
     wait until it serves; return the name to send as `model`. Stopped again at exit."""
     cents, hardware = offer
     known = folder.read_status().get("endpoint") or {}
-    if known.get("id"):
-        endpoint = http.json("PATCH", f"endpoints/{known['id']}", json={"state": "STARTED"})
-    else:
+    endpoint = _restart(http, known["id"]) if known.get("id") else None
+    if endpoint is None:
         request = {"display_name": f"tuneui {folder.run_id}", "model": model_id, "hardware": hardware,
                    "autoscaling": {"min_replicas": 1, "max_replicas": 1}, "inactive_timeout": IDLE_STOP_MINUTES}  # fmt: skip
         endpoint = http.json("POST", "endpoints", json=request)
@@ -49,7 +49,17 @@ def stop(http: wire.TogetherHTTP, endpoint_id: str) -> None:
     try:
         http.json("PATCH", f"endpoints/{endpoint_id}", json={"state": "STOPPED"})
     except BackendError as exc:
-        print(f"tuneui: could not stop Together endpoint {endpoint_id}: {exc.title}. Stop it at together.ai.")
+        print(f"tuneui: could not stop Together endpoint {endpoint_id}: {exc.title}. Stop it at together.ai.", file=sys.stderr)
+
+
+def _restart(http: wire.TogetherHTTP, endpoint_id: str) -> Any:
+    """The run's earlier endpoint, started again; None when it was deleted meanwhile."""
+    try:
+        return http.json("PATCH", f"endpoints/{endpoint_id}", json={"state": "STARTED"})
+    except RefusedError as exc:
+        if exc.status_code == 404:
+            return None
+        raise
 
 
 def offer_of(http: wire.TogetherHTTP, model_id: str) -> tuple[float, str] | None:
@@ -80,5 +90,5 @@ def _wait_started(fetch: Callable[[], Any], endpoint: Any, poll_s: float) -> Non
             return
         if state in ("ERROR", "STOPPED", "STOPPING") or time.monotonic() > deadline:
             raise BackendError(f"The dedicated endpoint did not start (state {state})", "See it at together.ai; nothing else was started.")
-        time.sleep(max(provider_number(poll_s) or 1.0, 0.01))
+        time.sleep(poll_s)
         endpoint = fetch()

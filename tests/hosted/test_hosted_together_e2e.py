@@ -244,3 +244,19 @@ def test_a_ceiling_below_the_price_is_no_consent(fake_together, project) -> None
     with pytest.raises(BackendError, match="only on a dedicated endpoint"):
         backend.generate(ref, [[{"role": "user", "content": "hi"}]])
     assert fake_together.endpoints == {}
+
+
+def test_an_endpoint_deleted_meanwhile_is_made_anew_not_an_error(fake_together, project, monkeypatch) -> None:
+    from backends.hosted import together_endpoint
+
+    monkeypatch.setattr(together_endpoint.atexit, "register", lambda function, *args: None)
+    settings = project.settings()
+    settings.together.endpoint_max_cents_per_minute = 20
+    project.save_settings(settings)
+    fake_together.serverless_lora = False
+    backend = TogetherBackend(project)
+    _, ref = _trained(backend, project)
+    backend.generate(ref, [[{"role": "user", "content": "hi"}]])
+    fake_together.endpoints.clear()  # deleted by hand at together.ai
+    assert TogetherBackend(project).generate(ref, [[{"role": "user", "content": "hi"}]]) == [fake_together.chat_reply]
+    assert len(fake_together.endpoints) == 1 and len(fake_together.calls("POST", "/v1/endpoints")) == 2
