@@ -120,14 +120,15 @@ class TogetherBackend(serving.TogetherServing, HostedBackend):
         quote = quote if isinstance(quote, dict) else {}
         price, limit = provider_number(quote.get("estimated_total_price")), provider_number(quote.get("user_limit"))
         tokens = {"train": wire.count(quote.get("estimated_train_token_count")), "eval": wire.count(quote.get("estimated_eval_token_count"))}
-        folder.write_status(quoted_usd=price, quoted_tokens=tokens)
         shown = f"${price:,.2f}" if price is not None else "an unknown price"
         message = f"{self.provider} estimates this job at {shown} ({tokens['train']:,} training and {tokens['eval']:,} evaluation tokens)."
-        self._append(folder, [Event("log", {"level": "info", "message": message}, time.time(), id="estimate-price")])
+        self._append(folder, [Event("log", {"level": "info", "message": message}, time.time(), id=f"estimate-price:{time.time():.0f}")])
         if quote.get("allowed_to_proceed") is False:
             over = f" (this account's limit: ${limit:,.2f})" if limit is not None else ""
             raise BackendError(f"{self.provider} will not run this job: its estimate {shown} is over what the account may spend{over}",
                                "Add credit at together.ai, or train on fewer tokens or epochs; nothing was created.")
+        # Kept only once allowed: starting the same run again asks again, never skips a refusal.
+        folder.write_status(quoted_usd=price, quoted_tokens=tokens)
 
     def _post_job(self, spec: TrainSpec, files: dict[str, str]) -> dict[str, Any]:
         job = self._http().json("POST", "fine-tunes", json=self._create_request(spec, files))

@@ -140,6 +140,9 @@ def test_the_price_is_asked_of_together_before_the_job_and_an_unaffordable_job_i
     with pytest.raises(BackendError, match="over what the account may spend"):
         backend.start(refused)
     assert fake_together.jobs == {} and backend.status(refused.run_id).status == "failed"
+    with pytest.raises(BackendError, match="over what the account may spend"):
+        backend.start(refused)  # the same run started again is asked about again
+    assert fake_together.jobs == {}
 
 
 def _trained(backend: TogetherBackend, project) -> tuple[str, object]:
