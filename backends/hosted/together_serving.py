@@ -59,25 +59,32 @@ class TogetherServing:
 
     def stream(self, model: ModelRef, conversation: Conversation, params: GenerationParams = GenerationParams()) -> Iterator[str]:
         routed = self._known_route(model)
-        if routed is not None and routed.backend == "local":
-            yield from self._local().stream(routed, conversation, params)
+        if routed is not None:
+            yield from self._stream_on(routed, conversation, params)
             return
-        target = routed or model
-        request = {**self._chat_request(target, conversation, params), "stream": True}
         try:
             # The refusal comes with the answer's status, before any text: nothing was shown yet.
-            chunks = wire.sse_text(self._http().stream_lines("chat/completions", request))
+            chunks = self._chat_stream(model, conversation, params)
             first = next(chunks, None)
         except BackendError as exc:
-            if not model.model_id or routed is not None:
+            if not model.model_id:
                 raise
-            yield from self.stream(self._fallback(model, exc), conversation, params)
+            yield from self._stream_on(self._fallback(model, exc), conversation, params)
             return
-        if model.model_id and routed is None:
+        if model.model_id:
             record(run_of(self.workspace, model), SERVERLESS, self.provider)
         if first is not None:
-            yield provider_text(first, REPLY_LIMIT)
-            yield from (provider_text(chunk, REPLY_LIMIT) for chunk in chunks)
+            yield first
+            yield from chunks
+
+    def _chat_stream(self, model: ModelRef, conversation: Conversation, params: GenerationParams) -> Iterator[str]:
+        request = {**self._chat_request(model, conversation, params), "stream": True}
+        return (provider_text(chunk, REPLY_LIMIT) for chunk in wire.sse_text(self._http().stream_lines("chat/completions", request)))
+
+    def _stream_on(self, routed: ModelRef, conversation: Conversation, params: GenerationParams) -> Iterator[str]:
+        if routed.backend == "local":
+            return self._local().stream(routed, conversation, params)
+        return self._chat_stream(routed, conversation, params)  # a dedicated endpoint, by its name
 
     def _generate_on(self, routed: ModelRef, conversations: Sequence[Conversation], params: GenerationParams) -> list[str]:
         if routed.backend == "local":

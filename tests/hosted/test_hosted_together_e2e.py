@@ -176,6 +176,7 @@ def test_without_serverless_the_downloaded_adapter_runs_locally_on_the_base_mode
 
     calls: list[tuple[object, int]] = []
     monkeypatch.setattr(LocalBackend, "generate", lambda self, model, conversations, params=None: calls.append((model, len(conversations))) or ["local"] * len(conversations))
+    monkeypatch.setattr(LocalBackend, "stream", lambda self, model, conversation, params=None: iter(["local ", "stream"]))
     base = project.root / "models" / "llama-8b"
     base.mkdir(parents=True)
     (base / "config.json").write_text("{}")
@@ -193,6 +194,11 @@ def test_without_serverless_the_downloaded_adapter_runs_locally_on_the_base_mode
     assert len(fake_together.calls("POST", "/v1/chat/completions")) == 1  # the path found is kept
     status = json.loads((project.run_dir(run_id) / "status.json").read_text())
     assert status["inference"] == "local-adapter"
+    # Chat streams from the same place, whether it finds the way itself or reuses it.
+    assert "".join(TogetherBackend(project).stream(ref, [{"role": "user", "content": "hi"}])) == "local stream"
+    (project.run_dir(run_id) / "status.json").write_text(json.dumps({**status, "inference": None}))
+    assert "".join(TogetherBackend(project).stream(ref, [{"role": "user", "content": "hi"}])) == "local stream"
+    assert len(fake_together.calls("POST", "/v1/chat/completions")) == 2
 
 
 def test_a_download_over_the_configured_limit_is_stopped_and_marked_failed(fake_together, project) -> None:
