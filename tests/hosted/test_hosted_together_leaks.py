@@ -13,6 +13,7 @@ from backends.base import BackendError
 from backends.together_ft import TogetherBackend
 from tests.hosted.conftest import follow, make_spec, read_jsonl
 from tests.hosted.fake_http import Recorded, Reply
+from tests.hosted.fake_openai import FakeOpenAI
 from tests.hosted.fake_together import FakeTogether
 
 MODEL = "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"
@@ -112,3 +113,40 @@ def test_an_output_model_name_carrying_the_key_is_refused_not_stored(leaky, proj
         follow(backend, run_id)
     assert "not an identifier" in caught.value.title and KEY not in str(caught.value)
     assert not (project.run_dir(run_id) / "model.json").exists()
+
+
+class LeakyOpenAI(FakeOpenAI):
+    """The same for the OpenAI wire: its event ids, levels, messages, checkpoint ids, status word
+    and error carry the key; HostedBackend's one redaction point must catch them all."""
+
+    def _event(self, job_id: str, message: str, kind: str = "message", data: dict | None = None, level: str = "info") -> None:
+        super()._event(job_id, f"{message} {KEY}", kind, data, f"{level}-{KEY}")
+        self.events[job_id][-1]["id"] += f"-{KEY}"
+
+    def _step(self, job: dict[str, Any], progress: dict[str, Any]) -> None:
+        super()._step(job, progress)
+        for checkpoint in self.checkpoints[job["id"]]:
+            if KEY not in checkpoint["id"]:
+                checkpoint.update(id=f"{checkpoint['id']}-{KEY}", fine_tuned_model_checkpoint=f"ft:{KEY}")
+
+    def _fail(self, job: dict[str, Any], code: str, message: str, param: str | None) -> None:
+        super()._fail(job, f"{code}-{KEY}", f"{message} {KEY}", param)
+
+
+def test_openai_fields_pass_the_same_redaction(project, monkeypatch, capsys) -> None:
+    from backends.openai_ft import OpenAIBackend
+
+    with LeakyOpenAI(unknown_status=f"warming-{KEY}") as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", server.api_key)
+        monkeypatch.setenv("TUNEUI_POLL_SECONDS", "0.01")
+        backend = OpenAIBackend(project)
+        done = follow(backend, backend.start(make_spec(project, "openai")))
+        server.outcome = "failed"
+        failed = follow(backend, backend.start(make_spec(project, "openai")))
+        shown = json.dumps([[e.to_dict() for e in backend.events(done.run_id)], done.to_json(), failed.error])
+        shown += _cli(project, capsys, "status", done.run_id) + _cli(project, capsys, "runs")
+    assert KEY not in shown and "[redacted]" in failed.error
+    events = read_jsonl(project.run_dir(done.run_id) / "events.jsonl")
+    assert any("?redacted?" in str(e["data"].get("provider_status")) for e in events if e["type"] == "status")
+    assert any("[redacted]" in str(e["data"].get("model_id")) for e in events if e["type"] == "checkpoint")
