@@ -113,6 +113,17 @@ def test_missing_price_gives_tokens_and_says_how_to_add_it():
     assert estimate.price_as_of == "your tuneui.toml"
 
 
+def test_together_bills_its_evaluations_of_the_validation_file_too():
+    validation = EvalTokens(examples=4, prompt_tokens=300, answer_tokens=100)
+    priced = load_prices({"Qwen/Qwen3-8B": {"train_per_million": 0.5}})
+    estimate = hosted_estimate("together", "Qwen/Qwen3-8B", [100] * 20, epochs=3, validation=validation, prices=priced, today=TODAY)
+    # epochs x training tokens + n_evals (10, what tuneui sends) x validation tokens
+    assert estimate.billed_tokens == 3 * 2000 + 10 * 400
+    assert estimate.cost_usd == pytest.approx((6000 + 4000) * 0.5 / 1e6)
+    openai = hosted_estimate("openai", "gpt-4o-mini", [100] * 20, epochs=3, validation=validation, today=TODAY)
+    assert openai.billed_tokens == 6000  # OpenAI bills no validation passes
+
+
 def test_hourly_model_has_no_dollar_figure():
     estimate = hosted_estimate("openai", "o4-mini", [100] * 20, today=TODAY)
     assert estimate.cost_usd is None and estimate.price_per_million is None

@@ -26,7 +26,7 @@ TRAIN_ROWS = [
 def _quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retries keep their logic but not their half-second pauses."""
     monkeypatch.setattr("backends.openai_ft.RETRY_BASE_S", 0.01)
-    monkeypatch.setattr("backends.together_ft.RETRY_BASE_S", 0.01)
+    monkeypatch.setattr("backends.hosted.backoff.RETRY_BASE_S", 0.01)
 
 
 @pytest.fixture(autouse=True)

@@ -235,6 +235,8 @@ class LocalSettings(_Section):
 @dataclass
 class HostedSettings(_Section):
     poll_seconds: float = _setting(30.0, "Seconds between polls of a hosted job (TUNEUI_POLL_SECONDS wins).", gt=0)
+    adapter_max_gib: float = _setting(16.0, "Largest adapter download (and unpacked size) accepted, in GiB.", gt=0)
+    adapter_max_files: int = _setting(1000, "Most files an adapter archive may hold.", gt=0)
 
 
 @dataclass
@@ -264,6 +266,8 @@ class AzureSettings(_Section):
 @dataclass
 class TogetherSettings(_Section):
     base_url: str = _setting("https://api.together.xyz/v1", "Together AI API address.")
+    endpoint_max_cents_per_minute: float = _setting(0.0, "Consent to start a dedicated endpoint for evaluating or chatting with a fine-tune Together serves no other way, up to this price (cents per minute); 0 never starts one.", ge=0)
+    local_base_model: str = _setting("", "Folder or Hugging Face id of a fine-tune's base model on this machine, to run a downloaded adapter locally when Together serves it only on a dedicated endpoint.")
 
 
 @dataclass

@@ -162,6 +162,9 @@ def hosted_estimate(
         warnings.append(f"{over} example(s) exceed {name}'s limit of {cap:,} tokens: they are truncated, and billed, at the limit.")
     per_epoch = billed_tokens_per_epoch(train_tokens, cap)
     billed = per_epoch * epochs
+    if validation and terms.training_evaluations:
+        # Together evaluates on the whole validation file n_evals times during training, and bills it.
+        billed += terms.training_evaluations * (validation.prompt_tokens + validation.answer_tokens)
 
     per_million = price.train_per_million if price else None
     cost = billed * per_million / 1e6 if per_million is not None else None
