@@ -16,9 +16,9 @@ from textual.screen import Screen
 from tuneui.core.workspace import Workspace
 from backends.base import BackendError
 from tuneui.errors import TuneError, WorkspaceError
-from tuneui.guide import Action, Guide, Turn
-from tuneui.guide_state import WorkspaceState, observe
-from tuneui.guide_steps import StepResult, StepRunner, run_action
+from tuneui.guide.machine import Action, Guide, Turn
+from tuneui.guide.state import WorkspaceState, observe
+from tuneui.guide.runner import StepResult, StepRunner, run_action
 from tuneui.messages import StepFinished, WorkspaceChanged
 from tuneui.screens.main import MainScreen
 

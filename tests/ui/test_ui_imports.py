@@ -26,8 +26,8 @@ def test_the_app_and_every_view_import_no_ml_stack() -> None:
 
 @pytest.mark.parametrize(
     "module",
-    ["tuneui.guide", "tuneui.guide_state", "tuneui.guide_steps", "tuneui.guide_cards", "tuneui.guide_progress",
-     "tuneui.guide_dataset", "tuneui.guide_evaluation", "tuneui.demo"],
+    ["tuneui.guide.machine", "tuneui.guide.state", "tuneui.guide.runner", "tuneui.viewmodels.cards", "tuneui.viewmodels.progress",
+     "tuneui.viewmodels.dataset", "tuneui.viewmodels.evaluation", "tuneui.demo"],
 )
 def test_the_guide_imports_no_textual(module: str) -> None:
     loaded = _loaded(f"import {module}")

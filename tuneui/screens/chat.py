@@ -16,7 +16,7 @@ from backends.base import BackendError, GenerationParams, ModelRef
 from backends.runs import RunFolder
 from tuneui.core.workspace import Workspace
 from tuneui.errors import TuneError
-from tuneui.guide_state import observe
+from tuneui.guide.state import observe
 from tuneui.messages import ChatChunk
 
 SIDES = ("base", "tuned")

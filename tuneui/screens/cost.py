@@ -9,8 +9,8 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from tuneui.core.files import read_json
 from tuneui.core.workspace import Workspace
-from tuneui.guide_cards import cost_card
-from tuneui.guide_state import COST_REPORT
+from tuneui.viewmodels.cards import cost_card
+from tuneui.guide.state import COST_REPORT
 
 
 class CostScreen(Screen):

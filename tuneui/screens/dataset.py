@@ -14,9 +14,9 @@ from textual.widgets import DataTable, Footer, Header, Input, Select, Static
 
 from tuneui.core.dataset.model import Example
 from tuneui.core.workspace import Workspace
-from tuneui.guide_cards import one_line
+from tuneui.viewmodels.cards import one_line
 from tuneui.errors import TuneError
-from tuneui.guide_dataset import DatasetSnapshot, blank_example, dataset_file, read_dataset, save_examples, with_messages
+from tuneui.viewmodels.dataset import DatasetSnapshot, blank_example, dataset_file, read_dataset, save_examples, with_messages
 from tuneui.screens.example_modal import ExampleModal
 
 ALL_FINDINGS = "all examples"

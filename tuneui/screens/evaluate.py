@@ -11,9 +11,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from tuneui.core.workspace import Workspace
-from tuneui.guide_cards import one_line
-from tuneui.guide_evaluation import ComparedExample, Evaluation, read_evaluation, word_diff
-from tuneui.guide_state import observe
+from tuneui.viewmodels.cards import one_line
+from tuneui.viewmodels.evaluation import ComparedExample, Evaluation, read_evaluation, word_diff
+from tuneui.guide.state import observe
 
 
 class EvaluateScreen(Screen):

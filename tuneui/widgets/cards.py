@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from tuneui.guide_cards import Card
+from tuneui.viewmodels.cards import Card
 
 KIND_STYLE = {"error": "bold red", "warning": "yellow"}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from tuneui.guide_state import STEP_NAMES, StepState
+from tuneui.guide.state import STEP_NAMES, StepState
 
 MARKS: dict[str, tuple[str, str]] = {
     "done": ("✓", "green"),

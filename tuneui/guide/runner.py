@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence
 
 from tuneui.core.files import atomic_write_json
 from tuneui.core.workspace import Workspace
-from tuneui.guide_state import COST_REPORT, observe
+from tuneui.guide.state import COST_REPORT, observe
 
 STEP_TIMEOUT_S = 3600.0
 

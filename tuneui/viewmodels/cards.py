@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Mapping
 
-from tuneui.guide_state import WorkspaceState
+from tuneui.guide.state import WorkspaceState
 
 CardKind = Literal["table", "findings", "chart", "text"]
 MAX_ROWS = 12

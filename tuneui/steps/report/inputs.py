@@ -16,7 +16,7 @@ from typing import Any, Mapping
 from backends.base import ModelRef
 from backends.runs import RunFolder, summarize_metrics
 from tuneui.core.evalset import read_saved
-from tuneui.core.evaluate import RESULT_FILE
+from tuneui.steps.evaluate import RESULT_FILE
 from tuneui.core.files import atomic_write_text
 from tuneui.core.metrics import METRIC_TITLES
 from tuneui.core.workspace import Workspace
@@ -73,8 +73,8 @@ class ReportFiles:
 
 def write_report(workspace: Workspace, run_id: str) -> ReportFiles:
     """Write both report files for an evaluated run and return their paths."""
-    from tuneui.core.report_html import render_html
-    from tuneui.core.report_markdown import render_markdown
+    from tuneui.steps.report.html import render_html
+    from tuneui.steps.report.markdown import render_markdown
 
     inputs = gather(workspace, run_id)
     markdown = workspace.reports_dir / f"{run_id}.md"

@@ -14,9 +14,9 @@ from typing import Callable, Literal
 
 from tuneui.core.workspace import Workspace
 from tuneui.errors import WorkspaceError
-from tuneui.guide_cards import Card, card_for, status_card
-from tuneui.guide_state import DATA_SUFFIXES, STEP_NAMES, WorkspaceState, observe
-from tuneui.guide_steps import StepResult
+from tuneui.viewmodels.cards import Card, card_for, status_card
+from tuneui.guide.state import DATA_SUFFIXES, STEP_NAMES, WorkspaceState, observe
+from tuneui.guide.runner import StepResult
 
 ActionKind = Literal["import", "check", "split", "baseline", "cost", "train", "eval", "open", "ask"]
 VIEWS = ("Dataset", "Cost", "Train", "Evaluate", "Chat")
