@@ -1,6 +1,6 @@
 """The Textual app: one guide, one main screen, a full view per step, and a watch on the runs.
 
-Heavy work never runs here: steps run as child processes from thread workers (`guide_steps`),
+Heavy work never runs here: steps run as child processes from thread workers (`tuneui.guide.runner`),
 training in the backend's detached worker. The app only reads the workspace to follow them.
 """
 

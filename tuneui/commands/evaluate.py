@@ -82,7 +82,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from tuneui.steps.report.inputs import write_report
+    from tuneui.steps.report import write_report
 
     files = write_report(workspace_of(args), args.run)
     print(f"Wrote {files.markdown}")

@@ -1,6 +1,6 @@
 """The guide: a state machine from what the user types to the next message and action.
 
-It looks at the workspace (`guide_state.observe`), says where the user is and what is next, asks one
+It looks at the workspace (`tuneui.guide.state.observe`), says where the user is and what is next, asks one
 question at a time, and turns answers (free text, a choice, or a slash command) into `Action`s that
 the app or the headless demo carries out; `finished()` turns each outcome into the next turn.
 No Textual import: every path through it is unit-tested.

@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from tuneui.core.files import atomic_write_json
 from tuneui.core.workspace import Workspace
-from tuneui.guide.state import COST_REPORT, observe
+from tuneui.guide.state import observe
 
 STEP_TIMEOUT_S = 3600.0
 
@@ -81,12 +80,12 @@ class StepRunner:
         return result
 
     def cost(self) -> StepResult:
-        """Every configured backend side by side; saved to reports/cost.json so reports can link it."""
+        """Every configured backend side by side; `tuneui estimate` saves it to reports/cost.json."""
         result = self.run_command(["estimate", str(self.workspace.train_file)])
         if not result.ok:
             return result
+        # The command saved the comparison (tuneui.steps.cost); the card shows what it saved.
         report = {"rows": list(result.data.get("estimates") or [])}
-        atomic_write_json(self.workspace.reports_dir / COST_REPORT, report)
         return StepResult(True, report, summary="Costs before anything starts (hosted dollars use the dated price table).")
 
     def train(self) -> StepResult:

@@ -12,10 +12,10 @@ from typing import Literal
 from backends.base import TERMINAL_STATES
 from backends.runs import list_runs
 from tuneui.core.workspace import Workspace
+from tuneui.steps.cost import cost_report_path
 
 STEP_NAMES = ("Baseline", "Dataset", "Cost", "Train", "Evaluate")
 StepState = Literal["todo", "next", "running", "done", "attention"]
-COST_REPORT = "cost.json"
 DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".parquet")
 
 
@@ -111,7 +111,7 @@ def observe(workspace: Workspace) -> WorkspaceState:
         train_examples=_count_lines(workspace.train_file),
         val_examples=_count_lines(workspace.val_file),
         baseline_saved=_has_files(workspace.baseline_dir),
-        cost_saved=(workspace.reports_dir / COST_REPORT).is_file(),
+        cost_saved=cost_report_path(workspace).is_file(),
         runs=tuple(_summarize(folder) for folder in list_runs(workspace.runs_dir)),
     )
 

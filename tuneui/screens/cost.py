@@ -10,7 +10,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from tuneui.core.files import read_json
 from tuneui.core.workspace import Workspace
 from tuneui.viewmodels.cards import cost_card
-from tuneui.guide.state import COST_REPORT
+from tuneui.steps.cost import cost_report_path
 
 
 class CostScreen(Screen):
@@ -35,7 +35,7 @@ class CostScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        report = read_json(self.workspace.reports_dir / COST_REPORT)
+        report = read_json(cost_report_path(self.workspace))
         table = self.query_one(DataTable)
         title = self.query_one("#cost-title", Static)
         if not report:
