@@ -1,4 +1,4 @@
-"""Cards: the tables, findings and small charts the guide shows inline, as plain data.
+"""Cards: the tables and findings the guide shows inline, as plain data.
 
 Built from the JSON the step commands print; the widgets only draw them.
 """
@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from typing import Any, Literal, Mapping
 
 from tuneui.guide.state import WorkspaceState
+from tuneui.guide.steps import by_action, load
 
-CardKind = Literal["table", "findings", "chart", "text"]
+CardKind = Literal["table", "findings"]
 MAX_ROWS = 12
 
 
@@ -20,19 +21,16 @@ class Card:
     kind: CardKind
     columns: tuple[str, ...] = ()
     rows: tuple[tuple[str, ...], ...] = ()
-    values: tuple[float, ...] = ()
     more: int = 0  # rows left out so a card stays small; the full view shows them all
 
 
 def card_for(kind: str, data: Mapping[str, Any]) -> Card:
-    builders = {
-        "check": findings_card,
-        "split": split_card,
-        "baseline": baseline_card,
-        "cost": cost_card,
-        "eval": eval_card,
-    }
-    return builders.get(kind, _key_values_card)(data)
+    """The card for the result of the guide's action `kind`: its step's card (`tuneui.guide.steps`),
+    the split's, or the plain values."""
+    row = by_action(kind)
+    if row is not None and row.card:
+        return load(row.card)(data)
+    return split_card(data) if kind == "split" else _key_values_card(data)
 
 
 def findings_card(data: Mapping[str, Any]) -> Card:
@@ -103,10 +101,6 @@ def eval_card(data: Mapping[str, Any]) -> Card:
         lo, hi = (judge.get("ci95") or [None, None])[:2]
         rows.append(("judge win rate", "", f"{_number(judge.get('win_rate'))} [{_number(lo)}, {_number(hi)}]"))
     return _limited(str(data.get("verdict") or "Evaluation"), "table", ("metric", "baseline", "tuned"), rows)
-
-
-def loss_chart(train_losses: list[float]) -> Card:
-    return Card(title="training loss", kind="chart", values=tuple(train_losses))
 
 
 def status_card(state: WorkspaceState) -> Card:
