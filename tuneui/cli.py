@@ -47,13 +47,7 @@ def build_parser(*, with_commands: bool = True) -> argparse.ArgumentParser:
     ui = sub.add_parser("ui", help="open the terminal app (the default when no command is given)")
     ui.set_defaults(func=_cmd_ui)
     for name in COMMAND_MODULES if with_commands else ():
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue  # a command group not built yet
-        module.register(sub)
+        importlib.import_module(name).register(sub)
     return parser
 
 

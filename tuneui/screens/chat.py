@@ -24,12 +24,6 @@ CHAT_PARAMS = GenerationParams(max_new_tokens=200, temperature=0.0)
 
 
 class ChatScreen(Screen):
-    DEFAULT_CSS = """
-    #chat-sides { height: 1fr; }
-    .chat-side { width: 1fr; border: round $primary 60%; padding: 0 1; }
-    #chat-input { margin: 0 1; }
-    """
-
     BINDINGS = [
         Binding("escape", "app.back", "Back"),
         Binding("ctrl+l", "clear", "Clear"),

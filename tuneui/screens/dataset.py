@@ -23,14 +23,6 @@ ALL_FINDINGS = "all examples"
 
 
 class DatasetScreen(Screen):
-    DEFAULT_CSS = """
-    #dataset-filters { height: 3; }
-    #dataset-search { width: 1fr; }
-    #dataset-filter { width: 30; }
-    #dataset-table { height: 1fr; }
-    #dataset-finding { height: auto; max-height: 4; padding: 0 1; color: $warning; }
-    """
-
     BINDINGS = [
         Binding("escape", "app.back", "Back"),
         Binding("e", "edit", "Edit"),

@@ -17,14 +17,6 @@ from tuneui.guide.state import observe
 
 
 class EvaluateScreen(Screen):
-    DEFAULT_CSS = """
-    #eval-metrics { padding: 0 1; }
-    #eval-examples { height: 7; }
-    #eval-detail { height: 1fr; padding: 0 1; }
-    #eval-sides { height: auto; }
-    .side { width: 1fr; padding: 0 1 0 0; }
-    """
-
     BINDINGS = [
         Binding("escape", "app.back", "Back"),
         Binding("r", "app.guide('/eval')", "Re-evaluate"),
