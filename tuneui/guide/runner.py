@@ -17,6 +17,7 @@ from typing import Any, Mapping, Sequence
 
 from tuneui.core.workspace import Workspace
 from tuneui.guide.state import observe
+from tuneui.guide.steps import TRAIN
 
 STEP_TIMEOUT_S = 3600.0
 
@@ -161,7 +162,7 @@ def run_action(runner: StepRunner, kind: str, argument: str = "", context: str =
     if kind == "eval":
         run = observe(runner.workspace).finished_run
         if run is None:
-            return StepResult(False, title="No finished run to evaluate", hint="Type /train to start one.")
+            return StepResult(False, title="No finished run to evaluate", hint=f"Type {TRAIN.command} to start one.")
         return runner.evaluate(argument or run.run_id)
     steps = {"check": runner.check, "split": runner.split, "baseline": runner.baseline, "cost": runner.cost, "train": runner.train}
     if kind not in steps:

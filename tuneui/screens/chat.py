@@ -17,6 +17,7 @@ from backends.runs import RunFolder
 from tuneui.core.workspace import Workspace
 from tuneui.errors import TuneError
 from tuneui.guide.state import observe
+from tuneui.guide.steps import TRAIN
 from tuneui.messages import ChatChunk
 
 SIDES = ("base", "tuned")
@@ -50,7 +51,7 @@ class ChatScreen(Screen):
         self.query_one("#chat-input", Input).focus()
         self._log("base").update(Text("Type a message below: both models answer it, side by side.", style="dim"))
         if self.models["tuned"] is None:
-            self._log("tuned").update(Text("No tuned model yet: finish a training run (/train) to chat with it.", style="dim"))
+            self._log("tuned").update(Text(f"No tuned model yet: finish a training run ({TRAIN.command}) to chat with it.", style="dim"))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         message = event.value.strip()

@@ -9,6 +9,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from tuneui.core.files import read_json
 from tuneui.core.workspace import Workspace
+from tuneui.guide.steps import COST
 from tuneui.viewmodels.cards import cost_card
 from tuneui.steps.cost import cost_report_path
 
@@ -16,7 +17,7 @@ from tuneui.steps.cost import cost_report_path
 class CostScreen(Screen):
     BINDINGS = [
         Binding("escape", "app.back", "Back"),
-        Binding("r", "app.guide('/cost')", "Re-estimate"),
+        Binding("r", f"app.guide({COST.command!r})", "Re-estimate"),
     ]
 
     def __init__(self, workspace: Workspace) -> None:
@@ -39,7 +40,7 @@ class CostScreen(Screen):
         table = self.query_one(DataTable)
         title = self.query_one("#cost-title", Static)
         if not report:
-            title.update("No estimate yet: press r (or type /cost) to estimate every backend.")
+            title.update(f"No estimate yet: press r (or type {COST.command}) to estimate every backend.")
             return
         card = cost_card(report)
         title.update(card.title)

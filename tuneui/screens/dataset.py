@@ -16,6 +16,7 @@ from tuneui.core.dataset.model import Example
 from tuneui.core.workspace import Workspace
 from tuneui.viewmodels.cards import one_line
 from tuneui.errors import TuneError
+from tuneui.guide.steps import DATASET
 from tuneui.viewmodels.dataset import DatasetSnapshot, blank_example, dataset_file, read_dataset, save_examples, with_messages
 from tuneui.screens.example_modal import ExampleModal
 
@@ -182,7 +183,7 @@ class DatasetScreen(Screen):
         assert self.path is not None
         path = self.path
         self._load(lambda: save_examples(self.workspace, path, examples))
-        self.notify(f"Saved {path.name} and checked it again. Run /data to split the new version.", timeout=4)
+        self.notify(f"Saved {path.name} and checked it again. Run {DATASET.command} to split the new version.", timeout=4)
 
     def _current(self) -> Example | None:
         table = self.query_one(DataTable)

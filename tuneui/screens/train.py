@@ -12,6 +12,7 @@ from textual_plotext import PlotextPlot
 from backends.base import TERMINAL_STATES
 from backends.runs import RunFolder, list_runs
 from tuneui.core.workspace import Workspace
+from tuneui.guide.steps import TRAIN
 from tuneui.viewmodels.progress import ProgressSummary, format_seconds, progress_of
 from tuneui.messages import WorkspaceChanged
 
@@ -51,7 +52,7 @@ class TrainScreen(Screen):
     def redraw(self) -> None:
         title = self.query_one("#run-title", Static)
         if self.run_id is None:
-            title.update("No training run yet: type /train in the conversation (Esc goes back).")
+            title.update(f"No training run yet: type {TRAIN.command} in the conversation (Esc goes back).")
             return
         folder = RunFolder(self.workspace.run_dir(self.run_id))
         status = folder.job_status()

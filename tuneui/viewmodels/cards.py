@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Mapping
 
 from tuneui.guide.state import WorkspaceState
-from tuneui.guide.steps import by_action, load
+from tuneui.guide.steps import BASELINE, by_action, load
 
 CardKind = Literal["table", "findings"]
 MAX_ROWS = 12
@@ -57,7 +57,7 @@ def baseline_card(data: Mapping[str, Any]) -> Card:
     if isinstance(variants, Mapping):
         variants = [{"name": name, "metrics": value} for name, value in variants.items() if isinstance(value, Mapping)]
     if not isinstance(variants, list) or not variants:
-        return _key_values_card(data, title="Baseline")
+        return _key_values_card(data, title=BASELINE.name)
     metric_names: list[str] = []
     for variant in variants:
         for name, value in dict(variant.get("metrics") or {}).items():
@@ -73,7 +73,7 @@ def baseline_card(data: Mapping[str, Any]) -> Card:
         metrics = dict(variant.get("metrics") or {})
         rows.append((str(variant.get("name") or "?"), *(_number(metrics.get(name)) for name in metric_names)))
     best = data.get("best")
-    title = f"Baseline to beat: {best}" if best else "Baseline"
+    title = f"{BASELINE.name} to beat: {best}" if best else BASELINE.name
     return _limited(title, "table", ("prompt", *metric_names), rows)
 
 
