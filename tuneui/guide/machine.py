@@ -189,7 +189,7 @@ class Guide:
         state = self.state()
         steps = ", ".join(f"{name}: {value}" for name, value in state.step_states().items())
         return (
-            f"You help a person fine-tune a language model with tuneui, a terminal app with {len(STEP_NAMES)} steps "
+            "You help a person fine-tune a language model with tuneui, a terminal app with five steps "
             f"({', '.join(STEP_NAMES)}). Project state: {steps}. "
             f"Training examples: {state.train_examples}, validation examples: {state.val_examples}. "
             f"Commands the person can type: {', '.join(COMMANDS)}. Answer briefly and point to a command."
@@ -266,7 +266,7 @@ class Guide:
         return self._ask(
             says,
             cards,
-            f"All {len(STEP_NAMES)} steps are done: the verdict is in the {EVALUATE.name} view. Chat with the tuned model?",
+            f"All five steps are done: the verdict is in the {EVALUATE.name} view. Chat with the tuned model?",
             (Choice("Open the verdict", EVALUATE.open_command), Choice(CHAT.name, CHAT.command)),
         )
 
