@@ -16,6 +16,7 @@ import pytest
 from tests.conftest import PROJECT_ROOT
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_headless_demo_walks_all_five_steps_and_prints_the_exact_object(tmp_path: Path) -> None:
     target = tmp_path / "demo"
