@@ -73,7 +73,7 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
 
         save_cost_report(workspace, rows)  # the Cost step's record, the same with or without the guide
     if args.json:
-        from tuneui.cli import print_json
+        from tuneui.commands import print_json
 
         print_json({"file": str(train_path), "estimates": rows})
     else:
@@ -196,7 +196,7 @@ def _configured(settings: Any) -> list[tuple[str, str]]:
 
 def _print_one(result: Mapping[str, Any], as_json: bool) -> None:
     if as_json:
-        from tuneui.cli import print_json
+        from tuneui.commands import print_json
 
         print_json(dict(result))
         return

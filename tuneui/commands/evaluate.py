@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any, Mapping
 
-from tuneui.cli import print_json, workspace_of
+from tuneui.commands import print_json, workspace_of
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
