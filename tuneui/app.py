@@ -31,7 +31,7 @@ class TuneApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "tuneui"
     BINDINGS = [
-        Binding("f1", "guide('/help')", "Help", show=False),
+        Binding("f1", f"guide({HELP_COMMAND!r})", "Help", show=False),
         *(Binding(view.key, f"open_view({view.name!r})", view.name) for view in VIEWS if view.key),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
