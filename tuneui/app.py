@@ -19,7 +19,7 @@ from tuneui.errors import TuneError, WorkspaceError
 from tuneui.guide.machine import COMMANDS, HELP_COMMAND, STATUS_COMMAND, Action, Guide, Turn
 from tuneui.guide.state import WorkspaceState, observe
 from tuneui.guide.runner import StepResult, StepRunner, run_action
-from tuneui.guide.steps import CHAT, OPEN_COMMAND, ROWS, TRAIN, VIEWS
+from tuneui.guide.step_table import CHAT, OPEN_COMMAND, ROWS, TRAIN, VIEWS
 from tuneui.messages import StepFinished, WorkspaceChanged
 from tuneui.screens.main import MainScreen
 

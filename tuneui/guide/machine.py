@@ -17,11 +17,11 @@ from tuneui.errors import WorkspaceError
 from tuneui.viewmodels.cards import Card, card_for, status_card
 from tuneui.guide.state import DATA_SUFFIXES, STEP_NAMES, WorkspaceState, observe
 from tuneui.guide.runner import StepResult
-from tuneui.guide.steps import BASELINE, CHAT, COST, DATASET, EVALUATE, OPEN_COMMAND, ROWS, TRAIN, VIEW_NAMES, by_action
+from tuneui.guide.step_table import BASELINE, CHAT, COST, DATASET, EVALUATE, OPEN_COMMAND, ROWS, TRAIN, VIEW_NAMES, by_action
 
 ActionKind = Literal["import", "check", "split", "baseline", "cost", "train", "eval", "open", "ask"]
 VIEWS = VIEW_NAMES
-# The guide's own commands; each step's command is in its row of `tuneui.guide.steps`.
+# The guide's own commands; each step's command is in its row of `tuneui.guide.step_table`.
 STATUS_COMMAND, HELP_COMMAND, SPLIT_COMMAND, IMPORT_COMMAND = "/status", "/help", "/split", "/import"
 
 COMMANDS: dict[str, str] = {

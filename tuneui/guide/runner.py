@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence
 
 from tuneui.core.workspace import Workspace
 from tuneui.guide.state import observe
-from tuneui.guide.steps import TRAIN
+from tuneui.guide.step_table import TRAIN
 
 STEP_TIMEOUT_S = 3600.0
 

@@ -12,7 +12,7 @@ from typing import Literal
 from backends.base import TERMINAL_STATES
 from backends.runs import list_runs
 from tuneui.core.workspace import Workspace
-from tuneui.guide.steps import BASELINE, COST, DATASET, EVALUATE, STEP_NAMES, TRAIN
+from tuneui.guide.step_table import BASELINE, COST, DATASET, EVALUATE, STEP_NAMES, TRAIN
 from tuneui.steps.cost import cost_report_path
 
 StepState = Literal["todo", "next", "running", "done", "attention"]

@@ -17,7 +17,7 @@ from backends.runs import RunFolder
 from tuneui.core.workspace import Workspace
 from tuneui.errors import TuneError
 from tuneui.guide.state import observe
-from tuneui.guide.steps import TRAIN
+from tuneui.guide.step_table import TRAIN
 from tuneui.messages import ChatChunk
 
 SIDES = ("base", "tuned")

@@ -16,7 +16,7 @@ from tuneui.core.dataset.model import Example
 from tuneui.core.workspace import Workspace
 from tuneui.viewmodels.cards import one_line
 from tuneui.errors import TuneError
-from tuneui.guide.steps import DATASET
+from tuneui.guide.step_table import DATASET
 from tuneui.viewmodels.dataset import DatasetSnapshot, blank_example, dataset_file, read_dataset, save_examples, with_messages
 from tuneui.screens.example_modal import ExampleModal
 

@@ -14,7 +14,7 @@ from tuneui.core.workspace import Workspace
 from tuneui.viewmodels.cards import one_line
 from tuneui.viewmodels.evaluation import ComparedExample, Evaluation, read_evaluation, word_diff
 from tuneui.guide.state import observe
-from tuneui.guide.steps import EVALUATE
+from tuneui.guide.step_table import EVALUATE
 
 
 class EvaluateScreen(Screen):

@@ -12,7 +12,7 @@ from textual_plotext import PlotextPlot
 from backends.base import TERMINAL_STATES
 from backends.runs import RunFolder, list_runs
 from tuneui.core.workspace import Workspace
-from tuneui.guide.steps import TRAIN
+from tuneui.guide.step_table import TRAIN
 from tuneui.viewmodels.progress import ProgressSummary, format_seconds, progress_of
 from tuneui.messages import WorkspaceChanged
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Mapping
 
 from tuneui.guide.state import WorkspaceState
-from tuneui.guide.steps import BASELINE, by_action, load
+from tuneui.guide.step_table import BASELINE, by_action, load
 
 CardKind = Literal["table", "findings"]
 MAX_ROWS = 12
@@ -25,7 +25,7 @@ class Card:
 
 
 def card_for(kind: str, data: Mapping[str, Any]) -> Card:
-    """The card for the result of the guide's action `kind`: its step's card (`tuneui.guide.steps`),
+    """The card for the result of the guide's action `kind`: its step's card (`tuneui.guide.step_table`),
     the split's, or the plain values."""
     row = by_action(kind)
     if row is not None and row.card:
