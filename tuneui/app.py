@@ -1,6 +1,6 @@
 """The Textual app: one guide, one main screen, a full view per step, and a watch on the runs.
 
-Heavy work never runs here: steps run as child processes from thread workers (`guide_steps`),
+Heavy work never runs here: steps run as child processes from thread workers (`tuneui.guide.runner`),
 training in the backend's detached worker. The app only reads the workspace to follow them.
 """
 
@@ -16,9 +16,10 @@ from textual.screen import Screen
 from tuneui.core.workspace import Workspace
 from backends.base import BackendError
 from tuneui.errors import TuneError, WorkspaceError
-from tuneui.guide import Action, Guide, Turn
-from tuneui.guide_state import WorkspaceState, observe
-from tuneui.guide_steps import StepResult, StepRunner, run_action
+from tuneui.guide.machine import COMMANDS, HELP_COMMAND, STATUS_COMMAND, Action, Guide, Turn
+from tuneui.guide.state import WorkspaceState, observe
+from tuneui.guide.runner import StepResult, StepRunner, run_action
+from tuneui.guide.step_table import CHAT, OPEN_COMMAND, ROWS, TRAIN, VIEWS
 from tuneui.messages import StepFinished, WorkspaceChanged
 from tuneui.screens.main import MainScreen
 
@@ -30,12 +31,8 @@ class TuneApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "tuneui"
     BINDINGS = [
-        Binding("f1", "guide('/help')", "Help", show=False),
-        Binding("f2", "open_view('Dataset')", "Dataset"),
-        Binding("f3", "open_view('Cost')", "Cost"),
-        Binding("f4", "open_view('Train')", "Train"),
-        Binding("f5", "open_view('Evaluate')", "Evaluate"),
-        Binding("f6", "open_view('Chat')", "Chat"),
+        Binding("f1", f"guide({HELP_COMMAND!r})", "Help", show=False),
+        *(Binding(view.key, f"open_view({view.name!r})", view.name) for view in VIEWS if view.key),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
@@ -67,7 +64,7 @@ class TuneApp(App):
 
     def converse(self, text: str) -> None:
         """What the user typed or chose, through the guide, into the conversation and maybe an action."""
-        if self.busy is not None and not text.startswith(("/help", "/status", "/open", "/chat")):
+        if self.busy is not None and not text.startswith((HELP_COMMAND, STATUS_COMMAND, OPEN_COMMAND, CHAT.command)):
             self._say(Turn(says=(f"Still working on {self.busy.kind}; one step at a time. Views and /status work meanwhile.",)))
             return
         turn = self.guide.answer(text)
@@ -101,7 +98,7 @@ class TuneApp(App):
         self.poll_workspace()
         self._say(self.guide.finished(message.action, message.result))
         if message.action.kind == "train" and message.result.ok:
-            self.action_open_view("Train")
+            self.action_open_view(TRAIN.name)
 
     def poll_workspace(self) -> None:
         """Follow runs (started here or before): a run that ends gets a line in the conversation."""
@@ -149,7 +146,7 @@ class TuneApp(App):
     def action_open_view(self, name: str) -> None:
         from tuneui.screens import views
 
-        view = views.create(name, self)
+        view = views.create(name, self.workspace)
         if type(self.screen) is type(view):
             return
         self.pop_to_main()
@@ -164,18 +161,14 @@ class TuneApp(App):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for name, key in (("Dataset", "F2"), ("Cost", "F3"), ("Train", "F4"), ("Evaluate", "F5"), ("Chat", "F6")):
-            yield SystemCommand(f"Open {name}", f"The {name} view ({key})", lambda name=name: self.action_open_view(name))
-        for command, text in (
-            ("/baseline", "Run the baseline prompts"),
-            ("/data", "Check and split the examples"),
-            ("/cost", "Estimate the cost on each backend"),
-            ("/train", "Start or watch a training run"),
-            ("/eval", "Evaluate the tuned model against the baseline"),
-            ("/status", "Where the project stands"),
-            ("/help", "Every command and key"),
-        ):
-            yield SystemCommand(command, text, lambda command=command: self.action_guide(command))
+        for view in VIEWS:
+            key = f" ({view.key.upper()})" if view.key else ""
+            yield SystemCommand(f"Open {view.name}", f"The {view.name} view{key}", lambda name=view.name: self.action_open_view(name))
+        for row in ROWS:
+            if row.action:
+                yield SystemCommand(row.command, row.help, lambda command=row.command: self.action_guide(command))
+        for command in (STATUS_COMMAND, HELP_COMMAND):
+            yield SystemCommand(command, COMMANDS[command], lambda command=command: self.action_guide(command))
 
     def _main(self) -> MainScreen:
         return next(screen for screen in self.screen_stack if isinstance(screen, MainScreen))

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from tuneui.guide import Action
-from tuneui.guide_steps import StepResult
+from tuneui.guide.machine import Action
+from tuneui.guide.runner import StepResult
 
 
 @dataclass

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from backends.base import Event
-from tuneui.guide_evaluation import read_evaluation, word_diff
-from tuneui.guide_progress import format_seconds, progress_of
-from tuneui.guide_state import observe
+from tuneui.viewmodels.evaluation import read_evaluation, word_diff
+from tuneui.viewmodels.progress import format_seconds, progress_of
+from tuneui.guide.state import observe
 
 from .conftest import examples, write_evaluation, write_imported, write_run, write_split
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any, Mapping
 
-from tuneui.cli import print_json, workspace_of
+from tuneui.commands import print_json, workspace_of
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cmd_baseline(args: argparse.Namespace) -> int:
-    from tuneui.core.baseline import run_baseline
+    from tuneui.steps.baseline import run_baseline
     from tuneui.errors import UsageError
 
     workspace = workspace_of(args)
@@ -61,7 +61,7 @@ def _cmd_baseline(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from tuneui.core.evaluate import evaluate_run
+    from tuneui.steps.evaluate import evaluate_run
 
     workspace = workspace_of(args)
     result = evaluate_run(workspace, args.run, judge=args.judge, forgetting=not args.no_forgetting, progress=_progress)
@@ -86,7 +86,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from tuneui.core.report import write_report
+    from tuneui.steps.report import write_report
 
     files = write_report(workspace_of(args), args.run)
     print(f"Wrote {files.markdown}")

@@ -16,7 +16,8 @@ from backends.base import BackendError, GenerationParams, ModelRef
 from backends.runs import RunFolder
 from tuneui.core.workspace import Workspace
 from tuneui.errors import TuneError
-from tuneui.guide_state import observe
+from tuneui.guide.state import observe
+from tuneui.guide.step_table import TRAIN
 from tuneui.messages import ChatChunk
 
 SIDES = ("base", "tuned")
@@ -24,12 +25,6 @@ CHAT_PARAMS = GenerationParams(max_new_tokens=200, temperature=0.0)
 
 
 class ChatScreen(Screen):
-    DEFAULT_CSS = """
-    #chat-sides { height: 1fr; }
-    .chat-side { width: 1fr; border: round $primary 60%; padding: 0 1; }
-    #chat-input { margin: 0 1; }
-    """
-
     BINDINGS = [
         Binding("escape", "app.back", "Back"),
         Binding("ctrl+l", "clear", "Clear"),
@@ -56,7 +51,7 @@ class ChatScreen(Screen):
         self.query_one("#chat-input", Input).focus()
         self._log("base").update(Text("Type a message below: both models answer it, side by side.", style="dim"))
         if self.models["tuned"] is None:
-            self._log("tuned").update(Text("No tuned model yet: finish a training run (/train) to chat with it.", style="dim"))
+            self._log("tuned").update(Text(f"No tuned model yet: finish a training run ({TRAIN.command}) to chat with it.", style="dim"))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         message = event.value.strip()

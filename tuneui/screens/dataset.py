@@ -14,23 +14,16 @@ from textual.widgets import DataTable, Footer, Header, Input, Select, Static
 
 from tuneui.core.dataset.model import Example
 from tuneui.core.workspace import Workspace
-from tuneui.guide_cards import one_line
+from tuneui.viewmodels.cards import one_line
 from tuneui.errors import TuneError
-from tuneui.guide_dataset import DatasetSnapshot, blank_example, dataset_file, read_dataset, save_examples, with_messages
+from tuneui.guide.step_table import DATASET
+from tuneui.viewmodels.dataset import DatasetSnapshot, blank_example, dataset_file, read_dataset, save_examples, with_messages
 from tuneui.screens.example_modal import ExampleModal
 
 ALL_FINDINGS = "all examples"
 
 
 class DatasetScreen(Screen):
-    DEFAULT_CSS = """
-    #dataset-filters { height: 3; }
-    #dataset-search { width: 1fr; }
-    #dataset-filter { width: 30; }
-    #dataset-table { height: 1fr; }
-    #dataset-finding { height: auto; max-height: 4; padding: 0 1; color: $warning; }
-    """
-
     BINDINGS = [
         Binding("escape", "app.back", "Back"),
         Binding("e", "edit", "Edit"),
@@ -190,7 +183,7 @@ class DatasetScreen(Screen):
         assert self.path is not None
         path = self.path
         self._load(lambda: save_examples(self.workspace, path, examples))
-        self.notify(f"Saved {path.name} and checked it again. Run /data to split the new version.", timeout=4)
+        self.notify(f"Saved {path.name} and checked it again. Run {DATASET.command} to split the new version.", timeout=4)
 
     def _current(self) -> Example | None:
         table = self.query_one(DataTable)

@@ -11,23 +11,16 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from tuneui.core.workspace import Workspace
-from tuneui.guide_cards import one_line
-from tuneui.guide_evaluation import ComparedExample, Evaluation, read_evaluation, word_diff
-from tuneui.guide_state import observe
+from tuneui.viewmodels.cards import one_line
+from tuneui.viewmodels.evaluation import ComparedExample, Evaluation, read_evaluation, word_diff
+from tuneui.guide.state import observe
+from tuneui.guide.step_table import EVALUATE
 
 
 class EvaluateScreen(Screen):
-    DEFAULT_CSS = """
-    #eval-metrics { padding: 0 1; }
-    #eval-examples { height: 7; }
-    #eval-detail { height: 1fr; padding: 0 1; }
-    #eval-sides { height: auto; }
-    .side { width: 1fr; padding: 0 1 0 0; }
-    """
-
     BINDINGS = [
         Binding("escape", "app.back", "Back"),
-        Binding("r", "app.guide('/eval')", "Re-evaluate"),
+        Binding("r", f"app.guide({EVALUATE.command!r})", "Re-evaluate"),
     ]
 
     def __init__(self, workspace: Workspace) -> None:
@@ -52,7 +45,7 @@ class EvaluateScreen(Screen):
         self.evaluation = read_evaluation(self.workspace, run.run_id) if run else None
         verdict = self.query_one("#verdict", Static)
         if self.evaluation is None:
-            verdict.update("No evaluation yet: type /eval (or press r) once a run has finished.")
+            verdict.update(f"No evaluation yet: type {EVALUATE.command} (or press r) once a run has finished.")
             return
         verdict.update(Text(self.evaluation.verdict, style="bold"))
         self.query_one("#eval-metrics", Static).update(_metrics_line(self.evaluation))

@@ -14,13 +14,6 @@ from tuneui.core.dataset.model import Example
 class ExampleModal(ModalScreen[list[str] | None]):
     """Dismisses with the new contents of the messages, in order, or None when cancelled."""
 
-    DEFAULT_CSS = """
-    ExampleModal { align: center middle; }
-    #example-box { width: 90%; height: 90%; border: round $primary; background: $surface; padding: 0 1; }
-    .message-edit { height: auto; min-height: 3; max-height: 10; }
-    .role { text-style: bold; margin-top: 1; }
-    """
-
     BINDINGS = [
         Binding("ctrl+s", "save", "Save", priority=True),
         Binding("escape", "cancel", "Cancel"),

@@ -12,16 +12,12 @@ from textual_plotext import PlotextPlot
 from backends.base import TERMINAL_STATES
 from backends.runs import RunFolder, list_runs
 from tuneui.core.workspace import Workspace
-from tuneui.guide_progress import RunProgress, format_seconds, progress_of
+from tuneui.guide.step_table import TRAIN
+from tuneui.viewmodels.progress import ProgressSummary, format_seconds, progress_of
 from tuneui.messages import WorkspaceChanged
 
 
 class TrainScreen(Screen):
-    DEFAULT_CSS = """
-    #loss-plot { height: 1fr; min-height: 8; }
-    #run-stats, #run-warning { padding: 0 1; height: auto; }
-    """
-
     BINDINGS = [
         Binding("escape", "app.back", "Back"),
         Binding("x", "cancel_run", "Cancel run"),
@@ -56,7 +52,7 @@ class TrainScreen(Screen):
     def redraw(self) -> None:
         title = self.query_one("#run-title", Static)
         if self.run_id is None:
-            title.update("No training run yet: type /train in the conversation (Esc goes back).")
+            title.update(f"No training run yet: type {TRAIN.command} in the conversation (Esc goes back).")
             return
         folder = RunFolder(self.workspace.run_dir(self.run_id))
         status = folder.job_status()
@@ -76,7 +72,7 @@ class TrainScreen(Screen):
         else:
             warning.update("")
 
-    def _plot(self, progress: RunProgress) -> None:
+    def _plot(self, progress: ProgressSummary) -> None:
         plot = self.query_one(PlotextPlot)
         plt = plot.plt
         plt.clear_data()
@@ -108,7 +104,7 @@ class TrainScreen(Screen):
         self.redraw()
 
 
-def _stats_text(progress: RunProgress) -> Text:
+def _stats_text(progress: ProgressSummary) -> Text:
     total = f"/{progress.total_steps}" if progress.total_steps else ""
     speed = f"{progress.tokens_per_second:,.0f}" if progress.tokens_per_second else "—"
     best = (

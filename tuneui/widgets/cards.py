@@ -1,4 +1,4 @@
-"""A card in the conversation: a small table, a list of findings with their line, or a chart."""
+"""A card in the conversation: a small table, or a list of findings with their line."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from tuneui.guide_cards import Card
+from tuneui.viewmodels.cards import Card
 
 KIND_STYLE = {"error": "bold red", "warning": "yellow"}
 
@@ -22,14 +22,6 @@ class CardView(Vertical):
         self.border_title = card.title
 
     def compose(self) -> ComposeResult:
-        if self.card.kind == "chart":
-            from textual.widgets import Sparkline  # loads statistics; most screens show no chart
-
-            yield Sparkline(list(self.card.values), classes="card-chart")
-            return
-        if self.card.kind == "text":
-            yield Static("\n".join(" ".join(row) for row in self.card.rows))
-            return
         yield Static(self._table())
         if self.card.more:
             yield Static(f"… and {self.card.more} more (the full view lists them all)", classes="card-more")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
-from tuneui.guide import Choice, Turn
+from tuneui.guide.machine import Choice, Turn
 from tuneui.messages import ChoiceMade
 from tuneui.widgets.cards import CardView
 

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
+from backends.base import Estimate
 from tuneui.core.cost.prices import ModelPrice, PriceTable, load_prices
 from tuneui.core.judge import JUDGE_MAX_TOKENS
 from tuneui.errors import TuneError
-
-if TYPE_CHECKING:
-    from backends.base import Estimate
 
 # The cookbook's constants: aim for 3 epochs, but see at least 100 and at most 25,000 examples.
 TARGET_EPOCHS = 3
@@ -80,8 +78,6 @@ class HostedEstimate:
 
     def to_estimate(self) -> "Estimate":
         """The same figures as the Backend interface's `Estimate` (for `Backend.estimate()`)."""
-        from backends.base import Estimate
-
         return Estimate(
             backend=self.backend,
             model=self.model,

@@ -1,4 +1,4 @@
-"""Cards: the tables, findings and small charts the guide shows inline, as plain data.
+"""Cards: the tables and findings the guide shows inline, as plain data.
 
 Built from the JSON the step commands print; the widgets only draw them.
 """
@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from typing import Any, Literal, Mapping
 
 from tuneui.core.rules import pass_rate
-from tuneui.guide_state import WorkspaceState
+from tuneui.guide.state import WorkspaceState
+from tuneui.guide.step_table import BASELINE, by_action, load
 
-CardKind = Literal["table", "findings", "chart", "text"]
+CardKind = Literal["table", "findings"]
 MAX_ROWS = 12
 
 
@@ -21,19 +22,16 @@ class Card:
     kind: CardKind
     columns: tuple[str, ...] = ()
     rows: tuple[tuple[str, ...], ...] = ()
-    values: tuple[float, ...] = ()
     more: int = 0  # rows left out so a card stays small; the full view shows them all
 
 
 def card_for(kind: str, data: Mapping[str, Any]) -> Card:
-    builders = {
-        "check": findings_card,
-        "split": split_card,
-        "baseline": baseline_card,
-        "cost": cost_card,
-        "eval": eval_card,
-    }
-    return builders.get(kind, _key_values_card)(data)
+    """The card for the result of the guide's action `kind`: its step's card (`tuneui.guide.step_table`),
+    the split's, or the plain values."""
+    row = by_action(kind)
+    if row is not None and row.card:
+        return load(row.card)(data)
+    return split_card(data) if kind == "split" else _key_values_card(data)
 
 
 def findings_card(data: Mapping[str, Any]) -> Card:
@@ -60,7 +58,7 @@ def baseline_card(data: Mapping[str, Any]) -> Card:
     if isinstance(variants, Mapping):
         variants = [{"name": name, "metrics": value} for name, value in variants.items() if isinstance(value, Mapping)]
     if not isinstance(variants, list) or not variants:
-        return _key_values_card(data, title="Baseline")
+        return _key_values_card(data, title=BASELINE.name)
     metric_names: list[str] = []
     for variant in variants:
         for name, value in dict(variant.get("metrics") or {}).items():
@@ -79,7 +77,7 @@ def baseline_card(data: Mapping[str, Any]) -> Card:
         cells = tuple(_number(metrics.get(metric)) for metric in metric_names)
         rows.append((name, *cells, *((_rate(rules.get(name)),) if rules else ())))
     best = data.get("best")
-    title = f"Baseline to beat: {best}" if best else "Baseline"
+    title = f"{BASELINE.name} to beat: {best}" if best else BASELINE.name
     return _limited(title, "table", ("prompt", *metric_names, *(("rules passed",) if rules else ())), rows)
 
 
@@ -124,10 +122,6 @@ def rules_sentence(kind: str, data: Mapping[str, Any]) -> str:
     if kind == "baseline" and best in rules:
         return f"Task rules: the {best} prompt's answers pass them all {_rate(rules[best])}."
     return ""
-
-
-def loss_chart(train_losses: list[float]) -> Card:
-    return Card(title="training loss", kind="chart", values=tuple(train_losses))
 
 
 def status_card(state: WorkspaceState) -> Card:

@@ -12,10 +12,10 @@ from typing import Literal
 from backends.base import TERMINAL_STATES
 from backends.runs import list_runs
 from tuneui.core.workspace import Workspace
+from tuneui.guide.step_table import BASELINE, COST, DATASET, EVALUATE, STEP_NAMES, TRAIN
+from tuneui.steps.cost import cost_report_path
 
-STEP_NAMES = ("Baseline", "Dataset", "Cost", "Train", "Evaluate")
 StepState = Literal["todo", "next", "running", "done", "attention"]
-COST_REPORT = "cost.json"
 DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".parquet")
 
 
@@ -69,36 +69,34 @@ class WorkspaceState:
     @property
     def next_step(self) -> str | None:
         """The first step still to do. Baseline is scored on the held-out split, so a split comes first."""
-        if not self.imported and not self.split:
-            return "Dataset"
         if not self.split:
-            return "Dataset"
+            return DATASET.name
         if not self.baseline_saved:
-            return "Baseline"
+            return BASELINE.name
         if not self.cost_saved:
-            return "Cost"
+            return COST.name
         if self.active_run or not self.finished_run:
-            return "Train"
+            return TRAIN.name
         if not self.evaluated:
-            return "Evaluate"
+            return EVALUATE.name
         return None
 
     def step_states(self) -> dict[str, StepState]:
         done = {
-            "Baseline": self.baseline_saved,
-            "Dataset": self.split,
-            "Cost": self.cost_saved,
-            "Train": self.finished_run is not None,
-            "Evaluate": self.evaluated,
+            BASELINE.name: self.baseline_saved,
+            DATASET.name: self.split,
+            COST.name: self.cost_saved,
+            TRAIN.name: self.finished_run is not None,
+            EVALUATE.name: self.evaluated,
         }
         states: dict[str, StepState] = {}
         for name in STEP_NAMES:
             states[name] = "done" if done[name] else "todo"
         if self.active_run:
-            states["Train"] = "running"
+            states[TRAIN.name] = "running"
         latest = self.latest_run
         if latest and latest.status in ("failed", "cancelled") and not self.active_run:
-            states["Train"] = "attention"
+            states[TRAIN.name] = "attention"
         upcoming = self.next_step
         if upcoming and states[upcoming] == "todo":
             states[upcoming] = "next"
@@ -111,7 +109,7 @@ def observe(workspace: Workspace) -> WorkspaceState:
         train_examples=_count_lines(workspace.train_file),
         val_examples=_count_lines(workspace.val_file),
         baseline_saved=_has_files(workspace.baseline_dir),
-        cost_saved=(workspace.reports_dir / COST_REPORT).is_file(),
+        cost_saved=cost_report_path(workspace).is_file(),
         runs=tuple(_summarize(folder) for folder in list_runs(workspace.runs_dir)),
     )
 

@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from backends.base import ModelRef
 from backends.runs import RunFolder
-from tuneui.core.baseline import DEFAULT_SHOTS, BaselineResult, checked, recorded_best, run_baseline
+from tuneui.steps.baseline import DEFAULT_SHOTS, BaselineResult, checked, recorded_best, run_baseline
 from tuneui.core.evalset import EvalSet, load_eval_set, read_saved
 from tuneui.core.files import atomic_write_json
 from tuneui.core.forgetting import ForgettingCheck, general_conversations

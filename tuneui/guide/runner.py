@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from tuneui.core.files import atomic_write_json
 from tuneui.core.workspace import Workspace
-from tuneui.guide_cards import rules_sentence
-from tuneui.guide_state import COST_REPORT, observe
+from tuneui.guide.state import observe
+from tuneui.guide.step_table import TRAIN
+from tuneui.viewmodels.cards import rules_sentence
 
 STEP_TIMEOUT_S = 3600.0
 
@@ -83,12 +83,12 @@ class StepRunner:
         return result
 
     def cost(self) -> StepResult:
-        """Every configured backend side by side; saved to reports/cost.json so reports can link it."""
+        """Every configured backend side by side; `tuneui estimate` saves it to reports/cost.json."""
         result = self.run_command(["estimate", str(self.workspace.train_file)])
         if not result.ok:
             return result
+        # The command saved the comparison (tuneui.steps.cost); the card shows what it saved.
         report = {"rows": list(result.data.get("estimates") or [])}
-        atomic_write_json(self.workspace.reports_dir / COST_REPORT, report)
         return StepResult(True, report, summary="Costs before anything starts (hosted dollars use the dated price table).")
 
     def train(self) -> StepResult:
@@ -166,7 +166,7 @@ def run_action(runner: StepRunner, kind: str, argument: str = "", context: str =
     if kind == "eval":
         run = observe(runner.workspace).finished_run
         if run is None:
-            return StepResult(False, title="No finished run to evaluate", hint="Type /train to start one.")
+            return StepResult(False, title="No finished run to evaluate", hint=f"Type {TRAIN.command} to start one.")
         return runner.evaluate(argument or run.run_id)
     steps = {"check": runner.check, "split": runner.split, "baseline": runner.baseline, "cost": runner.cost, "train": runner.train}
     if kind not in steps:
