@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tuneui.cli import main
-from tuneui.core.evaluate import evaluate_run
+from tuneui.steps.evaluate import evaluate_run
 
 from tests.evaluate.evalkit import TICKETS, label_of, make_finished_run, question_of
 

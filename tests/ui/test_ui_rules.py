@@ -8,9 +8,9 @@ import json
 from textual.widgets import DataTable, Static
 
 from tuneui.app import create_app
-from tuneui.guide import Action, Guide
-from tuneui.guide_cards import card_for, rules_sentence
-from tuneui.guide_steps import StepResult
+from tuneui.guide.machine import Action, Guide
+from tuneui.viewmodels.cards import card_for, rules_sentence
+from tuneui.guide.runner import StepResult
 
 SIGN_OFF = {"passed": 1, "total": 2, "by_rule": {"sign-off": 1, "next-step": 2}}
 ALL_PASS = {"passed": 2, "total": 2, "by_rule": {"sign-off": 2, "next-step": 2}}
@@ -77,7 +77,7 @@ async def test_an_evaluation_without_rules_has_no_rules_column(finished_project)
 
 
 def test_the_guide_says_the_pass_rates_after_each_step(project, monkeypatch) -> None:
-    from tuneui.guide_steps import StepRunner
+    from tuneui.guide.runner import StepRunner
 
     replies = {"baseline": BASELINE_JSON, "eval": EVAL_JSON}
     monkeypatch.setattr(StepRunner, "run_command", lambda self, args, **kw: StepResult(True, replies[args[0]]))
