@@ -11,6 +11,7 @@ from tuneui.core.files import read_json
 from tuneui.core.workspace import Workspace
 from tuneui.guide_cards import cost_card
 from tuneui.guide_state import COST_REPORT
+from tuneui.literal import literal
 
 
 class CostScreen(Screen):
@@ -42,8 +43,8 @@ class CostScreen(Screen):
             title.update("No estimate yet: press r (or type /cost) to estimate every backend.")
             return
         card = cost_card(report)
-        title.update(card.title)
-        table.add_columns(*card.columns)
+        title.update(literal(card.title))
+        table.add_columns(*(literal(column) for column in card.columns))
         for row in card.rows:
-            table.add_row(*row)
+            table.add_row(*(literal(cell) for cell in row))
         table.focus()

@@ -14,6 +14,7 @@ from tuneui.core.workspace import Workspace
 from tuneui.guide_cards import one_line
 from tuneui.guide_evaluation import ComparedExample, Evaluation, read_evaluation, word_diff
 from tuneui.guide_state import observe
+from tuneui.literal import literal, visible
 
 
 class EvaluateScreen(Screen):
@@ -54,12 +55,12 @@ class EvaluateScreen(Screen):
         if self.evaluation is None:
             verdict.update("No evaluation yet: type /eval (or press r) once a run has finished.")
             return
-        verdict.update(Text(self.evaluation.verdict, style="bold"))
+        verdict.update(literal(self.evaluation.verdict, style="bold"))
         self.query_one("#eval-metrics", Static).update(_metrics_line(self.evaluation))
         table = self.query_one(DataTable)
         table.add_columns("line", "request", "judge")
         for example in self.evaluation.examples:
-            table.add_row(str(example.line or "—"), one_line(example.request, 60), example.judge or "")
+            table.add_row(str(example.line or "—"), literal(one_line(example.request, 60)), literal(example.judge or ""))
         table.focus()
         if self.evaluation.examples:
             self._show(self.evaluation.examples[0])
@@ -71,13 +72,13 @@ class EvaluateScreen(Screen):
     def _show(self, example: ComparedExample) -> None:
         request = Text()
         request.append("request  ", style="dim")
-        request.append(example.request + "\n")
+        request.append(visible(example.request) + "\n")
         request.append("reference  ", style="dim")
-        request.append(example.reference, style="green")
+        request.append(visible(example.reference), style="green")
         if example.judge:
-            request.append(f"\njudge  {example.judge}", style="bold")
+            request.append(visible(f"\njudge  {example.judge}"), style="bold")
         if example.judge_reason:
-            request.append(f"  (A = tuned) {example.judge_reason}", style="italic")
+            request.append(visible(f"  (A = tuned) {example.judge_reason}"), style="italic")
         self.query_one("#eval-request", Static).update(request)
         assert self.evaluation is not None
         self.query_one("#eval-baseline", Static).update(_side(f"baseline ({self.evaluation.baseline_variant})", example.tuned, example.baseline))
@@ -86,17 +87,17 @@ class EvaluateScreen(Screen):
 
 def _side(title: str, other: str, mine: str) -> Text:
     text = Text()
-    text.append(title + "\n", style="bold underline")
+    text.append(visible(title) + "\n", style="bold underline")
     for piece, changed in word_diff(other, mine):
-        text.append(piece, style="reverse" if changed and piece.strip() else "")
+        text.append(visible(piece), style="reverse" if changed and piece.strip() else "")
     return text
 
 
 def _metrics_line(evaluation: Evaluation) -> Text:
     text = Text()
     for name, baseline, tuned in evaluation.metrics[:4]:
-        text.append(f"{name} ", style="dim")
-        text.append(f"{_number(baseline)} → {_number(tuned)}   ")
+        text.append(visible(f"{name} ", keep=""), style="dim")
+        text.append(visible(f"{_number(baseline)} → {_number(tuned)}   ", keep=""))
     return text
 
 
