@@ -134,7 +134,7 @@ class TuneApp(App):
                 self._say(Turn(says=(f"Run {run.run_id} is damaged: {run.problem}",)))
             elif before is not None and before != run.status and not run.active:
                 self._say(Turn(says=(f"Run {run.run_id} {run.status} after {run.steps} steps.",)))
-                self.notify(f"Run {run.run_id} {run.status}. Esc returns to the guide.", timeout=8, markup=False)
+                self.notify(visible(f"Run {run.run_id} {run.status}. Esc returns to the guide."), timeout=8, markup=False)
                 if run.status == "succeeded" and self.busy is None:
                     self._say(self.guide.opening())
             if run.active and run.backend != "local":

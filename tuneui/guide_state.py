@@ -123,8 +123,10 @@ class RunWatch:
         self.tail: EventTail | None = EventTail(folder.events_path)
         self.status = CachedFile(folder.status_path, lambda _: folder.read_status())
         self.evaluated = CachedFile(folder.eval_dir, _has_files)
+        self.final_events = CachedFile(folder.events_path, lambda _: folder.read_events())  # read if shown
         self.spec_backend = ""
-        self._counts: tuple[int, int | None] | None = None  # steps and total steps, from the events
+        self._counts: tuple[int, int | None] = (0, None)  # steps and total steps, from the events
+        self._counted = (0, 0)  # the tail's restarts and how many of its events are in `_counts`
 
     def refresh(self) -> RunSummary:
         try:
@@ -135,10 +137,11 @@ class RunWatch:
             return RunSummary(self.folder.run_id, self.spec_backend or "?", DAMAGED, 0, None, False, problem=exc.title)
         word = str(status.get("status", "queued"))
         if self.tail is None and word not in TERMINAL_STATES:  # resumed: follow its events again
-            self.tail = EventTail(self.folder.events_path)
-        if self.tail is not None and (self.tail.read() or self._counts is None):
-            self._counts = int(summarize_metrics(self.tail.events)["steps"] or 0), _total_steps(self.tail.events)
-        steps, total = self._counts or (0, None)
+            self.tail, self._counted = EventTail(self.folder.events_path), (0, 0)
+            self._counts = (0, None)
+        if self.tail is not None:
+            self._take_in_events(self.tail)
+        steps, total = self._counts
         if word in TERMINAL_STATES:
             self.tail = None  # its events are final: keep the summary, not 3,000 events per run
         return RunSummary(
@@ -151,9 +154,23 @@ class RunWatch:
             error=str(status.get("error") or ""),
         )
 
+    def _take_in_events(self, tail: EventTail) -> None:
+        """Fold only the events appended since the last poll into the counts (all of them again
+        when the file was rewritten): a running run costs what it logged, not its whole history."""
+        tail.read()
+        restarts, counted = self._counted
+        if restarts != tail.restarts:
+            self._counts, counted = (0, None), 0
+        added = tail.events[counted:]
+        if added:
+            steps, total = self._counts
+            steps = max(steps, int(summarize_metrics(added)["steps"] or 0))
+            self._counts = steps, _total_steps(added) or total
+        self._counted = (tail.restarts, len(tail.events))
+
     def events(self) -> list[Event]:
-        """Every event of the run: the followed ones, or (finished) read once from the file."""
-        return list(self.tail.events) if self.tail is not None else self.folder.read_events()
+        """Every event of the run: the followed ones, or (finished) read once when first asked for."""
+        return list(self.tail.events) if self.tail is not None else self.final_events.value()
 
 
 class WorkspaceWatch:

@@ -53,6 +53,7 @@ class EventTail:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.events: list[Event] = []
+        self.restarts = 0  # how many times the file was read again from its start
         self._offset = 0
         self._signature: Signature | None = None
 
@@ -71,6 +72,7 @@ class EventTail:
         had = bool(self.events)
         if rewritten:
             self.events, self._offset = [], 0
+            self.restarts += 1
         self._signature = current
         if current is None:
             return had
