@@ -203,3 +203,13 @@ async def test_notifications_show_provider_text_literally(project) -> None:
         await _settle(pilot, app)
         await pilot.pause(0.3)
         assert_literal(app, *PAYLOADS)
+
+
+async def test_cost_view_shows_a_provider_error_literally(project) -> None:
+    rows = [{"backend": "together", "model": f"m{n}", "error": text} for n, text in enumerate(PAYLOADS)]
+    atomic_write_json(project.reports_dir / "cost.json", {"rows": rows})
+    app = create_app(project)
+    async with app.run_test(size=BIG) as pilot:
+        await pilot.press("f3")
+        await pilot.pause()
+        assert_literal(app, *PAYLOADS)
