@@ -155,3 +155,21 @@ async def test_polling_reads_only_what_changed(project, monkeypatch) -> None:
         app.poll_workspace()
         assert app.workspace_state().active_run.steps == 20
         assert app.is_running
+
+
+def test_a_failure_names_tuneuis_own_errors_and_points_at_the_debug_switch_for_bugs(monkeypatch) -> None:
+    from backends.runs import DamagedRunError
+    from tuneui.app import failure_text
+
+    assert failure_text(DamagedRunError("runs/R/status.json: invalid JSON", "Restore the file."), "poll") == (
+        "runs/R/status.json: invalid JSON", "Restore the file.")
+    try:
+        raise KeyError("model_ref")
+    except KeyError as exc:
+        bug = exc
+    monkeypatch.delenv("TUNEUI_DEBUG", raising=False)
+    title, hint = failure_text(bug, "read and check the examples")
+    assert title == "read and check the examples failed unexpectedly: KeyError: 'model_ref'"
+    assert "TUNEUI_DEBUG=1" in hint and "Traceback" not in hint
+    monkeypatch.setenv("TUNEUI_DEBUG", "1")
+    assert "Traceback" in failure_text(bug, "read")[1] and "test_ui_survives.py" in failure_text(bug, "read")[1]
