@@ -147,3 +147,16 @@ async def test_a_chat_error_is_not_sent_back_to_the_model(finished_project, monk
         assert [turn["role"] for turn in later if turn["role"] != "system"] == ["user"]
         assert later[-1]["content"] == "second"
         assert "fine now" in str(app.screen.query_one("#chat-base-log").render())
+
+
+async def test_cancel_on_a_finished_run_says_there_is_nothing_to_cancel(project) -> None:
+    write_run(project, status="succeeded")
+    app = create_app(project)
+    app.runner = ScriptedRunner(project)
+    async with app.run_test(size=SMALL, notifications=True) as pilot:
+        await pilot.press("f4")
+        await pilot.pause()
+        await pilot.press("x")
+        await _settle(pilot, app)
+        assert type(app.screen).__name__ == "TrainScreen" and app.runner.calls == []
+        assert any("nothing to cancel" in note.message for note in app._notifications)

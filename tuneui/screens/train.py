@@ -98,7 +98,10 @@ class TrainScreen(Screen):
 
     def action_cancel_run(self) -> None:
         run = self._summary()
-        if run is None or not run.active:
+        if run is None:
+            return
+        if not run.active:
+            self.notify(visible(f"Run {run.run_id} is {run.status}: there is nothing to cancel."), markup=False)
             return
         run_id = run.run_id
 
