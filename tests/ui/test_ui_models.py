@@ -109,3 +109,14 @@ def test_the_watch_stops_reading_a_finished_run_until_it_is_resumed(project) -> 
     folder.write_status(status="running")
     folder.append_events([Event("metrics", {"step": 6, "train_loss": 2.0}, 2.0)])
     assert watch.poll().runs[0].steps == 6 and watch.version > version
+
+
+def test_control_characters_become_visible_and_come_back_only_where_they_were() -> None:
+    from tuneui.literal import literal, restore_controls, visible
+
+    text = "a\x1b[2J\tb\x07\x7f\x9b1m\nc"
+    assert visible(text) == "a␛[2J\tb␇␡\\x9b1m\nc", "tab and newline stay layout"
+    assert visible(text, keep="") == "a␛[2J␉b␇␡\\x9b1m␊c"
+    assert restore_controls(visible(text), text) == text
+    assert restore_controls("a ␛ typed", "no control characters here") == "a ␛ typed"
+    assert literal("[red]x[/red]").plain == "[red]x[/red]" and not literal("[red]x[/red]").spans
