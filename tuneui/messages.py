@@ -41,3 +41,4 @@ class ChatChunk(Message):
     side: str
     text: str
     done: bool = False
+    error: str = ""  # the reply failed: shown on its side, never sent back to the model as history

@@ -12,6 +12,7 @@ from tuneui.core.workspace import Workspace
 from tuneui.guide.step_table import COST
 from tuneui.viewmodels.cards import cost_card
 from tuneui.steps.cost import cost_report_path
+from tuneui.widgets.literal import literal
 
 
 class CostScreen(Screen):
@@ -43,8 +44,8 @@ class CostScreen(Screen):
             title.update(f"No estimate yet: press r (or type {COST.command}) to estimate every backend.")
             return
         card = cost_card(report)
-        title.update(card.title)
-        table.add_columns(*card.columns)
+        title.update(literal(card.title))
+        table.add_columns(*(literal(column) for column in card.columns))
         for row in card.rows:
-            table.add_row(*row)
+            table.add_row(*(literal(cell) for cell in row))
         table.focus()

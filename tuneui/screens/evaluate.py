@@ -15,6 +15,7 @@ from tuneui.viewmodels.cards import one_line
 from tuneui.viewmodels.evaluation import ComparedExample, Evaluation, read_evaluation, word_diff
 from tuneui.guide.state import observe
 from tuneui.guide.step_table import EVALUATE
+from tuneui.widgets.literal import literal, visible
 
 
 class EvaluateScreen(Screen):
@@ -47,13 +48,13 @@ class EvaluateScreen(Screen):
         if self.evaluation is None:
             verdict.update(f"No evaluation yet: type {EVALUATE.command} (or press r) once a run has finished.")
             return
-        verdict.update(Text(self.evaluation.verdict, style="bold"))
+        verdict.update(literal(self.evaluation.verdict, style="bold"))
         self.query_one("#eval-metrics", Static).update(_metrics_line(self.evaluation))
         table = self.query_one(DataTable)
         table.add_columns("line", "request", "judge", *(("rules (baseline → tuned)",) if self.evaluation.has_rules else ()))
         for example in self.evaluation.examples:
             rules = (_rules_cell(example),) if self.evaluation.has_rules else ()
-            table.add_row(str(example.line or "—"), one_line(example.request, 60), example.judge or "", *rules)
+            table.add_row(str(example.line or "—"), literal(one_line(example.request, 60)), literal(example.judge or ""), *rules)
         table.focus()
         if self.evaluation.examples:
             self._show(self.evaluation.examples[0])
@@ -65,13 +66,13 @@ class EvaluateScreen(Screen):
     def _show(self, example: ComparedExample) -> None:
         request = Text()
         request.append("request  ", style="dim")
-        request.append(example.request + "\n")
+        request.append(visible(example.request) + "\n")
         request.append("reference  ", style="dim")
-        request.append(example.reference, style="green")
+        request.append(visible(example.reference), style="green")
         if example.judge:
-            request.append(f"\njudge  {example.judge}", style="bold")
+            request.append(visible(f"\njudge  {example.judge}"), style="bold")
         if example.judge_reason:
-            request.append(f"  (A = tuned) {example.judge_reason}", style="italic")
+            request.append(visible(f"  (A = tuned) {example.judge_reason}"), style="italic")
         self.query_one("#eval-request", Static).update(request)
         assert self.evaluation is not None
         self.query_one("#eval-baseline", Static).update(
@@ -95,20 +96,20 @@ def _rules_cell(example: ComparedExample) -> Text:
 
 def _side(title: str, other: str, mine: str, broke: tuple[str, ...] | None = None) -> Text:
     text = Text()
-    text.append(title + "\n", style="bold underline")
+    text.append(visible(title) + "\n", style="bold underline")
     if broke is not None:
         # Text.append shows rule names literally: no markup in them is ever interpreted.
         text.append(f"broke: {', '.join(broke)}\n" if broke else "passes every task rule\n", style="red" if broke else "green")
     for piece, changed in word_diff(other, mine):
-        text.append(piece, style="reverse" if changed and piece.strip() else "")
+        text.append(visible(piece), style="reverse" if changed and piece.strip() else "")
     return text
 
 
 def _metrics_line(evaluation: Evaluation) -> Text:
     text = Text()
     for name, baseline, tuned in evaluation.metrics[:4]:
-        text.append(f"{name} ", style="dim")
-        text.append(f"{_number(baseline)} → {_number(tuned)}   ")
+        text.append(visible(f"{name} ", keep=""), style="dim")
+        text.append(visible(f"{_number(baseline)} → {_number(tuned)}   ", keep=""))
     return text
 
 

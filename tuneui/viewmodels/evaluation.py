@@ -7,6 +7,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Mapping
 
 from backends.runs import RunFolder
@@ -76,9 +77,8 @@ def word_diff(old: str, new: str) -> list[tuple[str, bool]]:
 def _every_example(workspace: Workspace, run: RunFolder, result: Mapping[str, Any]) -> tuple[ComparedExample, ...]:
     tuned_saved = read_json(run.eval_dir / "predictions.json") or {}
     tuned = tuned_saved.get("predictions") or []
-    fingerprint = str(tuned_saved.get("val_sha256") or "")
-    best = (read_json(workspace.baseline_dir / "best.json", {}) or {}).get(f"{result.get('baseline_model')}@{fingerprint[:12]}")
-    baseline_saved = read_json(workspace.baseline_dir / best["file"]) if isinstance(best, Mapping) and best.get("file") else None
+    baseline_file = _baseline_file(workspace, result, str(tuned_saved.get("val_sha256") or ""))
+    baseline_saved = read_json(workspace.baseline_dir / baseline_file) if baseline_file else None
     baseline = (baseline_saved or {}).get("predictions") or []
     try:
         val = read_chat_jsonl(workspace.val_file)
@@ -104,6 +104,16 @@ def _every_example(workspace: Workspace, run: RunFolder, result: Mapping[str, An
         )
         for index, example in enumerate(val)
     )
+
+
+def _baseline_file(workspace: Workspace, result: Mapping[str, Any], fingerprint: str) -> str | None:
+    """The baseline answers the evaluation compared against: the file its result names. best.json
+    only for results saved before they named it, since a later `tuneui baseline` re-points it."""
+    named = result.get("baseline_file")
+    if isinstance(named, str) and named:
+        return Path(named).name  # a name inside baseline/, never a path out of it
+    best = (read_json(workspace.baseline_dir / "best.json", {}) or {}).get(f"{result.get('baseline_model')}@{fingerprint[:12]}")
+    return str(best["file"]) if isinstance(best, Mapping) and best.get("file") else None
 
 
 def _differing(result: Mapping[str, Any]) -> tuple[ComparedExample, ...]:
