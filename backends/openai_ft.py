@@ -25,6 +25,7 @@ from backends.base import (
 )
 from backends.hosted import openai_wire as wire
 from backends.hosted.base import HostedBackend
+from backends.hosted.errors import provider_count
 from backends.hosted.notices import base_of, openai_dated_notices, shutdown_date_note
 from backends.runs import RunFolder
 
@@ -142,6 +143,7 @@ class OpenAIBackend(HostedBackend):
         news = self._new_events(folder, job_id)
         self._append(folder, news)
         provider_status = str(job["status"])
+        trained_tokens = provider_count(job.get("trained_tokens"))
         final = self.status_map.get(provider_status) in TERMINAL_STATES
         # Checkpoints are listed when an event announces one, and once at the end (nothing is missed).
         if final or any("checkpoint" in str(event.data.get("message", "")).lower() for event in news):
@@ -151,8 +153,8 @@ class OpenAIBackend(HostedBackend):
             # The model is recorded before the status says so: whoever sees "succeeded" finds it.
             model_id = wire.require_field(job, "fine_tuned_model", "succeeded job")
             ref = ModelRef(self.name, str(job.get("model") or ""), "hosted", model_id=str(model_id))
-            self._finish(folder, ref, {"job_id": job_id, "trained_tokens": job.get("trained_tokens")})
-        changes = {"error": wire.failure_text(job), "trained_tokens": job.get("trained_tokens")}
+            self._finish(folder, ref, {"job_id": job_id, "trained_tokens": trained_tokens})
+        changes = {"error": wire.failure_text(job), "trained_tokens": trained_tokens}
         self._append(folder, self._apply_status(folder, provider_status, **changes))
         if final:
             folder.write_status(follow_done=True)

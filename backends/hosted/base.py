@@ -32,8 +32,8 @@ from backends.hosted.errors import (
     ProviderUnavailableError,
     RateLimitedError,
     provider_data,
-    provider_number,
     provider_text,
+    provider_time,
     provider_word,
     safe_error,
 )
@@ -320,7 +320,7 @@ class HostedBackend(Backend):
 
 
 def _clean_event(event: Event) -> Event:
-    when = provider_number(event.time) or time.time()
+    when = provider_time(event.time) or time.time()
     event_id = provider_word(event.id) if event.id is not None else None
     return Event(event.type, provider_data(dict(event.data)), when, id=event_id)
 
