@@ -53,8 +53,11 @@ def test_a_start_interrupted_after_the_create_request_finds_that_job_when_run_ag
     fake = request.getfixturevalue(fixture)
     spec = make_spec(project, provider, model=model)
     interrupted = get_backend(provider, project)
-    # As if tuneui were killed after the provider made the job but before its id was written.
-    interrupted._apply_status = lambda *args, **kwargs: (_ for _ in ()).throw(KeyboardInterrupt())
+
+    def killed(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt  # as if tuneui were killed after the job was made, before its id was written
+
+    interrupted._apply_status = killed
     with pytest.raises(KeyboardInterrupt):
         interrupted.start(spec)
     assert len(fake.jobs) == 1 and not project.run_dir(spec.run_id).joinpath("status.json").read_text().count('"job_id"')
