@@ -1,19 +1,17 @@
-"""The OpenAI fine-tuning API, and Azure OpenAI (the same SDK; its differences in `azure_wire`).
+"""The OpenAI fine-tuning API (Azure OpenAI, the same SDK, builds on it in `azure_ft`).
 
 Named `openai_ft` so it never shadows the `openai` package. The SDK's own retries are set per
-call on purpose: job creation gets none (a retried POST can create a second job; we look the
-job up instead: by `metadata.tuneui_run` on OpenAI, by this run's file ids and suffix on
-Azure), polls get none (the next poll is the retry, spaced by `poll_seconds` and any
-retry-after), uploads and completions keep the SDK's default.
+call on purpose: job creation gets none (HostedBackend's create-once looks for the job an
+unanswered request may have made, by `metadata.tuneui_run`, before trying again), polls get none
+(the next poll is the retry, spaced by `poll_seconds` and any retry-after), uploads and
+completions keep the SDK's default.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import time
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator
 
 from backends.base import (
     TERMINAL_STATES,
@@ -25,15 +23,12 @@ from backends.base import (
     Readiness,
     TrainSpec,
 )
-from backends.hosted import azure_wire
 from backends.hosted import openai_wire as wire
 from backends.hosted.base import HostedBackend
-from backends.hosted.errors import ProviderUnavailableError, safe_error
-from backends.hosted.notices import azure_model_notes, base_of, openai_dated_notices, shutdown_date_note
+from backends.hosted.errors import provider_count
+from backends.hosted.notices import base_of, openai_dated_notices, shutdown_date_note
 from backends.runs import RunFolder
 
-CREATE_ATTEMPTS = 3
-RETRY_BASE_S = 0.5  # first wait between create attempts; doubles each time
 EVENT_PAGE_SIZE = 100
 LOOKUP_PAGES = 10  # how far back to look for a job we may have created; jobs list newest first
 
@@ -110,37 +105,16 @@ class OpenAIBackend(HostedBackend):
         uploaded = self._call(lambda client: client.files.create(file=upload, purpose="fine-tune"), retries=2)
         return str(wire.require_field(wire.as_dict(uploaded), "id", "file"))
 
-    def _create_once(self, folder: RunFolder, spec: TrainSpec, files: dict[str, str]) -> dict[str, Any]:
+    def _post_job(self, spec: TrainSpec, files: dict[str, str]) -> dict[str, Any]:
         request = self._job_request(spec, files)
-        interrupted_before = bool(folder.read_status().get("create_requested_at"))
-        folder.write_status(create_requested_at=time.time())
-        last_error: BackendError | None = None
-        for attempt in range(CREATE_ATTEMPTS):
-            if attempt or interrupted_before:
-                found = self._find_job(folder.run_id, request)
-                if found is not None:
-                    return found
-            try:
-                return self._job(lambda client: client.fine_tuning.jobs.create(**request), retries=0)
-            except BackendError as error:
-                if not wire.is_transient(error):
-                    raise
-                last_error = error
-                time.sleep(min(getattr(error, "retry_after", 0.0) or RETRY_BASE_S * 2**attempt, 30.0))
-        found = self._find_job(folder.run_id, request)
-        if found is not None:
-            return found
-        raise safe_error(
-            f"{self.provider} could not create the job after {CREATE_ATTEMPTS} tries: {last_error.title if last_error else ''}",
-            "Nothing was created. Run the same `tuneui train` again later.",
-            ProviderUnavailableError,
-        )
+        return self._job(lambda client: client.fine_tuning.jobs.create(**request), retries=0)
 
     def _job_request(self, spec: TrainSpec, files: dict[str, str]) -> dict[str, Any]:
         return wire.job_request(spec, files)
 
-    def _find_job(self, run_id: str, request: dict[str, Any]) -> dict[str, Any] | None:
+    def _find_job(self, folder: RunFolder, files: dict[str, str]) -> dict[str, Any] | None:
         """The job tagged with this run, if an earlier attempt created it after all."""
+        run_id = folder.run_id
         # The filter is checked here too: an OpenAI-compatible server may ignore it.
         return self._first_job(
             lambda job: (job.get("metadata") or {}).get("tuneui_run") == run_id, metadata={"tuneui_run": run_id}
@@ -169,6 +143,7 @@ class OpenAIBackend(HostedBackend):
         news = self._new_events(folder, job_id)
         self._append(folder, news)
         provider_status = str(job["status"])
+        trained_tokens = provider_count(job.get("trained_tokens"))
         final = self.status_map.get(provider_status) in TERMINAL_STATES
         # Checkpoints are listed when an event announces one, and once at the end (nothing is missed).
         if final or any("checkpoint" in str(event.data.get("message", "")).lower() for event in news):
@@ -178,8 +153,8 @@ class OpenAIBackend(HostedBackend):
             # The model is recorded before the status says so: whoever sees "succeeded" finds it.
             model_id = wire.require_field(job, "fine_tuned_model", "succeeded job")
             ref = ModelRef(self.name, str(job.get("model") or ""), "hosted", model_id=str(model_id))
-            self._finish(folder, ref, {"job_id": job_id, "trained_tokens": job.get("trained_tokens")})
-        changes = {"error": wire.failure_text(job), "trained_tokens": job.get("trained_tokens")}
+            self._finish(folder, ref, {"job_id": job_id, "trained_tokens": trained_tokens})
+        changes = {"error": wire.failure_text(job), "trained_tokens": trained_tokens}
         self._append(folder, self._apply_status(folder, provider_status, **changes))
         if final:
             folder.write_status(follow_done=True)
@@ -266,87 +241,3 @@ class OpenAIBackend(HostedBackend):
 
     def _job(self, request: Any, retries: int = 0) -> dict[str, Any]:
         return wire.require_job(wire.as_dict(self._call(request, retries)))
-
-
-class AzureOpenAIBackend(OpenAIBackend):
-    """Azure OpenAI: `[openai] azure_endpoint` + `api_version`, key in AZURE_OPENAI_API_KEY, and
-    `[azure.deployments]` naming the deployment that serves each model."""
-
-    name = "azure"
-    provider = "Azure OpenAI"
-    status_map = azure_wire.STATUS_MAP
-
-    def __init__(self, workspace: Any) -> None:
-        super().__init__(workspace)
-        self._deployments: dict[ModelRef, str] = {}
-
-    def require_callable(self, model: ModelRef) -> None:
-        self._deployment(model)
-
-    # -- what Azure does differently ----------------------------------------------------------
-
-    def _dated_notices(self, model: str | None) -> tuple[list[str], list[str]]:
-        return [], []  # OpenAI's dates are not Azure's: Azure's come with each model in its list
-
-    @staticmethod
-    def _base_of(model: str) -> str:
-        return model.split(".ft-", 1)[0]
-
-    def _model_notes(self, model: str, entry: dict[str, Any]) -> tuple[list[str], list[str]]:
-        return azure_model_notes(model, entry, self.today())
-
-    def _job_request(self, spec: TrainSpec, files: dict[str, str]) -> dict[str, Any]:
-        return azure_wire.job_request(spec, files, self._settings().azure.training_type)
-
-    def _find_job(self, run_id: str, request: dict[str, Any]) -> dict[str, Any] | None:
-        # Azure jobs carry no metadata: this run's uploaded file ids and suffix identify its job.
-        return self._first_job(lambda job: azure_wire.is_this_runs_job(job, request))
-
-    def _chat_request(self, model: ModelRef, conversation: Conversation, params: GenerationParams) -> dict[str, Any]:
-        # The SDK turns `model` into /openai/deployments/{model}/chat/completions.
-        return {**super()._chat_request(model, conversation, params), "model": self._deployment(model)}
-
-    def generate(
-        self, model: ModelRef, conversations: Sequence[Conversation], params: GenerationParams = GenerationParams()
-    ) -> list[str]:
-        self._deployment(model)  # no deployment named: say so before any request is made
-        with self._deployment_errors(model):
-            return super().generate(model, conversations, params)
-
-    def stream(self, model: ModelRef, conversation: Conversation, params: GenerationParams = GenerationParams()) -> Iterator[str]:
-        self._deployment(model)
-        with self._deployment_errors(model):
-            yield from super().stream(model, conversation, params)
-
-    # -- plumbing -----------------------------------------------------------------------------
-
-    def _deployment(self, model: ModelRef) -> str:
-        # Asked once per request: tuneui.toml is read once per model, not once per completion.
-        if model not in self._deployments:
-            name = azure_wire.deployment_for(model, self._settings())
-            if name is None:
-                raise azure_wire.missing_deployment(str(model.model_id), self._settings(), self._prices())
-            self._deployments[model] = name
-        return self._deployments[model]
-
-    @contextlib.contextmanager
-    def _deployment_errors(self, model: ModelRef) -> Iterator[None]:
-        try:
-            yield
-        except wire.DeploymentNotFoundError as exc:
-            name = self._deployment(model)
-            raise azure_wire.deployment_not_found(name, model, self._settings(), self._prices()) from None
-
-    def _prices(self) -> Any:
-        from tuneui.core.cost import load_prices
-
-        return load_prices()
-
-    def _settings(self) -> Any:
-        settings = super()._settings()
-        if settings is None or not settings.openai.azure_endpoint:
-            raise safe_error(
-                "The azure backend needs an Azure OpenAI endpoint",
-                "Set `azure_endpoint` and `api_version` under [openai] in tuneui.toml.",
-            )
-        return settings

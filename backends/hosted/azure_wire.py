@@ -70,14 +70,14 @@ def job_request(spec: TrainSpec, files: Mapping[str, str], training_type: str = 
     return request
 
 
-def is_this_runs_job(job: Mapping[str, Any], request: Mapping[str, Any]) -> bool:
+def is_this_runs_job(job: Mapping[str, Any], files: Mapping[str, str], suffix: str | None) -> bool:
     """Without metadata, a job is this run's when it trains on this run's uploaded files (ids no
-    other run has) with this run's suffix (when Azure reports one)."""
-    if job.get("training_file") != request["training_file"]:
+    other run has: `files` as persisted in status.json) with this run's suffix (when Azure reports one)."""
+    if job.get("training_file") != files["train"]:
         return False
-    if (job.get("validation_file") or None) != (request.get("validation_file") or None):
+    if (job.get("validation_file") or None) != (files.get("validation") or None):
         return False
-    return "suffix" not in job or (job.get("suffix") or None) == (request.get("suffix") or None)
+    return "suffix" not in job or (job.get("suffix") or None) == (suffix or None)
 
 
 def deployment_for(model: ModelRef, settings: Any) -> str | None:

@@ -32,8 +32,8 @@ from backends.hosted.errors import (
     ProviderUnavailableError,
     RateLimitedError,
     provider_data,
-    provider_number,
     provider_text,
+    provider_time,
     provider_word,
     safe_error,
 )
@@ -88,14 +88,14 @@ class HostedBackend(Backend):
     def _upload(self, path: Path, content: bytes) -> str:
         """Upload one JSONL file for fine-tuning; return the provider's file id."""
 
+    @abc.abstractmethod
     def _post_job(self, spec: TrainSpec, files: dict[str, str]) -> dict[str, Any]:
-        """Send the one request that creates the job (no retries of its own); return the job.
-        Providers that use the shared `_create_once` write this and `_find_job`."""
-        raise NotImplementedError
+        """Send the one request that creates the job (no retries of its own); return the job."""
 
+    @abc.abstractmethod
     def _find_job(self, folder: RunFolder, files: dict[str, str]) -> dict[str, Any] | None:
-        """The job an earlier, interrupted or unanswered, create request made for this run, if any."""
-        raise NotImplementedError
+        """The job an earlier, interrupted or unanswered, create request made for this run, found
+        by a key no other run has (`files`: this run's uploaded file ids); None if there is none."""
 
     def _create_once(self, folder: RunFolder, spec: TrainSpec, files: dict[str, str]) -> dict[str, Any]:
         """Create the job, or find the one an interrupted earlier attempt created; return it.
@@ -320,7 +320,7 @@ class HostedBackend(Backend):
 
 
 def _clean_event(event: Event) -> Event:
-    when = provider_number(event.time) or time.time()
+    when = provider_time(event.time) or time.time()
     event_id = provider_word(event.id) if event.id is not None else None
     return Event(event.type, provider_data(dict(event.data)), when, id=event_id)
 

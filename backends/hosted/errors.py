@@ -81,6 +81,22 @@ def provider_number(value: object) -> float | None:
     return None
 
 
+# 9999-12-31 23:59:59 UTC: the last second a date can be shown for.
+LATEST_TIME = 253402300799.0
+
+
+def provider_time(value: object) -> float | None:
+    """A Unix time a provider sent, or None when it is no number or no date (negative, past 9999)."""
+    number = provider_number(value)
+    return number if number is not None and 0 <= number <= LATEST_TIME else None
+
+
+def provider_count(value: object) -> int | None:
+    """A step or a count a provider sent, or None when it is not a finite number >= 0."""
+    number = provider_number(value)
+    return int(number) if number is not None and number >= 0 else None
+
+
 def provider_data(value: Any) -> Any:
     """A provider-sourced JSON value with every string passed through `provider_text`."""
     if isinstance(value, Mapping):

@@ -13,6 +13,9 @@ from backends.base import BackendError, Event, NotReadyError, TrainSpec
 from backends.hosted.errors import (
     ProviderUnavailableError,
     RateLimitedError,
+    provider_count,
+    provider_number,
+    provider_time,
     refusal,
     require,
     safe_error,
@@ -133,19 +136,25 @@ def retry_after_of(headers: Mapping[str, str], default: float) -> float:
 def as_dict(obj: Any) -> dict[str, Any]:
     """An SDK model as the plain dict the server sent (fields it left out stay out)."""
     if hasattr(obj, "to_dict"):
-        return obj.to_dict()
+        import pydantic  # loaded already, with the SDK
+
+        # A field of an unexpected type ('created_at': 'yesterday') would make Pydantic warn on
+        # stderr with the provider's value, unredacted; the wire rules here check every field instead.
+        quiet = {} if pydantic.VERSION.startswith("1.") else {"warnings": False}
+        return obj.to_dict(**quiet)
     require(obj, (), "response", "OpenAI")  # e.g. text where JSON was expected
     return dict(obj)
 
 
 def normalize_event(raw: Mapping[str, Any]) -> Event:
-    """One `fine_tuning.job.event` as a tuneui event, keyed by OpenAI's event id."""
-    require(dict(raw), ("id", "created_at"), "fine-tuning event", "OpenAI")
+    """One `fine_tuning.job.event` as a tuneui event, keyed by OpenAI's event id. Numbers are the
+    provider's to send wrong: a time that is no date is replaced by the time it arrived, a metric
+    that is no number is dropped, and a metrics event without a step is kept as a log line."""
+    require(dict(raw), ("id",), "fine-tuning event", "OpenAI")
     data = raw.get("data") if isinstance(raw.get("data"), Mapping) else {}
-    when = float(raw["created_at"])
-    if raw.get("type") == "metrics" and "step" in data:
-        metrics = {key: data[key] for key in METRIC_KEYS if key in data}
-        return Event("metrics", metrics, when, id=str(raw["id"]))
+    when = provider_time(raw.get("created_at")) or time.time()
+    if raw.get("type") == "metrics" and provider_count(data.get("step")) is not None:
+        return Event("metrics", metric_values(data, METRIC_KEYS), when, id=str(raw["id"]))
     # Azure's word for a warning is "warning"; tuneui's (and OpenAI's) is "warn".
     level = str(raw.get("level") or "info")
     level = "warn" if level == "warning" else level
@@ -154,12 +163,23 @@ def normalize_event(raw: Mapping[str, Any]) -> Event:
 
 def normalize_checkpoint(raw: Mapping[str, Any]) -> Event:
     require(dict(raw), ("id", "step_number"), "fine-tuning checkpoint", "OpenAI")
+    metrics = raw.get("metrics") if isinstance(raw.get("metrics"), Mapping) else {}
     data = {
-        "step": raw["step_number"],
+        "step": provider_count(raw["step_number"]),
         "model_id": raw.get("fine_tuned_model_checkpoint"),
-        "metrics": dict(raw.get("metrics") or {}),
+        "metrics": metric_values(metrics, tuple(metrics)),
     }
-    return Event("checkpoint", data, float(raw.get("created_at") or time.time()), id=str(raw["id"]))
+    return Event("checkpoint", data, provider_time(raw.get("created_at")) or time.time(), id=str(raw["id"]))
+
+
+def metric_values(data: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """The `keys` of `data` that hold finite numbers; steps as whole numbers."""
+    values: dict[str, Any] = {}
+    for key in keys:
+        number = provider_count(data.get(key)) if key in ("step", "total_steps") else provider_number(data.get(key))
+        if number is not None:
+            values[str(key)] = number
+    return values
 
 
 def failure_text(job: Mapping[str, Any]) -> str | None:

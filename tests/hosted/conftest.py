@@ -25,7 +25,6 @@ TRAIN_ROWS = [
 @pytest.fixture(autouse=True)
 def _quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retries keep their logic but not their half-second pauses."""
-    monkeypatch.setattr("backends.openai_ft.RETRY_BASE_S", 0.01)
     monkeypatch.setattr("backends.hosted.backoff.RETRY_BASE_S", 0.01)
 
 

@@ -9,6 +9,7 @@ matching requests:
   - `status=500, after_handling=True`  do the work (e.g. create the job), then answer 500 anyway;
   - `status=429, headers={"retry-after": "1"}`  rate limit;
   - `drop=True`                        read the request, then close the connection without answering;
+  - `drop=True, after_handling=True`   do the work, then close without answering (a timeout too late);
   - `strip=("status",)`                answer normally but without those top-level fields.
 `server.requests` records every request (method, path, query, headers, json, form) in order;
 `server.served` every answer sent, injected faults included, as (request, reply) pairs; and
@@ -167,9 +168,8 @@ def _handler_for(server: FakeServer) -> type[BaseHTTPRequestHandler]:
                 server.requests.append(request)
             self._request = request
             fault = server._take_fault(method, url.path)
-            if fault is not None and fault.drop:
-                self.connection.shutdown(socket.SHUT_RDWR)
-                self.close_connection = True
+            if fault is not None and fault.drop and not fault.after_handling:
+                self._hang_up()
                 return
             if fault is not None and not fault.after_handling and not fault.strip:
                 self._send(error_reply(fault.status, f"injected {fault.status}", **fault.headers) if fault.status != 429
@@ -181,6 +181,9 @@ def _handler_for(server: FakeServer) -> type[BaseHTTPRequestHandler]:
                 self._send(error_reply(401, f"Incorrect API key provided: {presented}", "invalid_request_error", "invalid_api_key"))
                 return
             reply = server._dispatch(request)
+            if fault is not None and fault.drop:
+                self._hang_up()
+                return
             if fault is not None and fault.after_handling:
                 reply = error_reply(fault.status, f"injected {fault.status} after handling", **fault.headers)
             elif fault is not None and fault.strip and isinstance(reply.body, dict):
@@ -188,6 +191,10 @@ def _handler_for(server: FakeServer) -> type[BaseHTTPRequestHandler]:
             with server.lock:
                 server.replies.append((request, reply))
             self._send(reply)
+
+        def _hang_up(self) -> None:
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
 
         def _send(self, reply: Reply) -> None:
             with server.lock:

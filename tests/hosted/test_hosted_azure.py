@@ -9,7 +9,8 @@ import re
 import pytest
 
 from backends.base import BackendError, ModelRef, NotReadyError
-from backends.openai_ft import AzureOpenAIBackend, OpenAIBackend
+from backends.azure_ft import AzureOpenAIBackend
+from backends.openai_ft import OpenAIBackend
 from tests.hosted.conftest import follow, make_spec, read_jsonl
 
 HI = [[{"role": "user", "content": "hi"}]]

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from backends.hosted import azure_wire
-from backends.openai_ft import AzureOpenAIBackend
+from backends.azure_ft import AzureOpenAIBackend
 from tests.hosted import fake_azure
 from tests.hosted.conftest import follow, make_spec
 

@@ -9,7 +9,7 @@ from backends.base import TrainSpec
 from backends.hosted import azure_wire
 from backends.hosted.notices import azure_model_notes
 
-REQUEST = {"training_file": "file-a", "validation_file": "file-b", "suffix": "tickets"}
+FILES = {"train": "file-a", "validation": "file-b"}
 
 
 def _spec(suffix: str | None) -> TrainSpec:
@@ -25,11 +25,11 @@ def test_the_suffix_keeps_to_40_characters_of_azures_alphabet() -> None:
 
 def test_only_a_job_on_this_runs_files_and_suffix_is_this_runs() -> None:
     job = {"id": "ftjob-1", "training_file": "file-a", "validation_file": "file-b", "suffix": "tickets"}
-    assert azure_wire.is_this_runs_job(job, REQUEST)
-    assert azure_wire.is_this_runs_job({k: v for k, v in job.items() if k != "suffix"}, REQUEST)
-    assert not azure_wire.is_this_runs_job({**job, "training_file": "file-z"}, REQUEST)
-    assert not azure_wire.is_this_runs_job({**job, "validation_file": None}, REQUEST)
-    assert not azure_wire.is_this_runs_job({**job, "suffix": "other"}, REQUEST)
+    assert azure_wire.is_this_runs_job(job, FILES, "tickets")
+    assert azure_wire.is_this_runs_job({k: v for k, v in job.items() if k != "suffix"}, FILES, "tickets")
+    assert not azure_wire.is_this_runs_job({**job, "training_file": "file-z"}, FILES, "tickets")
+    assert not azure_wire.is_this_runs_job({**job, "validation_file": None}, FILES, "tickets")
+    assert not azure_wire.is_this_runs_job({**job, "suffix": "other"}, FILES, "tickets")
 
 
 def test_the_account_is_read_from_azure_endpoints_only() -> None:

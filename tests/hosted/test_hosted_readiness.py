@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from backends.openai_ft import AzureOpenAIBackend, OpenAIBackend
+from backends.azure_ft import AzureOpenAIBackend
+from backends.openai_ft import OpenAIBackend
 from tests.hosted.conftest import follow, make_spec
 
 BEFORE_CLOSING = dt.date(2026, 11, 23)
@@ -80,7 +81,7 @@ def test_hosted_modules_import_no_ui_no_ml_and_not_even_the_sdk() -> None:
     import subprocess
     import sys
 
-    code = "import sys, backends.openai_ft, backends.together_ft, tuneui.core.secrets; print(' '.join(sys.modules))"
+    code = "import sys, backends.openai_ft, backends.azure_ft, backends.together_ft, tuneui.core.secrets; print(' '.join(sys.modules))"
     loaded = {name.split(".")[0] for name in subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()}
     assert not loaded & {"textual", "torch", "transformers", "peft", "trl", "bitsandbytes", "openai"}
 
