@@ -205,7 +205,9 @@ class LocalBackend(Backend):
     # -- helpers ------------------------------------------------------------------------------
 
     def _launch(self, folder: RunFolder) -> None:
-        command = launch.launch_command(folder.path, launch.visible_gpu_count())
+        # `processes` (TrainSpec.options) asks for several CPU processes where no GPU is visible.
+        processes = int((folder.read_spec().options or {}).get("processes") or 1)
+        command = launch.launch_command(folder.path, launch.visible_gpu_count(), cpu_processes=processes)
         pid = launch.spawn_worker(folder, command)
         folder.write_status(job_id=str(pid), pid=pid, launched=time.time())
 

@@ -263,6 +263,9 @@ def sft_config(spec: TrainSpec, plan: RecipePlan, output_dir: Path):
         seed=spec.seed,
         data_seed=spec.seed,
         use_cpu=plan.device == "cpu",
+        # Every LoRA weight takes part in every step: DDP's search for unused ones is a wasted
+        # pass over the graph each step (and cannot be combined with checkpointing).
+        ddp_find_unused_parameters=False,
     )
 
 

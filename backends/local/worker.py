@@ -99,7 +99,8 @@ def _save_adapter(folder: RunFolder, trainer, tokenizer, spec: dict, plan: dict,
     tokenizer.save_pretrained(str(staging))
     atomic_write_json(
         staging / "training_config.json",
-        {"spec": spec, "plan": plan, "best_step": best_step, "best_valid_loss": best_loss, "steps": trainer.state.global_step},
+        {"spec": spec, "plan": plan, "best_step": best_step, "best_valid_loss": best_loss, "steps": trainer.state.global_step,
+         "processes": trainer.args.world_size},
     )
     shutil.rmtree(folder.adapter_dir, ignore_errors=True)
     os.replace(staging, folder.adapter_dir)

@@ -18,7 +18,7 @@ def _top_level_modules_after(statement: str) -> set[str]:
 
 @pytest.mark.parametrize(
     "module",
-    ["backends.local.backend", "backends.local.launch", "backends.local.config", "backends.local.inference_process",
+    ["backends.local.backend", "backends.local.launch", "backends.local.config", "backends.local.kernels", "backends.local.inference_process",
      "backends.local.inference", "backends.local.tiny", "backends.local.worker", "tuneui.commands.train"],
 )  # fmt: skip
 def test_ui_side_modules_import_neither_ml_nor_textual(module):
