@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 
 from backends.base import TrainSpec
+from backends.local import kernels as kernels_module
 from tuneui.core.gpu import Gpu
 from backends.local.kernels import (
     KernelPlan,
@@ -171,3 +173,17 @@ def test_the_cost_step_estimates_with_the_kernels_the_worker_will_choose(workspa
     spec = TrainSpec(run_id="r", backend="local", model=str(tiny_model), train_file=str(workspace.train_file))
     LocalBackend(workspace).estimate(spec, {"train_tokens": [40, 50]})
     assert (seen["packing"], seen["liger"]) == (True, True)
+
+
+def test_where_layouts_compete_the_plan_follows_the_measurement(tiny_model, monkeypatch):
+    from backends.local import recipe
+
+    competing = KernelPlan("sdpa", False, False, "chunked", False, (("sdpa", "padded"), ("sdpa", "packed")), ("from the machine",))
+    monkeypatch.setattr(recipe, "choose_kernels", lambda spec: competing)
+    monkeypatch.setattr(kernels_module, "fastest_attention", lambda model, plan, *a: dataclasses.replace(
+        plan, packing=True, notes=plan.notes + ("Attention chosen by measurement on this machine: sdpa packed (...).",)))
+    spec = TrainSpec(run_id="r", backend="local", model=str(tiny_model), train_file="t.jsonl", batch_size=8, max_length=256)
+    plan, model = recipe.plan_and_load(spec, [40] * 64, False, "assistant")
+    assert plan.packing is True and plan.batch_size == 1  # 8 chats of 40 tokens fill about one row of 256
+    assert plan.notes[:2] == ("from the machine", "Attention chosen by measurement on this machine: sdpa packed (...).")
+    assert plan.quantization == "none" and model is not None  # the model as loaded, not re-planned
