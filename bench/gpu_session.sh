@@ -7,6 +7,7 @@
 #
 # Results (at most 7 files) go to $OUT, or bench/out/ when OUT is unset. Each step has its own time
 # limit, so one that hangs cannot eat the others' time; each JSON file is written as results arrive.
+# The limits add up to about 9.5 minutes. ONLY=memory,throughput-1b (for example) runs just those.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,6 +41,7 @@ MODELS=/tmp/tuneui-bench-models  # the 8B checkpoint is built once and shared by
 step() {  # step NAME SECONDS COMMAND...: run with a time limit, keep its log, never stop the session
   local name=$1 limit=$2
   shift 2
+  case ",${ONLY:-$name}," in *",$name,"*) ;; *) echo "== $name: skipped (ONLY=$ONLY)"; return;; esac
   echo "== $name (limit ${limit}s): $*"
   timeout "$limit" "$@" 2>&1 | grep --line-buffered -v -E "Loading weights|Writing model|it/s\]$" | tee "$OUT/$name.log"
   echo "== $name: exit ${PIPESTATUS[0]} after ${SECONDS}s of the session"
@@ -67,12 +69,12 @@ if [ "$mode" = --cpu-smoke ]; then
   step memory-smoke 300 "$PY" bench/memory_estimate.py --cpu-smoke --work "$MODELS" --json "$OUT/memory-smoke.json"
 else
   # The goal first: 8B QLoRA, tuneui (pinned to NF4, the same memory class) vs plain trl vs Unsloth.
-  step throughput-8b 250 "$PY" bench/train_throughput.py --size llama-3.1-8b --quantization nf4 --steps 20 --warmup 4 \
-    --timeout 110 --work "$MODELS" --json "$OUT/throughput-8b.json"
+  step throughput-8b 260 "$PY" bench/train_throughput.py --size llama-3.1-8b --quantization nf4 --steps 20 --warmup 4 \
+    --timeout 95 --work "$MODELS" --json "$OUT/throughput-8b.json"
   # Estimate vs measured peak, QLoRA and bf16 LoRA, 512 and 2,048 tokens, smallest model first.
-  step memory 230 "$PY" bench/memory_estimate.py --models qwen2.5-0.5b,llama-3.2-1b,llama-3.1-8b --steps 2 \
+  step memory 200 "$PY" bench/memory_estimate.py --models qwen2.5-0.5b,llama-3.2-1b,llama-3.1-8b --steps 2 \
     --work "$MODELS" --json "$OUT/memory.json"
-  step throughput-1b 80 "$PY" bench/train_throughput.py --size llama-3.2-1b --steps 20 --warmup 4 --timeout 35 \
+  step throughput-1b 100 "$PY" bench/train_throughput.py --size llama-3.2-1b --steps 20 --warmup 4 --timeout 40 \
     --work "$MODELS" --json "$OUT/throughput-1b.json"
 fi
 rm -rf "$MODELS"

@@ -267,10 +267,10 @@ def compare(args: argparse.Namespace, variants: list[str], device: str) -> int:
                    str(args.batch_size), "--max-length", str(args.max_length), "--mean-tokens", str(mean_tokens),
                    "--quantization", args.quantization] + (["--cpu-smoke"] if args.cpu_smoke else [])  # fmt: skip
         results[variant] = _run(command, variant, args.timeout)
+        if args.json:  # after each variant: a session cut short still keeps what ran
+            args.json.write_text(json.dumps({"size": args.size, "steps": args.steps, "batch_size": args.batch_size,
+                                             "mean_tokens": mean_tokens, "results": results}, indent=1))  # fmt: skip
     _report(args, results, mean_tokens)
-    if args.json:
-        args.json.write_text(json.dumps({"size": args.size, "steps": args.steps, "batch_size": args.batch_size,
-                                         "mean_tokens": mean_tokens, "results": results}, indent=1))  # fmt: skip
     # Unsloth is compared where it installs; the other variants must run.
     return 0 if all("tokens_per_second" in results[v] for v in variants if v != "unsloth") else 1
 
