@@ -72,7 +72,7 @@ def test_a_cpu_pads_with_sdpa_and_turns_liger_off_saying_why():
 def test_liger_falls_back_with_the_reason(machine, model_type, reason):
     plan = choose_kernels(machine, model_type)
     assert plan.liger is False
-    assert f"Liger Kernel is off: " in _notes(plan) and reason in _notes(plan)
+    assert "Liger Kernel is off: " in _notes(plan) and reason in _notes(plan)
 
 
 def test_options_force_each_kernel():
