@@ -26,7 +26,7 @@ from backends.base import (
     Readiness,
     TrainSpec,
 )
-from backends.local import launch
+from backends.local import kernels, launch
 from backends.local.config import DEFAULT_BATCH_SIZE, model_config
 from backends.local.inference_process import InferenceProcess
 from backends.runs import RunFolder
@@ -87,6 +87,8 @@ class LocalBackend(Backend):
         gpus = find_gpus()
         settings = self.workspace.settings().local if self.workspace.exists() else None
         options = spec.options or {}
+        # The kernels the worker will choose change the activations: estimate with the same ones.
+        chosen = kernels.choose_kernels(kernels.probe_machine(bool(gpus)), config.get("model_type"), options)
         estimate = local_estimate(
             config,
             model=spec.model,
@@ -101,6 +103,8 @@ class LocalBackend(Backend):
             gradient_checkpointing=options.get("gradient_checkpointing"),
             mfu=settings.measured_mfu if settings else None,
             gpu_hour_usd=settings.gpu_hour_usd if settings else 0.0,
+            packing=chosen.packing,
+            liger=chosen.liger,
         )
         return estimate.to_estimate()
 
@@ -201,7 +205,9 @@ class LocalBackend(Backend):
     # -- helpers ------------------------------------------------------------------------------
 
     def _launch(self, folder: RunFolder) -> None:
-        command = launch.launch_command(folder.path, launch.visible_gpu_count())
+        # `processes` (TrainSpec.options) asks for several CPU processes where no GPU is visible.
+        processes = int((folder.read_spec().options or {}).get("processes") or 1)
+        command = launch.launch_command(folder.path, launch.visible_gpu_count(), cpu_processes=processes)
         pid = launch.spawn_worker(folder, command)
         folder.write_status(job_id=str(pid), pid=pid, launched=time.time())
 

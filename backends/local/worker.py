@@ -42,14 +42,13 @@ def train(folder: RunFolder, cancel_requested: threading.Event) -> str:
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     loss_on, loss_note = recipe.choose_loss(tokenizer)
-    plan = recipe.plan_run(spec, recipe.token_counts(tokenizer, train_records), bool(val_records), loss_on)
+    plan, model = recipe.plan_and_load(spec, recipe.token_counts(tokenizer, train_records), bool(val_records), loss_on)
     if loss_on == "completion":
         train_records, val_records = recipe.as_prompt_completion(train_records), recipe.as_prompt_completion(val_records)
     progress = RunProgress(folder, cancel_requested, is_main)
     for note in ((loss_note,) if loss_note else ()) + plan.notes:
         progress.emit("log", {"message": note})
 
-    model = recipe.load_model(spec, plan)
     if cancel_requested.is_set():
         return "cancelled"  # nothing trained yet: no checkpoint to write
     callbacks: list[Any] = [progress]
@@ -100,7 +99,8 @@ def _save_adapter(folder: RunFolder, trainer, tokenizer, spec: dict, plan: dict,
     tokenizer.save_pretrained(str(staging))
     atomic_write_json(
         staging / "training_config.json",
-        {"spec": spec, "plan": plan, "best_step": best_step, "best_valid_loss": best_loss, "steps": trainer.state.global_step},
+        {"spec": spec, "plan": plan, "best_step": best_step, "best_valid_loss": best_loss, "steps": trainer.state.global_step,
+         "processes": trainer.args.world_size},
     )
     shutil.rmtree(folder.adapter_dir, ignore_errors=True)
     os.replace(staging, folder.adapter_dir)
