@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 ML_STACK = {"torch", "transformers", "peft", "trl", "bitsandbytes", "accelerate"}
 # The only modules allowed to import the ML stack: they run in the worker processes.
 WORKER_SIDE = {"backends.local.progress", "backends.local.recipe", "backends.local.worker", "backends.local.tiny",
-               "backends.local.inference", "backends.local.inference_process"}
+               "backends.local.inference", "backends.local.inference_process", "backends.local.inference_guard",
+               "backends.local.model_convert"}
 
 
 def _modules(package: str) -> list[str]:
