@@ -57,6 +57,7 @@ class VariantResult:
     report: MetricReport
     path: Path
     cached: bool
+    ended: tuple[bool | None, ...] = ()  # per answer: ended on its own (True) or at the token cap
 
 
 @dataclass(frozen=True)
@@ -128,15 +129,18 @@ def run_baseline(
         cached = isinstance(answers, list) and len(answers) == len(data.val)
         if cached:
             predictions = tuple(str(answer) for answer in answers)
+            ended = _saved_ended((saved or {}).get("ended"), len(predictions))
         else:
             if progress:
                 progress(f"baseline: {variant.name} on {len(data.val)} examples with {backend_name}:{model}")
             backend = backend or get_backend(backend_name, workspace)
-            predictions = tuple(backend.generate(ref, [variant.conversation(e) for e in data.val], params))
+            answered, ends = backend.complete(ref, [variant.conversation(e) for e in data.val], params)
+            predictions, ended = tuple(answered), tuple(ends)
         report = score_answers(data.task_type, predictions, data.references, data.labels)
         if not cached:
-            atomic_write_json(path, _variant_record(backend_name, model, variant, data, params, predictions, report))
-        results.append(VariantResult(variant.name, predictions, report, path, cached))
+            record = _variant_record(backend_name, model, variant, data, params, predictions, report)
+            atomic_write_json(path, {**record, "ended": list(ended)})
+        results.append(VariantResult(variant.name, predictions, report, path, cached, ended))
     best = _best(results)
     result = BaselineResult(backend_name, model, shots, data.task_type, tuple(results), best)
     _record_best(workspace, result, data.fingerprint)
@@ -202,6 +206,12 @@ def _variant_record(
         "predictions": list(predictions),
         "created": time.time(),
     }
+
+
+def _saved_ended(value: Any, count: int) -> tuple[bool | None, ...]:
+    if isinstance(value, list) and len(value) == count:
+        return tuple(v if isinstance(v, bool) else None for v in value)
+    return (None,) * count  # saved before tuneui recorded it
 
 
 def _shot_turns(example: Example) -> tuple[tuple[str, str], ...]:
