@@ -46,7 +46,8 @@ def train(folder: RunFolder, cancel_requested: threading.Event) -> str:
     if loss_on == "completion":
         train_records, val_records = recipe.as_prompt_completion(train_records), recipe.as_prompt_completion(val_records)
     progress = RunProgress(folder, cancel_requested, is_main)
-    for note in ((loss_note,) if loss_note else ()) + plan.notes:
+    planned = (spec.options or {}).get("plan") or {}
+    for note in ((loss_note,) if loss_note else ()) + tuple(f"Plan: {reason}" for reason in planned.get("reasons") or ()) + plan.notes:
         progress.emit("log", {"message": note})
 
     model = recipe.load_model(spec, plan)
@@ -64,6 +65,12 @@ def train(folder: RunFolder, cancel_requested: threading.Event) -> str:
         peft_config=recipe.lora_config(spec),
         callbacks=callbacks,
     )
+    trained_stop = recipe.stop_token_trained(trainer, tokenizer)
+    if trained_stop is False:
+        progress.emit("log", {"message": "Warning: the loss does not cover the end-of-turn token, so the tuned model may not "
+                              "learn to stop; check the model's chat template."})  # fmt: skip
+    elif trained_stop:
+        progress.emit("log", {"message": "The loss covers the answer and its end-of-turn token: the model learns to stop."})
     resume_from = None
     if is_main:
         remove_incomplete_checkpoints(folder.checkpoints_dir)
