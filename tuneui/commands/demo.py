@@ -14,14 +14,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     demo.add_argument("dir", nargs="?", type=Path, default=Path(DEFAULT_DIR), help=f"where (default: ./{DEFAULT_DIR})")
     demo.add_argument("--headless", action="store_true", help="run all five steps without the UI")
     demo.add_argument("--json", action="store_true", help="with --headless: print one JSON object")
-    demo.add_argument("--steps", type=int, default=None, metavar="N", help="optimizer steps of the demo's training run")
+    demo.add_argument("--steps", type=int, default=None, metavar="N", help="optimizer steps of the demo's training run (default: the planned length)")
     demo.set_defaults(func=_cmd_demo)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from tuneui import demo
 
-    steps = args.steps or demo.DEMO_TRAIN_STEPS
+    steps = args.steps  # None: the defaults rule chooses the length (docs/local.md)
     if args.headless:
         from tuneui.cli import print_json
 
