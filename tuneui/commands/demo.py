@@ -48,5 +48,10 @@ def _print_summary(folder: Path, result: dict) -> None:
     print(f"Dataset: {dataset['examples']} examples, {dataset['errors']} errors, {dataset['warnings']} warnings; "
           f"split {dataset['train']} train / {dataset['val']} validation")
     print(f"Baseline to beat: {result['baseline'].get('best')}")
-    print(f"Train: run {train.get('run_id')}, loss {metrics.get('first_train_loss')} → {metrics.get('last_train_loss')}")
+    plan = train.get("plan") or {}
+    print(f"Train: run {train.get('run_id')}, {plan.get('steps')} steps at learning rate {plan.get('learning_rate')}, "
+          f"loss {metrics.get('first_train_loss')} → {metrics.get('last_train_loss')}")  # fmt: skip
+    stopped = result["evaluate"].get("stopped_on_their_own") or {}
+    if stopped.get("tuned") is not None:
+        print(f"Answers that ended on their own: tuned {stopped['tuned']}, best prompt {stopped['baseline']}, of {stopped['total']}")
     print(f"Evaluate: {result['evaluate'].get('verdict')}")
