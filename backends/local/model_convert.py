@@ -57,7 +57,8 @@ def _from_hub(staging: Path) -> str:
     try:
         snapshot_download(HUB_ID, local_dir=str(staging), allow_patterns=HUB_FILES)
     except Exception as exc:  # any hub failure means: try the next source
-        raise PrepareError(f"the hub download failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+        first_line = (str(exc).splitlines() or [""])[0]
+        raise PrepareError(f"the hub download failed ({type(exc).__name__}: {first_line})") from None
     return f"the Hugging Face hub ({HUB_ID})"
 
 
@@ -108,7 +109,8 @@ def check_model(folder: Path) -> None:
     _progress("checking the model: tied embeddings, ChatML template, a sensible answer")
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
-    if not model.config.tie_word_embeddings or model.get_output_embeddings().weight.data_ptr() != model.get_input_embeddings().weight.data_ptr():
+    tied = model.get_output_embeddings().weight.data_ptr() == model.get_input_embeddings().weight.data_ptr()
+    if not (model.config.tie_word_embeddings and tied):
         raise PrepareError("its output layer is not tied to its embeddings, unlike SmolLM2")
     if "<|im_end|>" not in (tokenizer.chat_template or "") or tokenizer.convert_tokens_to_ids("<|im_end|>") is None:
         raise PrepareError("its chat template is not ChatML with <|im_end|>, unlike SmolLM2-Instruct")

@@ -46,8 +46,8 @@ def train(folder: RunFolder, cancel_requested: threading.Event) -> str:
     if loss_on == "completion":
         train_records, val_records = recipe.as_prompt_completion(train_records), recipe.as_prompt_completion(val_records)
     progress = RunProgress(folder, cancel_requested, is_main)
-    planned = (spec.options or {}).get("plan") or {}
-    for note in ((loss_note,) if loss_note else ()) + tuple(f"Plan: {reason}" for reason in planned.get("reasons") or ()) + plan.notes:
+    planned = [f"Plan: {reason}" for reason in ((spec.options or {}).get("plan") or {}).get("reasons") or ()]
+    for note in ([loss_note] if loss_note else []) + planned + list(plan.notes):
         progress.emit("log", {"message": note})
 
     model = recipe.load_model(spec, plan)

@@ -21,7 +21,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from backends.base import Backend, ModelRef
 from tuneui.core.dataset.model import Example
-from tuneui.core.evalset import EvalSet, load_eval_set, message_text, read_saved, without_system
+from tuneui.core.evalset import EvalSet, load_eval_set, message_text, read_saved, saved_ended, without_system
 from tuneui.core.files import atomic_write_json
 from tuneui.core.metrics import MetricReport, score_answers
 from tuneui.core.workspace import Workspace
@@ -129,7 +129,7 @@ def run_baseline(
         cached = isinstance(answers, list) and len(answers) == len(data.val)
         if cached:
             predictions = tuple(str(answer) for answer in answers)
-            ended = _saved_ended((saved or {}).get("ended"), len(predictions))
+            ended = saved_ended((saved or {}).get("ended"), len(predictions))
         else:
             if progress:
                 progress(f"baseline: {variant.name} on {len(data.val)} examples with {backend_name}:{model}")
@@ -206,12 +206,6 @@ def _variant_record(
         "predictions": list(predictions),
         "created": time.time(),
     }
-
-
-def _saved_ended(value: Any, count: int) -> tuple[bool | None, ...]:
-    if isinstance(value, list) and len(value) == count:
-        return tuple(v if isinstance(v, bool) else None for v in value)
-    return (None,) * count  # saved before tuneui recorded it
 
 
 def _shot_turns(example: Example) -> tuple[tuple[str, str], ...]:

@@ -108,3 +108,10 @@ def read_saved(path: Path) -> dict[str, Any] | None:
     except (ValueError, UnicodeDecodeError):
         return None
     return value if isinstance(value, dict) else None
+
+
+def saved_ended(value: Any, count: int) -> tuple[bool | None, ...]:
+    """Saved "ended on its own" flags; None for each answer saved before tuneui recorded them."""
+    if isinstance(value, list) and len(value) == count:
+        return tuple(flag if isinstance(flag, bool) else None for flag in value)
+    return (None,) * count

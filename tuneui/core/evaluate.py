@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping, Sequence
 from backends.base import ModelRef
 from backends.runs import RunFolder
 from tuneui.core.baseline import DEFAULT_SHOTS, BaselineResult, recorded_best, run_baseline
-from tuneui.core.evalset import EvalSet, load_eval_set, read_saved
+from tuneui.core.evalset import EvalSet, load_eval_set, read_saved, saved_ended
 from tuneui.core.files import atomic_write_json
 from tuneui.core.forgetting import ForgettingCheck, general_conversations
 from tuneui.core.intervals import paired_difference_ci
@@ -216,9 +216,7 @@ def _tuned_predictions(
     wanted = json.loads(json.dumps({"model": ref.to_dict(), "val_sha256": data.fingerprint, "params": params}))
     answers = saved.get("predictions")
     if all(saved.get(key) == value for key, value in wanted.items()) and isinstance(answers, list):
-        ended = saved.get("ended")
-        flags = tuple(v if isinstance(v, bool) else None for v in ended) if isinstance(ended, list) and len(ended) == len(answers) else (None,) * len(answers)
-        return tuple(str(answer) for answer in answers), flags
+        return tuple(str(answer) for answer in answers), saved_ended(saved.get("ended"), len(answers))
     if progress:
         progress(f"tuned: {ref.label} on {len(data.val)} examples")
     from backends.base import GenerationParams
