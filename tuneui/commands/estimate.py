@@ -217,7 +217,7 @@ def _print_table(rows: Sequence[Mapping[str, Any]], train_path: Path | None) -> 
         if row.get("backend") == "local":
             memory = row["memory_gib"]
             gpu = row.get("gpu")
-            out.write(f"  method: {row['method']}, GPU memory: {memory['total']:.1f} GiB")
+            out.write(f"  method: {row['method']}, {'GPU memory' if gpu else 'RAM'}: {memory['total']:.1f} GiB")
             out.write(f" (weights {memory['weights']:.1f}, adapters+optimizer {memory['adapters_and_optimizer']:.1f}, ")
             out.write(f"activations {memory['activations']:.1f}, logits {memory['logits']:.1f}, overhead {memory['overhead']:.1f})\n")
             out.write(f"  GPU: {gpu['name']}, {gpu['memory_gib']:.1f} GiB\n" if gpu else "  GPU: none found\n")
