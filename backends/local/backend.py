@@ -191,6 +191,11 @@ class LocalBackend(Backend):
     def generate(
         self, model: ModelRef, conversations: Sequence[Conversation], params: GenerationParams = GenerationParams()
     ) -> list[str]:
+        return self.complete(model, conversations, params)[0]
+
+    def complete(
+        self, model: ModelRef, conversations: Sequence[Conversation], params: GenerationParams = GenerationParams()
+    ) -> tuple[list[str], list[bool | None]]:
         return self._inference.generate(self._resolved_ref(model), conversations, params)
 
     def stream(

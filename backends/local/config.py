@@ -10,12 +10,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from tuneui.core.cost import find_model_config, local_estimate
+from tuneui.core.cost import find_model_config, local_estimate, model_shape
+from tuneui.core.cost.local import seconds_per_step
+from tuneui.core.cost.training_plan import TrainingPlan, plan_training
 from tuneui.errors import TuneError
 
 if TYPE_CHECKING:
     from backends.base import TrainSpec
     from tuneui.core.gpu import Gpu
+    from tuneui.core.settings import LocalSettings
 
 DEFAULT_BATCH_SIZE = 4
 QUANTIZATION_OF_METHOD = {"qlora": "nf4", "lora": "none"}
@@ -79,4 +82,59 @@ def plan_memory(
     )
     return MemoryPlan(
         QUANTIZATION_OF_METHOD[estimate.method], estimate.gradient_checkpointing, estimate.memory.total, estimate.fits
+    )
+
+
+def train_token_counts(model: str, train_file: Path) -> tuple[list[int], bool]:
+    """Tokens of each training example through the model's own chat template when its tokenizer
+    is in the folder (exact), else o200k counts (close enough to plan with)."""
+    from tuneui.core.dataset import read_chat_jsonl
+    from tuneui.core.tokens import count_examples, count_with_tokenizer
+
+    messages = [list(example.messages) for example in read_chat_jsonl(train_file)]
+    if (Path(model) / "tokenizer.json").is_file():
+        try:
+            # The fast tokenizer class directly: AutoTokenizer imports torch, which takes seconds.
+            from transformers import PreTrainedTokenizerFast
+
+            return count_with_tokenizer(PreTrainedTokenizerFast.from_pretrained(model), messages), True
+        except (ImportError, OSError, ValueError, TuneError):
+            pass
+    return count_examples(messages), False
+
+
+def plan_local_run(
+    model: str,
+    config: Mapping[str, Any] | None,
+    train_tokens: Sequence[int],
+    local: "LocalSettings",
+    gpu: "Gpu | None",
+    **given: Any,
+) -> TrainingPlan:
+    """The defaults rule (tuneui.core.cost.training_plan) for this model, data and machine.
+
+    `given` holds what the user set on the command line (learning_rate, steps, epochs, batch_size,
+    max_length, lora_r, lora_alpha); tuneui.toml's [local] values come next; the rule fills the rest.
+    """
+    shape = None
+    if config is not None:
+        try:
+            shape = model_shape(config)
+        except TuneError:
+            shape = None
+    batch_size = given.get("batch_size") or local.batch_size
+    max_length = given.get("max_length") or local.max_length
+    per_step = seconds_per_step(shape, batch_size, train_tokens, max_length, gpu, local.measured_mfu) if shape else None
+    return plan_training(
+        hidden_size=shape.hidden if shape else None,
+        train_tokens=train_tokens,
+        batch_size=batch_size,
+        max_length=max_length,
+        budget_minutes=local.time_budget_minutes,
+        seconds_per_step=per_step,
+        learning_rate=given.get("learning_rate") or local.learning_rate,
+        steps=given.get("steps"),
+        epochs=given.get("epochs"),
+        lora_r=given.get("lora_r") or local.lora_r,
+        lora_alpha=given.get("lora_alpha") or local.lora_alpha,
     )

@@ -2,7 +2,8 @@
 
 It runs in its own process so the UI never imports torch. One request a line:
 `{"op": "generate", "model": ModelRef, "conversations": [...], "params": GenerationParams}` is
-answered by `{"completions": [...]}`; `{"op": "stream", "model", "conversation", "params"}` by
+answered by `{"completions": [...], "ended": [...]}` (whether each ended before the token cap);
+`{"op": "stream", "model", "conversation", "params"}` is answered by
 `{"chunk": "..."}` lines then `{"done": true}`. A failure is `{"error": {"title", "hint"}}` and the
 process keeps serving. The last loaded model stays in memory for the next request.
 """
@@ -56,7 +57,7 @@ class _LoadedModel:
             for c in conversations
         ]
 
-    def generation_kwargs(self, params: Mapping[str, Any]) -> dict[str, Any]:
+    def generation_kwargs(self, params: Mapping[str, Any], prompt_length: int) -> dict[str, Any]:
         import torch
 
         temperature = float(params.get("temperature", 0.0))
@@ -65,6 +66,13 @@ class _LoadedModel:
             "pad_token_id": self.tokenizer.pad_token_id,
             "eos_token_id": self._stop_token_ids(),
         }
+        ngram = int(params.get("no_repeat_ngram_size") or 0)
+        if ngram > 0:
+            from transformers import LogitsProcessorList
+
+            from backends.local.inference_guard import NoRepeatInAnswer
+
+            kwargs["logits_processor"] = LogitsProcessorList([NoRepeatInAnswer(ngram, prompt_length)])
         if temperature > 0:
             torch.manual_seed(int(params.get("seed", 0)))
             kwargs.update(do_sample=True, temperature=temperature, top_p=float(params.get("top_p", 1.0)))
@@ -81,7 +89,10 @@ class _LoadedModel:
             ids.add(end_of_turn)
         return sorted(i for i in ids if isinstance(i, int))
 
-    def generate(self, conversations: Sequence[Sequence[Mapping[str, Any]]], params: Mapping[str, Any]) -> list[str]:
+    def generate(
+        self, conversations: Sequence[Sequence[Mapping[str, Any]]], params: Mapping[str, Any]
+    ) -> tuple[list[str], list[bool]]:
+        """Completions, and whether each ended on its own (a stop token or string) before the cap."""
         import torch
 
         prompts = self.prompts(conversations)
@@ -89,19 +100,22 @@ class _LoadedModel:
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
         batch_size = GPU_BATCH if self.device == "cuda" else CPU_BATCH
         completions: list[str] = [""] * len(prompts)
-        kwargs = self.generation_kwargs(params)
+        ended: list[bool] = [False] * len(prompts)
+        stop_ids = set(self._stop_token_ids())
+        stops = params.get("stop") or ()
         for start in range(0, len(order), batch_size):
             indices = order[start : start + batch_size]
             batch = self.tokenizer(
                 [prompts[i] for i in indices], return_tensors="pt", padding=True, add_special_tokens=False
             ).to(self.device)
+            prompt_length = batch["input_ids"].shape[1]
             with torch.inference_mode():
-                output = self.model.generate(**batch, **kwargs)
-            new_tokens = output[:, batch["input_ids"].shape[1] :]
-            for index, tokens in zip(indices, new_tokens):
+                output = self.model.generate(**batch, **self.generation_kwargs(params, prompt_length))
+            for index, tokens in zip(indices, output[:, prompt_length:]):
                 text = self.tokenizer.decode(tokens, skip_special_tokens=True)
-                completions[index] = _cut_at_stop(text, params.get("stop") or ())
-        return completions
+                completions[index] = _cut_at_stop(text, stops)
+                ended[index] = bool(stop_ids & set(tokens.tolist())) or len(completions[index]) < len(text)
+        return completions, ended
 
     def stream(self, conversation: Sequence[Mapping[str, Any]], params: Mapping[str, Any]) -> Iterator[str]:
         import torch
@@ -119,7 +133,7 @@ class _LoadedModel:
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
         kwargs = {
             **batch,
-            **self.generation_kwargs(params),
+            **self.generation_kwargs(params, batch["input_ids"].shape[1]),
             "streamer": streamer,
             "stopping_criteria": StoppingCriteriaList([_StopWhenAsked()]),
         }
@@ -183,8 +197,8 @@ class _Server:
         op = request.get("op")
         params = request.get("params") or {}
         if op == "generate":
-            completions = self.model(request["model"]).generate(request["conversations"], params)
-            self.send({"completions": completions})
+            completions, ended = self.model(request["model"]).generate(request["conversations"], params)
+            self.send({"completions": completions, "ended": ended})
         elif op == "stream":
             for chunk in self.model(request["model"]).stream(request["conversation"], params):
                 self.send({"chunk": chunk})

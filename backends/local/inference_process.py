@@ -33,9 +33,10 @@ class InferenceProcess:
 
     def generate(
         self, model: ModelRef, conversations: Sequence[Conversation], params: GenerationParams
-    ) -> list[str]:
+    ) -> tuple[list[str], list[bool | None]]:
+        """Completions, and whether each ended on its own before the token cap."""
         if not conversations:
-            return []
+            return [], []
         request = {
             "op": "generate",
             "model": model.to_dict(),
@@ -45,7 +46,9 @@ class InferenceProcess:
         with self._lock:
             self._send(request)
             reply = self._receive()
-        return list(reply["completions"])
+        completions = list(reply["completions"])
+        ended = reply.get("ended")
+        return completions, list(ended) if isinstance(ended, list) else [None] * len(completions)
 
     def stream(self, model: ModelRef, conversation: Conversation, params: GenerationParams) -> Iterator[str]:
         request = {

@@ -19,11 +19,15 @@ from backends.local.config import DEFAULT_BATCH_SIZE, model_config, plan_memory
 from backends.local.kernels import KernelPlan
 from backends.local.tiny import CHATML_TEMPLATE
 from tuneui.core.cost.memory import packed_rows
+from tuneui.errors import TuneError
 
 DEFAULT_EPOCHS = 3
 DEFAULT_LEARNING_RATE = 2e-4
 WARMUP_FRACTION = 0.05
 EVALUATIONS_PER_RUN = 10  # default eval cadence: often enough to catch overfitting, cheap enough
+# On a CPU an evaluation pass costs about a third of a training step per batch of val examples;
+# runs there last minutes, and ten evaluations would add most of a run's time again.
+CPU_EVALUATIONS_PER_RUN = 4
 LOG_LINES_PER_RUN = 200  # events.jsonl stays small on a 10,000-step run
 CHECKPOINTS_KEPT = 2  # plus the best one, which the trainer never rotates away
 
@@ -39,6 +43,7 @@ class RecipePlan:
     packing: bool
     attention: str
     total_steps: int
+    gradient_accumulation_steps: int
     eval_steps: int | None
     save_steps: int
     logging_steps: int
@@ -99,6 +104,25 @@ def token_counts(tokenizer, records: list[dict[str, Any]]) -> list[int]:
     return [len(tokenizer.apply_chat_template(r["messages"], tokenize=True, return_dict=True)["input_ids"]) for r in records]
 
 
+def end_of_turn_id(tokenizer) -> int | None:
+    """The token that ends an assistant turn: ChatML's <|im_end|> when the vocabulary has it, else EOS."""
+    token = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    if isinstance(token, int) and token != tokenizer.unk_token_id:
+        return token
+    return tokenizer.eos_token_id
+
+
+def stop_token_trained(trainer, tokenizer) -> bool | None:
+    """Whether the loss of the first training example covers the end-of-turn token, as the trainer
+    will batch it. A model that never learns to stop talks to the token cap; None: cannot tell."""
+    end = end_of_turn_id(tokenizer)
+    if end is None or trainer.train_dataset is None or len(trainer.train_dataset) == 0:
+        return None
+    batch = trainer.data_collator([trainer.train_dataset[0]])
+    labels = batch.get("labels")
+    return None if labels is None else bool((labels[0] == end).any())
+
+
 def as_prompt_completion(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The completion-only fallback: everything before the last assistant turn is the prompt."""
     out = []
@@ -145,7 +169,13 @@ def plan_run(
         batch_size = packed_rows(train_tokens, batch_size, spec.max_length)
         steps_per_epoch = math.ceil(sum(kept) / (batch_size * spec.max_length))
     total = spec.steps or (spec.epochs or DEFAULT_EPOCHS) * steps_per_epoch
-    cadence = max(1, total // EVALUATIONS_PER_RUN)
+    accumulation = 1
+    if not cuda and train_tokens and not packing:
+        accumulation = _cpu_accumulation(spec, batch_size, train_tokens)
+        if accumulation > 1:
+            notes.append(f"Micro-batches of {batch_size // accumulation} with gradient accumulation {accumulation}: "
+                         f"the same {batch_size} examples a step in less RAM.")  # fmt: skip
+    cadence = max(1, total // (EVALUATIONS_PER_RUN if cuda else CPU_EVALUATIONS_PER_RUN))
     eval_steps = (spec.eval_every or spec.save_every or cadence) if has_validation else None
     save_steps = spec.save_every or eval_steps or cadence
     if eval_steps:
@@ -159,11 +189,12 @@ def plan_run(
         packing=packing,
         attention=attention,
         total_steps=total,
+        gradient_accumulation_steps=accumulation,
         eval_steps=eval_steps,
         save_steps=save_steps,
         logging_steps=max(1, total // LOG_LINES_PER_RUN),
         warmup_steps=max(1, round(total * WARMUP_FRACTION)),
-        batch_size=batch_size,
+        batch_size=batch_size // accumulation,
         learning_rate=spec.learning_rate or DEFAULT_LEARNING_RATE,
         notes=tuple(notes),
         liger_kernel=chosen.liger,
@@ -191,6 +222,22 @@ def plan_and_load(
             dataclasses.replace(spec, options={**(spec.options or {}), **loaded_as}), train_tokens, has_validation, tokenizer_loss, measured
         )
     return plan, model
+
+
+def _cpu_accumulation(spec: TrainSpec, batch_size: int, train_tokens: Sequence[int]) -> int:
+    """Gradient accumulation steps that keep a CPU run under the Cost step's RAM target."""
+    from tuneui.core.cost.local import cpu_micro_batch
+    from tuneui.core.cost.memory import model_shape
+
+    config = model_config(spec.model)
+    if config is None:
+        return 1
+    try:
+        shape = model_shape(config)
+    except TuneError:  # not a decoder config this estimator knows: keep the whole batch
+        return 1
+    longest = min(spec.max_length, max(train_tokens))
+    return batch_size // cpu_micro_batch(shape, batch_size, longest, spec.lora_r, spec.lora_dropout)
 
 
 def load_model(spec: TrainSpec, plan: RecipePlan):
@@ -236,7 +283,11 @@ def sft_config(spec: TrainSpec, plan: RecipePlan, output_dir: Path):
         output_dir=str(output_dir),
         max_steps=plan.total_steps,
         per_device_train_batch_size=plan.batch_size,
+        gradient_accumulation_steps=plan.gradient_accumulation_steps,
         per_device_eval_batch_size=plan.batch_size,
+        # Only the loss is needed from evaluation: gathering every eval logit (examples x tokens x
+        # vocabulary) was the peak of a CPU run's memory.
+        prediction_loss_only=True,
         learning_rate=plan.learning_rate,
         lr_scheduler_type="cosine",
         warmup_steps=plan.warmup_steps,

@@ -46,7 +46,8 @@ def train(folder: RunFolder, cancel_requested: threading.Event) -> str:
     if loss_on == "completion":
         train_records, val_records = recipe.as_prompt_completion(train_records), recipe.as_prompt_completion(val_records)
     progress = RunProgress(folder, cancel_requested, is_main)
-    for note in ((loss_note,) if loss_note else ()) + plan.notes:
+    planned = [f"Plan: {reason}" for reason in ((spec.options or {}).get("plan") or {}).get("reasons") or ()]
+    for note in ([loss_note] if loss_note else []) + planned + list(plan.notes):
         progress.emit("log", {"message": note})
 
     if cancel_requested.is_set():
@@ -63,6 +64,12 @@ def train(folder: RunFolder, cancel_requested: threading.Event) -> str:
         peft_config=recipe.lora_config(spec),
         callbacks=callbacks,
     )
+    trained_stop = recipe.stop_token_trained(trainer, tokenizer)
+    if trained_stop is False:
+        progress.emit("log", {"message": "Warning: the loss does not cover the end-of-turn token, so the tuned model may not "
+                              "learn to stop; check the model's chat template."})  # fmt: skip
+    elif trained_stop:
+        progress.emit("log", {"message": "The loss covers the answer and its end-of-turn token: the model learns to stop."})
     resume_from = None
     if is_main:
         remove_incomplete_checkpoints(folder.checkpoints_dir)

@@ -111,11 +111,22 @@ def test_hours_and_dollars_by_hand():
     assert measured.cost_usd is None and any("gpu_hour_usd" in a for a in measured.advice)
 
 
-def test_no_gpu_gives_memory_and_says_so():
-    estimate = local_estimate(QWEN_05B, model="qwen", train_tokens=[500] * 10)
-    data = estimate.to_json()
-    assert (data["gpu"], data["fits"], data["hours"], data["cost_usd"]) == (None, None, None, None)
-    assert data["method"] == "qlora" and data["advice"][0].startswith("No NVIDIA GPU found")
+def test_no_gpu_plans_fp32_lora_in_ram_with_ram_and_time(monkeypatch):
+    from tuneui.core.cost import local as cost_local
+
+    monkeypatch.setattr(cost_local, "available_ram_gib", lambda: 2.0)
+    monkeypatch.setattr(cost_local, "cpu_cores", lambda: 2)
+    data = local_estimate(QWEN_05B, model="qwen", train_tokens=[500] * 10, steps=6).to_json()
+    assert (data["gpu"], data["method"], data["cost_usd"]) == (None, "lora", None)
+    # fp32 weights in RAM: 494M parameters x 4 bytes, more than the 2 GiB free
+    assert data["memory_gib"]["weights"] == pytest.approx(494_005_120 * 4 / GIB, abs=0.01)
+    assert data["fits"] is False
+    assert data["advice"][0].startswith("No NVIDIA GPU: the trainer runs LoRA in fp32 on 2 CPU cores, in RAM")
+    assert "of 2.0 GiB free" in data["advice"][0] and "more than is free" in data["advice"][1]
+    # time: 6 steps of a padded batch of 4 x 500 tokens at the calibrated per-core rate
+    per_step = cost_local.training_flops(model_shape(QWEN_05B), 4 * 500, 500, False) / (2 * cost_local.CPU_TRAIN_FLOPS_PER_CORE)
+    assert data["hours"] == pytest.approx(6 * per_step / 3600, rel=1e-3)
+    assert any(f"for 6 steps at {per_step:.1f} s a step" in line for line in data["advice"])
 
 
 def test_unknown_gpu_has_no_time_but_a_reason():

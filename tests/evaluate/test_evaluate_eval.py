@@ -9,7 +9,7 @@ from tuneui.steps.evaluate import evaluate_run
 
 from tests.evaluate.evalkit import TICKETS, label_of, make_finished_run, question_of
 
-EXACT_KEYS = {"run_id", "split", "examples", "metrics", "judge", "verdict", "rules"}
+EXACT_KEYS = {"run_id", "split", "examples", "metrics", "comparison", "stopped_on_their_own", "judge", "verdict", "rules"}
 
 
 def _tuned_knows_labels(model, conversation):
@@ -42,6 +42,19 @@ def test_eval_json_is_the_exact_interface(ticket_project, scripted, capsys) -> N
     assert out["metrics"]["baseline"]["accuracy"] == round(2 / 6, 4)
     assert out["verdict"].startswith("tuned beats the zero-shot prompt: accuracy (label extracted) 1.00 vs 0.33")
     assert (ticket_project.run_dir(run_id) / "eval" / "result.json").is_file()
+
+
+def test_eval_json_compares_the_primary_metric_with_the_baseline_to_beat(ticket_project, scripted, capsys) -> None:
+    scripted.answer = staticmethod(_tuned_knows_labels)
+    out = _eval_json(ticket_project, make_finished_run(ticket_project), capsys)
+    comparison = out["comparison"]
+    assert list(comparison) == ["metric", "baseline_variant", "baseline", "tuned", "difference", "ci95"]
+    assert (comparison["metric"], comparison["baseline_variant"]) == ("accuracy", "zero-shot")
+    assert (comparison["baseline"], comparison["tuned"], comparison["difference"]) == (round(2 / 6, 4), 1.0, round(4 / 6, 4))
+    low, high = comparison["ci95"]
+    assert 0 < low <= comparison["difference"] <= high
+    # A backend that cannot tell why an answer ended says so, rather than guessing.
+    assert out["stopped_on_their_own"] == {"baseline": None, "tuned": None, "total": 6}
 
 
 def test_a_position_biased_judge_cannot_make_the_tuned_model_win(ticket_project, scripted, capsys) -> None:

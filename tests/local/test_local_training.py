@@ -50,11 +50,35 @@ def test_train_returns_at_once_and_the_run_outlives_it(cli_run):
 
 
 def test_status_json_has_exactly_the_interface_keys(cli_run):
+    assert set(cli_run["start"]) == STATUS_KEYS | {"plan"}  # `train --json` adds the plan it follows
+    assert set(cli_run["final"]) == STATUS_KEYS
     for obj in (cli_run["start"], cli_run["final"]):
-        assert set(obj) == STATUS_KEYS
         assert set(obj["metrics"]) == METRIC_KEYS
     assert cli_run["final"]["backend"] == "local"
     assert cli_run["final"]["model_ref"] == str(cli_run["folder"].adapter_dir)
+
+
+def test_the_plan_is_shown_before_training_and_the_stop_token_is_checked(cli_run):
+    plan = cli_run["start"]["plan"]
+    assert (plan["learning_rate"], plan["steps"], plan["batch_size"]) == (5e-3, 12, 4)
+    assert "learning rate 0.005: as set" in plan["reasons"] and "12 steps: as set" in plan["reasons"]
+    notes = [e.data["message"] for e in cli_run["folder"].read_events() if e.type == "log"]
+    assert "Plan: learning rate 0.005: as set" in notes
+    assert "The loss covers the answer and its end-of-turn token: the model learns to stop." in notes
+
+
+def test_flags_set_the_recipe_and_win_over_the_rule(workspace, tiny_model):
+    write_jsonl(workspace.train_file, [chat(u, a) for u, a in TICKETS])
+    started = run_cli(workspace.root, "train", "--backend", "local", "--model", str(tiny_model), "--steps", "1",
+                      "--learning-rate", "0.004", "--batch-size", "2", "--max-length", "48", "--lora-r", "4",
+                      "--lora-alpha", "8", "--json")  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    run_id = json.loads(started.stdout)["run_id"]
+    LocalBackend(workspace).cancel(run_id)
+    spec = RunFolder(workspace.run_dir(run_id)).read_spec()
+    assert (spec.learning_rate, spec.batch_size, spec.max_length, spec.lora_r, spec.lora_alpha) == (0.004, 2, 48, 4, 8)
+    bad = run_cli(workspace.root, "train", "--backend", "local", "--model", str(tiny_model), "--learning-rate", "fast")
+    assert bad.returncode == 2 and "'fast' is not a number" in bad.stderr
 
 
 def test_training_loss_falls_and_validation_loss_is_reported(cli_run):

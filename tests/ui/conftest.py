@@ -123,9 +123,9 @@ def finished_project(project: Workspace) -> Workspace:
     return project
 
 
-# `tuneui demo --headless` takes a minute or more and runs in a child process of its own: it starts
+# `tuneui demo --headless` takes minutes on the real model and runs in a child process of its own: it starts
 # as soon as collection ends, so it runs beside the rest of the suite, and its test only waits.
-HEADLESS_DEMO_TEST = "test_headless_demo_walks_all_five_steps_and_prints_the_exact_object"
+HEADLESS_DEMO_TEST = "test_headless_demo_on_the_real_model_beats_the_best_prompt"
 _headless_demo: dict[str, Any] = {}
 
 

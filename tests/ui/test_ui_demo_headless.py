@@ -1,52 +1,117 @@
-"""`tuneui demo DIR --headless --json`: all five steps on a CPU, no GPU, key or network.
+"""`tuneui demo DIR --headless --json`: all five steps on a CPU, on the real embedded model.
 
-The issue's budget is two minutes; the test allows some slack for a loaded CI machine, and
-docs/benchmarks.md records the measured time.
+The end-to-end test is the point of the demo: SmolLM2-135M-Instruct, the defaults rule, and a
+tuned model that beats the best prompt with an interval above zero. docs/benchmarks.md records
+each step's time on a quiet machine; the timeout leaves room for a loaded CI box.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
+from tests.conftest import PROJECT_ROOT
+
+SAMPLE = PROJECT_ROOT / "tuneui" / "data" / "demo" / "examples.jsonl"
+
+
+def _demo(target: Path, timeout: float) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tuneui", "demo", str(target), "--headless", "--json"],
+        capture_output=True, text=True, timeout=timeout, cwd=PROJECT_ROOT,
+    )  # fmt: skip
+
 
 @pytest.mark.slow
-@pytest.mark.timeout(300)
-def test_headless_demo_walks_all_five_steps_and_prints_the_exact_object(headless_demo) -> None:
-    # The command starts when collection ends and runs beside the other tests (tests/ui/conftest.py).
-    returncode, stdout, stderr, target = headless_demo(timeout=280)
-    assert returncode == 0, stderr[-3000:]
-    assert "Traceback" not in stderr
-    result = json.loads(stdout)
+@pytest.mark.timeout(1800)
+def test_headless_demo_on_the_real_model_beats_the_best_prompt(headless_demo) -> None:
+    # The command starts when collection ends and runs beside the other tests (tests/ui/conftest.py);
+    # it prepares the embedded model itself where the cache has none, as a user's first demo does.
+    from backends.local.models import embedded_model_folder
+
+    embedded_model = embedded_model_folder()
+    returncode, stdout, stderr, target = headless_demo(timeout=1750)
+    done = subprocess.CompletedProcess([], returncode, stdout, stderr)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    result = json.loads(done.stdout)
     assert set(result) == {"baseline", "dataset", "cost", "train", "evaluate"}
+    assert f"model: {embedded_model.name}, from " in done.stderr  # the demo says where the model came from
+    assert json.dumps(str(embedded_model)) in (target / "tuneui.toml").read_text(encoding="utf-8")
 
     # Dataset: the demo's planted problems are found, and the split is written.
     dataset = result["dataset"]
     assert dataset["errors"] == 0
     assert {"duplicate", "contradiction", "inconsistent_system"} <= set(dataset["findings"])
     assert dataset["train"] + dataset["val"] == dataset["examples"]
-    assert (target / "data" / "train.jsonl").is_file() and (target / "data" / "val.jsonl").is_file()
 
-    # Baseline: every prompt variant scored, one chosen as the baseline to beat.
-    assert result["baseline"]["best"] in result["baseline"]["variants"]
+    # Baseline: every prompt variant scored on the real model.
+    baseline = result["baseline"]
+    assert set(baseline["variants"]) == {"zero-shot", "system", "3-shot"} and baseline["best"] in baseline["variants"]
 
-    # Train: a real local run on the tiny model whose training loss fell.
+    # Train: the defaults rule's plan, not settings tuned for a random model.
     train = result["train"]
-    metrics = train["metrics"]
-    assert train["status"] == "succeeded" and train["run_id"]
-    assert metrics["last_train_loss"] < metrics["first_train_loss"]
-    assert (target / "runs" / train["run_id"] / "adapter" / "adapter_config.json").is_file()
+    assert train["status"] == "succeeded"
+    assert train["plan"]["learning_rate"] == 1e-3 and train["plan"]["reasons"]
+    assert train["metrics"]["last_train_loss"] < train["metrics"]["first_train_loss"]
 
-    # Evaluate: tuned against the baseline on the same split, with a verdict sentence.
+    # Evaluate: the tuned model beats the best prompt, and its answers end on their own.
     evaluate = result["evaluate"]
-    assert set(evaluate["metrics"]) == {"baseline", "tuned"}
-    assert evaluate["examples"] == dataset["val"] and evaluate["verdict"]
-    # The demo's house-voice rules, checked on the baseline to beat's and the tuned model's answers.
+    comparison = evaluate["comparison"]
+    assert comparison["baseline_variant"] == baseline["best"] and comparison["metric"] == "rouge_l"
+    assert comparison["ci95"][0] > 0, evaluate["verdict"]
+    assert evaluate["verdict"].startswith(f"tuned beats the {baseline['best']} prompt")
+    stopped = evaluate["stopped_on_their_own"]
+    # measured: 20 of 22 tuned answers end on their own (docs/benchmarks.md); without a trained
+    # stop token most would run to the cap
+    assert stopped["total"] == dataset["val"] and stopped["tuned"] >= 0.8 * stopped["total"]
+    # The demo's house-voice rules, checked on the baseline to beat's and the tuned model's answers:
+    # the tuned model passes them all on at least 90 % of the held-out answers, more than the prompt.
     house = {"sign-off", "next-step", "brief"}
+    rules = evaluate["rules"]
     for side in ("baseline", "tuned"):
-        assert evaluate["rules"][side]["total"] == dataset["val"] and set(evaluate["rules"][side]["by_rule"]) == house
-    assert set(result["baseline"]["rules"]) == set(result["baseline"]["variants"])
+        assert rules[side]["total"] == dataset["val"] and set(rules[side]["by_rule"]) == house
+    assert rules["tuned"]["passed"] >= 0.9 * rules["tuned"]["total"], rules
+    assert rules["tuned"]["passed"] > rules["baseline"]["passed"], rules
+    assert set(baseline["rules"]) == set(baseline["variants"])
+    assert (target / "runs" / train["run_id"] / "adapter" / "adapter_config.json").is_file()
+    assert "train done in" in done.stderr  # step times go to stderr, never into the JSON
 
-    # The progress lines say how long each step took (on stderr, never in the JSON).
-    assert "train done in" in stderr
+
+def _existing_project(root: Path, local_model: str, val_lines: list[str]) -> Path:
+    """A project the user made earlier: the sample imported, and a split of their own."""
+    from tuneui.core.workspace import init_workspace
+
+    workspace = init_workspace(root)
+    settings = workspace.settings()
+    settings.models.local = local_model
+    workspace.save_settings(settings)
+    (workspace.data_dir / "all.jsonl").write_bytes(SAMPLE.read_bytes())  # what `tuneui data import` leaves
+    lines = SAMPLE.read_text(encoding="utf-8").splitlines(keepends=True)
+    workspace.train_file.write_text("".join(line for line in lines if line not in val_lines), encoding="utf-8")
+    workspace.val_file.write_text("".join(val_lines), encoding="utf-8")
+    return root
+
+
+def test_demo_on_an_existing_project_keeps_its_split(tmp_path: Path) -> None:
+    lines = SAMPLE.read_text(encoding="utf-8").splitlines(keepends=True)
+    root = _existing_project(tmp_path / "mine", str(tmp_path / "no-such-model"), lines[:5])
+    before = {name: (root / "data" / name).read_bytes() for name in ("train.jsonl", "val.jsonl")}
+    done = _demo(root, timeout=120)
+    # The made-up model folder stops the demo at the baseline, after the point where it used to re-split.
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "demo: split" not in done.stderr
+    assert {name: (root / "data" / name).read_bytes() for name in before} == before
+
+
+def test_demo_on_a_project_without_a_local_model_spends_nothing_on_a_hosted_one(tmp_path: Path) -> None:
+    lines = SAMPLE.read_text(encoding="utf-8").splitlines(keepends=True)
+    root = _existing_project(tmp_path / "hosted-only", "", lines[:5])
+    done = _demo(root, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "the headless demo runs only local models" in done.stderr
+    assert "demo: baseline" not in done.stderr and not any((root / "baseline").glob("*.json"))

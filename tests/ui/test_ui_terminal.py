@@ -33,7 +33,7 @@ def terminal(tmp_path: Path):
     term.close()
 
 
-def test_demo_walk_quit_while_training_and_reattach(terminal: Terminal, tmp_path: Path) -> None:
+def test_demo_walk_quit_while_training_and_reattach(terminal: Terminal, tmp_path: Path, embedded_model: Path) -> None:
     demo = tmp_path / "demo"
     terminal.line(f"{TUNEUI} demo {demo} --steps 12")
     terminal.wait_for("Baseline", "Evaluate", "Check the examples", timeout=240)

@@ -126,6 +126,24 @@ async def test_train_view_shows_progress_and_warns_of_overfitting(project) -> No
         assert "Overfitting" in _text(app.screen, "#run-warning")
 
 
+async def test_train_view_shows_the_plan_and_its_reasons(project) -> None:
+    from backends.base import TrainSpec
+    from backends.runs import RunFolder
+
+    plan = {"learning_rate": 0.001, "steps": 24, "epochs": 0.75, "batch_size": 4, "max_length": 320, "lora_r": 16,
+            "lora_alpha": 32, "minutes": 1.8, "reasons": ["learning rate 0.001: LoRA's rate for a model of hidden size 576"]}
+    spec = TrainSpec(run_id="20261123-130000-abcd", backend="local", model="models/tiny",
+                     train_file=str(project.train_file), options={"plan": plan})  # fmt: skip
+    RunFolder.create(project.runs_dir, spec).write_status(status="running")
+    app = create_app(project)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("f4")
+        await pilot.pause()
+        shown = _text(app.screen, "#run-plan")
+        assert "24 steps (0.75 epochs), learning rate 0.001" in shown and "LoRA r 16 alpha 32" in shown
+        assert "hidden size 576" in shown
+
+
 async def test_train_view_without_runs_says_how_to_start_one(project) -> None:
     app = create_app(project)
     async with app.run_test(size=SMALL) as pilot:

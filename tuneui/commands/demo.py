@@ -14,14 +14,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     demo.add_argument("dir", nargs="?", type=Path, default=Path(DEFAULT_DIR), help=f"where (default: ./{DEFAULT_DIR})")
     demo.add_argument("--headless", action="store_true", help="run all five steps without the UI")
     demo.add_argument("--json", action="store_true", help="with --headless: print one JSON object")
-    demo.add_argument("--steps", type=int, default=None, metavar="N", help="optimizer steps of the demo's training run")
+    demo.add_argument("--steps", type=int, default=None, metavar="N", help="optimizer steps of the demo's training run (default: the planned length)")
     demo.set_defaults(func=_cmd_demo)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from tuneui import demo
 
-    steps = args.steps or demo.DEMO_TRAIN_STEPS
+    steps = args.steps  # None: the defaults rule chooses the length (docs/local.md)
     if args.headless:
         from tuneui.commands import print_json
 
@@ -48,5 +48,10 @@ def _print_summary(folder: Path, result: dict) -> None:
     print(f"Dataset: {dataset['examples']} examples, {dataset['errors']} errors, {dataset['warnings']} warnings; "
           f"split {dataset['train']} train / {dataset['val']} validation")
     print(f"Baseline to beat: {result['baseline'].get('best')}")
-    print(f"Train: run {train.get('run_id')}, loss {metrics.get('first_train_loss')} → {metrics.get('last_train_loss')}")
+    plan = train.get("plan") or {}
+    print(f"Train: run {train.get('run_id')}, {plan.get('steps')} steps at learning rate {plan.get('learning_rate')}, "
+          f"loss {metrics.get('first_train_loss')} → {metrics.get('last_train_loss')}")  # fmt: skip
+    stopped = result["evaluate"].get("stopped_on_their_own") or {}
+    if stopped.get("tuned") is not None:
+        print(f"Answers that ended on their own: tuned {stopped['tuned']}, best prompt {stopped['baseline']}, of {stopped['total']}")
     print(f"Evaluate: {result['evaluate'].get('verdict')}")

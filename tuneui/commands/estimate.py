@@ -118,17 +118,26 @@ def _estimate_local(model: str, train: Any, args: argparse.Namespace, settings: 
 
     if not model:
         raise UsageError("No local model chosen", "Pass --model (a Hugging Face id or a model folder), or set [models] local in tuneui.toml.")
+    from backends.local.config import plan_local_run
+
     config = find_model_config(model, project)
     counts, exact = _local_token_counts(model, project, train)
     gpus = find_gpus()
+    gpu = min(gpus, key=lambda g: g.memory_gib) if gpus else None
     local = settings.local
+    # The plan `tuneui train` would follow: the same rule, so the Cost step shows what will run.
+    plan = plan_local_run(model, config, counts, local, gpu, epochs=args.epochs)
     estimate = local_estimate(
         config, model=model, train_tokens=counts, epochs=args.epochs or LOCAL_DEFAULT_EPOCHS,
-        batch_size=local.batch_size, max_length=local.max_length, lora_rank=local.lora_r,
-        lora_dropout=local.lora_dropout, gpu=min(gpus, key=lambda g: g.memory_gib) if gpus else None,
-        method=args.method, mfu=local.measured_mfu, gpu_hour_usd=local.gpu_hour_usd,
+        batch_size=plan.batch_size, max_length=plan.max_length, lora_rank=plan.lora_r,
+        lora_dropout=local.lora_dropout, gpu=gpu, method=args.method, mfu=local.measured_mfu,
+        gpu_hour_usd=local.gpu_hour_usd, steps=plan.steps,
     )  # fmt: skip
     result = estimate.to_json()
+    result["advice"].append(
+        f"Plan: {plan.steps} steps ({plan.epochs:.2g} epochs), learning rate {plan.learning_rate:.2g}, "
+        f"LoRA r {plan.lora_r} alpha {plan.lora_alpha}, max length {plan.max_length}; " + "; ".join(plan.reasons) + "."
+    )
     if not exact:
         result["advice"].append("Token counts use o200k_base: the model's own tokenizer is not on this machine.")
     return result
@@ -215,7 +224,7 @@ def _print_table(rows: Sequence[Mapping[str, Any]], train_path: Path | None) -> 
         if row.get("backend") == "local":
             memory = row["memory_gib"]
             gpu = row.get("gpu")
-            out.write(f"  method: {row['method']}, GPU memory: {memory['total']:.1f} GiB")
+            out.write(f"  method: {row['method']}, {'GPU memory' if gpu else 'RAM'}: {memory['total']:.1f} GiB")
             out.write(f" (weights {memory['weights']:.1f}, adapters+optimizer {memory['adapters_and_optimizer']:.1f}, ")
             out.write(f"activations {memory['activations']:.1f}, logits {memory['logits']:.1f}, overhead {memory['overhead']:.1f})\n")
             out.write(f"  GPU: {gpu['name']}, {gpu['memory_gib']:.1f} GiB\n" if gpu else "  GPU: none found\n")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tuneui.commands import print_json, workspace_of
@@ -27,7 +28,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     length.add_argument("--steps", type=_positive, metavar="N", help="train for N optimizer steps")
     length.add_argument("--epochs", type=_positive, metavar="N", help="train for N passes over the data")
     train.add_argument("--save-every", type=_positive, metavar="N", help="checkpoint every N steps")
-    train.add_argument("--lora-r", type=_positive, metavar="R", help="LoRA rank (default: [local] lora_r)")
+    train.add_argument("--lora-r", type=_positive, metavar="R", help="LoRA rank (default: [local] lora_r, else from the data's size)")
+    train.add_argument("--lora-alpha", type=_positive, metavar="A", help="LoRA alpha (default: [local] lora_alpha, else 2 x rank)")
+    train.add_argument("--learning-rate", type=_positive_float, metavar="LR", help="peak learning rate (default: [local] learning_rate, else from the model's size)")
+    train.add_argument("--batch-size", type=_positive, metavar="N", help="examples per optimizer step (default: [local] batch_size)")
+    train.add_argument("--max-length", type=_positive, metavar="TOKENS", help="longest example in tokens (default: [local] max_length, shrunk to the data)")
     train.add_argument("--train-file", metavar="FILE", help="training data (default: data/train.jsonl)")
     train.add_argument("--val-file", metavar="FILE", help="validation data (default: data/val.jsonl)")
     train.add_argument("--resume", metavar="RUN", help="continue a stopped run from its newest complete checkpoint")
@@ -52,7 +57,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     workspace = workspace_of(args)
     if args.resume:
         given = [flag for flag, value in (("--backend", args.backend), ("--model", args.model), ("--steps", args.steps),
-                 ("--epochs", args.epochs), ("--lora-r", args.lora_r)) if value]  # fmt: skip
+                 ("--epochs", args.epochs), ("--lora-r", args.lora_r), ("--lora-alpha", args.lora_alpha),
+                 ("--learning-rate", args.learning_rate), ("--batch-size", args.batch_size),
+                 ("--max-length", args.max_length)) if value]  # fmt: skip
         if given:
             raise UsageError(f"--resume continues a run as it was started; {', '.join(given)} cannot change it", "Drop those flags, or start a new run.")
         backend = _backend_of_run(workspace, args.resume)
@@ -63,20 +70,45 @@ def _cmd_train(args: argparse.Namespace) -> int:
         from backends.registry import get_backend
 
         backend = get_backend(spec.backend, workspace)
+        if not args.json:
+            _print_plan(spec.options.get("plan"))
         run_id = backend.start(spec)
         after = 0
+    plan = _plan_of(workspace, run_id)
     if not args.wait:
         current = backend.status(run_id)
         if args.json:
-            print_json(current.to_json())
+            print_json(_with_plan(current.to_json(), plan))
         else:
             print(f"Started run {run_id} on {current.backend} (job {current.job_id}).")
             print(f"Follow it: tuneui status {run_id}    Stop it: tuneui cancel {run_id}")
         return 0
     final = follow(backend, run_id, after, quiet=args.json)
     if args.json:
-        print_json(final.to_json())
+        print_json(_with_plan(final.to_json(), plan))
     return 0 if final.status == "succeeded" else 1
+
+
+def _plan_of(workspace: "Workspace", run_id: str) -> dict[str, Any] | None:
+    """The training plan a local run was started with (its spec keeps it), for `train --json`."""
+    from backends.runs import RunFolder
+
+    plan = RunFolder.open(workspace.runs_dir, run_id).read_spec().options.get("plan")
+    return dict(plan) if isinstance(plan, dict) else None
+
+
+def _with_plan(status: dict[str, Any], plan: dict[str, Any] | None) -> dict[str, Any]:
+    return {**status, "plan": plan} if plan else status
+
+
+def _print_plan(plan: Any) -> None:
+    if not isinstance(plan, dict):
+        return
+    minutes = f", about {plan['minutes']:g} min" if plan.get("minutes") is not None else ""
+    print(f"Plan: {plan['steps']} steps ({plan['epochs']:g} epochs) at learning rate {plan['learning_rate']:.2g}, "
+          f"batch {plan['batch_size']}, LoRA r {plan['lora_r']} alpha {plan['lora_alpha']}, max length {plan['max_length']}{minutes}")  # fmt: skip
+    for reason in plan.get("reasons") or ():
+        print(f"  {reason}")
 
 
 def follow(backend: "Backend", run_id: str, after: int = 0, quiet: bool = False) -> "JobStatus":
@@ -187,8 +219,6 @@ def _cmd_runs(args: argparse.Namespace) -> int:
 
 
 def _spec_from_args(workspace: "Workspace", args: argparse.Namespace):
-    from pathlib import Path
-
     from backends.base import TrainSpec
 
     settings = workspace.settings()
@@ -212,22 +242,45 @@ def _spec_from_args(workspace: "Workspace", args: argparse.Namespace):
     local = settings.local
     extras: dict[str, Any] = {}
     if backend == "local":
-        # [local] settings describe this box's recipe; hosted providers choose their own.
-        extras = {"learning_rate": local.learning_rate, "batch_size": local.batch_size, "lora_alpha": local.lora_alpha, "lora_dropout": local.lora_dropout}
+        # [local] settings and the defaults rule describe this box's recipe; hosted providers
+        # choose their own. The plan is fixed here, so the run does what was shown before it.
+        plan = _local_plan(workspace, model, train_file, args)
+        extras = {"learning_rate": plan.learning_rate, "batch_size": plan.batch_size, "lora_alpha": plan.lora_alpha,
+                  "lora_dropout": local.lora_dropout, "max_length": plan.max_length, "lora_r": plan.lora_r,
+                  "options": {"plan": plan.to_json()}}  # fmt: skip
+        steps, epochs = plan.steps, None
+    else:
+        given = (("lora_r", args.lora_r or local.lora_r), ("lora_alpha", args.lora_alpha or local.lora_alpha),
+                 ("learning_rate", args.learning_rate), ("batch_size", args.batch_size), ("max_length", args.max_length))
+        extras = {name: value for name, value in given if value}  # fmt: skip
+        steps, epochs = args.steps, args.epochs
     return TrainSpec(
         run_id=workspace.new_run_id(),
         backend=backend,
         model=model,
         train_file=str(train_file.resolve()),
         val_file=str(val_file.resolve()) if val_file.is_file() else None,
-        epochs=args.epochs,
-        steps=args.steps,
+        epochs=epochs,
+        steps=steps,
         save_every=args.save_every,
-        max_length=local.max_length,
-        lora_r=args.lora_r or local.lora_r,
         seed=settings.data.seed,
         **extras,
     )
+
+
+def _local_plan(workspace: "Workspace", model: str, train_file: "Path", args: argparse.Namespace):
+    from backends.local.config import model_config, plan_local_run, train_token_counts
+    from tuneui.core.gpu import find_gpus
+
+    folder = workspace.local_model_path(model)
+    counts, _ = train_token_counts(folder, train_file)
+    gpus = find_gpus()
+    return plan_local_run(
+        folder, model_config(folder, workspace.root), counts, workspace.settings().local,
+        min(gpus, key=lambda g: g.memory_gib) if gpus else None,
+        learning_rate=args.learning_rate, steps=args.steps, epochs=args.epochs, batch_size=args.batch_size,
+        max_length=args.max_length, lora_r=args.lora_r, lora_alpha=args.lora_alpha,
+    )  # fmt: skip
 
 
 def _backend_of_run(workspace: "Workspace", run_id: str) -> "Backend":
@@ -277,6 +330,16 @@ def _resume_hint(backend: "Backend", current: "JobStatus") -> str | None:
 
 def _loss(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, (int, float)) else "-"
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{value} must be a number above 0")
+    return value
 
 
 def _positive(text: str) -> int:

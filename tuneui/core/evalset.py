@@ -15,11 +15,16 @@ from tuneui.core.metrics import normalize
 from tuneui.core.workspace import Workspace
 from tuneui.errors import UsageError
 
-# Answers are capped a little above the longest reference: long enough for any right answer,
-# short enough that a rambling model does not make evaluation slow (or expensive when hosted).
+# Answers are capped at 1.5 x the 95th-percentile reference, and never below the longest one:
+# room for any right answer, while a model that rambles or loops stops early instead of making
+# evaluation slow (or expensive when hosted). Baseline and tuned answers share the cap.
 MIN_NEW_TOKENS = 32
 MAX_NEW_TOKENS = 1024
 CHARS_PER_TOKEN = 3  # conservative: English BPE averages about 4
+LENGTH_PERCENTILE = 0.95
+LENGTH_MARGIN = 1.5
+# Greedy decoding of small models loops ("No, no, no, ..."); no 5-gram may repeat within an answer.
+NO_REPEAT_NGRAM = 5
 
 
 @dataclass(frozen=True)
@@ -38,9 +43,12 @@ class EvalSet:
         return [example.answer or "" for example in self.val]
 
     def generation_params(self, seed: int = 0) -> GenerationParams:
-        longest = max((len(ref) for ref in self.references), default=0)
-        budget = math.ceil(1.5 * longest / CHARS_PER_TOKEN)
-        return GenerationParams(max_new_tokens=min(MAX_NEW_TOKENS, max(MIN_NEW_TOKENS, budget)), seed=seed)
+        lengths = sorted(len(ref) for ref in self.references) or [0]
+        typical_long = lengths[min(len(lengths) - 1, math.ceil(LENGTH_PERCENTILE * len(lengths)) - 1)]
+        budget = math.ceil(max(LENGTH_MARGIN * typical_long, lengths[-1]) / CHARS_PER_TOKEN)
+        return GenerationParams(
+            max_new_tokens=min(MAX_NEW_TOKENS, max(MIN_NEW_TOKENS, budget)), seed=seed, no_repeat_ngram_size=NO_REPEAT_NGRAM
+        )
 
 
 def load_eval_set(workspace: Workspace) -> EvalSet:
@@ -100,3 +108,10 @@ def read_saved(path: Path) -> dict[str, Any] | None:
     except (ValueError, UnicodeDecodeError):
         return None
     return value if isinstance(value, dict) else None
+
+
+def saved_ended(value: Any, count: int) -> tuple[bool | None, ...]:
+    """Saved "ended on its own" flags; None for each answer saved before tuneui recorded them."""
+    if isinstance(value, list) and len(value) == count:
+        return tuple(flag if isinstance(flag, bool) else None for flag in value)
+    return (None,) * count

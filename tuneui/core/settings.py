@@ -224,11 +224,12 @@ class ModelSettings(_Section):
 class LocalSettings(_Section):
     gpu_hour_usd: float = _setting(0.0, "What an hour of this box's GPU costs you, for the Cost step.", ge=0)
     max_length: int = _setting(2048, "Longest training example in tokens; longer ones are truncated.", gt=0)
-    lora_r: int = _setting(16, "LoRA rank.", gt=0)
-    lora_alpha: int = _setting(32, "LoRA alpha (scale = alpha / r).", gt=0)
+    lora_r: int | None = _setting(None, "LoRA rank; unset = chosen from the data's size (docs/local.md).", gt=0)
+    lora_alpha: int | None = _setting(None, "LoRA alpha (scale = alpha / r); unset = 2 x rank.", gt=0)
     lora_dropout: float = _setting(0.05, "Dropout on the LoRA path.", ge=0, lt=1)
-    learning_rate: float = _setting(2e-4, "Peak learning rate.", gt=0)
+    learning_rate: float | None = _setting(None, "Peak learning rate; unset = chosen from the model's size (docs/local.md).", gt=0)
     batch_size: int = _setting(4, "Examples per optimizer step (per device).", gt=0)
+    time_budget_minutes: float = _setting(30.0, "Training time the default length may take; explicit steps or epochs win.", gt=0)
     measured_mfu: float | None = _setting(None, "Set by the last local run; used by the time estimate.")
 
 

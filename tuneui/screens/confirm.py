@@ -14,11 +14,6 @@ from tuneui.widgets.literal import literal
 class ConfirmModal(ModalScreen[bool]):
     """Dismisses with True on `y`, False on `n` or Esc: the safe answer is the default."""
 
-    DEFAULT_CSS = """
-    ConfirmModal { align: center middle; }
-    #confirm-box { width: 60; height: auto; border: round $warning; background: $surface; padding: 1 2; }
-    """
-
     BINDINGS = [
         Binding("y", "answer(True)", "Yes"),
         Binding("n,escape", "answer(False)", "No"),

@@ -39,6 +39,7 @@ class TrainScreen(Screen):
         yield Static("", id="run-title", classes="view-title")
         yield PlotextPlot(id="loss-plot")
         yield Static("", id="run-stats")
+        yield Static("", id="run-plan")
         yield Static("", id="run-warning")
         yield Footer()
 
@@ -65,6 +66,10 @@ class TrainScreen(Screen):
         title.update(literal(f"Run {self.run_id} · {run.backend} · {run.status}" + (f" · {run.error}" if run.error else "")))
         self._plot(progress)
         self.query_one("#run-stats", Static).update(_stats_text(progress))
+        plan = folder.read_spec().options.get("plan")
+        plan_view = self.query_one("#run-plan", Static)
+        plan_view.display = isinstance(plan, dict)
+        plan_view.update(_plan_text(plan) if isinstance(plan, dict) else "")
         warning = self.query_one("#run-warning", Static)
         if progress.overfitting:
             warning.update(
@@ -129,6 +134,18 @@ class TrainScreen(Screen):
         position = min(max(runs.index(self.run_id) + offset, 0), len(runs) - 1)
         self.run_id = runs[position]
         self.redraw()
+
+
+def _plan_text(plan: dict) -> Text:
+    """The plan the run follows (the defaults rule's choices) and why, as `tuneui train` printed it."""
+    text = Text()
+    text.append("plan ", style="dim")
+    text.append(f"{plan.get('steps')} steps ({plan.get('epochs')} epochs), learning rate {plan.get('learning_rate')}, "
+                f"batch {plan.get('batch_size')}, LoRA r {plan.get('lora_r')} alpha {plan.get('lora_alpha')}, "
+                f"max length {plan.get('max_length')}")  # fmt: skip
+    for reason in plan.get("reasons") or ():
+        text.append(f"\n  {reason}", style="dim")
+    return text
 
 
 def _stats_text(progress: ProgressSummary) -> Text:

@@ -22,7 +22,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from backends.base import Backend, ModelRef
 from tuneui.core.dataset.model import Example
-from tuneui.core.evalset import EvalSet, load_eval_set, message_text, read_saved, without_system
+from tuneui.core.evalset import EvalSet, load_eval_set, message_text, read_saved, saved_ended, without_system
 from tuneui.core.files import atomic_write_json
 from tuneui.core.metrics import MetricReport, score_answers
 from tuneui.core.rules import Rule, RuleResults, check_answers, parse_rules
@@ -60,6 +60,7 @@ class VariantResult:
     path: Path
     cached: bool
     rules: RuleResults | None = None  # None when the project has no [rules]
+    ended: tuple[bool | None, ...] = ()  # per answer: ended on its own (True) or at the token cap
 
 
 @dataclass(frozen=True)
@@ -133,15 +134,18 @@ def run_baseline(
         cached = isinstance(answers, list) and len(answers) == len(data.val)
         if cached:
             predictions = tuple(str(answer) for answer in answers)
+            ended = saved_ended((saved or {}).get("ended"), len(predictions))
         else:
             if progress:
                 progress(f"baseline: {variant.name} on {len(data.val)} examples with {backend_name}:{model}")
             backend = backend or get_backend(backend_name, workspace)
-            predictions = tuple(backend.generate(ref, [variant.conversation(e) for e in data.val], params))
+            answered, ends = backend.complete(ref, [variant.conversation(e) for e in data.val], params)
+            predictions, ended = tuple(answered), tuple(ends)
         report = score_answers(data.task_type, predictions, data.references, data.labels)
         if not cached:
-            atomic_write_json(path, _variant_record(backend_name, model, variant, data, params, predictions, report))
-        results.append(VariantResult(variant.name, predictions, report, path, cached, checked(rules, predictions)))
+            record = _variant_record(backend_name, model, variant, data, params, predictions, report)
+            atomic_write_json(path, {**record, "ended": list(ended)})
+        results.append(VariantResult(variant.name, predictions, report, path, cached, checked(rules, predictions), ended))
     best = _best(results)
     result = BaselineResult(backend_name, model, shots, data.task_type, tuple(results), best)
     _record_best(workspace, result, data.fingerprint)

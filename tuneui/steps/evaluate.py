@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping, Sequence
 from backends.base import ModelRef
 from backends.runs import RunFolder
 from tuneui.steps.baseline import DEFAULT_SHOTS, BaselineResult, checked, recorded_best, run_baseline
-from tuneui.core.evalset import EvalSet, load_eval_set, read_saved
+from tuneui.core.evalset import EvalSet, load_eval_set, read_saved, saved_ended
 from tuneui.core.files import atomic_write_json
 from tuneui.core.forgetting import ForgettingCheck, general_conversations
 from tuneui.core.intervals import paired_difference_ci
@@ -40,6 +40,7 @@ class EvalResult:
     baseline: BaselineResult
     tuned: MetricReport
     tuned_predictions: tuple[str, ...]
+    tuned_ended: tuple[bool | None, ...]  # per answer: ended on its own (True) or at the token cap
     judge: JudgeResult | None
     difference: float  # mean paired difference in the primary metric, tuned - baseline
     difference_ci95: tuple[float, float]
@@ -59,6 +60,12 @@ class EvalResult:
                 "baseline": _rounded(self.baseline.best.report.values),
                 "tuned": _rounded(self.tuned.values),
             },
+            "comparison": self.comparison(),
+            "stopped_on_their_own": {
+                "baseline": _ended_count(self.baseline.best.ended),
+                "tuned": _ended_count(self.tuned_ended),
+                "total": self.examples,
+            },
             "judge": self.judge.summary() if self.judge else None,
             "verdict": self.verdict,
             "rules": self._rules_summary(),
@@ -69,6 +76,18 @@ class EvalResult:
         if self.tuned_rules is None or baseline_rules is None:
             return None
         return {"baseline": baseline_rules.summary(), "tuned": self.tuned_rules.summary()}
+
+    def comparison(self) -> dict[str, Any]:
+        """The primary metric, tuned against the baseline to beat, with the paired 95 % interval."""
+        primary = self.tuned.primary
+        return {
+            "metric": primary,
+            "baseline_variant": self.baseline.best.variant,
+            "baseline": round(self.baseline.best.report.values[primary], 4),
+            "tuned": round(self.tuned.values[primary], 4),
+            "difference": round(self.difference, 4),
+            "ci95": [round(x, 4) for x in self.difference_ci95],
+        }
 
     def to_dict(self) -> dict[str, Any]:
         """Everything the report needs, saved as `runs/<id>/eval/result.json`."""
@@ -141,7 +160,7 @@ def evaluate_run(
     if forgetting and progress:
         progress("forgetting check: general prompts, base vs tuned")
     general_base = backend.generate(base_ref, general_conversations(), params) if forgetting else None
-    predictions = _tuned_predictions(run, backend, tuned_ref, data, asdict(params), progress)
+    predictions, tuned_ended = _tuned_predictions(run, backend, tuned_ref, data, asdict(params), progress)
     check = None
     if general_base is not None:
         check = ForgettingCheck.of(general_base, backend.generate(tuned_ref, general_conversations(), params))
@@ -182,6 +201,7 @@ def evaluate_run(
         baseline=baseline,
         tuned=tuned,
         tuned_predictions=predictions,
+        tuned_ended=tuned_ended,
         judge=judged,
         difference=difference,
         difference_ci95=interval,
@@ -217,21 +237,22 @@ def _tuned_model(run: RunFolder) -> ModelRef:
 
 def _tuned_predictions(
     run: RunFolder, backend: Any, ref: ModelRef, data: EvalSet, params: Mapping[str, Any], progress: Progress | None
-) -> tuple[str, ...]:
+) -> tuple[tuple[str, ...], tuple[bool | None, ...]]:
     path = run.eval_dir / "predictions.json"
     saved = read_saved(path) or {}
     # Compared as JSON: tuples in the params come back from the file as lists.
     wanted = json.loads(json.dumps({"model": ref.to_dict(), "val_sha256": data.fingerprint, "params": params}))
     answers = saved.get("predictions")
     if all(saved.get(key) == value for key, value in wanted.items()) and isinstance(answers, list):
-        return tuple(str(answer) for answer in answers)
+        return tuple(str(answer) for answer in answers), saved_ended(saved.get("ended"), len(answers))
     if progress:
         progress(f"tuned: {ref.label} on {len(data.val)} examples")
     from backends.base import GenerationParams
 
-    predictions = tuple(backend.generate(ref, [e.prompt for e in data.val], GenerationParams(**params)))
-    atomic_write_json(path, {**wanted, "predictions": list(predictions)})
-    return predictions
+    answered, ended = backend.complete(ref, [e.prompt for e in data.val], GenerationParams(**params))
+    predictions = tuple(answered)
+    atomic_write_json(path, {**wanted, "predictions": list(predictions), "ended": list(ended)})
+    return predictions, tuple(ended)
 
 
 def _most_different(
@@ -273,6 +294,13 @@ def _most_different(
             }
         )
     return tuple(shown)
+
+
+def _ended_count(ended: Sequence[bool | None]) -> int | None:
+    """How many answers ended on their own; None when the backend could not tell."""
+    if not ended or any(flag is None for flag in ended):
+        return None
+    return sum(1 for flag in ended if flag)
 
 
 def _rounded(values: Mapping[str, float]) -> dict[str, float]:

@@ -148,7 +148,7 @@ def _cost_note(row: Mapping[str, Any]) -> str:
     if row.get("price_as_of"):
         notes.append(f"prices as of {row['price_as_of']}")
     if row.get("fits") is True:
-        notes.append("fits in GPU memory")
+        notes.append("fits in GPU memory" if row.get("gpu") else "fits in free RAM")
     elif row.get("fits") is False:
         notes.append("does not fit")
     if isinstance(row.get("hours"), (int, float)):

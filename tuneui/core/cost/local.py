@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 
 from backends.base import Estimate
 from tuneui.core.cost.memory import (
+    GIB as GIB_BYTES,
     MemoryBreakdown,
     Method,
     ModelShape,
@@ -24,6 +25,16 @@ from tuneui.core.gpu import Gpu
 from tuneui.errors import TuneError
 
 DEFAULT_MFU = 0.25
+# fp32 LoRA training FLOPs a CPU core sustains (training_flops' count of a padded batch): 4.3 s a
+# step for SmolLM2-135M on the demo's data, batch 4, on this project's 2-core machine
+# (docs/benchmarks.md). A loaded machine is slower; the estimate says so.
+CPU_TRAIN_FLOPS_PER_CORE = 5.0e10
+# What a CPU training process holds besides the model: Python, torch, transformers, trl, datasets.
+CPU_PROCESS_GIB = 0.9
+FP32_BYTES = 4
+# RAM a CPU run aims to stay under: micro-batches with gradient accumulation keep it there (the
+# same examples per optimizer step, so the same learning dynamics, and no extra arithmetic).
+CPU_RAM_TARGET_GIB = 2.5
 # Below this much headroom a run that "fits" tends to die on fragmentation or a long batch.
 TIGHT_FIT_FRACTION = 0.05
 # Plans in the order the local backend tries them: bf16 LoRA is faster, checkpointing is slower.
@@ -119,13 +130,16 @@ def local_estimate(
     fused_logits: bool = True,
     packing: bool = False,
     liger: bool = False,
+    steps: int | None = None,
 ) -> LocalEstimate:
     """Memory, fit, hours and dollars of LoRA/QLoRA on `model` (described by its `config`).
 
     Without `method`/`gradient_checkpointing` the first plan of PLAN_ORDER that fits is chosen,
-    as the local backend does. `train_tokens` are per-example counts; without them the estimate
-    assumes full `max_length` examples and gives no time. `packing` and `liger` are the kernels
-    the run will use (backends/local/kernels.py): padding-free rows, Liger's smaller activations.
+    as the local backend does. Without a GPU the plan is what the trainer does on a CPU: fp32
+    LoRA in RAM, timed at a calibrated per-core rate (`steps` of the training plan, when given).
+    `train_tokens` are per-example counts; without them the estimate assumes full `max_length`
+    examples and gives no time. `packing` and `liger` are the kernels the run will use
+    (backends/local/kernels.py): padding-free rows, Liger's smaller activations.
     """
     shape = model_shape(config, f"config.json of {model}")
     longest = min(max_length, max(train_tokens)) if train_tokens else max_length
@@ -139,16 +153,16 @@ def local_estimate(
         )  # fmt: skip
 
     if gpu is None:
-        chosen: tuple[Method, bool] = (method or "qlora", bool(gradient_checkpointing))
-    else:
-        chosen = next((plan for plan in plans if breakdown(plan).total <= gpu.memory_gib), plans[-1])
+        return _cpu_estimate(shape, model, train_tokens, epochs, batch_size, longest, lora_rank, lora_dropout, steps)
+    chosen = next((plan for plan in plans if breakdown(plan).total <= gpu.memory_gib), plans[-1])
     memory = breakdown(chosen)
-    fits = None if gpu is None else memory.total <= gpu.memory_gib
+    fits = memory.total <= gpu.memory_gib
 
     hours = cost = None
     efficiency = mfu if mfu and mfu > 0 else DEFAULT_MFU
-    if gpu is not None and gpu.peak_tflops and train_tokens:
-        trained = sum(min(max_length, count) for count in train_tokens) * epochs
+    if gpu.peak_tflops and train_tokens:
+        passes = steps * batch_size / len(train_tokens) if steps else epochs
+        trained = sum(min(max_length, count) for count in train_tokens) * passes
         flops = training_flops(shape, trained, longest, chosen[1])
         hours = flops / (gpu.peak_tflops * 1e12 * efficiency) / 3600
         cost = hours * gpu_hour_usd if gpu_hour_usd > 0 else None
@@ -175,10 +189,6 @@ def _advice(
     label = f"{'QLoRA (4-bit)' if method == 'qlora' else 'bf16 LoRA'}{' with gradient checkpointing' if checkpointing else ''}"
     advice: list[str] = []
     if gpu is None:
-        advice.append(
-            f"No NVIDIA GPU found: {label} needs {memory.total:.1f} GiB of GPU memory; "
-            "on this machine's CPU only tiny models train."
-        )
         return advice
     spare = gpu.memory_gib - memory.total
     if fits:
@@ -203,6 +213,90 @@ def _advice(
         if gpu_hour_usd <= 0:
             advice.append("Set [local] gpu_hour_usd in tuneui.toml to see what those hours cost.")
     return advice
+
+
+def cpu_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def available_ram_gib() -> float | None:
+    """MemAvailable of /proc/meminfo: what a new process can take without swapping."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / (1024 * 1024)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def seconds_per_step(shape: ModelShape, batch_size: int, train_tokens: Sequence[int], max_length: int,
+                     gpu: Gpu | None, mfu: float | None = None) -> float | None:  # fmt: skip
+    """One optimizer step's time: a padded batch of typical examples at the device's rate."""
+    if not train_tokens:
+        return None
+    kept = sorted(min(max_length, count) for count in train_tokens)
+    typical_longest = kept[int(0.9 * (len(kept) - 1))]  # a batch is padded to its longest member
+    flops = training_flops(shape, batch_size * typical_longest, typical_longest, False)
+    if gpu is None:
+        return flops / (cpu_cores() * CPU_TRAIN_FLOPS_PER_CORE)
+    if not gpu.peak_tflops:
+        return None
+    return flops / (gpu.peak_tflops * 1e12 * (mfu if mfu and mfu > 0 else DEFAULT_MFU))
+
+
+def cpu_memory(shape: ModelShape, micro_batch: int, longest: int, lora_rank: int, lora_dropout: float) -> MemoryBreakdown:
+    """RAM of fp32 LoRA training: the GPU terms in fp32, and the process instead of a CUDA context."""
+    bf16 = memory_breakdown(
+        shape, "lora", tokens_per_step=micro_batch * longest, lora_rank=lora_rank,
+        gradient_checkpointing=False, lora_dropout=lora_dropout > 0, fused_logits=True,
+    )  # fmt: skip
+    # The same tensors as on a GPU, in fp32: weights and saved activations take twice the bytes.
+    return MemoryBreakdown(
+        weights=shape.parameters * FP32_BYTES / GIB_BYTES,
+        adapters_and_optimizer=bf16.adapters_and_optimizer,
+        activations=bf16.activations * 2,
+        logits=bf16.logits * 2,
+        overhead=CPU_PROCESS_GIB,
+    )
+
+
+def cpu_micro_batch(shape: ModelShape, batch_size: int, longest: int, lora_rank: int, lora_dropout: float) -> int:
+    """The largest micro-batch (a divisor of the batch) whose RAM stays under CPU_RAM_TARGET_GIB."""
+    for micro in range(batch_size, 0, -1):
+        if batch_size % micro == 0 and cpu_memory(shape, micro, longest, lora_rank, lora_dropout).total <= CPU_RAM_TARGET_GIB:
+            return micro
+    return 1
+
+
+def _cpu_estimate(shape: ModelShape, model: str, train_tokens: Sequence[int], epochs: int, batch_size: int,
+                  longest: int, lora_rank: int, lora_dropout: float, steps: int | None) -> LocalEstimate:  # fmt: skip
+    """fp32 LoRA in RAM: what the trainer does without a GPU, against the RAM that is free."""
+    micro = cpu_micro_batch(shape, batch_size, longest, lora_rank, lora_dropout)
+    memory = cpu_memory(shape, micro, longest, lora_rank, lora_dropout)
+    free = available_ram_gib()
+    fits = None if free is None else memory.total <= free
+    per_step = seconds_per_step(shape, batch_size, train_tokens, longest, None)
+    if steps is None and train_tokens:
+        steps = epochs * max(1, -(-len(train_tokens) // batch_size))
+    hours = per_step * steps / 3600 if per_step is not None and steps else None
+    ram = f"{memory.total:.1f} GiB of RAM" + (f" of {free:.1f} GiB free" if free is not None else "")
+    batches = f" in micro-batches of {micro} (gradient accumulation {batch_size // micro})" if micro < batch_size else ""
+    advice = [f"No NVIDIA GPU: the trainer runs LoRA in fp32 on {cpu_cores()} CPU cores, in RAM{batches}; it needs about {ram}."]
+    if fits is False:
+        advice.append("That is more than is free: close other programs, or lower [local] batch_size or max_length.")
+    if hours is not None:
+        advice.append(
+            f"About {hours * 60:.0f} minutes for {steps} steps at {per_step:.1f} s a step "
+            f"(a calibrated CPU rate; a busy machine is slower)."
+        )
+    if shape.parameters > 1.5e9:
+        advice.append("A model this size trains slowly on a CPU: a GPU box or a hosted backend is the practical choice.")
+    return LocalEstimate(model, "lora", False, memory, None, fits, hours, None, tuple(advice))
 
 
 def _ways_to_fit(

