@@ -11,6 +11,8 @@ from textual.widgets import Footer, Header, Static
 from textual.worker import Worker, WorkerState
 from textual_plotext import PlotextPlot
 
+from backends.base import BackendError
+from backends.runs import RunFolder
 from tuneui.core.workspace import Workspace
 from tuneui.guide.state import DAMAGED, RunSummary
 from tuneui.guide.step_table import TRAIN
@@ -33,6 +35,7 @@ class TrainScreen(Screen):
         super().__init__()
         self.workspace = workspace
         self.run_id: str | None = None
+        self._plan_of: tuple[str | None, dict | None] = (None, None)  # (run id, its plan)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -66,7 +69,7 @@ class TrainScreen(Screen):
         title.update(literal(f"Run {self.run_id} · {run.backend} · {run.status}" + (f" · {run.error}" if run.error else "")))
         self._plot(progress)
         self.query_one("#run-stats", Static).update(_stats_text(progress))
-        plan = folder.read_spec().options.get("plan")
+        plan = self._plan()
         plan_view = self.query_one("#run-plan", Static)
         plan_view.display = isinstance(plan, dict)
         plan_view.update(_plan_text(plan) if isinstance(plan, dict) else "")
@@ -81,6 +84,16 @@ class TrainScreen(Screen):
             )
         else:
             warning.update("")
+
+    def _plan(self) -> dict | None:
+        """The plan the run follows, from its spec: read once per run, since a spec never changes."""
+        if self._plan_of[0] != self.run_id:
+            try:
+                plan = RunFolder(self.workspace.run_dir(self.run_id)).read_spec().options.get("plan")
+            except BackendError:  # a damaged spec shows no plan; the title already says what is wrong
+                plan = None
+            self._plan_of = (self.run_id, plan if isinstance(plan, dict) else None)
+        return self._plan_of[1]
 
     def _plot(self, progress: ProgressSummary) -> None:
         plot = self.query_one(PlotextPlot)
@@ -144,7 +157,7 @@ def _plan_text(plan: dict) -> Text:
                 f"batch {plan.get('batch_size')}, LoRA r {plan.get('lora_r')} alpha {plan.get('lora_alpha')}, "
                 f"max length {plan.get('max_length')}")  # fmt: skip
     for reason in plan.get("reasons") or ():
-        text.append(f"\n  {reason}", style="dim")
+        text.append(visible(f"\n  {reason}"), style="dim")
     return text
 
 
