@@ -98,14 +98,17 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_split(args: argparse.Namespace) -> int:
-    from tuneui.core.dataset import read_chat_jsonl, split, write_split
+    from tuneui.core.dataset import read_chat_jsonl, split
+    from tuneui.core.dataset.split import publish_split
 
     workspace = _project(args)
     settings = workspace.settings()
     val_fraction = settings.data.val_fraction if args.val is None else args.val
     seed = settings.data.seed if args.seed is None else args.seed
     result = split(read_chat_jsonl(_imported_file(workspace)), val_fraction, seed)
-    write_split(result, workspace.train_file, workspace.val_file)
+    # train, val and their share (data/current/split.json) switch in one rename; tuneui.toml
+    # follows as the default of the next split.
+    publish_split(workspace.data_dir, result, val_fraction, seed)
     if (val_fraction, seed) != (settings.data.val_fraction, settings.data.seed):
         settings.data.val_fraction, settings.data.seed = val_fraction, seed
         workspace.save_settings(settings)  # the split can be made again exactly from tuneui.toml

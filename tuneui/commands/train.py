@@ -209,6 +209,8 @@ def _spec_from_args(workspace: "Workspace", args: argparse.Namespace):
         raise UsageError(f"Validation file {val_file} is missing", "Pass an existing file, or leave --val-file out.")
     if not val_file.is_file():
         print(f"note: no {val_file}: training without validation loss or early stopping.", file=sys.stderr)
+    elif not args.train_file and not args.val_file:
+        _refuse_a_leaking_split(workspace)
     local = settings.local
     extras: dict[str, Any] = {}
     if backend == "local":
@@ -218,8 +220,9 @@ def _spec_from_args(workspace: "Workspace", args: argparse.Namespace):
         run_id=workspace.new_run_id(),
         backend=backend,
         model=model,
-        train_file=str(train_file.resolve()),
-        val_file=str(val_file.resolve()) if val_file.is_file() else None,
+        # absolute, not resolved: data/train.jsonl is a link to the current split and stays one.
+        train_file=str(train_file.absolute()),
+        val_file=str(val_file.absolute()) if val_file.is_file() else None,
         epochs=args.epochs,
         steps=args.steps,
         save_every=args.save_every,
@@ -228,6 +231,19 @@ def _spec_from_args(workspace: "Workspace", args: argparse.Namespace):
         seed=settings.data.seed,
         **extras,
     )
+
+
+def _refuse_a_leaking_split(workspace: "Workspace") -> None:
+    """A split made by `tuneui data split` never leaks; if it does now (a hand edit, a copy), refuse it.
+
+    Hand-made train/val files are the user's own design and are taken as they are.
+    """
+    from tuneui.core.dataset import read_chat_jsonl
+    from tuneui.core.dataset.split import read_split_record, refuse_leakage
+
+    if read_split_record(workspace.data_dir) is not None:
+        train, val = read_chat_jsonl(workspace.train_file), read_chat_jsonl(workspace.val_file)
+        refuse_leakage(train, val, workspace.train_file, workspace.val_file)
 
 
 def _backend_of_run(workspace: "Workspace", run_id: str) -> "Backend":
