@@ -31,6 +31,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--train-file", metavar="FILE", help="training data (default: data/train.jsonl)")
     train.add_argument("--val-file", metavar="FILE", help="validation data (default: data/val.jsonl)")
     train.add_argument("--resume", metavar="RUN", help="continue a stopped run from its newest complete checkpoint")
+    train.add_argument(
+        "--allow-concurrent", action="store_true",
+        help="local: train even while another local training uses this GPU (or this CPU); both share it",
+    )  # fmt: skip
     train.add_argument("--wait", action="store_true", help="follow the run until it ends, printing progress")
     train.add_argument("--json", action="store_true", help="print the run's status object as JSON")
     train.set_defaults(func=_cmd_train)
@@ -52,10 +56,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     workspace = workspace_of(args)
     if args.resume:
         given = [flag for flag, value in (("--backend", args.backend), ("--model", args.model), ("--steps", args.steps),
-                 ("--epochs", args.epochs), ("--lora-r", args.lora_r)) if value]  # fmt: skip
+                 ("--epochs", args.epochs), ("--lora-r", args.lora_r), ("--save-every", args.save_every),
+                 ("--train-file", args.train_file), ("--val-file", args.val_file)) if value]  # fmt: skip
         if given:
             raise UsageError(f"--resume continues a run as it was started; {', '.join(given)} cannot change it", "Drop those flags, or start a new run.")
         backend = _backend_of_run(workspace, args.resume)
+        _allow_concurrent(backend, args.allow_concurrent)
         run_id = backend.resume(args.resume)
         after = len(backend.events(run_id))
     else:
@@ -63,6 +69,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         from backends.registry import get_backend
 
         backend = get_backend(spec.backend, workspace)
+        _allow_concurrent(backend, args.allow_concurrent)
         run_id = backend.start(spec)
         after = 0
     if not args.wait:
@@ -244,6 +251,12 @@ def _refuse_a_leaking_split(workspace: "Workspace") -> None:
     if read_split_record(workspace.data_dir) is not None:
         train, val = read_chat_jsonl(workspace.train_file), read_chat_jsonl(workspace.val_file)
         refuse_leakage(train, val, workspace.train_file, workspace.val_file)
+
+
+def _allow_concurrent(backend: "Backend", allowed: bool) -> None:
+    # Only the local backend shares a device between runs; hosted providers queue their own jobs.
+    if allowed and hasattr(backend, "allow_concurrent"):
+        backend.allow_concurrent = True
 
 
 def _backend_of_run(workspace: "Workspace", run_id: str) -> "Backend":
