@@ -7,27 +7,21 @@ a line, deduplicated by the provider's event id), `status.json`, `pid`, `worker.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import math
 import os
-import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
 from backends.base import TERMINAL_STATES, BackendError, Event, JobNotFoundError, JobStatus, ModelRef, TrainSpec
+from backends.run_locks import folder_lock, is_locked, try_lock
 from tuneui.core.files import atomic_write_json
 
 # Paths of spec.json stored relative to the project (see `_stored_path`).
 PATH_FIELDS = ("train_file", "val_file", "model")
 STATES = frozenset({"queued", "running"}) | TERMINAL_STATES
-
-# The folder lock is re-entrant within a process (a check-then-write holds it around writes that
-# take it again); flock alone would deadlock there, since each open() is a separate lock holder.
-_held: dict[str, list] = {}
-_held_guard = threading.Lock()
 
 
 class DamagedRunError(BackendError):
@@ -257,39 +251,15 @@ class RunFolder:
 
     @contextmanager
     def locked(self) -> Iterator[None]:
-        """The folder's lock: a UI follower, `tuneui status` and `train --resume` may act at once."""
-        key = str(self.path.resolve())
-        with _held_guard:
-            entry = _held.setdefault(key, [threading.RLock(), 0, None])
-        with entry[0]:
-            if entry[1] == 0:
-                if not self.path.is_dir():
-                    raise JobNotFoundError(f"The run folder {self.path} is gone", "`tuneui runs` lists the runs of this project.")
-                entry[2] = open(self.path / ".lock", "a")
-                fcntl.flock(entry[2], fcntl.LOCK_EX)
-            entry[1] += 1
-            try:
-                yield
-            finally:
-                entry[1] -= 1
-                if entry[1] == 0:
-                    entry[2].close()  # closing drops the flock
-                    entry[2] = None
+        """The folder's lock (`run_locks`): a UI follower, `tuneui status` and `train --resume` may act at once."""
+        if not self.path.is_dir():
+            raise JobNotFoundError(f"The run folder {self.path} is gone", "`tuneui runs` lists the runs of this project.")
+        with folder_lock(self.path / ".lock"):
+            yield
 
     def worker_running(self) -> bool:
-        """Is a worker alive on this folder? It holds `worker.lock` for its whole life; the OS
-        drops the lock when it dies, however it dies, so this is never fooled by a stale pid."""
-        try:
-            fd = os.open(self.worker_lock_path, os.O_RDONLY)
-        except FileNotFoundError:
-            return False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        finally:
-            os.close(fd)
-        return False
+        """Is a worker alive on this folder? Its `worker.lock` says so, never a stale pid."""
+        return is_locked(self.worker_lock_path)
 
     def claim_worker(self) -> int:
         """Take `worker.lock` for a new worker; returns the descriptor that holds it.
@@ -297,15 +267,12 @@ class RunFolder:
         The launcher claims it before the worker starts and hands the descriptor down, so there is
         no moment when a starting worker runs unlocked. Raises when another worker holds it.
         """
-        fd = os.open(self.worker_lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
+        fd = try_lock(self.worker_lock_path)
+        if fd is None:
             raise WorkerBusyError(
                 f"Run {self.run_id} is still running: its worker holds {self.worker_lock_path}",
                 f"Follow it with `tuneui status {self.run_id}`, or stop it with `tuneui cancel {self.run_id}`.",
-            ) from None
+            )
         return fd
 
 

@@ -9,12 +9,12 @@ Pure standard library: this runs in the UI process and in the worker.
 
 from __future__ import annotations
 
-import fcntl
 import os
 from pathlib import Path
 from typing import Mapping
 
 from backends.base import BackendError
+from backends.run_locks import try_lock
 
 LOCK_DIR_ENV = "TUNEUI_LOCK_DIR"
 
@@ -52,19 +52,17 @@ def claim_devices(names: list[str], run_dir: Path) -> list[int]:
     folder.mkdir(parents=True, exist_ok=True)
     held: list[int] = []
     for name in names:
-        fd = os.open(folder / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 4096, 0).decode("utf-8", errors="replace").strip() or "another run"
-            os.close(fd)
+        lock_file = folder / f"{name}.lock"
+        fd = try_lock(lock_file)
+        if fd is None:
+            holder = lock_file.read_text(encoding="utf-8", errors="replace").strip() or "another run"
             for other in held:
                 os.close(other)
             raise DeviceBusyError(
                 f"The {name.upper() if name == 'cpu' else name} is busy training {holder}",
                 "Wait for that run to end (or `tuneui cancel` it), or pass --allow-concurrent to train "
                 "beside it (both share the device's memory and speed).",
-            ) from None
+            )
         # Who holds it, for the message above; the lock, not this text, is what counts.
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"run {run_dir.name} ({run_dir})\n".encode(), 0)

@@ -12,11 +12,12 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
 
-from backends.base import TrainSpec
+from backends.base import BackendError, TrainSpec
 from backends.local.backend import LocalBackend
 from backends.local.launch import read_pid, worker_alive
 from backends.local.progress import newest_complete_checkpoint
@@ -101,6 +102,31 @@ def test_eight_concurrent_resumes_start_one_worker_and_a_cancel_ends_it_once(wor
     assert folder.read_events()[-1].data.get("status") == "cancelled"  # nothing after the cancel
     resumed = [e for e in folder.read_events(before) if e.type == "status" and "resumed_from_step" in e.data]
     assert len(resumed) == 1
+
+    # The same, released at one instant: eight threads past a barrier, each with its own backend.
+    before = len(folder.read_events())
+    barrier = threading.Barrier(8)
+    outcomes: list[str] = []
+
+    def resume() -> None:
+        barrier.wait()
+        try:
+            LocalBackend(workspace).resume(run_id)
+            outcomes.append("started")
+        except BackendError as exc:
+            outcomes.append(exc.title)
+
+    threads = [threading.Thread(target=resume) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes.count("started") == 1, outcomes
+    assert len(_workers_of(folder)) == 1
+    wait_for(lambda: any("resumed_from_step" in e.data for e in folder.read_events(before)), timeout=120)
+    backend.cancel(run_id)
+    wait_for(lambda: not _workers_of(folder), timeout=60)
+    assert _terminal_events(folder, before) == ["cancelled"]
 
 
 def test_cancel_of_a_run_whose_worker_is_starting_waits_for_no_second_worker(workspace, tiny_model):
