@@ -192,14 +192,12 @@ class RunFolder:
             return True
 
     def read_events(self, after: int = 0) -> list[Event]:
-        """Events with seq >= after, metrics superseded by a resume left out (see `_superseded`).
+        """Events with seq >= after, metrics superseded by a resume left out (see `without_superseded`).
 
         A torn last line (a crash mid-write) or a damaged one is skipped. seq numbers every event
         kept in the file, so a follower's offset stays valid when later events supersede earlier ones.
         """
-        events = self._read_all_events()
-        dropped = _superseded(events)
-        return [e for e in events if e.seq >= after and e.seq not in dropped]
+        return [e for e in without_superseded(self._read_all_events()) if e.seq >= after]
 
     def _read_all_events(self) -> list[Event]:
         events: list[Event] = []
@@ -317,8 +315,9 @@ def list_runs(runs_dir: str | os.PathLike[str]) -> list[RunFolder]:
     return [RunFolder(p) for p in sorted(root.iterdir()) if (p / "spec.json").is_file()]
 
 
-def _superseded(events: list[Event]) -> set[int]:
-    """The seq of metrics that a later event replaces: each step is read once, the latest.
+def without_superseded(events: list[Event]) -> list[Event]:
+    """`events` (a run's, in file order) less the metrics a later event replaces: each step once,
+    the latest. Whoever reads events.jsonl on its own (a tail from an offset) applies this too.
 
     A resume from step S (its `status` event carries `resumed_from_step`) trains S+1.. again, so the
     metrics the killed worker had logged past S are replaced by the new ones, not shown beside them.
@@ -336,7 +335,7 @@ def _superseded(events: list[Event]) -> set[int]:
         if key[0] > floor or key in seen:
             dropped.add(event.seq)
         seen.add(key)
-    return dropped
+    return [event for event in events if event.seq not in dropped] if dropped else events
 
 
 def _is_event(raw: Any) -> bool:

@@ -138,3 +138,16 @@ def test_a_copied_project_points_at_its_own_files(workspace, tmp_path, capsys):
     )  # fmt: skip
     assert main(["--project", str(copy), "status", "r1", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["model_ref"] == str(copy / "runs" / "r1" / "adapter")
+
+
+def test_metrics_a_resume_trains_again_are_read_once_the_latest(workspace):
+    from backends.base import Event
+
+    folder = _run(workspace)
+    metrics = lambda step, loss: Event("metrics", {"step": step, "train_loss": loss}, 1.0)  # noqa: E731
+    folder.append_events([metrics(1, 3.0), metrics(2, 2.5), metrics(3, 2.4), Event("checkpoint", {"step": 2}, 1.0), metrics(4, 2.3)])
+    folder.append_events([Event("status", {"status": "running", "resumed_from_step": 2}, 2.0), metrics(3, 2.2), metrics(4, 2.1)])
+    steps = [(e.data["step"], e.data["train_loss"]) for e in folder.read_events() if e.type == "metrics"]
+    assert steps == [(1, 3.0), (2, 2.5), (3, 2.2), (4, 2.1)]
+    assert folder.job_status().metrics["last_train_loss"] == 2.1
+    assert [e.seq for e in folder.read_events(2)] == [3, 5, 6, 7]  # offsets still count every line
