@@ -225,6 +225,10 @@ class Backend(abc.ABC):
     ) -> list[str]:
         """One completion per conversation (the assistant's reply to its last message)."""
 
+    def require_callable(self, model: ModelRef) -> None:
+        """Raise a BackendError, before any request, when `model` cannot be called as it stands
+        (an Azure model without a deployment); steps call it before spending on a baseline."""
+
     def stream(
         self, model: ModelRef, conversation: Conversation, params: GenerationParams = GenerationParams()
     ) -> Iterator[str]:

@@ -1,15 +1,15 @@
-"""The OpenAI fine-tuning API (and Azure OpenAI, the same API through the same SDK).
+"""The OpenAI fine-tuning API (Azure OpenAI, the same SDK, builds on it in `azure_ft`).
 
 Named `openai_ft` so it never shadows the `openai` package. The SDK's own retries are set per
-call on purpose: job creation gets none (a retried POST can create a second job; we look the
-job up by `metadata.tuneui_run` instead), polls get none (the next poll is the retry, spaced by
-`poll_seconds` and any retry-after), uploads and completions keep the SDK's default.
+call on purpose: job creation gets none (HostedBackend's create-once looks for the job an
+unanswered request may have made, by `metadata.tuneui_run`, before trying again), polls get none
+(the next poll is the retry, spaced by `poll_seconds` and any retry-after), uploads and
+completions keep the SDK's default.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -25,12 +25,10 @@ from backends.base import (
 )
 from backends.hosted import openai_wire as wire
 from backends.hosted.base import HostedBackend
-from backends.hosted.errors import ProviderUnavailableError, safe_error
+from backends.hosted.errors import provider_count
 from backends.hosted.notices import base_of, openai_dated_notices, shutdown_date_note
 from backends.runs import RunFolder
 
-CREATE_ATTEMPTS = 3
-RETRY_BASE_S = 0.5  # first wait between create attempts; doubles each time
 EVENT_PAGE_SIZE = 100
 LOOKUP_PAGES = 10  # how far back to look for a job we may have created; jobs list newest first
 
@@ -57,21 +55,15 @@ class OpenAIBackend(HostedBackend):
         super().__init__(workspace)
         self._sdk: Any = None
 
-    @property
-    def is_azure(self) -> bool:
-        settings = self._settings()
-        return bool(settings and settings.openai.azure_endpoint)
-
     # -- readiness ----------------------------------------------------------------------------
 
     def check(self, model: str | None = None) -> Readiness:
         reasons: list[str] = []
         notes: list[str] = []
         try:
-            if not self.is_azure:
-                dated_reasons, dated_notes = openai_dated_notices(model, self.today())
-                reasons += dated_reasons
-                notes += dated_notes
+            dated_reasons, dated_notes = self._dated_notices(model)
+            reasons += dated_reasons
+            notes += dated_notes
             client = self._client(max_retries=1)
         except BackendError as exc:
             return Readiness(False, tuple([f"{exc.title}. {exc.hint}".strip()] + reasons), tuple(notes))
@@ -82,14 +74,25 @@ class OpenAIBackend(HostedBackend):
                 error = wire.translate(exc, self.provider, self.poll_seconds)
                 (notes if wire.is_transient(error) else reasons).append(f"Model list unavailable: {error.title}")
             else:
-                entry = listed.get(model) or listed.get(base_of(model))
+                entry = listed.get(model) or listed.get(self._base_of(model))
                 if entry is None:
                     notes.append(f"{model} is not in this key's model list; {self.provider} may refuse the job.")
                 else:
-                    reason, note = shutdown_date_note(model, entry.get("shutdown_date"), self.today())
-                    reasons += [reason] if reason else []
-                    notes += [note] if note else []
+                    model_reasons, model_notes = self._model_notes(model, entry)
+                    reasons += model_reasons
+                    notes += model_notes
         return Readiness(not reasons, tuple(reasons), tuple(notes), device=f"{self.provider} at {client.base_url}")
+
+    def _dated_notices(self, model: str | None) -> tuple[list[str], list[str]]:
+        return openai_dated_notices(model, self.today())
+
+    @staticmethod
+    def _base_of(model: str) -> str:
+        return base_of(model)
+
+    def _model_notes(self, model: str, entry: dict[str, Any]) -> tuple[list[str], list[str]]:
+        reason, note = shutdown_date_note(model, entry.get("shutdown_date"), self.today())
+        return [reason] if reason else [], [note] if note else []
 
     # -- starting a job, exactly once ---------------------------------------------------------
 
@@ -102,42 +105,30 @@ class OpenAIBackend(HostedBackend):
         uploaded = self._call(lambda client: client.files.create(file=upload, purpose="fine-tune"), retries=2)
         return str(wire.require_field(wire.as_dict(uploaded), "id", "file"))
 
-    def _create_once(self, folder: RunFolder, spec: TrainSpec, files: dict[str, str]) -> dict[str, Any]:
-        request = wire.job_request(spec, files)
-        interrupted_before = bool(folder.read_status().get("create_requested_at"))
-        folder.write_status(create_requested_at=time.time())
-        last_error: BackendError | None = None
-        for attempt in range(CREATE_ATTEMPTS):
-            if attempt or interrupted_before:
-                found = self._find_job(folder.run_id)
-                if found is not None:
-                    return found
-            try:
-                return self._job(lambda client: client.fine_tuning.jobs.create(**request), retries=0)
-            except BackendError as error:
-                if not wire.is_transient(error):
-                    raise
-                last_error = error
-                time.sleep(min(getattr(error, "retry_after", 0.0) or RETRY_BASE_S * 2**attempt, 30.0))
-        found = self._find_job(folder.run_id)
-        if found is not None:
-            return found
-        raise safe_error(
-            f"{self.provider} could not create the job after {CREATE_ATTEMPTS} tries: {last_error.title if last_error else ''}",
-            "Nothing was created. Run the same `tuneui train` again later.",
-            ProviderUnavailableError,
+    def _post_job(self, spec: TrainSpec, files: dict[str, str]) -> dict[str, Any]:
+        request = self._job_request(spec, files)
+        return self._job(lambda client: client.fine_tuning.jobs.create(**request), retries=0)
+
+    def _job_request(self, spec: TrainSpec, files: dict[str, str]) -> dict[str, Any]:
+        return wire.job_request(spec, files)
+
+    def _find_job(self, folder: RunFolder, files: dict[str, str]) -> dict[str, Any] | None:
+        """The job tagged with this run, if an earlier attempt created it after all."""
+        run_id = folder.run_id
+        # The filter is checked here too: an OpenAI-compatible server may ignore it.
+        return self._first_job(
+            lambda job: (job.get("metadata") or {}).get("tuneui_run") == run_id, metadata={"tuneui_run": run_id}
         )
 
-    def _find_job(self, run_id: str) -> dict[str, Any] | None:
-        """The job tagged with this run, if an earlier attempt created it after all."""
+    def _first_job(self, is_ours: Any, **filters: Any) -> dict[str, Any] | None:
+        """The newest job, of the last LOOKUP_PAGES pages, for which `is_ours(job)` holds."""
         after: str | None = None
         for _ in range(LOOKUP_PAGES):
             kwargs = {"after": after} if after else {}
-            page = self._call(lambda client: client.fine_tuning.jobs.list(metadata={"tuneui_run": run_id}, limit=100, **kwargs), retries=2)
+            page = self._call(lambda client: client.fine_tuning.jobs.list(limit=100, **filters, **kwargs), retries=2)
             jobs = [wire.as_dict(job) for job in page.data]
-            # The filter is checked here too: an OpenAI-compatible server may ignore it.
             for job in jobs:
-                if (job.get("metadata") or {}).get("tuneui_run") == run_id:
+                if is_ours(job):
                     return wire.require_job(job)
             if not page.has_more or not jobs:
                 return None
@@ -152,6 +143,7 @@ class OpenAIBackend(HostedBackend):
         news = self._new_events(folder, job_id)
         self._append(folder, news)
         provider_status = str(job["status"])
+        trained_tokens = provider_count(job.get("trained_tokens"))
         final = self.status_map.get(provider_status) in TERMINAL_STATES
         # Checkpoints are listed when an event announces one, and once at the end (nothing is missed).
         if final or any("checkpoint" in str(event.data.get("message", "")).lower() for event in news):
@@ -161,8 +153,8 @@ class OpenAIBackend(HostedBackend):
             # The model is recorded before the status says so: whoever sees "succeeded" finds it.
             model_id = wire.require_field(job, "fine_tuned_model", "succeeded job")
             ref = ModelRef(self.name, str(job.get("model") or ""), "hosted", model_id=str(model_id))
-            self._finish(folder, ref, {"job_id": job_id, "trained_tokens": job.get("trained_tokens")})
-        changes = {"error": wire.failure_text(job), "trained_tokens": job.get("trained_tokens")}
+            self._finish(folder, ref, {"job_id": job_id, "trained_tokens": trained_tokens})
+        changes = {"error": wire.failure_text(job), "trained_tokens": trained_tokens}
         self._append(folder, self._apply_status(folder, provider_status, **changes))
         if final:
             folder.write_status(follow_done=True)
@@ -237,7 +229,7 @@ class OpenAIBackend(HostedBackend):
 
     def _client(self, max_retries: int = 2) -> Any:
         if self._sdk is None:
-            self._sdk = wire.make_client(self._settings(), self.provider)
+            self._sdk = wire.make_client(self._settings(), self.provider, azure=self.name == "azure")
         return self._sdk.with_options(max_retries=max_retries)
 
     def _call(self, request: Any, retries: int = 0) -> Any:
@@ -249,19 +241,3 @@ class OpenAIBackend(HostedBackend):
 
     def _job(self, request: Any, retries: int = 0) -> dict[str, Any]:
         return wire.require_job(wire.as_dict(self._call(request, retries)))
-
-
-class AzureOpenAIBackend(OpenAIBackend):
-    """Azure OpenAI: `[openai] azure_endpoint` + `api_version`, key in AZURE_OPENAI_API_KEY."""
-
-    name = "azure"
-    provider = "Azure OpenAI"
-
-    def _settings(self) -> Any:
-        settings = super()._settings()
-        if settings is None or not settings.openai.azure_endpoint:
-            raise safe_error(
-                "The azure backend needs an Azure OpenAI endpoint",
-                "Set `azure_endpoint` and `api_version` under [openai] in tuneui.toml.",
-            )
-        return settings

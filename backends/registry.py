@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 BACKENDS: dict[str, str] = {
     "local": "backends.local.backend:LocalBackend",
     "openai": "backends.openai_ft:OpenAIBackend",
-    "azure": "backends.openai_ft:AzureOpenAIBackend",
+    "azure": "backends.azure_ft:AzureOpenAIBackend",
     "together": "backends.together_ft:TogetherBackend",
 }
 

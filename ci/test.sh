@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs tuneui with its test extras into .venv and runs the whole suite.
+# Installs tuneui with its test extras into .venv, checks the import contracts and runs the whole suite.
 # pytest exits 5 when it collected no test: that must fail, so its exit code is passed on as is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,4 +17,6 @@ python3 -m venv .venv
 .venv/bin/python -m pip install -q -c ci/constraints.txt torch==2.13.0
 .venv/bin/python -m pip install -q -c ci/constraints.txt -e ".[test]"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+# The layer contract (.importlinter, docs/architecture.md) before the tests: a broken layer fails CI.
+.venv/bin/lint-imports --no-cache
 exec .venv/bin/python -m pytest "$@"

@@ -36,6 +36,10 @@ def _error_of(toml: str, tmp_path) -> str:
         ("[trainer]\nepochs = 3\n", "trainer", "unknown setting"),
         ('data = "train.jsonl"\n', "data", "table"),
         ("[prices]\ngpt = 3\n", "prices.gpt", "table"),
+        ('[azure.deployments]\n"gpt-4o-mini" = 3\n', 'azure.deployments."gpt-4o-mini"', "a name in quotes"),
+        ('[azure.deployments]\n"gpt-4o-mini" = "my deployment"\n', 'azure.deployments."gpt-4o-mini"', "'-', '_'"),
+        ('[azure]\ndeployments = "mini"\n', "azure.deployments", "table"),
+        ('[azure]\ndeployment_sku = "Premium"\n', "azure.deployment_sku", "'GlobalStandard'"),
     ],
 )
 def test_a_bad_value_is_an_error_naming_its_key(tmp_path, toml: str, key: str, words: str) -> None:
@@ -99,9 +103,10 @@ def test_from_dict_does_not_share_tables_with_its_input() -> None:
 
 def test_every_setting_is_documented() -> None:
     settings = Settings()
-    sections = [type(getattr(settings, item.name)) for item in fields(Settings) if item.name != "prices"]
-    assert LocalSettings in sections
+    tables = [item for item in fields(Settings) if isinstance(getattr(settings, item.name), dict)]  # prices, rules
+    sections = [type(getattr(settings, item.name)) for item in fields(Settings) if item not in tables]
+    assert LocalSettings in sections and {t.name for t in tables} == {"prices", "rules"}
     for section in sections:
         for item in fields(section):
             assert item.metadata["description"], f"{section.__name__}.{item.name}"
-    assert dict(fields(Settings)[-1].metadata)["description"]
+    assert all(t.metadata["description"] for t in tables)

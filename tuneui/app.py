@@ -1,24 +1,31 @@
 """The Textual app: one guide, one main screen, a full view per step, and a watch on the runs.
 
-Heavy work never runs here: steps run as child processes from thread workers (`guide_steps`),
+Heavy work never runs here: steps run as child processes from thread workers (`tuneui.guide.runner`),
 training in the backend's detached worker. The app only reads the workspace to follow them.
 """
 
 from __future__ import annotations
 
+import os
 import time
+import traceback
 from typing import Iterable
 
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.worker import Worker, WorkerState
 
+from tuneui.core.secrets import redact
 from tuneui.core.workspace import Workspace
 from backends.base import BackendError
 from tuneui.errors import TuneError, WorkspaceError
-from tuneui.guide import Action, Guide, Turn
-from tuneui.guide_state import WorkspaceState, observe
-from tuneui.guide_steps import StepResult, StepRunner, run_action
+from tuneui.guide.machine import COMMANDS, HELP_COMMAND, STATUS_COMMAND, Action, Guide, Turn
+from tuneui.guide.state import DAMAGED, WorkspaceState, WorkspaceWatch
+from tuneui.guide.runner import StepResult, StepRunner, run_action
+from tuneui.guide.step_table import CHAT, OPEN_COMMAND, ROWS, TRAIN, VIEWS
+from tuneui.widgets.literal import visible
 from tuneui.messages import StepFinished, WorkspaceChanged
 from tuneui.screens.main import MainScreen
 
@@ -30,12 +37,8 @@ class TuneApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "tuneui"
     BINDINGS = [
-        Binding("f1", "guide('/help')", "Help", show=False),
-        Binding("f2", "open_view('Dataset')", "Dataset"),
-        Binding("f3", "open_view('Cost')", "Cost"),
-        Binding("f4", "open_view('Train')", "Train"),
-        Binding("f5", "open_view('Evaluate')", "Evaluate"),
-        Binding("f6", "open_view('Chat')", "Chat"),
+        Binding("f1", f"guide({HELP_COMMAND!r})", "Help", show=False),
+        *(Binding(view.key, f"open_view({view.name!r})", view.name) for view in VIEWS if view.key),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
@@ -47,10 +50,14 @@ class TuneApp(App):
         self.runner = StepRunner(workspace, train_steps=train_steps)
         self.poll_seconds = poll_seconds
         self.busy: Action | None = None
-        self._state = observe(workspace)
+        self.watch = WorkspaceWatch(workspace)
+        # The guide reads the same watch: answering never re-reads every run from disk.
+        self.guide.read_state = lambda _: self.watch.poll()
+        self._state = self.watch.poll()
+        self._shown_version = self.watch.version
         self._run_statuses = {run.run_id: run.status for run in self._state.runs}
         self._follow_due: dict[str, float] = {}
-        self.sub_title = settings.project.name
+        self.sub_title = visible(settings.project.name, keep="")
 
     def get_default_screen(self) -> Screen:
         return MainScreen()
@@ -67,7 +74,7 @@ class TuneApp(App):
 
     def converse(self, text: str) -> None:
         """What the user typed or chose, through the guide, into the conversation and maybe an action."""
-        if self.busy is not None and not text.startswith(("/help", "/status", "/open", "/chat")):
+        if self.busy is not None and not text.startswith((HELP_COMMAND, STATUS_COMMAND, OPEN_COMMAND, CHAT.command)):
             self._say(Turn(says=(f"Still working on {self.busy.kind}; one step at a time. Views and /status work meanwhile.",)))
             return
         turn = self.guide.answer(text)
@@ -82,18 +89,28 @@ class TuneApp(App):
         self.busy = action
         self._main().show_working(f"working: {action.kind}…")
         context = self.guide.assistant_context() if action.kind == "ask" else ""
-        self.run_worker(lambda: self._carry_out(action, context), thread=True, group="step", name=f"run {action.kind}")
+        self.carry_out(action, context)
 
-    def _carry_out(self, action: Action, context: str) -> None:
-        """In a thread: run the step and report back. Whatever goes wrong ends as a message in the
-        conversation, never as a crashed UI."""
-        try:
-            result = run_action(self.runner, action.kind, action.argument, context)
-        except (TuneError, BackendError) as exc:
-            result = StepResult(False, title=exc.title, hint=exc.hint)
-        except Exception as exc:  # the UI's last line of defence: show it, keep the app alive
-            result = StepResult(False, title=f"{action.kind} failed: {type(exc).__name__}: {exc}")
-        self.post_message(StepFinished(action, result))
+    @work(thread=True, group="step", name="carry out a guide step", exit_on_error=False)
+    def carry_out(self, action: Action, context: str) -> None:
+        """In a thread: run the step and report back. An exception ends in `on_worker_state_changed`."""
+        self.post_message(StepFinished(action, run_action(self.runner, action.kind, action.argument, context)))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state != WorkerState.ERROR:
+            return
+        if event.worker.group == "step" and self.busy is not None:
+            # A step that broke is a turn of the conversation, like a step that failed.
+            title, hint = failure_text(event.worker.error, self.busy.kind)
+            self.post_message(StepFinished(self.busy, StepResult(False, title=title, hint=hint)))
+            return
+        self.report_failure(event.worker)
+
+    def report_failure(self, worker: Worker) -> tuple[str, str]:
+        """The one way a worker's failure is shown (screens send theirs here): title and hint."""
+        title, hint = failure_text(worker.error, worker.name)
+        self.notify(visible(f"{title}\n{hint}".strip()), severity="error", timeout=10, markup=False)
+        return title, hint
 
     def on_step_finished(self, message: StepFinished) -> None:
         self.busy = None
@@ -101,21 +118,27 @@ class TuneApp(App):
         self.poll_workspace()
         self._say(self.guide.finished(message.action, message.result))
         if message.action.kind == "train" and message.result.ok:
-            self.action_open_view("Train")
+            self.action_open_view(TRAIN.name)
 
     def poll_workspace(self) -> None:
-        """Follow runs (started here or before): a run that ends gets a line in the conversation."""
-        self._state = observe(self.workspace)
+        """Follow runs (started here or before): a run that ends gets a line in the conversation.
+        Only changed files are read (`WorkspaceWatch`), and views redraw only when something moved."""
+        self._state = self.watch.poll()
         for run in self._state.runs:
             before = self._run_statuses.get(run.run_id)
             self._run_statuses[run.run_id] = run.status
-            if before is not None and before != run.status and not run.active:
+            if before is not None and before != run.status and run.status == DAMAGED:
+                self._say(Turn(says=(f"Run {run.run_id} is damaged: {run.problem}",)))
+            elif before is not None and before != run.status and not run.active:
                 self._say(Turn(says=(f"Run {run.run_id} {run.status} after {run.steps} steps.",)))
-                self.notify(f"Run {run.run_id} {run.status}. Esc returns to the guide.", timeout=8)
+                self.notify(visible(f"Run {run.run_id} {run.status}. Esc returns to the guide."), timeout=8, markup=False)
                 if run.status == "succeeded" and self.busy is None:
                     self._say(self.guide.opening())
             if run.active and run.backend != "local":
                 self._follow_hosted(run.run_id, run.backend)
+        if self.watch.version == self._shown_version:
+            return
+        self._shown_version = self.watch.version
         self.screen.post_message(WorkspaceChanged())
         for screen in self.screen_stack:
             if isinstance(screen, MainScreen) and screen is not self.screen:
@@ -127,9 +150,10 @@ class TuneApp(App):
         if time.monotonic() < self._follow_due.get(run_id, 0.0):
             return
         self._follow_due[run_id] = float("inf")  # one fetch at a time; the fetch sets the next time
-        self.run_worker(lambda: self._fetch_hosted(run_id, backend_name), thread=True, group=f"follow-{run_id}")
+        self.fetch_hosted(run_id, backend_name)
 
-    def _fetch_hosted(self, run_id: str, backend_name: str) -> None:
+    @work(thread=True, group="follow", name="fetch a hosted run's news", exit_on_error=False)
+    def fetch_hosted(self, run_id: str, backend_name: str) -> None:
         from backends.registry import get_backend
 
         delay = HOSTED_RETRY_SECONDS
@@ -138,8 +162,10 @@ class TuneApp(App):
             delay = backend.poll_seconds
             backend.status(run_id)
         except (BackendError, TuneError) as exc:
-            self.call_from_thread(self.notify, f"Following {run_id}: {exc.title}. {exc.hint}", severity="warning", timeout=8)
-        self._follow_due[run_id] = time.monotonic() + delay
+            message = visible(f"Following {run_id}: {exc.title}. {exc.hint}")
+            self.call_from_thread(self.notify, message, severity="warning", timeout=8, markup=False)
+        finally:
+            self._follow_due[run_id] = time.monotonic() + delay
 
     def action_guide(self, command: str) -> None:
         if not isinstance(self.screen, MainScreen):
@@ -149,7 +175,7 @@ class TuneApp(App):
     def action_open_view(self, name: str) -> None:
         from tuneui.screens import views
 
-        view = views.create(name, self)
+        view = views.create(name, self.workspace)
         if type(self.screen) is type(view):
             return
         self.pop_to_main()
@@ -158,30 +184,51 @@ class TuneApp(App):
     def action_back(self) -> None:
         self.pop_to_main()
 
+    async def action_quit(self) -> None:
+        """Quit, but ask first when an edit would be lost (a training run goes on either way)."""
+        if not any(getattr(screen, "has_unsaved_edit", lambda: False)() for screen in self.screen_stack):
+            await super().action_quit()
+            return
+        from tuneui.screens.confirm import ConfirmModal
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        if not isinstance(self.screen, ConfirmModal):
+            self.push_screen(ConfirmModal("Quit and drop the unsaved edit of this example?"), answered)
+
     def pop_to_main(self) -> None:
         while len(self.screen_stack) > 1 and not isinstance(self.screen, MainScreen):
             self.pop_screen()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for name, key in (("Dataset", "F2"), ("Cost", "F3"), ("Train", "F4"), ("Evaluate", "F5"), ("Chat", "F6")):
-            yield SystemCommand(f"Open {name}", f"The {name} view ({key})", lambda name=name: self.action_open_view(name))
-        for command, text in (
-            ("/baseline", "Run the baseline prompts"),
-            ("/data", "Check and split the examples"),
-            ("/cost", "Estimate the cost on each backend"),
-            ("/train", "Start or watch a training run"),
-            ("/eval", "Evaluate the tuned model against the baseline"),
-            ("/status", "Where the project stands"),
-            ("/help", "Every command and key"),
-        ):
-            yield SystemCommand(command, text, lambda command=command: self.action_guide(command))
+        for view in VIEWS:
+            key = f" ({view.key.upper()})" if view.key else ""
+            yield SystemCommand(f"Open {view.name}", f"The {view.name} view{key}", lambda name=view.name: self.action_open_view(name))
+        for row in ROWS:
+            if row.action:
+                yield SystemCommand(row.command, row.help, lambda command=row.command: self.action_guide(command))
+        for command in (STATUS_COMMAND, HELP_COMMAND):
+            yield SystemCommand(command, COMMANDS[command], lambda command=command: self.action_guide(command))
 
     def _main(self) -> MainScreen:
         return next(screen for screen in self.screen_stack if isinstance(screen, MainScreen))
 
     def _say(self, turn: Turn) -> None:
         self._main().show_turn(turn)
+
+
+def failure_text(error: BaseException | None, doing: str) -> tuple[str, str]:
+    """Title and hint of a worker's failure: tuneui's own errors say what to do; anything else is a
+    bug, told in one line (its traceback with TUNEUI_DEBUG=1), the way the CLI tells it."""
+    if isinstance(error, (TuneError, BackendError)):
+        return redact(error.title), redact(error.hint)
+    title = redact(f"{doing} failed unexpectedly: {type(error).__name__}: {error}")
+    if os.environ.get("TUNEUI_DEBUG") and error is not None:
+        return title, redact("".join(traceback.format_exception(error)))
+    return title, "This is a bug in tuneui, not in your data: see TUNEUI_DEBUG=1 for where, and report it."
 
 
 def create_app(workspace: Workspace, *, train_steps: int | None = None) -> TuneApp:

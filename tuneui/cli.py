@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Sequence
 
 from tuneui import __version__
 from tuneui.errors import TuneError
-
-if TYPE_CHECKING:
-    from tuneui.core.workspace import Workspace
 
 COMMAND_MODULES = (
     "tuneui.commands.data",
@@ -47,13 +43,7 @@ def build_parser(*, with_commands: bool = True) -> argparse.ArgumentParser:
     ui = sub.add_parser("ui", help="open the terminal app (the default when no command is given)")
     ui.set_defaults(func=_cmd_ui)
     for name in COMMAND_MODULES if with_commands else ():
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue  # a command group not built yet
-        module.register(sub)
+        importlib.import_module(name).register(sub)
     return parser
 
 
@@ -72,16 +62,6 @@ def _opens_the_app(argv: Sequence[str]) -> bool:
     return position == len(argv)
 
 
-def workspace_of(args: argparse.Namespace) -> Workspace:
-    from tuneui.core.workspace import find_workspace
-
-    return find_workspace(args.project)
-
-
-def print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
-
-
 def _cmd_init(args: argparse.Namespace) -> int:
     from tuneui.core.workspace import init_workspace
 
@@ -93,8 +73,9 @@ def _cmd_init(args: argparse.Namespace) -> int:
 
 def _cmd_ui(args: argparse.Namespace) -> int:
     from tuneui.app import run_app
+    from tuneui.core.workspace import find_workspace
 
-    return run_app(workspace_of(args))
+    return run_app(find_workspace(args.project))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

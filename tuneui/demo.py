@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from tuneui.core.workspace import Workspace, init_workspace
 from tuneui.errors import TuneError
-from tuneui.guide_steps import StepResult, StepRunner
+from tuneui.guide.runner import StepResult, StepRunner
 
 SAMPLE = "data/demo"
 MODEL_FOLDER = "models/tiny"

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from tuneui.guide import Action
-from tuneui.guide_steps import StepResult
+from tuneui.guide.machine import Action
+from tuneui.guide.runner import StepResult
 
 
 @dataclass
@@ -41,3 +41,4 @@ class ChatChunk(Message):
     side: str
     text: str
     done: bool = False
+    error: str = ""  # the reply failed: shown on its side, never sent back to the model as history

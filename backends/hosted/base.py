@@ -27,7 +27,16 @@ from backends.base import (
     ModelRef,
     TrainSpec,
 )
-from backends.hosted.errors import ProviderUnavailableError, RateLimitedError
+from backends.hosted.backoff import ATTEMPTS, backoff_seconds, transient
+from backends.hosted.errors import (
+    ProviderUnavailableError,
+    RateLimitedError,
+    provider_data,
+    provider_text,
+    provider_time,
+    provider_word,
+    safe_error,
+)
 from backends.runs import RunFolder
 from tuneui.core.files import atomic_write_json
 
@@ -80,8 +89,53 @@ class HostedBackend(Backend):
         """Upload one JSONL file for fine-tuning; return the provider's file id."""
 
     @abc.abstractmethod
+    def _post_job(self, spec: TrainSpec, files: dict[str, str]) -> dict[str, Any]:
+        """Send the one request that creates the job (no retries of its own); return the job."""
+
+    @abc.abstractmethod
+    def _find_job(self, folder: RunFolder, files: dict[str, str]) -> dict[str, Any] | None:
+        """The job an earlier, interrupted or unanswered, create request made for this run, found
+        by a key no other run has (`files`: this run's uploaded file ids); None if there is none."""
+
     def _create_once(self, folder: RunFolder, spec: TrainSpec, files: dict[str, str]) -> dict[str, Any]:
-        """Create the job, or find the one an interrupted earlier attempt created; return it."""
+        """Create the job, or find the one an interrupted earlier attempt created; return it.
+
+        A create request is never repeated blindly: after a timeout, a dropped connection or a
+        5xx the provider may have made the job anyway, so it is looked for before trying again."""
+        interrupted_before = bool(folder.read_status().get("create_requested_at"))
+        folder.write_status(create_requested_at=time.time())
+        last: BackendError | None = None
+        for attempt in range(ATTEMPTS):
+            if attempt or interrupted_before:
+                found = self._find_job(folder, files)
+                if found is not None:
+                    return found
+            try:
+                return self._post_job(spec, files)
+            except BackendError as error:
+                if not transient(error):
+                    raise
+                last = error
+                time.sleep(backoff_seconds(attempt, error))
+        found = self._find_job(folder, files)
+        if found is not None:
+            return found
+        raise safe_error(
+            f"{self.provider} could not create the job after {ATTEMPTS} tries: {last.title if last else ''}",
+            "Nothing was created. Run the same `tuneui train` again later.",
+            ProviderUnavailableError,
+        )
+
+    def _with_retries(self, request: Any) -> Any:
+        """`request()`, tried again after transient failures; only for requests safe to repeat."""
+        for attempt in range(ATTEMPTS - 1):
+            try:
+                return request()
+            except BackendError as error:
+                if not transient(error):
+                    raise
+                time.sleep(backoff_seconds(attempt, error))
+        return request()
 
     @abc.abstractmethod
     def _fetch(self, folder: RunFolder, status: dict[str, Any]) -> None:
@@ -228,7 +282,10 @@ class HostedBackend(Backend):
             folder.write_status(detail=f"{self.provider} unreachable, retrying: {exc.title}")
 
     def _apply_status(self, folder: RunFolder, provider_status: str, **extra: Any) -> list[Event]:
-        """Record the provider's status word; return the status/log events its change implies."""
+        """Record the provider's status word; return the status/log events its change implies.
+        The word and any text in `extra` come from the provider: redacted before they are kept."""
+        provider_status = provider_word(provider_status)
+        extra = {key: provider_text(value) if isinstance(value, str) else value for key, value in extra.items()}
         status = folder.read_status()
         previous = status.get("provider_status")
         ours = self.status_map.get(provider_status)
@@ -251,13 +308,21 @@ class HostedBackend(Backend):
 
     @staticmethod
     def _append(folder: RunFolder, events: list[Event]) -> None:
+        """Store events; everything in them that a provider wrote is redacted and typed first."""
         if events:
-            folder.append_events(events)
+            folder.append_events([_clean_event(event) for event in events])
 
     def _finish(self, folder: RunFolder, ref: ModelRef, details: Mapping[str, Any]) -> None:
         """Persist the trained model: `model.json` for people and tools, `model_ref` for `status`."""
-        atomic_write_json(folder.model_json, {**ref.to_dict(), **details})
+        ref = ModelRef.from_dict(provider_data(ref.to_dict()))
+        atomic_write_json(folder.model_json, {**ref.to_dict(), **provider_data(dict(details))})
         folder.write_status(model_ref=ref.to_dict())
+
+
+def _clean_event(event: Event) -> Event:
+    when = provider_time(event.time) or time.time()
+    event_id = provider_word(event.id) if event.id is not None else None
+    return Event(event.type, provider_data(dict(event.data)), when, id=event_id)
 
 
 def _count_train_tokens(spec: TrainSpec) -> list[int]:

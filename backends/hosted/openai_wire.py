@@ -13,6 +13,9 @@ from backends.base import BackendError, Event, NotReadyError, TrainSpec
 from backends.hosted.errors import (
     ProviderUnavailableError,
     RateLimitedError,
+    provider_count,
+    provider_number,
+    provider_time,
     refusal,
     require,
     safe_error,
@@ -33,19 +36,27 @@ METRIC_KEYS = (
 REQUEST_TIMEOUT_S = 120.0
 
 
-def make_client(settings: Any, provider: str) -> Any:
-    """An OpenAI (or, with `[openai] azure_endpoint`, an Azure OpenAI) SDK client.
+def make_client(settings: Any, provider: str, azure: bool = False) -> Any:
+    """An OpenAI SDK client, or with `azure` an Azure OpenAI one (`[openai] azure_endpoint`).
 
     `OPENAI_BASE_URL` is read by the SDK itself, so any OpenAI-compatible endpoint works.
     """
     azure_endpoint = settings.openai.azure_endpoint if settings is not None else ""
-    key_name = "AZURE_OPENAI_API_KEY" if azure_endpoint else "OPENAI_API_KEY"
+    if not azure and azure_endpoint:
+        # The Azure API differs (no job metadata, deployments): running OpenAI's rules against it
+        # would create duplicate jobs and call models that cannot answer.
+        raise NotReadyError(
+            "[openai] azure_endpoint is set, so this project trains on Azure OpenAI",
+            'Use `--backend azure` (or `hosted_backend = "azure"` under [models] in tuneui.toml), '
+            "or remove azure_endpoint to use api.openai.com.",
+        )
+    key_name = "AZURE_OPENAI_API_KEY" if azure else "OPENAI_API_KEY"
     key = api_key(key_name)
     if not key:
         raise NotReadyError(f"No {provider} API key", key_hint(key_name))
     import openai  # ~2 s to import: only once there is a key to use it with
 
-    if azure_endpoint:
+    if azure:
         if not settings.openai.api_version:
             raise NotReadyError(
                 "Azure OpenAI needs an API version",
@@ -60,6 +71,10 @@ def make_client(settings: Any, provider: str) -> Any:
     return openai.OpenAI(api_key=key, timeout=REQUEST_TIMEOUT_S)
 
 
+class DeploymentNotFoundError(BackendError):
+    """Azure answered 404 DeploymentNotFound: no deployment has the name a chat request used."""
+
+
 def translate(exc: Exception, provider: str, default_wait: float) -> BackendError:
     """An SDK exception as the backend error a follower knows how to handle."""
     import openai
@@ -70,6 +85,8 @@ def translate(exc: Exception, provider: str, default_wait: float) -> BackendErro
         return safe_error(f"{provider} did not answer: {exc.message}", "", ProviderUnavailableError)
     if isinstance(exc, openai.APIStatusError):
         message = error_message(exc.body) or exc.message
+        if exc.status_code == 404 and error_code(exc.body) == "DeploymentNotFound":
+            return safe_error(f"{provider} has no such deployment: {message}", "", DeploymentNotFoundError)
         if exc.status_code >= 500:
             return safe_error(f"{provider} had an internal error (HTTP {exc.status_code}): {message}", "", ProviderUnavailableError)
         return refusal(provider, message, exc.status_code)
@@ -88,6 +105,14 @@ def error_message(body: object) -> str | None:
         inner = body.get("error", body)
         if isinstance(inner, Mapping) and inner.get("message"):
             return str(inner["message"])
+    return None
+
+
+def error_code(body: object) -> str | None:
+    if isinstance(body, Mapping):
+        inner = body.get("error", body)
+        if isinstance(inner, Mapping) and inner.get("code"):
+            return str(inner["code"])
     return None
 
 
@@ -111,31 +136,50 @@ def retry_after_of(headers: Mapping[str, str], default: float) -> float:
 def as_dict(obj: Any) -> dict[str, Any]:
     """An SDK model as the plain dict the server sent (fields it left out stay out)."""
     if hasattr(obj, "to_dict"):
-        return obj.to_dict()
+        import pydantic  # loaded already, with the SDK
+
+        # A field of an unexpected type ('created_at': 'yesterday') would make Pydantic warn on
+        # stderr with the provider's value, unredacted; the wire rules here check every field instead.
+        quiet = {} if pydantic.VERSION.startswith("1.") else {"warnings": False}
+        return obj.to_dict(**quiet)
     require(obj, (), "response", "OpenAI")  # e.g. text where JSON was expected
     return dict(obj)
 
 
 def normalize_event(raw: Mapping[str, Any]) -> Event:
-    """One `fine_tuning.job.event` as a tuneui event, keyed by OpenAI's event id."""
-    require(dict(raw), ("id", "created_at"), "fine-tuning event", "OpenAI")
+    """One `fine_tuning.job.event` as a tuneui event, keyed by OpenAI's event id. Numbers are the
+    provider's to send wrong: a time that is no date is replaced by the time it arrived, a metric
+    that is no number is dropped, and a metrics event without a step is kept as a log line."""
+    require(dict(raw), ("id",), "fine-tuning event", "OpenAI")
     data = raw.get("data") if isinstance(raw.get("data"), Mapping) else {}
-    when = float(raw["created_at"])
-    if raw.get("type") == "metrics" and "step" in data:
-        metrics = {key: data[key] for key in METRIC_KEYS if key in data}
-        return Event("metrics", metrics, when, id=str(raw["id"]))
+    when = provider_time(raw.get("created_at")) or time.time()
+    if raw.get("type") == "metrics" and provider_count(data.get("step")) is not None:
+        return Event("metrics", metric_values(data, METRIC_KEYS), when, id=str(raw["id"]))
+    # Azure's word for a warning is "warning"; tuneui's (and OpenAI's) is "warn".
     level = str(raw.get("level") or "info")
+    level = "warn" if level == "warning" else level
     return Event("log", {"level": level, "message": redact(str(raw.get("message", "")))}, when, id=str(raw["id"]))
 
 
 def normalize_checkpoint(raw: Mapping[str, Any]) -> Event:
     require(dict(raw), ("id", "step_number"), "fine-tuning checkpoint", "OpenAI")
+    metrics = raw.get("metrics") if isinstance(raw.get("metrics"), Mapping) else {}
     data = {
-        "step": raw["step_number"],
+        "step": provider_count(raw["step_number"]),
         "model_id": raw.get("fine_tuned_model_checkpoint"),
-        "metrics": dict(raw.get("metrics") or {}),
+        "metrics": metric_values(metrics, tuple(metrics)),
     }
-    return Event("checkpoint", data, float(raw.get("created_at") or time.time()), id=str(raw["id"]))
+    return Event("checkpoint", data, provider_time(raw.get("created_at")) or time.time(), id=str(raw["id"]))
+
+
+def metric_values(data: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """The `keys` of `data` that hold finite numbers; steps as whole numbers."""
+    values: dict[str, Any] = {}
+    for key in keys:
+        number = provider_count(data.get(key)) if key in ("step", "total_steps") else provider_number(data.get(key))
+        if number is not None:
+            values[str(key)] = number
+    return values
 
 
 def failure_text(job: Mapping[str, Any]) -> str | None:

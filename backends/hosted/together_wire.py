@@ -17,18 +17,23 @@ from typing import Any, Iterator, Mapping
 import httpx
 
 from backends.base import BackendError, Event, NotReadyError
+from backends.hosted.archive import ArchiveError
 from backends.hosted.errors import (
     ProviderUnavailableError,
     RateLimitedError,
     ResponseShapeError,
+    provider_number,
+    provider_text,
+    provider_word,
     refusal,
     safe_error,
 )
 from backends.hosted.openai_wire import error_message, retry_after_of
-from tuneui.core.secrets import api_key, key_hint, redact
+from tuneui.core.secrets import api_key, key_hint
 
 PROVIDER = "Together AI"
 KEY_NAME = "TOGETHER_API_KEY"
+MAX_REDIRECTS = 5
 
 
 class TogetherHTTP:
@@ -58,22 +63,47 @@ class TogetherHTTP:
                 ResponseShapeError,
             ) from None
 
-    def download(self, path: str, params: Mapping[str, Any], target: Path) -> None:
-        """Stream a binary answer into `target` (written whole or not at all)."""
+    def download(self, path: str, params: Mapping[str, Any], target: Path, max_bytes: int) -> None:
+        """Stream a binary answer into `target` (written whole or not at all), at most `max_bytes`.
+
+        Together answers with a redirect to a presigned storage URL. The redirect is followed by
+        hand with a client that carries no Authorization header: the key never reaches another host.
+        """
         partial = target.with_name(target.name + ".partial")
         try:
             with self.client.stream("GET", path, params=params) as response:
-                self._raise_for(response, read=True)
-                with open(partial, "wb") as handle:
-                    for block in response.iter_bytes():
-                        handle.write(block)
-                    # On disk before the rename: a crash must not leave a renamed, empty archive.
-                    handle.flush()
-                    os.fsync(handle.fileno())
+                if response.is_redirect:
+                    location = response.headers.get("location", "")
+                    with httpx.Client(timeout=self.client.timeout, follow_redirects=True, max_redirects=MAX_REDIRECTS) as bare:
+                        with bare.stream("GET", response.url.join(location)) as redirected:
+                            self._save(redirected, partial, max_bytes)
+                else:
+                    self._save(response, partial, max_bytes)
         except httpx.HTTPError as exc:
             partial.unlink(missing_ok=True)
             raise _unavailable(exc) from None
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
         partial.replace(target)
+
+    def _save(self, response: httpx.Response, partial: Path, max_bytes: int) -> None:
+        self._raise_for(response, read=True)
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise _too_large(max_bytes)
+        written = 0
+        with open(partial, "wb") as handle:
+            for block in response.iter_bytes():  # decoded bytes are counted: a gzip transfer cannot slip past
+                written += len(block)
+                if written > max_bytes:
+                    raise _too_large(max_bytes)
+                handle.write(block)
+            # On disk before the rename: a crash must not leave a renamed, empty archive.
+            handle.flush()
+            os.fsync(handle.fileno())
+        if written == 0:
+            raise safe_error(f"{PROVIDER} sent an empty adapter download", "Retry later with `tuneui train --resume RUN`.", ArchiveError)
 
     def stream_lines(self, path: str, body: Mapping[str, Any]) -> Iterator[str]:
         try:
@@ -108,6 +138,13 @@ class TogetherHTTP:
         raise refusal(PROVIDER, message[:500], response.status_code)
 
 
+def _too_large(max_bytes: int) -> BackendError:
+    return ArchiveError(
+        f"The adapter download is larger than {max_bytes / 1024**3:.1f} GiB",
+        "Raise `[hosted] adapter_max_gib` in tuneui.toml if the adapter is really that large.",
+    )
+
+
 def _unavailable(exc: httpx.HTTPError) -> BackendError:
     return safe_error(f"{PROVIDER} did not answer: {type(exc).__name__}: {exc}", "", ProviderUnavailableError)
 
@@ -120,39 +157,96 @@ def rows_of(payload: Any, what: str) -> list[Mapping[str, Any]]:
     return [row for row in rows if isinstance(row, Mapping)]
 
 
+def job_word(value: Any, what: str) -> str:
+    """An identifier the provider gave (job id, file id, output model name), used in later URLs and
+    requests: it must be a plain identifier, or it is refused rather than redacted into another."""
+    word = provider_word(value) if isinstance(value, str) else ""
+    if not word or word != value:
+        raise safe_error(f"{PROVIDER} returned a {what} that is not an identifier: {str(value)[:80]!r}",
+                         "Check `[together] base_url`.", ResponseShapeError)  # fmt: skip
+    return word
+
+
+def count(value: Any) -> int:
+    """A non-negative count the provider sent (total_steps...), 0 when it is not one."""
+    number = provider_number(value)
+    return int(number) if number is not None and number >= 0 else 0
+
+
+def supported_models(payload: Any) -> set[str]:
+    """`GET /fine-tunes/models/supported`: `{"models": [names]}`."""
+    models = payload.get("models") if isinstance(payload, Mapping) else None
+    if not isinstance(models, list):
+        raise safe_error(f"{PROVIDER} returned a supported-model list without 'models'", "Check `[together] base_url`.", ResponseShapeError)
+    return {name for name in models if isinstance(name, str)}
+
+
+def lora_limits(model: str, limits: Any) -> tuple[str | None, str | None]:
+    """(reason, note) from `GET /fine-tunes/models/limits` for `model`: LoRA must be offered."""
+    lora = limits.get("lora_training") if isinstance(limits, Mapping) else None
+    if not isinstance(lora, Mapping):
+        return f"{PROVIDER} offers no LoRA fine-tuning of {model} (only full fine-tuning).", None
+    rank, epochs = count(lora.get("max_rank")), count(limits.get("max_num_epochs"))
+    return None, f"{model}: LoRA rank up to {rank}, at most {epochs} epochs."
+
+
+# Event types that carry the reason a job failed. The spec writes types in lower case, the SDKs'
+# validators in upper case (JOB_ERROR, JOB_USER_ERROR): both are read, as lower case.
+FAILURE_KINDS = frozenset({"job_error", "job_user_error"})
+_LEVELS = {"error": "error", "warning": "warn", "warn": "warn", "legacy_iwarning": "warn", "legacy_ierror": "error"}
+
+
+def cheapest_hardware(rows: list[Mapping[str, Any]]) -> tuple[float, str] | None:
+    """(cents per minute, hardware id) of the cheapest `GET /hardware?model=` row that is
+    available (or says nothing of availability); None when none is priced."""
+    priced = []
+    for row in rows:
+        pricing, availability = row.get("pricing"), row.get("availability")
+        cents = provider_number(pricing.get("cents_per_minute")) if isinstance(pricing, Mapping) else None
+        status = availability.get("status", "available") if isinstance(availability, Mapping) else "available"
+        if cents is not None and cents > 0 and status == "available":
+            priced.append((cents, provider_word(row.get("id") or "?")))
+    return min(priced) if priced else None
+
+
 def normalize_events(raw_events: list[Mapping[str, Any]]) -> list[Event]:
-    """Together's job events, oldest first. They carry no id, so one is made from their content."""
+    """Together's job events, oldest first. Every field is the provider's: typed and redacted here
+    (and again when stored); the id is the event's `hash`, or a digest of its content."""
     events = []
     for raw in sorted(raw_events, key=lambda e: str(e.get("created_at") or "")):
-        kind = str(raw.get("type") or "message")
+        kind = provider_word(raw.get("type") or "message").lower()
         when = _timestamp(raw.get("created_at"))
+        step = count(raw.get("step")) or None
+        message = provider_text(raw.get("message") or "")
         # A digest, not the text itself: the id is written to events.jsonl, and the raw message
         # could echo a secret that redact() strips from the message only.
         content = f"{raw.get('created_at')}|{kind}|{raw.get('step')}|{raw.get('message')}"
-        event_id = str(raw.get("hash") or hashlib.sha256(content.encode("utf-8")).hexdigest()[:32])
+        given = raw.get("hash")
+        event_id = provider_word(given) if isinstance(given, str) and given else hashlib.sha256(content.encode()).hexdigest()[:32]
         if kind == "checkpoint_save":
-            data = {"step": raw.get("step"), "path": raw.get("checkpoint_path"), "message": redact(str(raw.get("message") or ""))}
+            data = {"step": step, "path": provider_text(raw.get("checkpoint_path") or "", 500), "message": message}
             events.append(Event("checkpoint", data, when, id=event_id))
             continue
-        level = str(raw.get("level") or ("error" if kind == "job_error" else "info"))
-        events.append(Event("log", {"level": level, "message": redact(str(raw.get("message") or "")), "kind": kind}, when, id=event_id))
+        level = _LEVELS.get(str(raw.get("level") or "").lower(), "error" if kind in FAILURE_KINDS else "info")
+        events.append(Event("log", {"level": level, "message": message, "kind": kind}, when, id=event_id))
     return events
 
 
 def normalize_metrics(rows: list[Mapping[str, Any]], total_steps: int | None) -> list[Event]:
-    """`GET /fine-tunes/{id}/metrics` rows: train rows hold `train/*` keys, eval rows `eval/*`."""
+    """`GET /fine-tunes/{id}/metrics` rows: train rows hold `train/*` keys, eval rows `eval/*`.
+    Values that are not finite numbers are dropped: a loss is a number or it is nothing."""
     events = []
     for row in rows:
-        step = row.get("train/global_step", row.get("eval/global_step"))
-        if not isinstance(step, (int, float)):
+        step = provider_number(row.get("train/global_step", row.get("eval/global_step")))
+        if step is None:
             continue
         step = int(step)
-        when = float(row.get("timestamp") or 0) / 1e9 or time.time()
+        when = (provider_number(row.get("timestamp")) or 0) / 1e9 or time.time()
         extra = {"total_steps": total_steps} if total_steps else {}
-        if "train/loss" in row:
-            events.append(Event("metrics", {"step": step, "train_loss": row["train/loss"], **extra}, when, id=f"train:{step}"))
-        if "eval/loss" in row:
-            events.append(Event("metrics", {"step": step, "valid_loss": row["eval/loss"], **extra}, when, id=f"eval:{step}"))
+        for source, name, prefix in (("train/loss", "train_loss", "train"), ("eval/loss", "valid_loss", "eval")):
+            loss = provider_number(row.get(source))
+            if loss is not None:
+                events.append(Event("metrics", {"step": step, name: loss, **extra}, when, id=f"{prefix}:{step}"))
     return events
 
 
@@ -172,8 +266,10 @@ def sse_text(lines: Iterator[str]) -> Iterator[str]:
 
 
 def _timestamp(value: Any) -> float:
-    if isinstance(value, (int, float)):
-        return float(value)
+    """An event's `created_at` (ISO 8601, or epoch seconds) as epoch seconds; now when neither."""
+    number = provider_number(value)
+    if number is not None:
+        return number
     try:
         import datetime as dt
 

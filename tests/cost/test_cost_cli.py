@@ -126,3 +126,29 @@ def test_bad_data_is_exit_1_with_the_line(tmp_path, capsys):
     got, _, err = _run(capsys, "--project", str(tmp_path), "estimate", str(bad), "--backend", "openai")
     assert got == 1 and f"{bad}:2" in err
     assert bad.read_bytes() == before
+
+
+def test_headless_comparison_saves_the_cost_step_like_the_guide(project, capsys, monkeypatch):
+    """`tuneui estimate` on the project's split is the Cost step: reports/cost.json is written
+    without the guide, and the guide's step writes the very same file."""
+    from tuneui.guide.runner import StepRunner
+    from tuneui.guide.state import observe
+
+    workspace, _ = project
+    saved = workspace.reports_dir / "cost.json"
+    other = workspace.root / "other.jsonl"
+    other.write_bytes(workspace.train_file.read_bytes())
+    _run(capsys, "--project", str(workspace.root), "estimate", str(other), "--json")
+    _run(capsys, "--project", str(workspace.root), "estimate", "--backend", "openai", "--json")
+    assert not saved.exists()  # another file, or one backend, is not the project's Cost step
+
+    code, out, _ = _run(capsys, "--project", str(workspace.root), "estimate", "--json")
+    assert code == 0
+    headless = json.loads(saved.read_text())
+    assert headless == {"rows": json.loads(out)["estimates"]}
+    assert observe(workspace).cost_saved
+
+    saved.unlink()
+    result = StepRunner(workspace).cost()
+    assert result.ok, result.title
+    assert json.loads(saved.read_text()) == headless == dict(result.data)

@@ -113,6 +113,17 @@ def test_missing_price_gives_tokens_and_says_how_to_add_it():
     assert estimate.price_as_of == "your tuneui.toml"
 
 
+def test_together_bills_its_evaluations_of_the_validation_file_too():
+    validation = EvalTokens(examples=4, prompt_tokens=300, answer_tokens=100)
+    priced = load_prices({"Qwen/Qwen3-8B": {"train_per_million": 0.5}})
+    estimate = hosted_estimate("together", "Qwen/Qwen3-8B", [100] * 20, epochs=3, validation=validation, prices=priced, today=TODAY)
+    # epochs x training tokens + n_evals (10, what tuneui sends) x validation tokens
+    assert estimate.billed_tokens == 3 * 2000 + 10 * 400
+    assert estimate.cost_usd == pytest.approx((6000 + 4000) * 0.5 / 1e6)
+    openai = hosted_estimate("openai", "gpt-4o-mini", [100] * 20, epochs=3, validation=validation, today=TODAY)
+    assert openai.billed_tokens == 6000  # OpenAI bills no validation passes
+
+
 def test_hourly_model_has_no_dollar_figure():
     estimate = hosted_estimate("openai", "o4-mini", [100] * 20, today=TODAY)
     assert estimate.cost_usd is None and estimate.price_per_million is None
@@ -123,6 +134,13 @@ def test_azure_keeps_openai_rules_but_not_its_prices():
     estimate = hosted_estimate("azure", "gpt-4o-mini", [100] * 5, today=TODAY)
     assert (estimate.epochs, estimate.cost_usd) == (20, None)
     assert not any("2027-01-06" in w for w in estimate.warnings)
+
+
+def test_azure_says_a_tuned_model_is_called_through_a_deployment_billed_by_the_hour():
+    estimate = hosted_estimate("azure", "gpt-4o-mini", [100] * 5, today=TODAY)
+    (hosting,) = [w for w in estimate.warnings if "per hour" in w]
+    assert "deployment" in hosting and "$1.70 per hour" in hosting and "2026-11-28" in hosting
+    assert not any("per hour" in w for w in hosted_estimate("openai", "gpt-4o-mini", [100] * 5, today=TODAY).warnings)
 
 
 def test_model_of_another_provider_is_refused():

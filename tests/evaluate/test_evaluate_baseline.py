@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tuneui.cli import main
-from tuneui.core.baseline import prompt_variants, recorded_best, run_baseline
+from tuneui.steps.baseline import prompt_variants, recorded_best, run_baseline
 from tuneui.core.dataset.model import Example
 from tuneui.core.evalset import load_eval_set
 

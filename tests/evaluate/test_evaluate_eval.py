@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 from tuneui.cli import main
-from tuneui.core.evaluate import evaluate_run
+from tuneui.steps.evaluate import evaluate_run
 
 from tests.evaluate.evalkit import TICKETS, label_of, make_finished_run, question_of
 
-EXACT_KEYS = {"run_id", "split", "examples", "metrics", "judge", "verdict"}
+EXACT_KEYS = {"run_id", "split", "examples", "metrics", "judge", "verdict", "rules"}
 
 
 def _tuned_knows_labels(model, conversation):
@@ -35,6 +35,7 @@ def test_eval_json_is_the_exact_interface(ticket_project, scripted, capsys) -> N
     assert set(out) == EXACT_KEYS
     assert out["run_id"] == run_id and out["split"] == "val" and out["examples"] == 6
     assert out["judge"] is None
+    assert out["rules"] is None  # the project names no task rules
     assert set(out["metrics"]) == {"baseline", "tuned"}
     assert out["metrics"]["tuned"]["accuracy"] == 1.0
     # The base model is right on the 2 "question" tickets of 6.

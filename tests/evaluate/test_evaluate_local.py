@@ -21,6 +21,7 @@ from tests.evaluate.evalkit import SYSTEM, TICKETS, make_finished_run, write_spl
 from tuneui.cli import main
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow  # the local inference worker, through the installed command
 
 
 @pytest.fixture(scope="module")

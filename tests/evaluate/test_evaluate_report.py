@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tuneui.cli import main
-from tuneui.core.evaluate import evaluate_run
+from tuneui.steps.evaluate import evaluate_run
 
 from tests.evaluate.evalkit import (
     TICKETS,
@@ -146,7 +146,7 @@ def realistic_run(workspace, scripted):
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed (apt-get install chromium)")
 def test_html_report_opens_in_headless_chromium(realistic_run, tmp_path) -> None:
     """Set TUNEUI_UPDATE_SCREENSHOT=1 to refresh docs/report.png from this page."""
-    from tuneui.core.report import write_report
+    from tuneui.steps.report import write_report
 
     project, run_id = realistic_run
     files = write_report(project, run_id)

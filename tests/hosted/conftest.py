@@ -10,6 +10,7 @@ from typing import Any, Iterator
 import pytest
 
 from backends.base import TERMINAL_STATES, TrainSpec
+from tests.hosted.fake_azure import API_VERSION, FakeAzure
 from tests.hosted.fake_http import FakeServer
 from tests.hosted.fake_openai import FakeOpenAI
 from tests.hosted.fake_together import FakeTogether
@@ -24,8 +25,7 @@ TRAIN_ROWS = [
 @pytest.fixture(autouse=True)
 def _quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retries keep their logic but not their half-second pauses."""
-    monkeypatch.setattr("backends.openai_ft.RETRY_BASE_S", 0.01)
-    monkeypatch.setattr("backends.together_ft.RETRY_BASE_S", 0.01)
+    monkeypatch.setattr("backends.hosted.backoff.RETRY_BASE_S", 0.01)
 
 
 @pytest.fixture(autouse=True)
@@ -57,6 +57,19 @@ def fake_together(monkeypatch: pytest.MonkeyPatch, project: Any) -> Iterator[Fak
         monkeypatch.setenv("TUNEUI_POLL_SECONDS", FAST_POLL)
         settings = project.settings()
         settings.together.base_url = server.base_url
+        project.save_settings(settings)
+        yield server
+
+
+@pytest.fixture
+def fake_azure(monkeypatch: pytest.MonkeyPatch, project: Any) -> Iterator[FakeAzure]:
+    """A running fake Azure OpenAI; the project's `[openai] azure_endpoint` points at it."""
+    with FakeAzure() as server:
+        monkeypatch.setenv("AZURE_OPENAI_API_KEY", server.api_key)
+        monkeypatch.setenv("TUNEUI_POLL_SECONDS", FAST_POLL)
+        settings = project.settings()
+        settings.openai.azure_endpoint = server.azure_endpoint
+        settings.openai.api_version = API_VERSION
         project.save_settings(settings)
         yield server
 

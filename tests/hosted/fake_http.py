@@ -9,8 +9,11 @@ matching requests:
   - `status=500, after_handling=True`  do the work (e.g. create the job), then answer 500 anyway;
   - `status=429, headers={"retry-after": "1"}`  rate limit;
   - `drop=True`                        read the request, then close the connection without answering;
+  - `drop=True, after_handling=True`   do the work, then close without answering (a timeout too late);
   - `strip=("status",)`                answer normally but without those top-level fields.
-`server.requests` records every request (method, path, query, headers, json, form) in order.
+`server.requests` records every request (method, path, query, headers, json, form) in order;
+`server.served` every answer sent, injected faults included, as (request, reply) pairs; and
+`server.replies` only the answers the routes gave (after a fault's strip), for contract checks.
 """
 
 from __future__ import annotations
@@ -65,9 +68,12 @@ class FakeServer:
     """A threaded HTTP server whose routes are `(method, regex) -> handler(request, match)`."""
 
     api_key = "sk-test-FAKEKEY-0123456789abcdef"
+    requires_key = True  # False for a storage server answering presigned URLs, which carry their own
 
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
+        self.served: list[tuple[Recorded, Reply]] = []
+        self.replies: list[tuple[Recorded, Reply]] = []  # what each routed request was answered
         self.faults: list[Fault] = []
         self.lock = threading.RLock()
         self._routes: list[tuple[str, re.Pattern[str], Route]] = []
@@ -145,6 +151,9 @@ def _handler_for(server: FakeServer) -> type[BaseHTTPRequestHandler]:
         def do_DELETE(self) -> None:
             self._handle("DELETE")
 
+        def do_PATCH(self) -> None:
+            self._handle("PATCH")
+
         def _handle(self, method: str) -> None:
             url = urllib.parse.urlsplit(self.path)
             body = self.rfile.read(int(self.headers.get("content-length") or 0))
@@ -157,28 +166,39 @@ def _handler_for(server: FakeServer) -> type[BaseHTTPRequestHandler]:
             )
             with server.lock:
                 server.requests.append(request)
+            self._request = request
             fault = server._take_fault(method, url.path)
-            if fault is not None and fault.drop:
-                self.connection.shutdown(socket.SHUT_RDWR)
-                self.close_connection = True
+            if fault is not None and fault.drop and not fault.after_handling:
+                self._hang_up()
                 return
             if fault is not None and not fault.after_handling and not fault.strip:
                 self._send(error_reply(fault.status, f"injected {fault.status}", **fault.headers) if fault.status != 429
                            else Reply(429, {"error": {"message": "Rate limit reached", "type": "requests", "param": None, "code": "rate_limit_exceeded"}}, fault.headers))
                 return
             presented = request.headers.get("api-key") or request.headers.get("authorization", "").removeprefix("Bearer ")
-            if presented != server.api_key:
+            if server.requires_key and presented != server.api_key:
                 # Echoes the key it was given, as careless servers do: redaction must catch it.
                 self._send(error_reply(401, f"Incorrect API key provided: {presented}", "invalid_request_error", "invalid_api_key"))
                 return
             reply = server._dispatch(request)
+            if fault is not None and fault.drop:
+                self._hang_up()
+                return
             if fault is not None and fault.after_handling:
                 reply = error_reply(fault.status, f"injected {fault.status} after handling", **fault.headers)
             elif fault is not None and fault.strip and isinstance(reply.body, dict):
                 reply.body = {k: v for k, v in reply.body.items() if k not in fault.strip}
+            with server.lock:
+                server.replies.append((request, reply))
             self._send(reply)
 
+        def _hang_up(self) -> None:
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
+
         def _send(self, reply: Reply) -> None:
+            with server.lock:
+                server.served.append((self._request, reply))
             data = reply.raw if reply.raw is not None else json.dumps(reply.body).encode()
             self.send_response(reply.status)
             self.send_header("content-type", reply.content_type)

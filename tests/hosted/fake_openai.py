@@ -29,6 +29,8 @@ from tests.hosted.fake_http import FakeServer, Recorded, Reply, error_reply
 
 
 class FakeOpenAI(FakeServer):
+    api_root = "/v1"  # every route but chat lives under it (FakeAzure: /openai)
+
     def __init__(self, steps: int = 4, outcome: str = "succeeded", unknown_status: str | None = None) -> None:
         super().__init__()
         self.steps = steps
@@ -47,11 +49,9 @@ class FakeOpenAI(FakeServer):
         self.checkpoints: dict[str, list[dict[str, Any]]] = {}
         self._ids = itertools.count(1)
         self._progress: dict[str, dict[str, Any]] = {}
-        # Azure OpenAI serves the same API under /openai (with ?api-version=...), chat per deployment.
-        v1 = "(?:/v1|/openai)"
-        self.route("POST", "/openai/deployments/(?P<deployment>[^/]+)/chat/completions", self._chat)
+        v1 = self.api_root
         self.route("POST", v1 + "/files", self._upload)
-        self.route("GET", v1 + "/models", lambda r, m: Reply(body={"object": "list", "data": self.models}))
+        self.route("GET", v1 + "/models", self._list_models)
         self.route("POST", v1 + "/fine_tuning/jobs", self._create)
         self.route("GET", v1 + "/fine_tuning/jobs", self._list_jobs)
         self.route("GET", v1 + r"/fine_tuning/jobs/(?P<id>[^/]+)", self._retrieve)
@@ -59,15 +59,14 @@ class FakeOpenAI(FakeServer):
         self.route("GET", v1 + r"/fine_tuning/jobs/(?P<id>[^/]+)/checkpoints", self._list_checkpoints)
         for action in ("cancel", "pause", "resume"):
             self.route("POST", v1 + rf"/fine_tuning/jobs/(?P<id>[^/]+)/{action}", self._control(action))
-        self.route("POST", v1 + "/chat/completions", self._chat)
+        self._chat_route()
+
+    def _chat_route(self) -> None:
+        self.route("POST", self.api_root + "/chat/completions", self._chat)
 
     @property
     def base_url(self) -> str:
         return self.root_url + "/v1"
-
-    @property
-    def azure_endpoint(self) -> str:
-        return self.root_url
 
     def advance(self, job_id: str, ticks: int = 1000) -> None:
         """Move a job on as if the provider kept training while nobody was watching."""
@@ -81,6 +80,9 @@ class FakeOpenAI(FakeServer):
         return [e for e in self.events.get(job_id, []) if e.get("type") == "metrics"]
 
     # -- files and jobs -----------------------------------------------------------------------
+
+    def _list_models(self, request: Recorded, match: Any) -> Reply:
+        return Reply(body={"object": "list", "data": self.models})
 
     def _upload(self, request: Recorded, match: Any) -> Reply:
         form = request.form or {}
@@ -217,10 +219,13 @@ class FakeOpenAI(FakeServer):
 
     def _chat(self, request: Recorded, match: Any) -> Reply:
         body = request.json or {}
-        model = match.groupdict().get("deployment") or body.get("model", "")
+        model = body.get("model", "")
         known = {m["id"] for m in self.models} | {j["fine_tuned_model"] for j in self.jobs.values() if j["fine_tuned_model"]}
         if model not in known:
             return error_reply(404, f"The model {model} does not exist", "invalid_request_error", "model_not_found")
+        return self._chat_reply(body, model)
+
+    def _chat_reply(self, body: dict[str, Any], model: str) -> Reply:
         reply = _last_user_text(body) if self.echo else self.chat_reply
         if body.get("stream"):
             chunks = [

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from backends.openai_ft import AzureOpenAIBackend, OpenAIBackend
+from backends.azure_ft import AzureOpenAIBackend
+from backends.openai_ft import OpenAIBackend
 from tests.hosted.conftest import follow, make_spec
 
 BEFORE_CLOSING = dt.date(2026, 11, 23)
@@ -68,29 +69,19 @@ def test_azure_needs_an_endpoint(project, monkeypatch) -> None:
     assert not readiness.ok and "azure_endpoint" in readiness.reasons[0]
 
 
-def test_azure_runs_the_same_job_through_the_azure_client(fake_openai, project, monkeypatch) -> None:
-    settings = project.settings()
-    settings.openai.azure_endpoint = fake_openai.azure_endpoint
-    settings.openai.api_version = "2025-04-01-preview"
-    project.save_settings(settings)
-    monkeypatch.setenv("AZURE_OPENAI_API_KEY", fake_openai.api_key)
-    monkeypatch.delenv("OPENAI_API_KEY")
+def test_azure_runs_the_job_through_the_azure_client_and_its_key(fake_azure, project) -> None:
     backend = AzureOpenAIBackend(project)
-
     run_id = backend.start(make_spec(project, "azure"))
     assert follow(backend, run_id).status == "succeeded"
-    ref = backend.result(run_id)
-    assert backend.generate(ref, [[{"role": "user", "content": "hi"}]]) == [fake_openai.chat_reply]
-    azure_calls = [r for r in fake_openai.requests if r.path.startswith("/openai/")]
-    assert azure_calls and all(r.query.get("api-version") == ["2025-04-01-preview"] for r in azure_calls)
-    assert all(r.headers.get("api-key") == fake_openai.api_key for r in azure_calls)
+    assert all(r.path.startswith("/openai/") and r.query.get("api-version") == ["2025-04-01-preview"] for r in fake_azure.requests)
+    assert all(r.headers.get("api-key") == fake_azure.api_key for r in fake_azure.requests)
 
 
 def test_hosted_modules_import_no_ui_no_ml_and_not_even_the_sdk() -> None:
     import subprocess
     import sys
 
-    code = "import sys, backends.openai_ft, backends.together_ft, tuneui.core.secrets; print(' '.join(sys.modules))"
+    code = "import sys, backends.openai_ft, backends.azure_ft, backends.together_ft, tuneui.core.secrets; print(' '.join(sys.modules))"
     loaded = {name.split(".")[0] for name in subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()}
     assert not loaded & {"textual", "torch", "transformers", "peft", "trl", "bitsandbytes", "openai"}
 

@@ -116,10 +116,12 @@ def test_a_dropped_adapter_download_keeps_the_run_going_until_the_adapter_is_the
     assert (project.run_dir(run_id) / "adapter" / "adapter_config.json").is_file()
 
 
-def test_readiness_with_a_key_lists_the_model(fake_together, project) -> None:
+def test_readiness_comes_from_the_fine_tunable_model_list_and_its_limits(fake_together, project) -> None:
     readiness = TogetherBackend(project).check(MODEL)
-    assert readiness.ok and not any("not in" in note for note in readiness.notes)
-    assert any("not in" in note for note in TogetherBackend(project).check("org/unknown-model").notes)
+    assert readiness.ok and any("LoRA rank up to 64" in note for note in readiness.notes)
+    refused = TogetherBackend(project).check("meta-llama/Llama-3.3-70B-Instruct-Turbo")
+    assert not refused.ok and "does not fine-tune meta-llama/Llama-3.3-70B-Instruct-Turbo" in refused.reasons[0]
+    assert fake_together.calls("GET", "/v1/fine-tunes/models/supported") and not fake_together.calls("GET", "/v1/models")
 
 
 def test_an_answer_of_the_wrong_shape_is_a_clear_error(fake_together, project) -> None:

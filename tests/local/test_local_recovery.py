@@ -6,6 +6,8 @@ import json
 import os
 import signal
 
+import pytest
+
 from backends.base import TrainSpec
 from backends.local.backend import LocalBackend
 from backends.local.launch import read_pid, worker_alive
@@ -13,6 +15,8 @@ from backends.local.progress import newest_complete_checkpoint
 from backends.runs import RunFolder
 
 from .conftest import TICKETS, chat, run_cli, wait_for, write_jsonl
+
+pytestmark = pytest.mark.slow  # real training runs, killed and resumed
 
 
 def _start(workspace, tiny_model, steps: int, save_every: int) -> tuple[LocalBackend, str, RunFolder]:

@@ -14,6 +14,8 @@ from tuneui.core.workspace import init_workspace
 
 from .conftest import SYSTEM, TICKETS, chat, run_cli, wait_for, write_jsonl
 
+pytestmark = pytest.mark.slow  # real training runs in worker processes
+
 STATUS_KEYS = {"run_id", "backend", "status", "job_id", "model_ref", "metrics"}
 METRIC_KEYS = {"steps", "first_train_loss", "last_train_loss", "last_valid_loss", "best_valid_loss", "best_step"}
 

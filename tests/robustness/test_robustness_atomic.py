@@ -21,6 +21,6 @@ def test_a_downloaded_adapter_is_fsynced_before_its_rename(tmp_path, monkeypatch
     monkeypatch.setattr(together_wire.os, "fsync", lambda fd: (steps.append("fsync"), real_fsync(fd))[1])
     monkeypatch.setattr(Path, "replace", lambda self, target: (steps.append("rename"), real_replace(self, target))[1])
     target = tmp_path / "adapter.download"
-    http.download("finetune/download", {"ft_id": "ft-1"}, target)
+    http.download("finetune/download", {"ft_id": "ft-1"}, target, max_bytes=1024)
     assert target.read_bytes() == archive
     assert steps == ["fsync", "rename"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -120,3 +121,54 @@ def finished_project(project: Workspace) -> Workspace:
     folder = write_run(project, status="succeeded")
     write_evaluation(project, folder)
     return project
+
+
+# `tuneui demo --headless` takes a minute or more and runs in a child process of its own: it starts
+# as soon as collection ends, so it runs beside the rest of the suite, and its test only waits.
+HEADLESS_DEMO_TEST = "test_headless_demo_walks_all_five_steps_and_prints_the_exact_object"
+_headless_demo: dict[str, Any] = {}
+
+
+def _start_headless_demo() -> None:
+    import subprocess
+    import sys
+    import tempfile
+
+    from tests.conftest import PROJECT_ROOT
+
+    folder = Path(tempfile.mkdtemp(prefix="tuneui-headless-demo-"))
+    out, err = open(folder / "stdout", "w+"), open(folder / "stderr", "w+")  # files: a full pipe would stall it
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tuneui", "demo", str(folder / "demo"), "--headless", "--json"],
+        stdout=out, stderr=err, text=True, cwd=PROJECT_ROOT,
+    )  # fmt: skip
+    _headless_demo.update(folder=folder, process=process, out=out, err=err)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if not session.config.option.collectonly and any(item.name == HEADLESS_DEMO_TEST for item in session.items):
+        _start_headless_demo()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if _headless_demo:
+        import shutil
+
+        _headless_demo["process"].kill()  # a no-op when it has finished
+        _headless_demo["process"].wait()
+        _headless_demo["out"].close()
+        _headless_demo["err"].close()
+        shutil.rmtree(_headless_demo["folder"], ignore_errors=True)
+
+
+@pytest.fixture
+def headless_demo() -> tuple[int, str, str, Path]:
+    """The exit code, stdout and stderr of `tuneui demo DIR --headless --json`, and its DIR."""
+    if not _headless_demo:
+        _start_headless_demo()  # the test was not among those collected up front
+    process = _headless_demo["process"]
+    process.wait(timeout=280)
+    out, err = _headless_demo["out"], _headless_demo["err"]
+    out.seek(0)
+    err.seek(0)
+    return process.returncode, out.read(), err.read(), _headless_demo["folder"] / "demo"

@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass, field
 
 from tuneui.core.workspace import Workspace
-from tuneui.guide_steps import StepResult
+from tuneui.guide.runner import StepResult
 
 from .conftest import write_baseline, write_cost, write_run, write_split
 

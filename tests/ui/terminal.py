@@ -31,6 +31,10 @@ class Terminal:
     def screen(self) -> str:
         return self._tmux("capture-pane", "-p", "-t", "main").stdout
 
+    def title(self) -> str:
+        """The pane's title: what an OSC 0 sequence written to the terminal would change."""
+        return self._tmux("display-message", "-p", "-t", "main", "#{pane_title}").stdout.strip()
+
     def wait_for(self, *texts: str, timeout: float = 60.0) -> str:
         """The screen once it shows every one of `texts`; fails with the last screen seen."""
         deadline = time.monotonic() + timeout

@@ -173,8 +173,9 @@ async def test_a_step_that_breaks_becomes_a_message_not_a_crash(project) -> None
     async with app.run_test(size=SMALL) as pilot:
         await pilot.press("1", "enter")
         await _settle(pilot, app)
-        assert "That did not work: check failed: RuntimeError: disk on fire" in _said(app)
-        assert app.is_running
+        assert "That did not work: check failed unexpectedly: RuntimeError: disk on fire" in _said(app)
+        assert "TUNEUI_DEBUG=1" in _said(app)
+        assert app.is_running and app.busy is None, "the next step can start"
 
 
 async def test_a_hosted_run_is_followed_at_the_provider_until_it_ends(project, monkeypatch) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tuneui.guide import Action, Guide
-from tuneui.guide_steps import StepResult
+from tuneui.guide.machine import Action, Guide
+from tuneui.guide.runner import StepResult
 
 from .conftest import examples, write_baseline, write_cost, write_evaluation, write_imported, write_run, write_split
 

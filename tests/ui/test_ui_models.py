@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from backends.base import Event
-from tuneui.guide_evaluation import read_evaluation, word_diff
-from tuneui.guide_progress import format_seconds, progress_of
-from tuneui.guide_state import observe
+from tuneui.viewmodels.evaluation import read_evaluation, word_diff
+from tuneui.viewmodels.progress import format_seconds, progress_of
+from tuneui.guide.state import observe
 
 from .conftest import examples, write_evaluation, write_imported, write_run, write_split
 
@@ -78,3 +78,45 @@ def test_an_unevaluated_run_has_no_evaluation(project) -> None:
     assert read_evaluation(project, folder.run_id) is None
     write_evaluation(project, folder)
     assert read_evaluation(project, folder.run_id) is not None
+
+
+def test_the_watch_reads_a_torn_line_once_it_is_complete_and_a_rewritten_file_afresh(project) -> None:
+    from tuneui.guide.state import WorkspaceWatch
+
+    folder = write_run(project, status="running", losses=[(5, 3.0, None)])
+    watch = WorkspaceWatch(project)
+    assert watch.poll().runs[0].steps == 5
+    with open(folder.events_path, "a", encoding="utf-8") as handle:
+        handle.write('{"type": "metrics", "data": {"step": 9, "train_loss": 2.0}, "time": 1.0}\n{"type": "metrics", "da')
+    assert watch.poll().runs[0].steps == 9, "the torn line waits"
+    with open(folder.events_path, "a", encoding="utf-8") as handle:
+        handle.write('ta": {"step": 12, "train_loss": 1.5}, "time": 2.0}\n')
+    assert watch.poll().runs[0].steps == 12
+    assert [event.data["step"] for event in watch.events(folder.run_id)] == [5, 9, 12]
+    folder.events_path.write_text('{"type": "metrics", "data": {"step": 3, "train_loss": 2.9}, "time": 1.0}\n', encoding="utf-8")
+    assert watch.poll().runs[0].steps == 3, "a rewritten file is read from its start"
+
+
+def test_the_watch_stops_reading_a_finished_run_until_it_is_resumed(project) -> None:
+    from tuneui.guide.state import WorkspaceWatch
+
+    folder = write_run(project, status="succeeded", losses=[(5, 3.0, None)])
+    watch = WorkspaceWatch(project)
+    first = watch.poll()
+    assert first.runs[0].steps == 5 and watch.runs[folder.run_id].tail is None
+    version = watch.version
+    assert watch.poll() == first and watch.version == version, "nothing changed, nothing to redraw"
+    folder.write_status(status="running")
+    folder.append_events([Event("metrics", {"step": 6, "train_loss": 2.0}, 2.0)])
+    assert watch.poll().runs[0].steps == 6 and watch.version > version
+
+
+def test_control_characters_become_visible_and_come_back_only_where_they_were() -> None:
+    from tuneui.widgets.literal import literal, restore_controls, visible
+
+    text = "a\x1b[2J\tb\x07\x7f\x9b1m\nc"
+    assert visible(text) == "a␛[2J\tb␇␡\\x9b1m\nc", "tab and newline stay layout"
+    assert visible(text, keep="") == "a␛[2J␉b␇␡\\x9b1m␊c"
+    assert restore_controls(visible(text), text) == text
+    assert restore_controls("a ␛ typed", "no control characters here") == "a ␛ typed"
+    assert literal("[red]x[/red]").plain == "[red]x[/red]" and not literal("[red]x[/red]").spans

@@ -21,6 +21,7 @@ pytestmark = [
     pytest.mark.skipif(not Path(TMUX).exists() or shutil.which("tmux") is None, reason="tmux is not installed"),
     pytest.mark.skipif(not TUNEUI.exists(), reason="tuneui is not installed beside this interpreter"),
     pytest.mark.timeout(600),
+    pytest.mark.slow,
 ]
 
 

@@ -86,8 +86,10 @@ async def test_dataset_duplicate_is_found_at_once_and_delete_removes_it(dataset_
         assert len(path.read_text().splitlines()) == 11
         assert "duplicate" in screen.snapshot.codes()
         table = screen.query_one(DataTable)
-        assert table.get_row_at(1)[3] == "duplicate", "the copy is flagged on its own row"
+        assert str(table.get_row_at(1)[3]) == "duplicate", "the copy is flagged on its own row"
         await pilot.press("x")
+        await pilot.pause()
+        await pilot.press("y")
         await _settle(pilot, app)
         assert len(path.read_text().splitlines()) == 10
         assert "duplicate" not in screen.snapshot.codes()
@@ -192,7 +194,7 @@ async def test_cost_view_lists_each_backend_with_its_price_date(finished_project
         await pilot.press("f3")
         await pilot.pause()
         table = app.screen.query_one(DataTable)
-        rows = [table.get_row_at(i) for i in range(table.row_count)]
+        rows = [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
         assert rows[1][:3] == ["openai", "gpt-4o-mini-2024-07-18", "$0.42"]
         assert "prices as of 2026-11-01" in rows[1][3]
 
@@ -207,6 +209,8 @@ async def test_train_view_cancels_the_run_it_shows(project) -> None:
         await pilot.press("f4")
         await pilot.pause()
         await pilot.press("x")
+        await pilot.pause()
+        await pilot.press("y")
         await app.workers.wait_for_complete()
         assert app.runner.calls == [f"cancel {folder.run_id}"]
 
@@ -220,3 +224,27 @@ async def test_leave_it_running_quits_the_app(project) -> None:
         await pilot.press("l")
         await pilot.pause()
         assert not app.is_running
+
+
+async def test_evaluate_view_pairs_with_the_baseline_the_evaluation_used(finished_project) -> None:
+    """`tuneui baseline --shots 1` re-run after the evaluation points best.json at a new file; the
+    view still shows the answers of the 3-shot file the evaluation compared against."""
+    from backends.runs import list_runs
+    from tuneui.core.files import atomic_write_json
+
+    folder = list_runs(finished_project.runs_dir)[-1]
+    fingerprint = "f" * 64
+    atomic_write_json(folder.eval_dir / "predictions.json", {"predictions": [f"tuned {n}" for n in range(5)], "val_sha256": fingerprint})
+    atomic_write_json(finished_project.baseline_dir / "local-tiny-3shot.json", {"predictions": [f"three-shot {n}" for n in range(5)]})
+    atomic_write_json(finished_project.baseline_dir / "local-tiny-1shot.json", {"predictions": [f"one-shot {n}" for n in range(5)]})
+    result = json.loads((folder.eval_dir / "result.json").read_text())
+    atomic_write_json(folder.eval_dir / "result.json", {**result, "baseline_file": "local-tiny-3shot.json"})
+    key = f"local:models/tiny@{fingerprint[:12]}"
+    atomic_write_json(finished_project.baseline_dir / "best.json", {key: {"variant": "1-shot", "file": "local-tiny-1shot.json"}})
+    app = create_app(finished_project)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("f5")
+        await pilot.pause()
+        assert app.screen.query_one(DataTable).row_count == 5, "every held-out example"
+        assert "three-shot 0" in _text(app.screen, "#eval-baseline")
+        assert "tuned 0" in _text(app.screen, "#eval-tuned")

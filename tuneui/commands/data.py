@@ -124,7 +124,7 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     from tuneui.core import tokens
     from tuneui.core.dataset import read_chat_jsonl, stats
     from tuneui.core.dataset.render import stats_text
-    from tuneui.cli import print_json
+    from tuneui.commands import print_json
 
     workspace = _project(args)
     settings = workspace.settings()

@@ -23,7 +23,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     steps = args.steps or demo.DEMO_TRAIN_STEPS
     if args.headless:
-        from tuneui.cli import print_json
+        from tuneui.commands import print_json
 
         result = demo.run_headless(args.dir, train_steps=steps, progress=_progress)
         if args.json:

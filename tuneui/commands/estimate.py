@@ -1,5 +1,8 @@
 """`tuneui estimate`: what training costs on a backend, or on every configured backend side by side.
 
+The side-by-side comparison on the project's own split is the Cost step: it is saved to
+`reports/cost.json` (`tuneui.steps.cost`).
+
 Hosted backends: exact token counts × epochs × the dated price table. Local: memory, fit, hours
 and dollars from the model's config.json and the GPU nvidia-smi reports.
 """
@@ -65,8 +68,12 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
             rows.append(_estimate(backend, model, train, val, args, settings, workspace.root))
         except TuneError as exc:
             rows.append({"backend": backend, "model": model, "error": exc.title, "hint": exc.hint})
+    if is_project_split and workspace.exists():
+        from tuneui.steps.cost import save_cost_report
+
+        save_cost_report(workspace, rows)  # the Cost step's record, the same with or without the guide
     if args.json:
-        from tuneui.cli import print_json
+        from tuneui.commands import print_json
 
         print_json({"file": str(train_path), "estimates": rows})
     else:
@@ -189,7 +196,7 @@ def _configured(settings: Any) -> list[tuple[str, str]]:
 
 def _print_one(result: Mapping[str, Any], as_json: bool) -> None:
     if as_json:
-        from tuneui.cli import print_json
+        from tuneui.commands import print_json
 
         print_json(dict(result))
         return

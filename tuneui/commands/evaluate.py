@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any, Mapping
 
-from tuneui.cli import print_json, workspace_of
+from tuneui.commands import print_json, workspace_of
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cmd_baseline(args: argparse.Namespace) -> int:
-    from tuneui.core.baseline import run_baseline
+    from tuneui.steps.baseline import run_baseline
     from tuneui.errors import UsageError
 
     workspace = workspace_of(args)
@@ -53,13 +53,15 @@ def _cmd_baseline(args: argparse.Namespace) -> int:
     summary = result.summary()
     print(f"Baseline of {backend}:{model} on {len(result.best.predictions)} validation examples ({result.task_type}):")
     _print_table(summary["variants"], summary["best"])
+    if summary["rules"]:
+        _print_rules(summary["rules"])
     primary = summary["primary_metric"]
     print(f"Baseline to beat: {result.best.variant} ({primary} {result.best.report.values[primary]:.3f}).")
     return 0
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from tuneui.core.evaluate import evaluate_run
+    from tuneui.steps.evaluate import evaluate_run
 
     workspace = workspace_of(args)
     result = evaluate_run(workspace, args.run, judge=args.judge, forgetting=not args.no_forgetting, progress=_progress)
@@ -69,6 +71,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     summary = result.summary()
     print(f"Run {result.run_id} on {result.examples} validation examples ({result.task_type}):")
     _print_table({f"{result.baseline.best.variant} prompt": summary["metrics"]["baseline"], "tuned": summary["metrics"]["tuned"]}, None)
+    if summary["rules"]:
+        _print_rules({f"{result.baseline.best.variant} prompt": summary["rules"]["baseline"], "tuned": summary["rules"]["tuned"]})
     if summary["judge"]:
         j = summary["judge"]
         print(f"Judge {j['model']}: {j['wins']} wins, {j['ties']} ties, {j['losses']} losses.")
@@ -82,7 +86,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from tuneui.core.report import write_report
+    from tuneui.steps.report import write_report
 
     files = write_report(workspace_of(args), args.run)
     print(f"Wrote {files.markdown}")
@@ -102,6 +106,21 @@ def _print_table(columns: Mapping[str, Mapping[str, Any]], best: str | None) -> 
         print(f"{METRIC_TITLES.get(metric, metric):<{width}}{cells}")
     if best:
         print("(* the baseline to beat)")
+
+
+def _print_rules(columns: Mapping[str, Mapping[str, Any]]) -> None:
+    """Answers passing the task rules, per column: all of them first, then each rule."""
+    from tuneui.core.rules import pass_rate
+
+    first = next(iter(columns.values()))
+    names = list(first["by_rule"])
+    width = max(len("all rules"), *(len(n) for n in names))
+    print(f"Task rules on {first['total']} answers (an answer passes when it passes every rule):")
+    print(" " * width + "".join(f"  {name:>16}" for name in columns))
+    print(f"{'all rules':<{width}}" + "".join(f"  {pass_rate(s):>16}" for s in columns.values()))
+    for name in names:
+        cells = "".join(f"  {pass_rate({'passed': s['by_rule'][name], 'total': s['total']}):>16}" for s in columns.values())
+        print(f"{name:<{width}}{cells}")
 
 
 def _progress(message: str) -> None:

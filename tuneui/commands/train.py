@@ -11,7 +11,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from tuneui.cli import print_json, workspace_of
+from tuneui.commands import print_json, workspace_of
 from tuneui.errors import UsageError
 
 if TYPE_CHECKING:

@@ -9,10 +9,13 @@ the key (`SettingsError.key`, such as `local.lora_r`).
 from __future__ import annotations
 
 import math
+import re
 import types
 from dataclasses import MISSING, dataclass, field, fields
 from functools import cache
-from typing import Any, Literal, Mapping, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import Any, Callable, Literal, Mapping, TypeVar, Union, get_args, get_origin, get_type_hints
+
+from tuneui.core.rules import RuleError, parse_rules
 
 NUMBER_BOUNDS = {"gt": ("greater than", float.__gt__), "ge": ("at least", float.__ge__), "lt": ("less than", float.__lt__)}
 
@@ -73,12 +76,13 @@ class _Section:
 class _FieldSpec:
     """One field's type as the validator needs it, read once from the dataclass."""
 
-    kind: Any  # str, int, float, a _Section subclass, or dict (a table of tables)
+    kind: Any  # str, int, float, a _Section subclass, dict (a table of tables) or NamesTable
     optional: bool
     choices: tuple[str, ...]
     bounds: tuple[tuple[str, float], ...]
     default: Any
     default_factory: Any
+    check: Callable[[dict[str, Any], str], dict[str, Any]] | None  # a table of tables' own validator
 
     def default_value(self) -> Any:
         return self.default_factory() if self.default_factory is not None else self.default
@@ -96,10 +100,10 @@ def _schema(cls: type) -> dict[str, _FieldSpec]:
         if get_origin(kind) is Literal:
             kind, choices = str, get_args(kind)
         elif get_origin(kind) is dict:
-            kind = dict
+            kind = NamesTable if get_args(kind)[1] is str else dict
         bounds = tuple((name, float(item.metadata[name])) for name in NUMBER_BOUNDS if name in item.metadata)
         factory = None if item.default_factory is MISSING else item.default_factory
-        schema[item.name] = _FieldSpec(kind, optional, choices, bounds, item.default, factory)
+        schema[item.name] = _FieldSpec(kind, optional, choices, bounds, item.default, factory, item.metadata.get("check"))
     return schema
 
 
@@ -122,7 +126,10 @@ def _checked(cls: type, name: str, value: Any, key: str) -> Any:
             return kind.from_dict(value, key + ".")
         raise SettingsError(key, f"should be a table ([{key}]), not {_shown(value)}")
     if kind is dict:
-        return _table_of_tables(value, key)
+        table = _table_of_tables(value, key)
+        return spec.check(table, key) if spec.check else table
+    if kind is NamesTable:
+        return _table_of_names(value, key)
     if kind is str:
         if not isinstance(value, str):
             raise SettingsError(key, f"should be text in quotes, not {_shown(value)}")
@@ -147,6 +154,34 @@ def _table_of_tables(value: Any, key: str) -> dict[str, dict[str, Any]]:
         if not isinstance(table, Mapping):
             raise SettingsError(f"{key}.{name}", f"should be a table ([{key}.\"{name}\"]), not {_shown(table)}")
     return {str(name): dict(table) for name, table in value.items()}
+
+
+class NamesTable:
+    """The schema kind of a `dict[str, str]` field: a TOML table of names, e.g. model -> deployment."""
+
+
+# Names that end up in a URL path (an Azure deployment): letters, digits, '-', '_' and '.'.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def _table_of_names(value: Any, key: str) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise SettingsError(key, f"should be a table ([{key}]), not {_shown(value)}")
+    for name, item in value.items():
+        if not isinstance(item, str) or not _NAME.fullmatch(item):
+            raise SettingsError(
+                f'{key}."{name}"',
+                f"should be a name in quotes (up to 64 letters, digits, '-', '_' or '.'), not {_shown(item)}",
+            )
+    return {str(name): item for name, item in value.items()}
+
+
+def _checked_rules(tables: dict[str, Any], key: str) -> dict[str, Any]:
+    try:
+        parse_rules(tables)
+    except RuleError as exc:
+        raise SettingsError(f"{key}.{exc.key}", exc.message) from None
+    return tables
 
 
 def _without_none(table: dict[str, Any]) -> dict[str, Any]:
@@ -200,6 +235,8 @@ class LocalSettings(_Section):
 @dataclass
 class HostedSettings(_Section):
     poll_seconds: float = _setting(30.0, "Seconds between polls of a hosted job (TUNEUI_POLL_SECONDS wins).", gt=0)
+    adapter_max_gib: float = _setting(16.0, "Largest adapter download (and unpacked size) accepted, in GiB.", gt=0)
+    adapter_max_files: int = _setting(1000, "Most files an adapter archive may hold.", gt=0)
 
 
 @dataclass
@@ -209,8 +246,28 @@ class OpenAISettings(_Section):
 
 
 @dataclass
+class AzureSettings(_Section):
+    """Azure OpenAI calls a model only through a deployment, which tuneui names but never creates."""
+
+    deployments: dict[str, str] = field(
+        default_factory=dict,
+        metadata={"description": "Model -> the deployment that serves it: the base model (baseline) and each fine-tuned model id."},
+    )
+    resource_group: str = _setting("", "Resource group of the Azure OpenAI resource; fills in the `az` command tuneui suggests.")
+    account: str = _setting("", "Azure OpenAI resource (account) name; default: read from [openai] azure_endpoint.")
+    deployment_sku: Literal["Standard", "GlobalStandard", "Developer"] = _setting(
+        "Standard", "Deployment type in the suggested `az` command; Standard and GlobalStandard bill hosting by the hour."
+    )
+    training_type: str = _setting(
+        "", "Sent as `trainingType` when a job is created (all digits: as a number); not in Azure's published API, so empty = not sent."
+    )
+
+
+@dataclass
 class TogetherSettings(_Section):
     base_url: str = _setting("https://api.together.xyz/v1", "Together AI API address.")
+    endpoint_max_cents_per_minute: float = _setting(0.0, "Consent to start a dedicated endpoint for evaluating or chatting with a fine-tune Together serves no other way, up to this price (cents per minute); 0 never starts one.", ge=0)
+    local_base_model: str = _setting("", "Folder or Hugging Face id of a fine-tune's base model on this machine, to run a downloaded adapter locally when Together serves it only on a dedicated endpoint.")
 
 
 @dataclass
@@ -221,7 +278,12 @@ class Settings(_Section):
     local: LocalSettings = field(default_factory=LocalSettings)
     hosted: HostedSettings = field(default_factory=HostedSettings)
     openai: OpenAISettings = field(default_factory=OpenAISettings)
+    azure: AzureSettings = field(default_factory=AzureSettings)
     together: TogetherSettings = field(default_factory=TogetherSettings)
     prices: dict[str, dict[str, Any]] = field(
         default_factory=dict, metadata={"description": "Per-model overrides of the shipped price table."}
+    )
+    rules: dict[str, dict[str, Any]] = field(
+        default_factory=dict,
+        metadata={"description": "Named task rules every good answer follows (tuneui.core.rules).", "check": _checked_rules},
     )

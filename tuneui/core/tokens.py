@@ -111,11 +111,6 @@ def count_examples(
     return [overhead + sum(map(lengths.__getitem__, slots)) for overhead, slots in zip(fixed, example_slots)]
 
 
-def count_text(text: str, encoding: str = DEFAULT_ENCODING) -> int:
-    """Tokens of one plain string (no chat framing)."""
-    return len(get_encoding(encoding).encode_ordinary(text))
-
-
 def count_texts(texts: Sequence[str], encoding: str = DEFAULT_ENCODING) -> list[int]:
     """Tokens of each plain string (no chat framing), each distinct string counted once."""
     if encoding not in _ENCODING_FILES:

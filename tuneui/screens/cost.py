@@ -9,14 +9,16 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from tuneui.core.files import read_json
 from tuneui.core.workspace import Workspace
-from tuneui.guide_cards import cost_card
-from tuneui.guide_state import COST_REPORT
+from tuneui.guide.step_table import COST
+from tuneui.viewmodels.cards import cost_card
+from tuneui.steps.cost import cost_report_path
+from tuneui.widgets.literal import literal
 
 
 class CostScreen(Screen):
     BINDINGS = [
         Binding("escape", "app.back", "Back"),
-        Binding("r", "app.guide('/cost')", "Re-estimate"),
+        Binding("r", f"app.guide({COST.command!r})", "Re-estimate"),
     ]
 
     def __init__(self, workspace: Workspace) -> None:
@@ -35,15 +37,15 @@ class CostScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        report = read_json(self.workspace.reports_dir / COST_REPORT)
+        report = read_json(cost_report_path(self.workspace))
         table = self.query_one(DataTable)
         title = self.query_one("#cost-title", Static)
         if not report:
-            title.update("No estimate yet: press r (or type /cost) to estimate every backend.")
+            title.update(f"No estimate yet: press r (or type {COST.command}) to estimate every backend.")
             return
         card = cost_card(report)
-        title.update(card.title)
-        table.add_columns(*card.columns)
+        title.update(literal(card.title))
+        table.add_columns(*(literal(column) for column in card.columns))
         for row in card.rows:
-            table.add_row(*row)
+            table.add_row(*(literal(cell) for cell in row))
         table.focus()

@@ -6,31 +6,28 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Select, Static
+from textual.worker import Worker, WorkerState
 
 from tuneui.core.dataset.model import Example
 from tuneui.core.workspace import Workspace
-from tuneui.guide_cards import one_line
+from tuneui.viewmodels.cards import one_line
 from tuneui.errors import TuneError
-from tuneui.guide_dataset import DatasetSnapshot, blank_example, dataset_file, read_dataset, save_examples, with_messages
+from tuneui.guide.step_table import DATASET
+from tuneui.viewmodels.dataset import DatasetSnapshot, blank_example, dataset_file, read_dataset, save_examples, with_messages
+from tuneui.widgets.literal import literal, visible
+from tuneui.screens.confirm import ConfirmModal
 from tuneui.screens.example_modal import ExampleModal
 
 ALL_FINDINGS = "all examples"
 
 
 class DatasetScreen(Screen):
-    DEFAULT_CSS = """
-    #dataset-filters { height: 3; }
-    #dataset-search { width: 1fr; }
-    #dataset-filter { width: 30; }
-    #dataset-table { height: 1fr; }
-    #dataset-finding { height: auto; max-height: 4; padding: 0 1; color: $warning; }
-    """
-
     BINDINGS = [
         Binding("escape", "app.back", "Back"),
         Binding("e", "edit", "Edit"),
@@ -71,18 +68,17 @@ class DatasetScreen(Screen):
         """Read (or save) and check in a thread: a large file must not freeze the screen. Only the
         newest read is shown, so a slow old one can never overwrite a newer edit."""
         self._generation += 1
-        generation = self._generation
         self.query_one("#dataset-title", Static).update("Reading and checking…")
+        self.read_and_check(read, self._generation)
 
-        def work() -> None:
-            try:
-                snapshot = read()
-            except TuneError as exc:
-                self.app.call_from_thread(self.notify, f"{exc.title}\n{exc.hint}", severity="error", timeout=8)
-                return
-            self.app.call_from_thread(self._show, snapshot, generation)
+    @work(thread=True, group="dataset", name="read and check the examples", exit_on_error=False)
+    def read_and_check(self, read: Callable[[], DatasetSnapshot], generation: int) -> None:
+        self.app.call_from_thread(self._show, read(), generation)
 
-        self.run_worker(work, thread=True, group="dataset")
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            title, _ = self.app.report_failure(event.worker)
+            self.query_one("#dataset-title", Static).update(literal(title))
 
     def _show(self, snapshot: DatasetSnapshot, generation: int) -> None:
         if generation != self._generation:
@@ -107,15 +103,17 @@ class DatasetScreen(Screen):
         for position in self.shown:
             example = snapshot.examples[position]
             table.add_row(
-                str(example.line or "—"), one_line(example.user_text, 30), one_line(example.answer or "", 30),
-                ", ".join(snapshot.codes_at(example.line)),
+                str(example.line or "—"), literal(one_line(example.user_text, 30)), literal(one_line(example.answer or "", 30)),
+                literal(", ".join(snapshot.codes_at(example.line))),
             )
         errors = sum(1 for f in snapshot.findings if f.severity == "error")
         warnings = len(snapshot.findings) - errors
         mode = "" if snapshot.editable else " · read-only (not a chat JSONL file)"
         self.query_one("#dataset-title", Static).update(
-            f"{snapshot.path.name}: {len(snapshot.examples)} examples, {errors} errors, {warnings} warnings"
-            f" · showing {len(self.shown)}{mode}"
+            literal(
+                f"{snapshot.path.name}: {len(snapshot.examples)} examples, {errors} errors, {warnings} warnings"
+                f" · showing {len(self.shown)}{mode}"
+            )
         )
         self._describe_row()
 
@@ -138,7 +136,7 @@ class DatasetScreen(Screen):
         if example is not None and self.snapshot is not None:
             found = [f for f in self.snapshot.findings if f.line is not None and f.line == example.line]
             text = "\n".join(f"{f.severity} {f.code}: {f.message} {f.hint}" for f in found)
-        self.query_one("#dataset-finding", Static).update(text)
+        self.query_one("#dataset-finding", Static).update(literal(text))
 
     def action_search(self) -> None:
         self.query_one("#dataset-search", Input).focus()
@@ -182,15 +180,23 @@ class DatasetScreen(Screen):
         if example is None or not self._editable() or self.snapshot is None:
             return
         position = self.shown[self.query_one(DataTable).cursor_row]
-        examples = list(self.snapshot.examples)
-        del examples[position]
-        self._save(examples)
+        asked_about = self.snapshot
+
+        def answered(yes: bool | None) -> None:
+            # A save or re-read meanwhile changed the positions: delete nothing rather than a neighbour.
+            if yes and self.snapshot is asked_about:
+                examples = list(asked_about.examples)
+                del examples[position]
+                self._save(examples)
+
+        where = f"line {example.line}" if example.line else "this example"
+        self.app.push_screen(ConfirmModal(f"Delete the example at {where}? “{one_line(example.user_text, 50)}”"), answered)
 
     def _save(self, examples: list[Example]) -> None:
         assert self.path is not None
         path = self.path
         self._load(lambda: save_examples(self.workspace, path, examples))
-        self.notify(f"Saved {path.name} and checked it again. Run /data to split the new version.", timeout=4)
+        self.notify(visible(f"Saved {path.name} and checked it again. Run {DATASET.command} to split the new version."), timeout=4, markup=False)
 
     def _current(self) -> Example | None:
         table = self.query_one(DataTable)

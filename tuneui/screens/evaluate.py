@@ -11,23 +11,17 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from tuneui.core.workspace import Workspace
-from tuneui.guide_cards import one_line
-from tuneui.guide_evaluation import ComparedExample, Evaluation, read_evaluation, word_diff
-from tuneui.guide_state import observe
+from tuneui.viewmodels.cards import one_line
+from tuneui.viewmodels.evaluation import ComparedExample, Evaluation, read_evaluation, word_diff
+from tuneui.guide.state import observe
+from tuneui.guide.step_table import EVALUATE
+from tuneui.widgets.literal import literal, visible
 
 
 class EvaluateScreen(Screen):
-    DEFAULT_CSS = """
-    #eval-metrics { padding: 0 1; }
-    #eval-examples { height: 7; }
-    #eval-detail { height: 1fr; padding: 0 1; }
-    #eval-sides { height: auto; }
-    .side { width: 1fr; padding: 0 1 0 0; }
-    """
-
     BINDINGS = [
         Binding("escape", "app.back", "Back"),
-        Binding("r", "app.guide('/eval')", "Re-evaluate"),
+        Binding("r", f"app.guide({EVALUATE.command!r})", "Re-evaluate"),
     ]
 
     def __init__(self, workspace: Workspace) -> None:
@@ -52,14 +46,15 @@ class EvaluateScreen(Screen):
         self.evaluation = read_evaluation(self.workspace, run.run_id) if run else None
         verdict = self.query_one("#verdict", Static)
         if self.evaluation is None:
-            verdict.update("No evaluation yet: type /eval (or press r) once a run has finished.")
+            verdict.update(f"No evaluation yet: type {EVALUATE.command} (or press r) once a run has finished.")
             return
-        verdict.update(Text(self.evaluation.verdict, style="bold"))
+        verdict.update(literal(self.evaluation.verdict, style="bold"))
         self.query_one("#eval-metrics", Static).update(_metrics_line(self.evaluation))
         table = self.query_one(DataTable)
-        table.add_columns("line", "request", "judge")
+        table.add_columns("line", "request", "judge", *(("rules (baseline → tuned)",) if self.evaluation.has_rules else ()))
         for example in self.evaluation.examples:
-            table.add_row(str(example.line or "—"), one_line(example.request, 60), example.judge or "")
+            rules = (_rules_cell(example),) if self.evaluation.has_rules else ()
+            table.add_row(str(example.line or "—"), literal(one_line(example.request, 60)), literal(example.judge or ""), *rules)
         table.focus()
         if self.evaluation.examples:
             self._show(self.evaluation.examples[0])
@@ -71,32 +66,50 @@ class EvaluateScreen(Screen):
     def _show(self, example: ComparedExample) -> None:
         request = Text()
         request.append("request  ", style="dim")
-        request.append(example.request + "\n")
+        request.append(visible(example.request) + "\n")
         request.append("reference  ", style="dim")
-        request.append(example.reference, style="green")
+        request.append(visible(example.reference), style="green")
         if example.judge:
-            request.append(f"\njudge  {example.judge}", style="bold")
+            request.append(visible(f"\njudge  {example.judge}"), style="bold")
         if example.judge_reason:
-            request.append(f"  (A = tuned) {example.judge_reason}", style="italic")
+            request.append(visible(f"  (A = tuned) {example.judge_reason}"), style="italic")
         self.query_one("#eval-request", Static).update(request)
         assert self.evaluation is not None
-        self.query_one("#eval-baseline", Static).update(_side(f"baseline ({self.evaluation.baseline_variant})", example.tuned, example.baseline))
-        self.query_one("#eval-tuned", Static).update(_side("tuned", example.baseline, example.tuned))
+        self.query_one("#eval-baseline", Static).update(
+            _side(f"baseline ({self.evaluation.baseline_variant})", example.tuned, example.baseline, example.baseline_broke)
+        )
+        self.query_one("#eval-tuned", Static).update(_side("tuned", example.baseline, example.tuned, example.tuned_broke))
 
 
-def _side(title: str, other: str, mine: str) -> Text:
+def _rules_cell(example: ComparedExample) -> Text:
+    """Pass or fail of every task rule, baseline then tuned: a per-example column of the table."""
     text = Text()
-    text.append(title + "\n", style="bold underline")
+    for position, broke in enumerate((example.baseline_broke, example.tuned_broke)):
+        if position:
+            text.append(" → ")
+        if broke is None:
+            text.append("—", style="dim")
+        else:
+            text.append("fail" if broke else "pass", style="red" if broke else "green")
+    return text
+
+
+def _side(title: str, other: str, mine: str, broke: tuple[str, ...] | None = None) -> Text:
+    text = Text()
+    text.append(visible(title) + "\n", style="bold underline")
+    if broke is not None:
+        # Text.append shows rule names literally: no markup in them is ever interpreted.
+        text.append(f"broke: {', '.join(broke)}\n" if broke else "passes every task rule\n", style="red" if broke else "green")
     for piece, changed in word_diff(other, mine):
-        text.append(piece, style="reverse" if changed and piece.strip() else "")
+        text.append(visible(piece), style="reverse" if changed and piece.strip() else "")
     return text
 
 
 def _metrics_line(evaluation: Evaluation) -> Text:
     text = Text()
     for name, baseline, tuned in evaluation.metrics[:4]:
-        text.append(f"{name} ", style="dim")
-        text.append(f"{_number(baseline)} → {_number(tuned)}   ")
+        text.append(visible(f"{name} ", keep=""), style="dim")
+        text.append(visible(f"{_number(baseline)} → {_number(tuned)}   ", keep=""))
     return text
 
 

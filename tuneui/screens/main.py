@@ -7,8 +7,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
-from tuneui.guide import Turn
-from tuneui.guide_state import WorkspaceState
+from tuneui.guide.machine import Turn
+from tuneui.guide.state import WorkspaceState
 from tuneui.messages import ChoiceMade, WorkspaceChanged
 from tuneui.widgets.conversation import ChoiceBar, Conversation, choice_labels, turn_widgets
 from tuneui.widgets.steps import StepList

@@ -3,25 +3,24 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
+from textual.worker import Worker, WorkerState
 from textual_plotext import PlotextPlot
 
-from backends.base import TERMINAL_STATES
-from backends.runs import RunFolder, list_runs
 from tuneui.core.workspace import Workspace
-from tuneui.guide_progress import RunProgress, format_seconds, progress_of
+from tuneui.guide.state import DAMAGED, RunSummary
+from tuneui.guide.step_table import TRAIN
+from tuneui.widgets.literal import literal, visible
+from tuneui.viewmodels.progress import ProgressSummary, format_seconds, progress_of
 from tuneui.messages import WorkspaceChanged
+from tuneui.screens.confirm import ConfirmModal
 
 
 class TrainScreen(Screen):
-    DEFAULT_CSS = """
-    #loss-plot { height: 1fr; min-height: 8; }
-    #run-stats, #run-warning { padding: 0 1; height: auto; }
-    """
-
     BINDINGS = [
         Binding("escape", "app.back", "Back"),
         Binding("x", "cancel_run", "Cancel run"),
@@ -44,10 +43,9 @@ class TrainScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        runs = list_runs(self.workspace.runs_dir)
-        active = [run for run in runs if run.job_status().status not in TERMINAL_STATES]
-        chosen = (active or runs)[-1:] if runs else []
-        self.run_id = chosen[0].run_id if chosen else None
+        runs = self.app.workspace_state().runs
+        chosen = [run for run in runs if run.active] or list(runs)
+        self.run_id = chosen[-1].run_id if chosen else None
         self.redraw()
 
     def on_workspace_changed(self, event: WorkspaceChanged) -> None:
@@ -56,12 +54,15 @@ class TrainScreen(Screen):
     def redraw(self) -> None:
         title = self.query_one("#run-title", Static)
         if self.run_id is None:
-            title.update("No training run yet: type /train in the conversation (Esc goes back).")
+            title.update(f"No training run yet: type {TRAIN.command} in the conversation (Esc goes back).")
             return
-        folder = RunFolder(self.workspace.run_dir(self.run_id))
-        status = folder.job_status()
-        progress = progress_of(folder.read_events())
-        title.update(f"Run {self.run_id} · {status.backend} · {status.status}" + (f" · {status.error}" if status.error else ""))
+        run = self._summary()
+        if run is None or run.status == DAMAGED:
+            problem = run.problem if run else "its folder is gone"
+            title.update(literal(f"Run {self.run_id} · damaged: {problem}"))
+            return
+        progress = progress_of(self.app.watch.events(self.run_id))
+        title.update(literal(f"Run {self.run_id} · {run.backend} · {run.status}" + (f" · {run.error}" if run.error else "")))
         self._plot(progress)
         self.query_one("#run-stats", Static).update(_stats_text(progress))
         warning = self.query_one("#run-warning", Static)
@@ -76,7 +77,7 @@ class TrainScreen(Screen):
         else:
             warning.update("")
 
-    def _plot(self, progress: RunProgress) -> None:
+    def _plot(self, progress: ProgressSummary) -> None:
         plot = self.query_one(PlotextPlot)
         plt = plot.plt
         plt.clear_data()
@@ -88,19 +89,41 @@ class TrainScreen(Screen):
         plt.xlabel("step")
         plot.refresh()
 
+    def _summary(self) -> RunSummary | None:
+        return next((run for run in self.app.workspace_state().runs if run.run_id == self.run_id), None)
+
     def action_cancel_run(self) -> None:
-        if self.run_id is None:
+        run = self._summary()
+        if run is None:
             return
-        run_id = self.run_id
-        self.notify(f"Cancelling {run_id}: the worker saves a checkpoint first.")
-        runner = self.app.runner
-        self.run_worker(lambda: runner.run_command(["cancel", run_id], expect_json=False), thread=True, group="cancel")
+        if not run.active:
+            self.notify(visible(f"Run {run.run_id} is {run.status}: there is nothing to cancel."), markup=False)
+            return
+        run_id = run.run_id
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.notify(f"Cancelling {run_id}: the worker saves a checkpoint first.", markup=False)
+                self.cancel_run(run_id)
+
+        self.app.push_screen(ConfirmModal(f"Cancel run {run_id}? Training stops after a last checkpoint."), answered)
+
+    @work(thread=True, group="cancel", name="cancel the run", exit_on_error=False)
+    def cancel_run(self, run_id: str) -> None:
+        result = self.app.runner.run_command(["cancel", run_id], expect_json=False)
+        if not result.ok:
+            message = visible(f"Could not cancel {run_id}: {result.title}\n{result.hint}".strip())
+            self.app.call_from_thread(self.notify, message, severity="error", timeout=10, markup=False)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            self.app.report_failure(event.worker)
 
     def action_leave_running(self) -> None:
         self.app.exit(message="The run goes on in its own process; `tuneui` reattaches to it.")
 
     def action_other_run(self, offset: int) -> None:
-        runs = [run.run_id for run in list_runs(self.workspace.runs_dir)]
+        runs = [run.run_id for run in self.app.workspace_state().runs]
         if not runs or self.run_id not in runs:
             return
         position = min(max(runs.index(self.run_id) + offset, 0), len(runs) - 1)
@@ -108,7 +131,7 @@ class TrainScreen(Screen):
         self.redraw()
 
 
-def _stats_text(progress: RunProgress) -> Text:
+def _stats_text(progress: ProgressSummary) -> Text:
     total = f"/{progress.total_steps}" if progress.total_steps else ""
     speed = f"{progress.tokens_per_second:,.0f}" if progress.tokens_per_second else "—"
     best = (

@@ -1,14 +1,14 @@
-"""A card in the conversation: a small table, a list of findings with their line, or a chart."""
+"""A card in the conversation: a small table, or a list of findings with their line."""
 
 from __future__ import annotations
 
 from rich.table import Table
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from tuneui.guide_cards import Card
+from tuneui.viewmodels.cards import Card
+from tuneui.widgets.literal import literal
 
 KIND_STYLE = {"error": "bold red", "warning": "yellow"}
 
@@ -19,17 +19,9 @@ class CardView(Vertical):
     def __init__(self, card: Card) -> None:
         super().__init__(classes=f"card card-{card.kind}")
         self.card = card
-        self.border_title = card.title
+        self.border_title = literal(card.title, keep="")
 
     def compose(self) -> ComposeResult:
-        if self.card.kind == "chart":
-            from textual.widgets import Sparkline  # loads statistics; most screens show no chart
-
-            yield Sparkline(list(self.card.values), classes="card-chart")
-            return
-        if self.card.kind == "text":
-            yield Static("\n".join(" ".join(row) for row in self.card.rows))
-            return
         yield Static(self._table())
         if self.card.more:
             yield Static(f"… and {self.card.more} more (the full view lists them all)", classes="card-more")
@@ -39,8 +31,8 @@ class CardView(Vertical):
         table = Table(show_header=show_header, box=None, padding=(0, 1), expand=True, header_style="bold")
         for position, column in enumerate(self.card.columns):
             last = position == len(self.card.columns) - 1
-            table.add_column(column, overflow="fold" if last else "ellipsis", ratio=3 if last else None, no_wrap=not last)
+            table.add_column(literal(column, keep=""), overflow="fold" if last else "ellipsis", ratio=3 if last else None, no_wrap=not last)
         for row in self.card.rows:
-            cells = [Text(cell, style=KIND_STYLE.get(cell, "")) for cell in row]
+            cells = [literal(cell, style=KIND_STYLE.get(cell, "")) for cell in row]
             table.add_row(*cells)
         return table

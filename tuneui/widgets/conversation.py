@@ -1,11 +1,15 @@
-"""The conversation with the guide: what it says, what the user typed, and cards inline."""
+"""The conversation with the guide: what it says, what the user typed, and cards inline.
+
+Everything in it may quote a file, the user or a provider, so all of it is shown through `literal()`.
+"""
 
 from __future__ import annotations
 
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
-from tuneui.guide import Choice, Turn
+from tuneui.guide.machine import Choice, Turn
+from tuneui.widgets.literal import literal
 from tuneui.messages import ChoiceMade
 from tuneui.widgets.cards import CardView
 
@@ -16,7 +20,7 @@ class Conversation(VerticalScroll):
     can_focus = False
 
     def add_user(self, text: str) -> None:
-        self.mount(Static(f"› {text}", classes="said-user"))
+        self.mount(Static(literal(f"› {text}"), classes="said-user"))
         self.scroll_end(animate=False)
 
     def add_turn(self, turn: Turn) -> None:
@@ -28,10 +32,10 @@ class Conversation(VerticalScroll):
 
 def turn_widgets(turn: Turn) -> list[Static | CardView]:
     """What a turn looks like: its lines, its cards, then its question."""
-    widgets: list[Static | CardView] = [Static(line, classes="said-guide") for line in turn.says]
+    widgets: list[Static | CardView] = [Static(literal(line), classes="said-guide") for line in turn.says]
     widgets += [CardView(card) for card in turn.cards]
     if turn.question:
-        widgets.append(Static(turn.question, classes="said-guide question"))
+        widgets.append(Static(literal(turn.question), classes="said-guide question"))
     return widgets
 
 
@@ -39,7 +43,7 @@ class ChoiceLabel(Static):
     """One offered answer: its number is what to type; a click picks it too (the mouse is optional)."""
 
     def __init__(self, position: int, choice: Choice) -> None:
-        super().__init__(f" {position}. {choice.label} ", classes="choice")
+        super().__init__(literal(f" {position}. {choice.label} ", keep=""), classes="choice")
         self.command = choice.command
 
     def on_click(self) -> None:

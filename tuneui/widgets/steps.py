@@ -5,7 +5,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from tuneui.guide_state import STEP_NAMES, StepState
+from tuneui.guide.state import StepState
+from tuneui.guide.step_table import STEPS
 
 MARKS: dict[str, tuple[str, str]] = {
     "done": ("✓", "green"),
@@ -14,19 +15,18 @@ MARKS: dict[str, tuple[str, str]] = {
     "attention": ("!", "bold red"),
     "todo": ("·", "dim"),
 }
-KEYS = {"Baseline": "", "Dataset": "F2", "Cost": "F3", "Train": "F4", "Evaluate": "F5"}
 
 
 class StepList(Static):
-    """Baseline, Dataset, Cost, Train, Evaluate, each with a mark and a word for its state."""
+    """The steps in order, each with a mark, the key of its view and a word for its state."""
 
     def show(self, states: dict[str, StepState]) -> None:
         text = Text()
-        for name in STEP_NAMES:
-            state = states.get(name, "todo")
+        for step in STEPS:
+            state = states.get(step.name, "todo")
             mark, style = MARKS[state]
             text.append(f" {mark} ", style=style)
-            text.append(f"{name:<9}", style="bold" if state in ("next", "running") else "")
-            text.append(f"{KEYS[name]:>3}\n", style="dim")
+            text.append(f"{step.name:<9}", style="bold" if state in ("next", "running") else "")
+            text.append(f"{step.key.upper():>3}\n", style="dim")
             text.append(f"   {state}\n", style=style)
         self.update(text)

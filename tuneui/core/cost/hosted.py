@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
+from backends.base import Estimate
 from tuneui.core.cost.prices import ModelPrice, PriceTable, load_prices
 from tuneui.core.judge import JUDGE_MAX_TOKENS
 from tuneui.errors import TuneError
-
-if TYPE_CHECKING:
-    from backends.base import Estimate
 
 # The cookbook's constants: aim for 3 epochs, but see at least 100 and at most 25,000 examples.
 TARGET_EPOCHS = 3
@@ -80,8 +78,6 @@ class HostedEstimate:
 
     def to_estimate(self) -> "Estimate":
         """The same figures as the Backend interface's `Estimate` (for `Backend.estimate()`)."""
-        from backends.base import Estimate
-
         return Estimate(
             backend=self.backend,
             model=self.model,
@@ -162,6 +158,9 @@ def hosted_estimate(
         warnings.append(f"{over} example(s) exceed {name}'s limit of {cap:,} tokens: they are truncated, and billed, at the limit.")
     per_epoch = billed_tokens_per_epoch(train_tokens, cap)
     billed = per_epoch * epochs
+    if validation and terms.training_evaluations:
+        # Together evaluates on the whole validation file n_evals times during training, and bills it.
+        billed += terms.training_evaluations * (validation.prompt_tokens + validation.answer_tokens)
 
     per_million = price.train_per_million if price else None
     cost = billed * per_million / 1e6 if per_million is not None else None
@@ -171,6 +170,13 @@ def hosted_estimate(
         )
     elif per_million is None:
         warnings.append(_missing_price(name, backend, terms))
+
+    hosting = table.provider(backend).hosting_per_hour
+    if hosting is not None:
+        warnings.append(
+            f"To call the tuned model, {backend} needs a deployment of it, billed about ${hosting:,.2f} per hour "
+            f"while it exists (price table of {table.provider(backend).as_of}); tokens are billed on top."
+        )
 
     eval_cost = _eval_cost(table, price, validation, judge, warnings) if validation else None
     return HostedEstimate(

@@ -7,9 +7,10 @@ import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 from urllib.parse import urlparse
 
+from backends.base import Estimate
 from tuneui.core.cost.memory import (
     MemoryBreakdown,
     Method,
@@ -20,9 +21,6 @@ from tuneui.core.cost.memory import (
 )
 from tuneui.core.gpu import Gpu
 from tuneui.errors import TuneError
-
-if TYPE_CHECKING:
-    from backends.base import Estimate
 
 DEFAULT_MFU = 0.25
 # Below this much headroom a run that "fits" tends to die on fragmentation or a long batch.
@@ -60,8 +58,6 @@ class LocalEstimate:
 
     def to_estimate(self) -> "Estimate":
         """The same figures as the Backend interface's `Estimate` (for `Backend.estimate()`)."""
-        from backends.base import Estimate
-
         return Estimate(
             backend="local",
             model=self.model,

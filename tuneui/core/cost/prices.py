@@ -53,11 +53,16 @@ class ModelPrice:
 
 @dataclass(frozen=True)
 class ProviderTerms:
-    """What holds for every model of a provider: its default epochs and its last day for new jobs."""
+    """What holds for every model of a provider: its default epochs, the validation passes a job
+    bills, its last day for new jobs, and what hosting a fine-tuned model costs by the hour where
+    the provider bills that (Azure)."""
 
     name: str
     default_epochs: int | str = "openai-rule"
     no_new_jobs: dt.date | None = None
+    hosting_per_hour: float | None = None
+    # Passes over the validation file billed per job (Together: the n_evals tuneui sends).
+    training_evaluations: int = 0
     source: str = ""
     as_of: str = ""
     note: str = ""
@@ -133,10 +138,23 @@ def _provider(name: str, entry: Mapping[str, Any]) -> ProviderTerms:
         name=name,
         default_epochs=entry.get("default_epochs", "openai-rule"),
         no_new_jobs=_date(no_new_jobs, f"no_new_jobs of {name}") if no_new_jobs else None,
+        hosting_per_hour=_hourly(entry.get("hosting_per_hour"), name),
+        training_evaluations=int(entry.get("training_evaluations", 0)),
         source=str(entry.get("source", "")),
         as_of=str(entry.get("as_of", "")),
         note=str(entry.get("note", "")),
     )
+
+
+def _hourly(value: Any, provider: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise TuneError(
+            f"hosting_per_hour of provider {provider!r} in the shipped price table must be a number ≥ 0, not {value!r}",
+            "Reinstall tuneui; the shipped price table is damaged.",
+        )
+    return float(value)
 
 
 def _as_mapping(price: ModelPrice) -> dict[str, Any]:

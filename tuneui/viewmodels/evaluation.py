@@ -1,11 +1,13 @@
 """The Evaluate view's model: per held-out example, the reference, the baseline's and the tuned
-model's answers and the judge's outcome, assembled from what `tuneui eval` saved."""
+model's answers, the judge's outcome and the task rules each answer broke, assembled from what
+`tuneui eval` saved."""
 
 from __future__ import annotations
 
 import difflib
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Mapping
 
 from backends.runs import RunFolder
@@ -26,6 +28,9 @@ class ComparedExample:
     tuned: str
     judge: str | None
     judge_reason: str | None = None  # with the tuned answer as A
+    # The names of the task rules each answer broke; None when the project had no rules.
+    baseline_broke: tuple[str, ...] | None = None
+    tuned_broke: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,7 @@ class Evaluation:
     baseline_variant: str
     metrics: tuple[tuple[str, Any, Any], ...]
     examples: tuple[ComparedExample, ...]
+    has_rules: bool = False
 
 
 def read_evaluation(workspace: Workspace, run_id: str) -> Evaluation | None:
@@ -53,6 +59,7 @@ def read_evaluation(workspace: Workspace, run_id: str) -> Evaluation | None:
         baseline_variant=str(result.get("baseline_variant") or "baseline"),
         metrics=rows,
         examples=_every_example(workspace, run, result) or _differing(result),
+        has_rules=isinstance(result.get("rules"), Mapping),
     )
 
 
@@ -70,9 +77,8 @@ def word_diff(old: str, new: str) -> list[tuple[str, bool]]:
 def _every_example(workspace: Workspace, run: RunFolder, result: Mapping[str, Any]) -> tuple[ComparedExample, ...]:
     tuned_saved = read_json(run.eval_dir / "predictions.json") or {}
     tuned = tuned_saved.get("predictions") or []
-    fingerprint = str(tuned_saved.get("val_sha256") or "")
-    best = (read_json(workspace.baseline_dir / "best.json", {}) or {}).get(f"{result.get('baseline_model')}@{fingerprint[:12]}")
-    baseline_saved = read_json(workspace.baseline_dir / best["file"]) if isinstance(best, Mapping) and best.get("file") else None
+    baseline_file = _baseline_file(workspace, result, str(tuned_saved.get("val_sha256") or ""))
+    baseline_saved = read_json(workspace.baseline_dir / baseline_file) if baseline_file else None
     baseline = (baseline_saved or {}).get("predictions") or []
     try:
         val = read_chat_jsonl(workspace.val_file)
@@ -83,6 +89,7 @@ def _every_example(workspace: Workspace, run: RunFolder, result: Mapping[str, An
     detail = result.get("judge_detail") or {}
     outcomes = list(detail.get("outcomes") or [])
     reasons = list(detail.get("reasons") or [])
+    failed = (result.get("rules_detail") or {}).get("failed") or {}
     return tuple(
         ComparedExample(
             line=example.line,
@@ -92,9 +99,21 @@ def _every_example(workspace: Workspace, run: RunFolder, result: Mapping[str, An
             tuned=str(tuned[index]),
             judge=OUTCOME_WORDS.get(outcomes[index], outcomes[index]) if index < len(outcomes) else None,
             judge_reason=str(reasons[index]) if index < len(reasons) and reasons[index] else None,
+            baseline_broke=_broken(failed.get("baseline"), index),
+            tuned_broke=_broken(failed.get("tuned"), index),
         )
         for index, example in enumerate(val)
     )
+
+
+def _baseline_file(workspace: Workspace, result: Mapping[str, Any], fingerprint: str) -> str | None:
+    """The baseline answers the evaluation compared against: the file its result names. best.json
+    only for results saved before they named it, since a later `tuneui baseline` re-points it."""
+    named = result.get("baseline_file")
+    if isinstance(named, str) and named:
+        return Path(named).name  # a name inside baseline/, never a path out of it
+    best = (read_json(workspace.baseline_dir / "best.json", {}) or {}).get(f"{result.get('baseline_model')}@{fingerprint[:12]}")
+    return str(best["file"]) if isinstance(best, Mapping) and best.get("file") else None
 
 
 def _differing(result: Mapping[str, Any]) -> tuple[ComparedExample, ...]:
@@ -107,6 +126,15 @@ def _differing(result: Mapping[str, Any]) -> tuple[ComparedExample, ...]:
             tuned=str(row.get("tuned") or ""),
             judge=OUTCOME_WORDS.get(row.get("judge"), row.get("judge")),
             judge_reason=str(row["judge_reason"]) if row.get("judge_reason") else None,
+            baseline_broke=_broken([(row.get("rules_failed") or {}).get("baseline")], 0),
+            tuned_broke=_broken([(row.get("rules_failed") or {}).get("tuned")], 0),
         )
         for row in result.get("differing") or []
     )
+
+
+def _broken(per_example: Any, index: int) -> tuple[str, ...] | None:
+    """Rule names answer `index` broke, from a saved per-example list; None when nothing usable was saved."""
+    if not isinstance(per_example, list) or index >= len(per_example) or not isinstance(per_example[index], list):
+        return None
+    return tuple(str(name) for name in per_example[index])

@@ -1,4 +1,4 @@
-"""Cards: the tables, findings and small charts the guide shows inline, as plain data.
+"""Cards: the tables and findings the guide shows inline, as plain data.
 
 Built from the JSON the step commands print; the widgets only draw them.
 """
@@ -8,9 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Mapping
 
-from tuneui.guide_state import WorkspaceState
+from tuneui.core.rules import pass_rate
+from tuneui.guide.state import WorkspaceState
+from tuneui.guide.step_table import BASELINE, by_action, load
 
-CardKind = Literal["table", "findings", "chart", "text"]
+CardKind = Literal["table", "findings"]
 MAX_ROWS = 12
 
 
@@ -20,19 +22,16 @@ class Card:
     kind: CardKind
     columns: tuple[str, ...] = ()
     rows: tuple[tuple[str, ...], ...] = ()
-    values: tuple[float, ...] = ()
     more: int = 0  # rows left out so a card stays small; the full view shows them all
 
 
 def card_for(kind: str, data: Mapping[str, Any]) -> Card:
-    builders = {
-        "check": findings_card,
-        "split": split_card,
-        "baseline": baseline_card,
-        "cost": cost_card,
-        "eval": eval_card,
-    }
-    return builders.get(kind, _key_values_card)(data)
+    """The card for the result of the guide's action `kind`: its step's card (`tuneui.guide.step_table`),
+    the split's, or the plain values."""
+    row = by_action(kind)
+    if row is not None and row.card:
+        return load(row.card)(data)
+    return split_card(data) if kind == "split" else _key_values_card(data)
 
 
 def findings_card(data: Mapping[str, Any]) -> Card:
@@ -59,7 +58,7 @@ def baseline_card(data: Mapping[str, Any]) -> Card:
     if isinstance(variants, Mapping):
         variants = [{"name": name, "metrics": value} for name, value in variants.items() if isinstance(value, Mapping)]
     if not isinstance(variants, list) or not variants:
-        return _key_values_card(data, title="Baseline")
+        return _key_values_card(data, title=BASELINE.name)
     metric_names: list[str] = []
     for variant in variants:
         for name, value in dict(variant.get("metrics") or {}).items():
@@ -70,13 +69,16 @@ def baseline_card(data: Mapping[str, Any]) -> Card:
         metric_names.remove(primary)
         metric_names.insert(0, primary)
     metric_names = metric_names[:3]
+    rules = _rule_summaries(data.get("rules"))
     rows = []
     for variant in variants:
         metrics = dict(variant.get("metrics") or {})
-        rows.append((str(variant.get("name") or "?"), *(_number(metrics.get(name)) for name in metric_names)))
+        name = str(variant.get("name") or "?")
+        cells = tuple(_number(metrics.get(metric)) for metric in metric_names)
+        rows.append((name, *cells, *((_rate(rules.get(name)),) if rules else ())))
     best = data.get("best")
-    title = f"Baseline to beat: {best}" if best else "Baseline"
-    return _limited(title, "table", ("prompt", *metric_names), rows)
+    title = f"{BASELINE.name} to beat: {best}" if best else BASELINE.name
+    return _limited(title, "table", ("prompt", *metric_names, *(("rules passed",) if rules else ())), rows)
 
 
 def cost_card(data: Mapping[str, Any]) -> Card:
@@ -102,11 +104,24 @@ def eval_card(data: Mapping[str, Any]) -> Card:
     if isinstance(judge, Mapping):
         lo, hi = (judge.get("ci95") or [None, None])[:2]
         rows.append(("judge win rate", "", f"{_number(judge.get('win_rate'))} [{_number(lo)}, {_number(hi)}]"))
+    rules = _rule_summaries(data.get("rules"))
+    if "baseline" in rules and "tuned" in rules:
+        baseline_rules, tuned_rules = rules["baseline"], rules["tuned"]
+        rows.append(("rules passed (all)", _rate(baseline_rules), _rate(tuned_rules)))
+        for name in tuned_rules["by_rule"]:
+            rows.append((f"rule {name}", _rate(baseline_rules, name), _rate(tuned_rules, name)))
     return _limited(str(data.get("verdict") or "Evaluation"), "table", ("metric", "baseline", "tuned"), rows)
 
 
-def loss_chart(train_losses: list[float]) -> Card:
-    return Card(title="training loss", kind="chart", values=tuple(train_losses))
+def rules_sentence(kind: str, data: Mapping[str, Any]) -> str:
+    """The guide's sentence on the task rules after `baseline` or `eval`; empty without rules."""
+    rules = _rule_summaries(data.get("rules"))
+    if kind == "eval" and "baseline" in rules and "tuned" in rules:
+        return f"Task rules: the tuned model's answers pass them all {_rate(rules['tuned'])}, the best prompt's {_rate(rules['baseline'])}."
+    best = str(data.get("best") or "")
+    if kind == "baseline" and best in rules:
+        return f"Task rules: the {best} prompt's answers pass them all {_rate(rules[best])}."
+    return ""
 
 
 def status_card(state: WorkspaceState) -> Card:
@@ -168,6 +183,24 @@ def _flatten(data: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]
 
 def _limited(title: str, kind: CardKind, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> Card:
     return Card(title=title, kind=kind, columns=columns, rows=tuple(rows[:MAX_ROWS]), more=max(0, len(rows) - MAX_ROWS))
+
+
+def _rule_summaries(rules: Any) -> dict[str, Mapping[str, Any]]:
+    """The well-formed `{"passed", "total", "by_rule"}` objects of a step's "rules", by column name."""
+    if not isinstance(rules, Mapping):
+        return {}
+    return {
+        str(name): summary
+        for name, summary in rules.items()
+        if isinstance(summary, Mapping) and isinstance(summary.get("total"), int) and isinstance(summary.get("by_rule"), Mapping)
+    }
+
+
+def _rate(summary: Mapping[str, Any] | None, rule: str | None = None) -> str:
+    if summary is None:
+        return "—"
+    passed = summary.get("passed") if rule is None else summary["by_rule"].get(rule)
+    return pass_rate({"passed": passed, "total": summary["total"]}) if isinstance(passed, int) else "—"
 
 
 def _line(finding: Mapping[str, Any]) -> str:

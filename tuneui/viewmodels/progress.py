@@ -11,7 +11,9 @@ OVERFIT_WINDOW = 2  # consecutive validation rises, with training loss falling, 
 
 
 @dataclass(frozen=True)
-class RunProgress:
+class ProgressSummary:
+    """A run's progress summed up from its events: the loss curves, the step, speed and the best checkpoint."""
+
     train_points: tuple[tuple[int, float], ...]
     valid_points: tuple[tuple[int, float], ...]
     step: int
@@ -36,7 +38,7 @@ class RunProgress:
         return rising and falling
 
 
-def progress_of(events: Iterable[Event]) -> RunProgress:
+def progress_of(events: Iterable[Event]) -> ProgressSummary:
     train: list[tuple[int, float]] = []
     valid: list[tuple[int, float]] = []
     step, total, speed = 0, None, None
@@ -58,7 +60,7 @@ def progress_of(events: Iterable[Event]) -> RunProgress:
         if isinstance(data.get("valid_loss"), (int, float)):
             valid.append((current, float(data["valid_loss"])))
     best = min(valid, key=lambda point: point[1]) if valid else None
-    return RunProgress(
+    return ProgressSummary(
         train_points=tuple(train),
         valid_points=tuple(valid),
         step=step,

@@ -5,7 +5,8 @@ training data uses most), and k-shot (the system prompt plus k train examples dr
 project seed; never from val). Each variant's answers are saved in `baseline/<key>.json`, where
 the key covers backend, model, variant, generation settings and the val file's hash, so nothing is
 recomputed and later comparisons use exactly the same answers. The best variant on the primary
-metric is recorded in `baseline/best.json` as "the baseline to beat".
+metric is recorded in `baseline/best.json` as "the baseline to beat". The project's task rules are
+checked on every variant's answers each time, so editing a rule never asks a model again.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from tuneui.core.dataset.model import Example
 from tuneui.core.evalset import EvalSet, load_eval_set, message_text, read_saved, without_system
 from tuneui.core.files import atomic_write_json
 from tuneui.core.metrics import MetricReport, score_answers
+from tuneui.core.rules import Rule, RuleResults, check_answers, parse_rules
 from tuneui.core.workspace import Workspace
 
 DEFAULT_SHOTS = 3
@@ -57,6 +59,7 @@ class VariantResult:
     report: MetricReport
     path: Path
     cached: bool
+    rules: RuleResults | None = None  # None when the project has no [rules]
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ class BaselineResult:
             "primary_metric": self.best.report.primary,
             "variants": {v.variant: _rounded(v.report.values) for v in self.variants},
             "best": self.best.variant,
+            "rules": {v.variant: v.rules.summary() for v in self.variants if v.rules} or None,
         }
 
 
@@ -118,6 +122,7 @@ def run_baseline(
         model = workspace.local_model_path(model)
     data = eval_set or load_eval_set(workspace)
     params = data.generation_params(seed=settings.data.seed)
+    rules = parse_rules(settings.rules)
     ref = ModelRef(backend=backend_name, base_model=model, kind="base")
     results: list[VariantResult] = []
     for variant in prompt_variants(settings.project.system_prompt, data.train, shots, settings.data.seed):
@@ -136,11 +141,16 @@ def run_baseline(
         report = score_answers(data.task_type, predictions, data.references, data.labels)
         if not cached:
             atomic_write_json(path, _variant_record(backend_name, model, variant, data, params, predictions, report))
-        results.append(VariantResult(variant.name, predictions, report, path, cached))
+        results.append(VariantResult(variant.name, predictions, report, path, cached, checked(rules, predictions)))
     best = _best(results)
     result = BaselineResult(backend_name, model, shots, data.task_type, tuple(results), best)
     _record_best(workspace, result, data.fingerprint)
     return result
+
+
+def checked(rules: Sequence[Rule], answers: Sequence[str]) -> RuleResults | None:
+    """The rules on these answers, or None when the project has none."""
+    return check_answers(rules, answers) if rules else None
 
 
 def recorded_best(workspace: Workspace, backend_name: str, model: str, fingerprint: str) -> Mapping[str, Any] | None:

@@ -1,6 +1,6 @@
 """The guide: a state machine from what the user types to the next message and action.
 
-It looks at the workspace (`guide_state.observe`), says where the user is and what is next, asks one
+It looks at the workspace (`tuneui.guide.state.observe`), says where the user is and what is next, asks one
 question at a time, and turns answers (free text, a choice, or a slash command) into `Action`s that
 the app or the headless demo carries out; `finished()` turns each outcome into the next turn.
 No Textual import: every path through it is unit-tested.
@@ -14,25 +14,23 @@ from typing import Callable, Literal
 
 from tuneui.core.workspace import Workspace
 from tuneui.errors import WorkspaceError
-from tuneui.guide_cards import Card, card_for, status_card
-from tuneui.guide_state import DATA_SUFFIXES, STEP_NAMES, WorkspaceState, observe
-from tuneui.guide_steps import StepResult
+from tuneui.viewmodels.cards import Card, card_for, status_card
+from tuneui.guide.state import DATA_SUFFIXES, STEP_NAMES, WorkspaceState, observe
+from tuneui.guide.runner import StepResult
+from tuneui.guide.step_table import BASELINE, CHAT, COST, DATASET, EVALUATE, OPEN_COMMAND, ROWS, TRAIN, VIEW_NAMES, by_action
 
 ActionKind = Literal["import", "check", "split", "baseline", "cost", "train", "eval", "open", "ask"]
-VIEWS = ("Dataset", "Cost", "Train", "Evaluate", "Chat")
+VIEWS = VIEW_NAMES
+# The guide's own commands; each step's command is in its row of `tuneui.guide.step_table`.
+STATUS_COMMAND, HELP_COMMAND, SPLIT_COMMAND, IMPORT_COMMAND = "/status", "/help", "/split", "/import"
 
 COMMANDS: dict[str, str] = {
-    "/baseline": "try the task with prompts first (system prompt, zero-shot, k-shot)",
-    "/data": "check the examples and split them (train / held-out validation)",
-    "/cost": "what training costs on each backend, before it starts",
-    "/train": "start a training run, or watch the one running",
-    "/eval": "tuned model vs the baseline on the held-out split",
-    "/chat": "talk to the base and the tuned model side by side",
-    "/status": "where the project stands",
-    "/help": "this list",
-    "/split": "hold out part of the examples for validation",
-    "/import PATH": "bring a file of examples into the project",
-    "/open VIEW": "open a full view: " + ", ".join(VIEWS),
+    **{row.command: row.help for row in ROWS},
+    STATUS_COMMAND: "where the project stands",
+    HELP_COMMAND: "this list",
+    SPLIT_COMMAND: "hold out part of the examples for validation",
+    f"{IMPORT_COMMAND} PATH": "bring a file of examples into the project",
+    f"{OPEN_COMMAND} VIEW": "open a full view: " + ", ".join(VIEWS),
 }
 
 
@@ -94,7 +92,7 @@ class Guide:
             return self._ask_next(self.state(), [])
         is_command = text.split()[0].lower() in _COMMAND_NAMES
         if self._awaiting == _AWAITING_PATH and not is_command and _looks_like_path(text):
-            return self.command(f"/import {text}")
+            return self.command(f"{IMPORT_COMMAND} {text}")
         if text.startswith("/"):
             return self.command(text)
         lowered = text.lower().rstrip(".!")
@@ -115,44 +113,44 @@ class Guide:
         name, argument = name.lower(), argument.strip()
         state = self.state()
         self._awaiting = None
-        if name == "/help":
+        if name == HELP_COMMAND:
             return self._ask_next(state, ["Commands (keys are in the footer; ctrl+p opens the command palette):"], cards=(help_card(),))
-        if name == "/status":
+        if name == STATUS_COMMAND:
             return self._ask_next(state, [self._where(state)], cards=(status_card(state),))
-        if name == "/import":
+        if name == IMPORT_COMMAND:
             if not argument:
                 return self._ask_path([], "Which file? Type its path (JSONL, JSON, CSV, TSV or parquet).")
             return Turn(says=(f"Importing {argument}…",), action=Action("import", argument))
-        if name == "/data":
+        if name == DATASET.command:
             if not state.imported and not state.split:
                 return self._ask_path(["There are no examples in this project yet."], "Type the path of a file to import.")
             return Turn(says=("Checking the examples…",), action=Action("check"))
-        if name == "/split":
+        if name == SPLIT_COMMAND:
             return Turn(says=("Splitting into train and held-out validation…",), action=Action("split"))
-        if name == "/baseline":
+        if name == BASELINE.command:
             if not state.split:
                 return Turn(
                     says=("The baseline is scored on held-out examples, so the data is split first.",),
                     action=Action("split"),
                 )
             return Turn(says=("Running the baseline prompts on the held-out split…",), action=Action("baseline"))
-        if name == "/cost":
+        if name == COST.command:
             if not state.split:
                 return self._ask_next(state, ["Costs are counted on the training split: split the data first."])
             return Turn(says=("Estimating every backend…",), action=Action("cost"))
-        if name == "/train":
+        if name == TRAIN.command:
             if state.active_run:
-                return Turn(says=(f"Run {state.active_run.run_id} is already {state.active_run.status}.",), action=Action("open", "Train"))
+                return Turn(says=(f"Run {state.active_run.run_id} is already {state.active_run.status}.",), action=Action("open", TRAIN.name))
             if not state.split:
                 return self._ask_next(state, ["Training needs a train and a validation split first."])
             return Turn(says=("Starting a training run…",), action=Action("train"))
-        if name == "/eval":
+        if name == EVALUATE.command:
             if not state.finished_run:
                 return self._ask_next(state, ["There is no finished run to evaluate yet."])
             return Turn(says=(f"Evaluating run {state.finished_run.run_id} against the baseline…",), action=Action("eval"))
-        if name == "/chat":
-            return Turn(says=("Opening the chat: base and tuned model side by side.",), action=Action("open", "Chat"))
-        if name == "/open":
+        if name == CHAT.command:
+            return Turn(says=("Opening the chat: base and tuned model side by side.",), action=Action("open", CHAT.name))
+        if name == OPEN_COMMAND:
             view = argument.capitalize()
             if view in VIEWS:
                 return Turn(says=(f"Opening the {view} view.",), action=Action("open", view))
@@ -166,7 +164,7 @@ class Guide:
             says = [f"That did not work: {result.title}"]
             if result.hint:
                 says.append(result.hint)
-            help_choice = Choice("Show the commands", "/help")
+            help_choice = Choice("Show the commands", HELP_COMMAND)
             self._choices = (help_choice,) if action.kind == "ask" else (Choice("Try again", _command_of(action)), help_choice)
             self._awaiting = None
             return Turn(says=tuple(says), question="Try again, or pick another step?", choices=self._choices)
@@ -179,11 +177,11 @@ class Guide:
                 says,
                 cards,
                 f"Fix what matters in the Dataset view, or hold out {self._held_out()} for validation and split now?",
-                (Choice("Split now", "/split"), Choice("Open the Dataset view", "/open Dataset")),
+                (Choice("Split now", SPLIT_COMMAND), Choice(f"Open the {DATASET.name} view", DATASET.open_command)),
             )
         if action.kind == "train":
             says.append("It runs in its own process: quit whenever you like, it goes on and I reattach next time.")
-            return self._ask(says, cards, "Watch it?", (Choice("Watch it", "/open Train"), Choice("Project status", "/status")))
+            return self._ask(says, cards, "Watch it?", (Choice("Watch it", TRAIN.open_command), Choice("Project status", STATUS_COMMAND)))
         return self._ask_next(state, says, cards=cards)
 
     def assistant_context(self) -> str:
@@ -192,7 +190,7 @@ class Guide:
         steps = ", ".join(f"{name}: {value}" for name, value in state.step_states().items())
         return (
             "You help a person fine-tune a language model with tuneui, a terminal app with five steps "
-            f"(Baseline, Dataset, Cost, Train, Evaluate). Project state: {steps}. "
+            f"({', '.join(STEP_NAMES)}). Project state: {steps}. "
             f"Training examples: {state.train_examples}, validation examples: {state.val_examples}. "
             f"Commands the person can type: {', '.join(COMMANDS)}. Answer briefly and point to a command."
         )
@@ -218,58 +216,58 @@ class Guide:
 
     def _ask_next(self, state: WorkspaceState, says: list[str], cards: tuple[Card, ...] = ()) -> Turn:
         step = state.next_step
-        if step == "Dataset" and not state.imported and not state.split:
-            return self._ask_path(says, "Next: Dataset. Where are your examples? Type the path of a file.", cards)
-        if step == "Dataset":
+        if step == DATASET.name and not state.imported and not state.split:
+            return self._ask_path(says, f"Next: {step}. Where are your examples? Type the path of a file.", cards)
+        if step == DATASET.name:
             return self._ask(
                 says,
                 cards,
-                f"Next: Dataset. Check the examples for problems and hold out {self._held_out()} for validation?",
-                (Choice("Check and split", "/data"), Choice("Open the Dataset view", "/open Dataset")),
+                f"Next: {step}. Check the examples for problems and hold out {self._held_out()} for validation?",
+                (Choice("Check and split", DATASET.command), Choice(f"Open the {step} view", DATASET.open_command)),
             )
-        if step == "Baseline":
+        if step == BASELINE.name:
             return self._ask(
                 says,
                 cards,
-                "Next: Baseline. First see how far prompts get: system prompt, zero-shot and k-shot, "
+                f"Next: {step}. First see how far prompts get: system prompt, zero-shot and k-shot, "
                 "scored on the held-out examples. Run it?",
-                (Choice("Run the baseline", "/baseline"), Choice("Skip to Cost", "/cost")),
+                (Choice("Run the baseline", BASELINE.command), Choice(f"Skip to {COST.name}", COST.command)),
             )
-        if step == "Cost":
+        if step == COST.name:
             return self._ask(
                 says,
                 cards,
-                "Next: Cost. See what training costs on each backend before anything starts?",
-                (Choice("Estimate the cost", "/cost"), Choice("Skip to Train", "/train")),
+                f"Next: {step}. See what training costs on each backend before anything starts?",
+                (Choice("Estimate the cost", COST.command), Choice(f"Skip to {TRAIN.name}", TRAIN.command)),
             )
-        if step == "Train" and state.active_run:
+        if step == TRAIN.name and state.active_run:
             run = state.active_run
             progress = f"step {run.steps}/{run.total_steps}" if run.total_steps else f"step {run.steps}"
             return self._ask(
                 says,
                 cards,
-                f"Train: run {run.run_id} is {run.status} ({progress}). Watch it?",
-                (Choice("Watch the run", "/open Train"), Choice("Project status", "/status")),
+                f"{step}: run {run.run_id} is {run.status} ({progress}). Watch it?",
+                (Choice("Watch the run", TRAIN.open_command), Choice("Project status", STATUS_COMMAND)),
             )
-        if step == "Train":
+        if step == TRAIN.name:
             return self._ask(
                 says,
                 cards,
-                "Next: Train. Start a training run on the project's model?",
-                (Choice("Start training", "/train"), Choice("Estimate the cost first", "/cost")),
+                f"Next: {step}. Start a training run on the project's model?",
+                (Choice("Start training", TRAIN.command), Choice("Estimate the cost first", COST.command)),
             )
-        if step == "Evaluate":
+        if step == EVALUATE.name:
             return self._ask(
                 says,
                 cards,
-                "Next: Evaluate. Compare the tuned model with the baseline on the held-out examples?",
-                (Choice("Evaluate", "/eval"), Choice("Chat with it first", "/chat")),
+                f"Next: {step}. Compare the tuned model with the baseline on the held-out examples?",
+                (Choice(step, EVALUATE.command), Choice("Chat with it first", CHAT.command)),
             )
         return self._ask(
             says,
             cards,
-            "All five steps are done: the verdict is in the Evaluate view. Chat with the tuned model?",
-            (Choice("Open the verdict", "/open Evaluate"), Choice("Chat", "/chat")),
+            f"All five steps are done: the verdict is in the {EVALUATE.name} view. Chat with the tuned model?",
+            (Choice("Open the verdict", EVALUATE.open_command), Choice(CHAT.name, CHAT.command)),
         )
 
     def _ask(self, says: list[str], cards: tuple[Card, ...], question: str, choices: tuple[Choice, ...]) -> Turn:
@@ -299,8 +297,15 @@ _CARDED = {"import", "check", "split", "baseline", "cost", "eval"}
 
 
 def _command_of(action: Action) -> str:
-    commands = {"check": "/data", "eval": "/eval", "open": f"/open {action.argument}", "import": f"/import {action.argument}"}
-    return commands.get(action.kind, f"/{action.kind}")
+    """The command that starts `action` again."""
+    row = by_action(action.kind)
+    if row is not None:
+        return row.command
+    if action.kind == "open":
+        return f"{OPEN_COMMAND} {action.argument}"
+    if action.kind == "import":
+        return f"{IMPORT_COMMAND} {action.argument}"
+    return SPLIT_COMMAND if action.kind == "split" else f"/{action.kind}"
 
 
 def _looks_like_path(text: str) -> bool:

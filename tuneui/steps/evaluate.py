@@ -15,13 +15,14 @@ from typing import Any, Callable, Mapping, Sequence
 
 from backends.base import ModelRef
 from backends.runs import RunFolder
-from tuneui.core.baseline import DEFAULT_SHOTS, BaselineResult, recorded_best, run_baseline
+from tuneui.steps.baseline import DEFAULT_SHOTS, BaselineResult, checked, recorded_best, run_baseline
 from tuneui.core.evalset import EvalSet, load_eval_set, read_saved
 from tuneui.core.files import atomic_write_json
 from tuneui.core.forgetting import ForgettingCheck, general_conversations
 from tuneui.core.intervals import paired_difference_ci
 from tuneui.core.judge import JudgeResult, parse_model_spec, reason_of, run_judge
 from tuneui.core.metrics import MetricReport, rouge_l, score_answers
+from tuneui.core.rules import Rule, RuleResults, parse_rules
 from tuneui.core.verdict import judge_verdict, metric_verdict
 from tuneui.core.workspace import Workspace
 from tuneui.errors import UsageError
@@ -45,6 +46,8 @@ class EvalResult:
     verdict: str
     differing: tuple[Mapping[str, Any], ...]
     forgetting: ForgettingCheck | None
+    rules: tuple[Rule, ...] = ()  # the project's [rules], checked on both sides' answers
+    tuned_rules: RuleResults | None = None  # None when the project has no [rules]
 
     def summary(self) -> dict[str, Any]:
         """The object `tuneui eval RUN --json` prints (an exact interface)."""
@@ -58,7 +61,14 @@ class EvalResult:
             },
             "judge": self.judge.summary() if self.judge else None,
             "verdict": self.verdict,
+            "rules": self._rules_summary(),
         }
+
+    def _rules_summary(self) -> dict[str, Any] | None:
+        baseline_rules = self.baseline.best.rules
+        if self.tuned_rules is None or baseline_rules is None:
+            return None
+        return {"baseline": baseline_rules.summary(), "tuned": self.tuned_rules.summary()}
 
     def to_dict(self) -> dict[str, Any]:
         """Everything the report needs, saved as `runs/<id>/eval/result.json`."""
@@ -84,7 +94,19 @@ class EvalResult:
             ),
             "differing": list(self.differing),
             "forgetting": self.forgetting.to_dict() if self.forgetting else None,
+            "rules_detail": self._rules_detail(),
             "created": time.time(),
+        }
+
+    def _rules_detail(self) -> dict[str, Any] | None:
+        """What the report and the Evaluate view show of the rules beyond `summary()`."""
+        if self.tuned_rules is None or self.baseline.best.rules is None:
+            return None
+        return {
+            "checks": {rule.name: rule.describe() for rule in self.rules},
+            "variants": {v.variant: v.rules.summary() for v in self.baseline.variants if v.rules},
+            # Per held-out example, in val order: the names of the rules each answer broke.
+            "failed": {"baseline": self.baseline.best.rules.failed(), "tuned": self.tuned_rules.failed()},
         }
 
 
@@ -109,6 +131,7 @@ def evaluate_run(
     recorded = recorded_best(workspace, tuned_ref.backend, tuned_ref.base_model, data.fingerprint)
     shots = int(recorded["shots"]) if recorded else DEFAULT_SHOTS
     backend = get_backend(tuned_ref.backend, workspace)
+    backend.require_callable(tuned_ref)  # e.g. no Azure deployment: say so before the baseline spends
     baseline = run_baseline(
         workspace, tuned_ref.backend, tuned_ref.base_model, shots=shots, eval_set=data, backend=backend, progress=progress
     )
@@ -123,6 +146,7 @@ def evaluate_run(
     if general_base is not None:
         check = ForgettingCheck.of(general_base, backend.generate(tuned_ref, general_conversations(), params))
     tuned = score_answers(data.task_type, predictions, data.references, data.labels)
+    rules = parse_rules(settings.rules)
     best = baseline.best
     primary = tuned.primary
     difference, interval = paired_difference_ci(tuned.column(primary), best.report.column(primary), seed=seed)
@@ -149,6 +173,8 @@ def evaluate_run(
             best.variant, primary, tuned.values[primary], best.report.values[primary], difference, interval, len(data.val)
         )
 
+    tuned_rules = checked(rules, predictions)
+    failed = {"baseline": best.rules.failed(), "tuned": tuned_rules.failed()} if tuned_rules and best.rules else None
     result = EvalResult(
         run_id=run.run_id,
         task_type=data.task_type,
@@ -160,8 +186,10 @@ def evaluate_run(
         difference=difference,
         difference_ci95=interval,
         verdict=verdict,
-        differing=_most_different(data, best.predictions, best.report, predictions, tuned, judged),
+        differing=_most_different(data, best.predictions, best.report, predictions, tuned, judged, failed),
         forgetting=check,
+        rules=rules,
+        tuned_rules=tuned_rules,
     )
     atomic_write_json(run.eval_dir / RESULT_FILE, result.to_dict())
     return result
@@ -213,6 +241,7 @@ def _most_different(
     tuned_answers: Sequence[str],
     tuned: MetricReport,
     judged: JudgeResult | None,
+    rules_failed: Mapping[str, Sequence[Sequence[str]]] | None,
 ) -> tuple[Mapping[str, Any], ...]:
     """The examples where the two models differ most: by primary-metric gap, then a decisive judge
     outcome, then how different the two answers read. Identical answers are never shown."""
@@ -240,6 +269,7 @@ def _most_different(
                 "gap": round(gap, 4),
                 "judge": outcome,
                 "judge_reason": reason_of(judged.replies[index][0]) if judged else None,
+                "rules_failed": {side: list(broken[index]) for side, broken in rules_failed.items()} if rules_failed else None,
             }
         )
     return tuple(shown)

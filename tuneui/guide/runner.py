@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from tuneui.core.files import atomic_write_json
 from tuneui.core.workspace import Workspace
-from tuneui.guide_state import COST_REPORT, observe
+from tuneui.guide.state import observe
+from tuneui.guide.step_table import TRAIN
+from tuneui.viewmodels.cards import rules_sentence
 
 STEP_TIMEOUT_S = 3600.0
 
@@ -77,16 +78,17 @@ class StepRunner:
         shots = ["--shots", str(self.baseline_shots)] if self.baseline_shots is not None else []
         result = self.run_command(["baseline", *shots])
         if result.ok:
-            return StepResult(True, result.data, summary="Baseline saved: this is the score the tuned model must beat.")
+            summary = " ".join(filter(None, ["Baseline saved: this is the score the tuned model must beat.", rules_sentence("baseline", result.data)]))
+            return StepResult(True, result.data, summary=summary)
         return result
 
     def cost(self) -> StepResult:
-        """Every configured backend side by side; saved to reports/cost.json so reports can link it."""
+        """Every configured backend side by side; `tuneui estimate` saves it to reports/cost.json."""
         result = self.run_command(["estimate", str(self.workspace.train_file)])
         if not result.ok:
             return result
+        # The command saved the comparison (tuneui.steps.cost); the card shows what it saved.
         report = {"rows": list(result.data.get("estimates") or [])}
-        atomic_write_json(self.workspace.reports_dir / COST_REPORT, report)
         return StepResult(True, report, summary="Costs before anything starts (hosted dollars use the dated price table).")
 
     def train(self) -> StepResult:
@@ -100,7 +102,9 @@ class StepRunner:
     def evaluate(self, run_id: str) -> StepResult:
         result = self.run_command(["eval", run_id])
         if result.ok:
-            return StepResult(True, result.data, summary=str(result.data.get("verdict") or "Evaluation done."))
+            verdict = str(result.data.get("verdict") or "Evaluation done.")
+            rules = rules_sentence("eval", result.data)
+            return StepResult(True, result.data, summary=f"{verdict.rstrip('.')}. {rules}" if rules else verdict)
         return result
 
     def ask(self, question: str, context: str) -> StepResult:
@@ -162,7 +166,7 @@ def run_action(runner: StepRunner, kind: str, argument: str = "", context: str =
     if kind == "eval":
         run = observe(runner.workspace).finished_run
         if run is None:
-            return StepResult(False, title="No finished run to evaluate", hint="Type /train to start one.")
+            return StepResult(False, title="No finished run to evaluate", hint=f"Type {TRAIN.command} to start one.")
         return runner.evaluate(argument or run.run_id)
     steps = {"check": runner.check, "split": runner.split, "baseline": runner.baseline, "cost": runner.cost, "train": runner.train}
     if kind not in steps:

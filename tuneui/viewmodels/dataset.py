@@ -16,7 +16,7 @@ from tuneui.core.dataset.model import Example
 from tuneui.core.files import atomic_write_lines
 from tuneui.core.workspace import Workspace
 from tuneui.errors import UsageError
-from tuneui.guide_state import observe
+from tuneui.guide.state import observe
 
 
 @dataclass(frozen=True)

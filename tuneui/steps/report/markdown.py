@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from tuneui.core.metrics import METRIC_TITLES
-from tuneui.core.report import FINDINGS_SHOWN, DataCheck, ReportInputs, facts, fmt, metric_rows
+from tuneui.steps.report.inputs import FINDINGS_SHOWN, DataCheck, ReportInputs, facts, fmt, metric_rows, rule_rows, rules_broken
 
 
 def render_markdown(inputs: ReportInputs) -> str:
@@ -20,6 +20,7 @@ def render_markdown(inputs: ReportInputs) -> str:
         f"[{result['difference_ci95'][0]:+.3f}, {result['difference_ci95'][1]:+.3f}]."
     )
     out.append("")
+    out += _rules_markdown(result)
     judge = result.get("judge")
     if judge:
         unparsed = (result.get("judge_detail") or {}).get("unparsed", 0)
@@ -45,6 +46,13 @@ def _facts_markdown(inputs: ReportInputs) -> list[str]:
     return [f"- **{label}:** {value}" for label, value in facts(inputs)] + [""]
 
 
+def _rules_markdown(result: Mapping[str, Any]) -> list[str]:
+    table = rule_rows(result)
+    if table is None:
+        return []
+    return ["## Task rules on the validation split", "", "Answers that pass each rule of tuneui.toml [rules].", "", _md_table(*table), ""]
+
+
 def _training_markdown(inputs: ReportInputs) -> list[str]:
     t = inputs.training
     return [
@@ -68,7 +76,8 @@ def _differing_markdown(rows: Sequence[Mapping[str, Any]]) -> list[str]:
             f"### val.jsonl {where} (gap {row['gap']:+.2f}{judge})",
             "",
             _md_table(["", "text"], [["request", row["request"]], ["reference", row["reference"]],
-                                     ["baseline", row["baseline"]], ["tuned", row["tuned"]]]),
+                                     ["baseline", row["baseline"]], ["tuned", row["tuned"]]]
+                      + ([["rules broken", rules_broken(row)]] if rules_broken(row) else [])),
             "",
         ]
     return out

@@ -9,7 +9,7 @@ from html import escape
 from typing import Any, Mapping, Sequence
 
 from tuneui.core.metrics import METRIC_TITLES
-from tuneui.core.report import FINDINGS_SHOWN, DataCheck, LossPoint, ReportInputs, facts, metric_rows
+from tuneui.steps.report.inputs import FINDINGS_SHOWN, DataCheck, LossPoint, ReportInputs, facts, metric_rows, rule_rows, rules_broken
 
 CSS = """
 body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1d232b;margin:0;background:#f6f7f9}
@@ -38,6 +38,7 @@ def render_html(inputs: ReportInputs) -> str:
         "<h2>Metrics on the validation split</h2>",
         _metrics_table(result),
         f'<p class="muted">{_difference_sentence(result)}</p>',
+        _rules(result),
         _judge(result),
         "<h2>Training</h2>",
         loss_chart_svg(inputs.losses),
@@ -136,6 +137,15 @@ def _difference_sentence(result: Mapping[str, Any]) -> str:
     )
 
 
+def _rules(result: Mapping[str, Any]) -> str:
+    table = rule_rows(result)
+    if table is None:
+        return ""
+    header, rows = table
+    note = '<p class="muted">Answers that pass each rule of tuneui.toml [rules].</p>'
+    return "<h2>Task rules on the validation split</h2>" + _table(header, [[escape(c) for c in row] for row in rows]) + note
+
+
 def _judge(result: Mapping[str, Any]) -> str:
     judge = result.get("judge")
     if not judge:
@@ -166,11 +176,13 @@ def _differing(rows: Sequence[Mapping[str, Any]]) -> str:
     out = ["<h2>Where they differ most</h2>"]
     if not rows:
         return out[0] + '<p class="muted">The two models gave the same answers.</p>'
-    header = ["val line", "request", "reference", "baseline", "tuned", "gap", "judge"]
+    with_rules = any(rules_broken(r) for r in rows)
+    header = ["val line", "request", "reference", "baseline", "tuned", "gap", "judge"] + (["rules broken"] if with_rules else [])
     body = [
         [escape(str(r.get("line") or "-"))]
         + [f"<pre>{escape(str(r[k]))}</pre>" for k in ("request", "reference", "baseline", "tuned")]
         + [escape(f"{r['gap']:+.2f}"), escape(str(r.get("judge") or "-"))]
+        + ([escape(rules_broken(r) or "-")] if with_rules else [])
         for r in rows
     ]
     return out[0] + _table(header, body)

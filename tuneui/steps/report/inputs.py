@@ -1,8 +1,8 @@
-"""Evaluation reports: what they show, gathered from disk, and writing `reports/<run-id>.{md,html}`.
+"""What an evaluation report shows, gathered from disk.
 
 A report is built from files only (the run folder, its `eval/result.json`, the data splits and
 `reports/cost.json`), so it can be written again at any time, by any process, without a model.
-The two renderings live in `report_markdown` and `report_html`.
+The two renderings, `markdown` and `html`, read only what is gathered here.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ from typing import Any, Mapping
 from backends.base import ModelRef
 from backends.runs import RunFolder, summarize_metrics
 from tuneui.core.evalset import read_saved
-from tuneui.core.evaluate import RESULT_FILE
-from tuneui.core.files import atomic_write_text
+from tuneui.steps.cost import cost_report_path
+from tuneui.steps.evaluate import RESULT_FILE
 from tuneui.core.metrics import METRIC_TITLES
+from tuneui.core.rules import pass_rate
 from tuneui.core.workspace import Workspace
 from tuneui.errors import UsageError
 
 FINDINGS_SHOWN = 5  # per split; `tuneui data check` lists them all
-COST_FILE = "cost.json"  # written by the Cost step (the guide) beside the reports
 # What the renderings read from eval/result.json (EvalResult.to_dict writes them all).
 RESULT_KEYS = frozenset(
     {"verdict", "examples", "metrics", "judge", "task_type", "primary_metric", "baseline_model", "baseline_variant",
@@ -63,25 +63,6 @@ class DataCheck:
     examples: int
     errors: tuple[Mapping[str, Any], ...]
     warnings: tuple[Mapping[str, Any], ...]
-
-
-@dataclass(frozen=True)
-class ReportFiles:
-    markdown: Path
-    html: Path
-
-
-def write_report(workspace: Workspace, run_id: str) -> ReportFiles:
-    """Write both report files for an evaluated run and return their paths."""
-    from tuneui.core.report_html import render_html
-    from tuneui.core.report_markdown import render_markdown
-
-    inputs = gather(workspace, run_id)
-    markdown = workspace.reports_dir / f"{run_id}.md"
-    html = workspace.reports_dir / f"{run_id}.html"
-    atomic_write_text(markdown, render_markdown(inputs))
-    atomic_write_text(html, render_html(inputs))
-    return ReportFiles(markdown, html)
 
 
 def gather(workspace: Workspace, run_id: str) -> ReportInputs:
@@ -130,6 +111,7 @@ def _wrongly_typed(result: Mapping[str, Any]) -> str | None:
         "task_type": (str,), "primary_metric": (str,), "baseline_model": (str,), "baseline_variant": (str,),
         "variants": (dict,), "difference": number, "difference_ci95": (list,), "differing": (list,),
         "forgetting": (dict, type(None)), "judge_detail": (dict, type(None)),
+        "rules": (dict, type(None)), "rules_detail": (dict, type(None)),
     }  # fmt: skip
     for key, types in expected.items():
         if key in result and not isinstance(result[key], types):
@@ -167,7 +149,7 @@ def _data_checks(workspace: Workspace) -> tuple[DataCheck, ...]:
 
 def _cost(workspace: Workspace, backend: str) -> str | None:
     """The estimate the Cost step saved in reports/cost.json for this backend, if any."""
-    saved = read_saved(workspace.reports_dir / COST_FILE) or {}
+    saved = read_saved(cost_report_path(workspace)) or {}
     rows = saved.get("rows")
     # cost.json is a convenience the Cost step left behind: an edited one is ignored, not fatal.
     rows = [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
@@ -208,7 +190,7 @@ def _links(workspace: Workspace, run: RunFolder) -> tuple[tuple[str, str], ...]:
         ("tuned answers", run.eval_dir / "predictions.json"),
         ("hosted model", run.model_json),
         ("baseline answers", workspace.baseline_dir),
-        ("cost estimates", workspace.reports_dir / COST_FILE),
+        ("cost estimates", cost_report_path(workspace)),
         ("train split", workspace.train_file),
         ("validation split", workspace.val_file),
     ]
@@ -231,6 +213,42 @@ def metric_rows(result: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
         cells = [fmt(v.get(metric)) for v in variants.values()]
         rows.append([title] + cells + [fmt(result["metrics"]["tuned"][metric])])
     return header, rows
+
+
+def rule_rows(result: Mapping[str, Any]) -> tuple[list[str], list[list[str]]] | None:
+    """Header and rows of the task-rules table (answers passing, per baseline variant and tuned),
+    or None when the project had no rules or result.json no longer holds them whole."""
+    rules, detail = result.get("rules"), result.get("rules_detail")
+    if not isinstance(rules, dict) or not isinstance(detail, dict):
+        return None
+    columns = {**(detail.get("variants") or {}), "tuned": rules.get("tuned")}
+    checks = detail.get("checks") or {}
+    if not all(_is_rule_summary(summary, checks) for summary in columns.values()):
+        return None
+    best = result.get("baseline_variant")
+    header = ["rule", "check"] + [f"{name} (baseline to beat)" if name == best else name for name in columns]
+    rows = [["every rule", "an answer passes all of them"] + [pass_rate(summary) for summary in columns.values()]]
+    for name, words in checks.items():
+        rows.append([name, str(words)] + [pass_rate({"passed": s["by_rule"][name], "total": s["total"]}) for s in columns.values()])
+    return header, rows
+
+
+def _is_rule_summary(summary: Any, checks: Mapping[str, Any]) -> bool:
+    return (
+        isinstance(summary, dict)
+        and isinstance(summary.get("passed"), int)
+        and isinstance(summary.get("total"), int)
+        and isinstance(summary.get("by_rule"), dict)
+        and all(isinstance(summary["by_rule"].get(name), int) for name in checks)
+    )
+
+
+def rules_broken(row: Mapping[str, Any]) -> str | None:
+    """`"baseline: sign-off, brief; tuned: none"` for a differing example, or None without rules."""
+    failed = row.get("rules_failed")
+    if not isinstance(failed, dict) or not all(isinstance(failed.get(side), list) for side in ("baseline", "tuned")):
+        return None
+    return "; ".join(f"{side}: {', '.join(map(str, failed[side])) or 'none'}" for side in ("baseline", "tuned"))
 
 
 def facts(inputs: ReportInputs) -> list[tuple[str, str]]:

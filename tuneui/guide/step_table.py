@@ -1,0 +1,78 @@
+"""The five steps and the Chat view, one row each: the one place a step's name, key and command
+are written. The guide, its state, the sidebar, the key bindings, the command palette, `/help`,
+the views and the cards all read this table, so a sixth step is one row plus its own files.
+
+A row names its view and its card by `module:attribute` and `load` imports them when first used:
+the table stays importable without Textual, and each view's widgets load only when it opens.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+
+OPEN_COMMAND = "/open"  # `/open NAME` opens the view of any row that has one
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    name: str  # the sidebar's label, the view's name in `/open NAME`
+    key: str  # the key that opens its view (Textual's name, "f2"), "" for none
+    command: str  # what the user types to run it
+    help: str  # one line for /help and the command palette
+    action: str = ""  # the guide's Action kind the command starts; "" when the command opens the view
+    view: str = ""  # "module:Class" of its full view, built from the workspace
+    card: str = ""  # "module:function" turning its command's JSON into the card the guide shows
+    is_step: bool = True  # Chat is a view the user opens, not a step the project completes
+
+    @property
+    def open_command(self) -> str:
+        return f"{OPEN_COMMAND} {self.name}"
+
+
+BASELINE = StepInfo(
+    "Baseline", "", "/baseline", "try the task with prompts first (system prompt, zero-shot, k-shot)",
+    action="baseline", card="tuneui.viewmodels.cards:baseline_card",
+)  # fmt: skip
+DATASET = StepInfo(
+    "Dataset", "f2", "/data", "check the examples and split them (train / held-out validation)",
+    action="check", view="tuneui.screens.dataset:DatasetScreen", card="tuneui.viewmodels.cards:findings_card",
+)  # fmt: skip
+COST = StepInfo(
+    "Cost", "f3", "/cost", "what training costs on each backend, before it starts",
+    action="cost", view="tuneui.screens.cost:CostScreen", card="tuneui.viewmodels.cards:cost_card",
+)  # fmt: skip
+TRAIN = StepInfo(
+    "Train", "f4", "/train", "start a training run, or watch the one running",
+    action="train", view="tuneui.screens.train:TrainScreen",
+)  # fmt: skip
+EVALUATE = StepInfo(
+    "Evaluate", "f5", "/eval", "tuned model vs the baseline on the held-out split",
+    action="eval", view="tuneui.screens.evaluate:EvaluateScreen", card="tuneui.viewmodels.cards:eval_card",
+)  # fmt: skip
+CHAT = StepInfo(
+    "Chat", "f6", "/chat", "talk to the base and the tuned model side by side",
+    view="tuneui.screens.chat:ChatScreen", is_step=False,
+)  # fmt: skip
+
+STEPS = (BASELINE, DATASET, COST, TRAIN, EVALUATE)  # in the order the sidebar lists them
+ROWS = (*STEPS, CHAT)
+STEP_NAMES = tuple(step.name for step in STEPS)
+VIEWS = tuple(row for row in ROWS if row.view)
+VIEW_NAMES = tuple(row.name for row in VIEWS)
+
+
+def by_name(name: str) -> StepInfo | None:
+    return next((row for row in ROWS if row.name == name), None)
+
+
+def by_action(action: str) -> StepInfo | None:
+    return next((row for row in ROWS if action and row.action == action), None)
+
+
+def load(reference: str) -> Any:
+    """The object a `module:attribute` reference of the table names."""
+    module, _, attribute = reference.partition(":")
+    return getattr(importlib.import_module(module), attribute)

@@ -1,0 +1,1 @@
+"""What the views and cards show, as plain data read from the workspace. No Textual here."""

@@ -1,0 +1,45 @@
+"""Text from users, files and providers made safe to show: never read as Rich markup, and with its
+control characters turned into visible symbols so none of them reaches the terminal.
+
+An example holding `[/bold]` must not crash a view, `[red]…` must keep its brackets, and
+`ESC ] 0 ; TITLE BEL` must not retitle the terminal. Every widget that shows such text takes it
+through `literal()` (a `rich.text.Text`, which Textual never parses as markup). No Textual here.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+LAYOUT = "\n\t"  # control characters that are layout, not commands, where text spans lines
+DELETE = 0x7F
+
+
+def _symbol(code: int) -> str:
+    if code < 0x20:
+        return chr(0x2400 + code)  # the Unicode control pictures: ESC shows as ␛, BEL as ␇
+    if code == DELETE:
+        return "␡"
+    return f"\\x{code:02x}"  # C1 controls (0x9B is a one-byte CSI) have no picture
+
+
+_VISIBLE = {code: _symbol(code) for code in [*range(0x20), DELETE, *range(0x80, 0xA0)]}
+
+
+def visible(text: str, keep: str = LAYOUT) -> str:
+    """`text` with every control character but those in `keep` replaced by a visible symbol."""
+    table = {code: symbol for code, symbol in _VISIBLE.items() if chr(code) not in keep}
+    return text.translate(table)
+
+
+def literal(text: object, style: str = "", keep: str = LAYOUT) -> Text:
+    """What a widget shows for `text`: exactly its characters, control characters made visible."""
+    return Text(visible(str(text), keep), style=style)
+
+
+def restore_controls(edited: str, original: str) -> str:
+    """Undo `visible()` in text the user edited, for the control characters `original` held:
+    saving an example unchanged keeps its bytes, and a typed ␛ stays a ␛ in an example without ESC."""
+    for char in sorted(set(original)):
+        if ord(char) in _VISIBLE:
+            edited = edited.replace(_VISIBLE[ord(char)], char)
+    return edited
