@@ -27,7 +27,7 @@ from backends.base import (
     Readiness,
     TrainSpec,
 )
-from backends.local import launch
+from backends.local import kernels, launch
 from backends.local.config import DEFAULT_BATCH_SIZE, model_config
 from backends.local.devices import claim_devices, device_names
 from backends.local.inference_process import InferenceProcess
@@ -91,6 +91,8 @@ class LocalBackend(Backend):
         gpus = find_gpus()
         settings = self.workspace.settings().local if self.workspace.exists() else None
         options = spec.options or {}
+        # The kernels the worker will choose change the activations: estimate with the same ones.
+        chosen = kernels.choose_kernels(kernels.probe_machine(bool(gpus)), config.get("model_type"), options)
         estimate = local_estimate(
             config,
             model=spec.model,
@@ -105,6 +107,8 @@ class LocalBackend(Backend):
             gradient_checkpointing=options.get("gradient_checkpointing"),
             mfu=settings.measured_mfu if settings else None,
             gpu_hour_usd=settings.gpu_hour_usd if settings else 0.0,
+            packing=chosen.packing,
+            liger=chosen.liger,
         )
         return estimate.to_estimate()
 
@@ -144,6 +148,7 @@ class LocalBackend(Backend):
         the lock is let go: of many resumes at once, one starts a worker and the others are refused.
         """
         folder = RunFolder.open(self.workspace.runs_dir, run_id)
+        self._wait_for_exit(folder)
         with folder.locked():
             current = self.status(run_id)
             if current.status == "succeeded":
@@ -180,6 +185,7 @@ class LocalBackend(Backend):
 
     def cancel(self, run_id: str) -> None:
         folder = RunFolder.open(self.workspace.runs_dir, run_id)
+        self._wait_for_exit(folder)
         with folder.locked():
             current = self.status(run_id)
             if current.status in TERMINAL_STATES:
@@ -226,7 +232,9 @@ class LocalBackend(Backend):
 
     def _launch(self, folder: RunFolder, devices: list[int]) -> None:
         """Spawn the worker holding the run's lock and the device locks (taken here, handed down)."""
-        command = launch.launch_command(folder.path, launch.visible_gpu_count())
+        # `processes` (TrainSpec.options) asks for several CPU processes where no GPU is visible.
+        processes = int((folder.read_spec().options or {}).get("processes") or 1)
+        command = launch.launch_command(folder.path, launch.visible_gpu_count(), cpu_processes=processes)
         worker_lock = folder.claim_worker()
         try:
             pid = launch.spawn_worker(folder, command, worker_lock, devices)
@@ -234,8 +242,24 @@ class LocalBackend(Backend):
             _close([worker_lock])
         folder.write_status(job_id=str(pid), pid=pid, launched=time.time())
 
+    def _wait_for_exit(self, folder: RunFolder, seconds: float = 20.0) -> None:
+        """A run that has its verdict may still have a worker tidying up (under `accelerate
+        launch`, until every rank has exited): give it a moment rather than refuse at once."""
+        deadline = time.monotonic() + seconds
+        while folder.read_status().get("status") in TERMINAL_STATES and folder.worker_running() and time.monotonic() < deadline:
+            time.sleep(0.2)
+
     def _worker_gone(self, folder: RunFolder) -> bool:
         if folder.worker_lock_path.exists():
+            if not folder.worker_running():
+                return True
+            pid = launch.read_pid(folder)
+            if pid is None or launch.worker_alive(pid):
+                return False
+            # The kernel drops a killed process's lock a moment after the process is gone.
+            deadline = time.monotonic() + 2.0
+            while folder.worker_running() and time.monotonic() < deadline:
+                time.sleep(0.05)
             return not folder.worker_running()
         # A folder from before worker locks: judge by the pid, allowing the moment before it is written.
         pid = launch.read_pid(folder)

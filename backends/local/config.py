@@ -40,11 +40,18 @@ def model_config(model: str, project: Path | None = None) -> dict[str, Any] | No
 
 
 def plan_memory(
-    config: Mapping[str, Any] | None, spec: "TrainSpec", gpu: "Gpu | None", train_tokens: Sequence[int] = ()
+    config: Mapping[str, Any] | None,
+    spec: "TrainSpec",
+    gpu: "Gpu | None",
+    train_tokens: Sequence[int] = (),
+    *,
+    packing: bool = False,
+    liger: bool = False,
 ) -> MemoryPlan:
     """The first plan that fits, in the order bf16 LoRA, + checkpointing, QLoRA, + checkpointing.
 
-    `spec.options` may force `quantization` ("nf4" / "none") and `gradient_checkpointing`.
+    `spec.options` may force `quantization` ("nf4" / "none") and `gradient_checkpointing`;
+    `packing` and `liger` are the kernels the run uses (they change the activations).
     """
     options = spec.options or {}
     forced_quantization = options.get("quantization")
@@ -67,6 +74,8 @@ def plan_memory(
         gpu=gpu,
         method=method,
         gradient_checkpointing=forced_checkpointing,
+        packing=packing,
+        liger=liger,
     )
     return MemoryPlan(
         QUANTIZATION_OF_METHOD[estimate.method], estimate.gradient_checkpointing, estimate.memory.total, estimate.fits

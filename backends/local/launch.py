@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -24,16 +25,33 @@ DEVICE_LOCKS_ENV = "TUNEUI_DEVICE_LOCK_FDS"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
-def launch_command(run_dir: str | os.PathLike[str], gpu_count: int, python: str = sys.executable) -> list[str]:
-    """The worker's command line: plain python on one device, `accelerate launch` (DDP) on several."""
-    if gpu_count > 1:
-        return [
-            python, "-m", "accelerate.commands.launch",
-            "--multi_gpu", "--num_processes", str(gpu_count), "--num_machines", "1",
-            "--mixed_precision", "bf16",
-            "-m", WORKER_MODULE, str(run_dir),
-        ]  # fmt: skip
-    return [python, "-m", WORKER_MODULE, str(run_dir)]
+def launch_command(
+    run_dir: str | os.PathLike[str], gpu_count: int, python: str = sys.executable, cpu_processes: int = 1
+) -> list[str]:
+    """The worker's command line: plain python on one device, `accelerate launch` (DDP) on several.
+
+    Several GPUs: one process per GPU (NCCL). No GPU and `cpu_processes` > 1: that many CPU
+    processes (gloo), one thread each. accelerate's `--cpu` starts a single process unless mpirun
+    spreads it, so both go through its torchrun launcher (`--multi_gpu`, a misleading name); on a
+    CPU the trainer's `use_cpu` makes each process pick gloo.
+    """
+    processes = gpu_count if gpu_count > 1 else (cpu_processes if gpu_count == 0 else 1)
+    if processes <= 1:
+        return [python, "-m", WORKER_MODULE, str(run_dir)]
+    precision = ["--mixed_precision", "bf16"] if gpu_count > 1 else ["--mixed_precision", "no", "--num_cpu_threads_per_process", "1"]
+    return [
+        python, "-m", "accelerate.commands.launch",
+        "--multi_gpu", "--num_processes", str(processes), "--num_machines", "1", *precision,
+        "--dynamo_backend", "no", "--main_process_port", str(free_port()),
+        "-m", WORKER_MODULE, str(run_dir),
+    ]  # fmt: skip
+
+
+def free_port() -> int:
+    """A port for the processes' rendezvous: two runs on one machine must not share accelerate's 29500."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def visible_gpu_count(env: Mapping[str, str] | None = None) -> int:

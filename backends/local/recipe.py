@@ -11,11 +11,14 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 from backends.base import BackendError, TrainSpec
+from backends.local import kernels
 from backends.local.config import DEFAULT_BATCH_SIZE, model_config, plan_memory
+from backends.local.kernels import KernelPlan
 from backends.local.tiny import CHATML_TEMPLATE
+from tuneui.core.cost.memory import packed_rows
 
 DEFAULT_EPOCHS = 3
 DEFAULT_LEARNING_RATE = 2e-4
@@ -43,6 +46,9 @@ class RecipePlan:
     batch_size: int
     learning_rate: float
     notes: tuple[str, ...] = ()
+    liger_kernel: bool = False
+    loss_kernel: str = "chunked"  # trl's fused LM head; "full logits" on an older trl
+    torch_compile: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -103,37 +109,40 @@ def as_prompt_completion(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def choose_kernels(spec: TrainSpec) -> KernelPlan:
+    """This machine's kernels for this model (backends/local/kernels.py), Liger confirmed by import."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    capability = float("{}.{}".format(*torch.cuda.get_device_capability())) if cuda else None
+    model_type = (model_config(spec.model) or {}).get("model_type")
+    chosen = kernels.choose_kernels(kernels.probe_machine(cuda, capability), model_type, spec.options)
+    return kernels.confirm_liger(chosen, model_type)
+
+
 def plan_run(
-    spec: TrainSpec, train_tokens: Sequence[int], has_validation: bool, tokenizer_loss: str
+    spec: TrainSpec, train_tokens: Sequence[int], has_validation: bool, tokenizer_loss: str, kernel_plan: KernelPlan | None = None
 ) -> RecipePlan:
     import torch
 
     from tuneui.core.gpu import find_gpus
 
-    options: Mapping[str, Any] = spec.options or {}
-    notes: list[str] = []
+    chosen = kernel_plan or choose_kernels(spec)
+    notes: list[str] = list(chosen.notes)
     cuda = torch.cuda.is_available()
     gpus = find_gpus() if cuda else []
     gpu = min(gpus, key=lambda g: g.memory_gib) if gpus else None
-    memory = plan_memory(model_config(spec.model), spec, gpu, train_tokens)
+    memory = plan_memory(model_config(spec.model), spec, gpu, train_tokens, packing=chosen.packing, liger=chosen.liger)
     if memory.fits is False:
         notes.append(f"The memory estimate ({memory.memory_gib:.1f} GiB) exceeds the GPU; training may run out of memory.")
-    # Padding-free packing keeps sequences apart only through position_ids; a varlen kernel
-    # (flash-attention) then attends within each sequence. Without one, transformers falls back to
-    # a block-diagonal mask over the whole packed row: correct, but attention costs grow with the
-    # square of the packed length, which is slower than padding short chats. So: pack with flash only.
-    flash = cuda and _flash_attention_available()
-    attention = options.get("attn_implementation") or ("flash_attention_2" if flash else "sdpa")
-    packing = bool(options.get("packing", attention.startswith("flash")))
-    if not packing:
-        notes.append("No packing: without flash-attention, padding is cheaper than a packed row's attention mask.")
+    attention, packing = chosen.attention, chosen.packing
     batch_size = spec.batch_size or DEFAULT_BATCH_SIZE
     steps_per_epoch = math.ceil(len(train_tokens) / batch_size)
     if packing and train_tokens:
         # A packed row holds max_length tokens; size the batch in rows so a step still sees about
         # `batch_size` examples' worth of tokens (same learning dynamics, same memory plan).
         kept = [min(count, spec.max_length) for count in train_tokens]
-        batch_size = max(1, round(batch_size * (sum(kept) / len(kept)) / spec.max_length))
+        batch_size = packed_rows(train_tokens, batch_size, spec.max_length)
         steps_per_epoch = math.ceil(sum(kept) / (batch_size * spec.max_length))
     total = spec.steps or (spec.epochs or DEFAULT_EPOCHS) * steps_per_epoch
     cadence = max(1, total // EVALUATIONS_PER_RUN)
@@ -157,7 +166,31 @@ def plan_run(
         batch_size=batch_size,
         learning_rate=spec.learning_rate or DEFAULT_LEARNING_RATE,
         notes=tuple(notes),
+        liger_kernel=chosen.liger,
+        loss_kernel=chosen.loss,
+        torch_compile=chosen.torch_compile,
     )
+
+
+def plan_and_load(
+    spec: TrainSpec, train_tokens: Sequence[int], has_validation: bool, tokenizer_loss: str
+) -> tuple[RecipePlan, Any]:
+    """The plan and its model; where attention paths compete, the plan follows their measurement.
+
+    Measuring needs the loaded model, and the model needs the memory plan: so the plan is made
+    with padded batches (the larger estimate), then redone with the measured layout, keeping the
+    quantization and checkpointing the model was loaded with.
+    """
+    chosen = choose_kernels(spec)
+    plan = plan_run(spec, train_tokens, has_validation, tokenizer_loss, chosen)
+    model = load_model(spec, plan)
+    if chosen.attention_candidates:
+        measured = kernels.fastest_attention(model, chosen, train_tokens, spec.batch_size or DEFAULT_BATCH_SIZE, spec.max_length)
+        loaded_as = {"quantization": plan.quantization, "gradient_checkpointing": plan.gradient_checkpointing}
+        plan = plan_run(
+            dataclasses.replace(spec, options={**(spec.options or {}), **loaded_as}), train_tokens, has_validation, tokenizer_loss, measured
+        )
+    return plan, model
 
 
 def load_model(spec: TrainSpec, plan: RecipePlan):
@@ -221,6 +254,8 @@ def sft_config(spec: TrainSpec, plan: RecipePlan, output_dir: Path):
         assistant_only_loss=plan.loss_on == "assistant",
         completion_only_loss=True if plan.loss_on == "completion" else None,
         packing=plan.packing,
+        use_liger_kernel=plan.liger_kernel,
+        torch_compile=plan.torch_compile,
         max_length=spec.max_length,
         include_num_input_tokens_seen="non_padding",
         report_to="none",
@@ -228,13 +263,10 @@ def sft_config(spec: TrainSpec, plan: RecipePlan, output_dir: Path):
         seed=spec.seed,
         data_seed=spec.seed,
         use_cpu=plan.device == "cpu",
+        # Every LoRA weight takes part in every step: DDP's search for unused ones is a wasted
+        # pass over the graph each step (and cannot be combined with checkpointing).
+        ddp_find_unused_parameters=False,
     )
-
-
-def _flash_attention_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("flash_attn") is not None
 
 
 def _text(content: Any) -> str:

@@ -43,14 +43,13 @@ def train(folder: RunFolder, cancel_requested: threading.Event) -> str:
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     loss_on, loss_note = recipe.choose_loss(tokenizer)
-    plan = recipe.plan_run(spec, recipe.token_counts(tokenizer, train_records), bool(val_records), loss_on)
+    plan, model = recipe.plan_and_load(spec, recipe.token_counts(tokenizer, train_records), bool(val_records), loss_on)
     if loss_on == "completion":
         train_records, val_records = recipe.as_prompt_completion(train_records), recipe.as_prompt_completion(val_records)
     progress = RunProgress(folder, cancel_requested, is_main)
     for note in ((loss_note,) if loss_note else ()) + plan.notes:
         progress.emit("log", {"message": note})
 
-    model = recipe.load_model(spec, plan)
     if cancel_requested.is_set():
         return "cancelled"  # nothing trained yet: no checkpoint to write
     callbacks: list[Any] = [progress]
@@ -117,7 +116,8 @@ def _save_adapter(folder: RunFolder, trainer, tokenizer, spec: dict, plan: dict,
     tokenizer.save_pretrained(str(staging))
     atomic_write_json(
         staging / "training_config.json",
-        {"spec": spec, "plan": plan, "best_step": best_step, "best_valid_loss": best_loss, "steps": trainer.state.global_step},
+        {"spec": spec, "plan": plan, "best_step": best_step, "best_valid_loss": best_loss, "steps": trainer.state.global_step,
+         "processes": trainer.args.world_size},
     )
     shutil.rmtree(folder.adapter_dir, ignore_errors=True)
     os.replace(staging, folder.adapter_dir)
@@ -172,18 +172,28 @@ def _hold_locks(folder: RunFolder) -> list[int]:
     """
     if "LOCAL_RANK" in os.environ:
         return []
-    if os.environ.pop(WORKER_LOCK_ENV, None) is None:
-        folder.claim_worker()  # kept open until exit: the lock lives as long as this process
-    inherited = os.environ.pop(DEVICE_LOCKS_ENV, "")
-    return [int(fd) for fd in inherited.split(",") if fd.strip().isdigit()]
+    inherited = os.environ.pop(WORKER_LOCK_ENV, None)
+    # Kept open until exit: the lock lives as long as this process.
+    run_lock = int(inherited) if inherited and inherited.isdigit() else folder.claim_worker()
+    devices = [int(fd) for fd in os.environ.pop(DEVICE_LOCKS_ENV, "").split(",") if fd.strip().isdigit()]
+    for fd in (run_lock, *devices):
+        # Only this process holds them: a child (a data loader, a compile pool) that outlived a
+        # killed worker would keep the run "running" and the device busy.
+        os.set_inheritable(fd, False)
+        os.register_at_fork(after_in_child=lambda fd=fd: _close_quietly(fd))
+    return devices
+
+
+def _close_quietly(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
 
 
 def _release(descriptors: list[int]) -> None:
     for fd in descriptors:
-        try:
-            os.close(fd)
-        except OSError:
-            pass
+        _close_quietly(fd)
     descriptors.clear()
 
 

@@ -68,7 +68,10 @@ def _unpack_in_a_child(archive: Path, target: Path) -> tuple[str, float]:
         "    outcome = 'ok'\n"
         "except BackendError as exc:\n"
         "    outcome = exc.title\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+        # VmHWM belongs to this process image alone: ru_maxrss keeps the forking parent's peak
+        # across exec, so a large pytest process would be counted as the child's memory.
+        "hwm = [line for line in open('/proc/self/status') if line.startswith('VmHWM:')]\n"
+        "print(int(hwm[0].split()[1]) / 1024 if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
         "print(outcome)\n"
     )
     done = subprocess.run([sys.executable, "-c", script, str(archive), str(target)], capture_output=True, text=True,

@@ -140,8 +140,8 @@ def _start_headless_demo() -> None:
     out, err = open(folder / "stdout", "w+"), open(folder / "stderr", "w+")  # files: a full pipe would stall it
     process = subprocess.Popen(
         [sys.executable, "-m", "tuneui", "demo", str(folder / "demo"), "--headless", "--json"],
-        stdout=out, stderr=err, text=True, cwd=PROJECT_ROOT,
-    )  # fmt: skip
+        stdout=out, stderr=err, text=True, cwd=PROJECT_ROOT, start_new_session=True,
+    )  # fmt: skip  (its own process group: stopping it stops the children it started too)
     _headless_demo.update(folder=folder, process=process, out=out, err=err)
 
 
@@ -152,23 +152,37 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if _headless_demo:
+        import os
         import shutil
+        import signal
 
-        _headless_demo["process"].kill()  # a no-op when it has finished
-        _headless_demo["process"].wait()
+        process = _headless_demo["process"]
+        if process.poll() is None:  # the session ended first (-x, ctrl+c): stop the demo and its children
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
         _headless_demo["out"].close()
         _headless_demo["err"].close()
         shutil.rmtree(_headless_demo["folder"], ignore_errors=True)
 
 
 @pytest.fixture
-def headless_demo() -> tuple[int, str, str, Path]:
-    """The exit code, stdout and stderr of `tuneui demo DIR --headless --json`, and its DIR."""
+def headless_demo():
+    """`finish(timeout)` waits for `tuneui demo DIR --headless --json`, at most `timeout` seconds from
+    the call, and returns its exit code, stdout, stderr and DIR."""
+    import subprocess
+
     if not _headless_demo:
         _start_headless_demo()  # the test was not among those collected up front
-    process = _headless_demo["process"]
-    process.wait(timeout=280)
-    out, err = _headless_demo["out"], _headless_demo["err"]
-    out.seek(0)
-    err.seek(0)
-    return process.returncode, out.read(), err.read(), _headless_demo["folder"] / "demo"
+
+    def finish(timeout: float) -> tuple[int, str, str, Path]:
+        process, out, err = _headless_demo["process"], _headless_demo["out"], _headless_demo["err"]
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            err.seek(0)
+            pytest.fail(f"`tuneui demo --headless` still running after {timeout} s; it said:\n{err.read()[-3000:]}")
+        out.seek(0)
+        err.seek(0)
+        return process.returncode, out.read(), err.read(), _headless_demo["folder"] / "demo"
+
+    return finish

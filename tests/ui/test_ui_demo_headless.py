@@ -15,7 +15,7 @@ import pytest
 @pytest.mark.timeout(300)
 def test_headless_demo_walks_all_five_steps_and_prints_the_exact_object(headless_demo) -> None:
     # The command starts when collection ends and runs beside the other tests (tests/ui/conftest.py).
-    returncode, stdout, stderr, target = headless_demo
+    returncode, stdout, stderr, target = headless_demo(timeout=280)
     assert returncode == 0, stderr[-3000:]
     assert "Traceback" not in stderr
     result = json.loads(stdout)

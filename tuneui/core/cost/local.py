@@ -17,6 +17,7 @@ from tuneui.core.cost.memory import (
     ModelShape,
     memory_breakdown,
     model_shape,
+    packed_rows,
     training_flops,
 )
 from tuneui.core.gpu import Gpu
@@ -116,22 +117,25 @@ def local_estimate(
     mfu: float | None = None,
     gpu_hour_usd: float = 0.0,
     fused_logits: bool = True,
+    packing: bool = False,
+    liger: bool = False,
 ) -> LocalEstimate:
     """Memory, fit, hours and dollars of LoRA/QLoRA on `model` (described by its `config`).
 
     Without `method`/`gradient_checkpointing` the first plan of PLAN_ORDER that fits is chosen,
     as the local backend does. `train_tokens` are per-example counts; without them the estimate
-    assumes full `max_length` examples and gives no time.
+    assumes full `max_length` examples and gives no time. `packing` and `liger` are the kernels
+    the run will use (backends/local/kernels.py): padding-free rows, Liger's smaller activations.
     """
     shape = model_shape(config, f"config.json of {model}")
     longest = min(max_length, max(train_tokens)) if train_tokens else max_length
-    tokens_per_step = batch_size * longest
+    tokens_per_step = packed_rows(train_tokens, batch_size, max_length) * max_length if packing else batch_size * longest
     plans = [(m, c) for m, c in PLAN_ORDER if method in (None, m) and gradient_checkpointing in (None, c)]
 
     def breakdown(plan: tuple[Method, bool]) -> MemoryBreakdown:
         return memory_breakdown(
             shape, plan[0], tokens_per_step=tokens_per_step, lora_rank=lora_rank,
-            gradient_checkpointing=plan[1], lora_dropout=lora_dropout > 0, fused_logits=fused_logits,
+            gradient_checkpointing=plan[1], lora_dropout=lora_dropout > 0, fused_logits=fused_logits, liger=liger,
         )  # fmt: skip
 
     if gpu is None:

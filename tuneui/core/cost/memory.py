@@ -9,7 +9,7 @@ for the backward pass, the logits of the loss, and what CUDA itself takes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping
+from typing import Any, Literal, Mapping, Sequence
 
 from tuneui.errors import TuneError
 
@@ -132,12 +132,27 @@ def lora_parameters(shape: ModelShape, rank: int) -> int:
     return shape.layers * rank * per_layer
 
 
-def activation_bytes_per_token_layer(shape: ModelShape, method: Method, dropout: bool) -> int:
+def packed_rows(train_tokens: Sequence[int], batch_size: int, max_length: int) -> int:
+    """Packed rows of `max_length` tokens per step holding about `batch_size` examples' worth.
+
+    Padding-free packing changes what a step holds: rows filled with real tokens instead of
+    `batch_size` examples padded to the longest. The recipe sizes its batch with this, and the
+    memory estimate counts the same tokens, so both follow one rule.
+    """
+    if not train_tokens:
+        return batch_size
+    kept = [min(count, max_length) for count in train_tokens]
+    return max(1, round(batch_size * (sum(kept) / len(kept)) / max_length))
+
+
+def activation_bytes_per_token_layer(shape: ModelShape, method: Method, dropout: bool, liger: bool = False) -> int:
     """Bytes one decoder layer saves for the backward pass, per token, without checkpointing.
 
     Counted tensor by tensor for a transformers Llama layer with SDPA/flash attention under peft
     and bf16 autocast: each RMSNorm keeps its fp32 input (4h each); attention keeps q, k, v and its
     output in bf16 (2q + 2kv + 2kv + 2q); the MLP keeps gate and up outputs and SiLU(gate) (3 × 2i).
+    Liger's kernels save less: its RMSNorm keeps the bf16 input and an fp32 inverse RMS per token
+    (2h + 4 each), its SwiGLU only gate and up (2 × 2i), recomputing SiLU in the backward pass.
     The adapters keep their inputs: 3h + q + 2h + i elements per token across q, k, v, o, gate,
     up and down. fp32 adapters (bf16 LoRA) cast their input each, so each keeps its own bf16
     copy (2 bytes), plus a 1-byte dropout mask with dropout. bf16 adapters (QLoRA) share the
@@ -145,9 +160,9 @@ def activation_bytes_per_token_layer(shape: ModelShape, method: Method, dropout:
     and mask (3 bytes) and bitsandbytes' 4-bit matmul keeps the undropped inputs too.
     """
     h, q, kv, i = shape.hidden, shape.q_dim, shape.kv_dim, shape.intermediate
-    norms = 4 * h * 2
+    norms = (2 * h + 4) * 2 if liger else 4 * h * 2
     attention = 4 * q + 4 * kv
-    mlp = 6 * i
+    mlp = 4 * i if liger else 6 * i
     adapter_inputs = 3 * h + q + 2 * h + i
     shared_inputs = 2 * h + 2 * q + 2 * h + 2 * i
     if method == "lora":
@@ -166,19 +181,21 @@ def memory_breakdown(
     gradient_checkpointing: bool,
     lora_dropout: bool = True,
     fused_logits: bool = True,
+    liger: bool = False,
 ) -> MemoryBreakdown:
     """The peak memory of one training step over `tokens_per_step` tokens (batch × sequence).
 
     `fused_logits`: the loss goes through trl's fused LM head (what the local backend trains
     with); False for a plain transformers forward with labels, which materializes the logits.
+    `liger`: Liger Kernel's RMSNorm and SwiGLU replace transformers' (smaller saved activations).
     """
     if method == "qlora":
         weights = shape.linear_parameters * NF4_BYTES_PER_PARAM + (shape.embedding_parameters + shape.norm_parameters) * BF16_BYTES
     else:
         weights = shape.parameters * BF16_BYTES
     adapters = lora_parameters(shape, lora_rank) * ADAPTER_BYTES_PER_PARAM[method]
-    per_layer = activation_bytes_per_token_layer(shape, method, lora_dropout)
-    final_norm = 4 * shape.hidden
+    per_layer = activation_bytes_per_token_layer(shape, method, lora_dropout, liger)
+    final_norm = 2 * shape.hidden + 4 if liger else 4 * shape.hidden
     if gradient_checkpointing:
         # Each layer keeps only its bf16 input; the backward pass recomputes one layer at a time.
         activations = tokens_per_step * (shape.layers * BF16_BYTES * shape.hidden + per_layer + final_norm)
