@@ -17,6 +17,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from backends.base import BackendError, TrainSpec
 from backends.local.backend import LocalBackend
 from backends.local.launch import read_pid, worker_alive
@@ -25,6 +27,7 @@ from backends.runs import RunFolder
 
 from .conftest import PROJECT_ROOT, TICKETS, chat, run_cli, wait_for, write_jsonl
 
+pytestmark = pytest.mark.slow  # real training runs, killed, resumed and cancelled
 TERMINAL = ("succeeded", "failed", "cancelled")
 
 

@@ -76,6 +76,7 @@ def _split_killed(workspace, share: str, at_step: int | None = None, after: floa
     return proc.wait()
 
 
+@pytest.mark.slow  # some twenty `data split` processes, each killed
 def test_killing_data_split_at_any_step_leaves_one_whole_split(imported):
     workspace = imported
     assert main(["--project", str(workspace.root), "data", "split", "--val", "0.15"]) == 0
