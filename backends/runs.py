@@ -7,7 +7,6 @@ a line, deduplicated by the provider's event id), `status.json`, `pid`, `worker.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import math
 import os
@@ -16,12 +15,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
-from backends.base import BackendError, Event, JobNotFoundError, JobStatus, ModelRef, TrainSpec
+from backends.base import TERMINAL_STATES, BackendError, Event, JobNotFoundError, JobStatus, ModelRef, TrainSpec
+from backends.run_locks import folder_lock, is_locked, try_lock
 from tuneui.core.files import atomic_write_json
+
+# Paths of spec.json stored relative to the project (see `_stored_path`).
+PATH_FIELDS = ("train_file", "val_file", "model")
+STATES = frozenset({"queued", "running"}) | TERMINAL_STATES
 
 
 class DamagedRunError(BackendError):
     """A file of a run folder is not what tuneui wrote: hand-edited, truncated or overwritten."""
+
+
+class WorkerBusyError(BackendError):
+    """A worker already runs on this run folder: a second one would train the same run twice."""
 
 
 class RunFolder:
@@ -36,18 +44,34 @@ class RunFolder:
     events_path = property(lambda self: self.path / "events.jsonl")
     status_path = property(lambda self: self.path / "status.json")
     pid_path = property(lambda self: self.path / "pid")
+    worker_lock_path = property(lambda self: self.path / "worker.lock")
     log_path = property(lambda self: self.path / "worker.log")
     checkpoints_dir = property(lambda self: self.path / "checkpoints")
     adapter_dir = property(lambda self: self.path / "adapter")
     model_json = property(lambda self: self.path / "model.json")
     eval_dir = property(lambda self: self.path / "eval")
 
+    @property
+    def project_root(self) -> Path:
+        return self.path.parent.parent
+
     @classmethod
     def create(cls, runs_dir: str | os.PathLike[str], spec: TrainSpec) -> "RunFolder":
         folder = cls(Path(runs_dir) / spec.run_id)
-        folder.path.mkdir(parents=True, exist_ok=False)
+        try:
+            folder.path.mkdir(parents=True, exist_ok=False)
+        except (FileExistsError, NotADirectoryError):
+            if Path(runs_dir).is_dir():
+                raise
+            raise BackendError(
+                f"{runs_dir} is a file where the project keeps its runs",
+                "Move that file aside; the next `tuneui train` creates the folder again.",
+            ) from None
         folder.checkpoints_dir.mkdir()
-        atomic_write_json(folder.spec_path, spec.to_dict())
+        spec_data = spec.to_dict()
+        for key in PATH_FIELDS:
+            spec_data[key] = folder._stored_path(spec_data.get(key))
+        atomic_write_json(folder.spec_path, spec_data)
         folder.write_status(status="queued", backend=spec.backend, created=time.time())
         folder.events_path.touch()
         return folder
@@ -62,13 +86,21 @@ class RunFolder:
 
     def read_spec(self) -> TrainSpec:
         raw = self._read_object(self.spec_path)
+        for key in PATH_FIELDS:
+            if isinstance(raw.get(key), str):
+                raw[key] = self._resolved_path(raw[key])
         try:
             return TrainSpec.from_dict(raw)
         except (TypeError, ValueError) as exc:
             raise self._damaged(self.spec_path, f"its fields do not describe a run ({exc})") from None
 
     def read_status(self) -> dict[str, Any]:
-        return self._read_object(self.status_path)
+        status = self._read_object(self.status_path)
+        word = status.get("status", "queued")
+        if word not in STATES:
+            # A hand-edited word must not pass for a verdict: not `failed` (resumable), not `succeeded`.
+            raise self._damaged(self.status_path, f"its status {word!r} is not one of {', '.join(sorted(STATES))}")
+        return status
 
     def _read_object(self, path: Path) -> dict[str, Any]:
         """A JSON object file of this run ({} when absent); anything else is a clear error naming it."""
@@ -88,6 +120,24 @@ class RunFolder:
             raise self._damaged(path, f"it holds a JSON {type(value).__name__}, not an object")
         return value
 
+    def _stored_path(self, value: Any) -> Any:
+        """A path inside the project as `./relative` (a copied or moved project stays whole);
+        others (hub ids, files elsewhere) as they are."""
+        if not isinstance(value, str) or not os.path.isabs(value):
+            return value
+        # abspath, not resolve: data/train.jsonl is a link to the current split and must stay one.
+        for root in (Path(os.path.abspath(self.project_root)), self.project_root.resolve()):
+            try:
+                return "./" + Path(os.path.abspath(value)).relative_to(root).as_posix()
+            except ValueError:
+                continue
+        return value
+
+    def _resolved_path(self, value: Any) -> Any:
+        if isinstance(value, str) and value.startswith("./"):
+            return str(self.project_root.resolve() / value[2:])
+        return value
+
     def _damaged(self, path: Path, why: str) -> DamagedRunError:
         return DamagedRunError(
             f"{path}: {why}",
@@ -96,7 +146,11 @@ class RunFolder:
 
     def write_status(self, **changes: Any) -> dict[str, Any]:
         """Merge `changes` into status.json under the run's lock (two followers may race)."""
-        with self._locked():
+        if isinstance(changes.get("model_ref"), dict):
+            ref = dict(changes["model_ref"])
+            ref["path"], ref["base_model"] = self._stored_path(ref.get("path")), self._stored_path(ref.get("base_model"))
+            changes["model_ref"] = ref
+        with self.locked():
             status = self.read_status()
             status.update(changes)
             status["updated"] = time.time()
@@ -106,8 +160,8 @@ class RunFolder:
     def append_events(self, events: Iterable[Event]) -> list[Event]:
         """Append the events whose provider id was not seen before; return those written."""
         written: list[Event] = []
-        with self._locked():
-            existing = self.read_events()
+        with self.locked():
+            existing = self._read_all_events()
             seen = {e.id for e in existing if e.id is not None}
             seq = len(existing)
             with open(self.events_path, "a", encoding="utf-8") as handle:
@@ -123,8 +177,29 @@ class RunFolder:
                 os.fsync(handle.fileno())
         return written
 
+    def finish(self, status: str, **changes: Any) -> bool:
+        """Record the run's one verdict: status.json and its `status` event, unless one is recorded.
+
+        Every process that notices an end (the worker, `cancel`, each `status` call that finds a
+        dead worker) comes here; under the lock only the first one writes, so there is one verdict.
+        """
+        with self.locked():
+            if self.read_status().get("status") in TERMINAL_STATES:
+                return False
+            self.write_status(status=status, finished=time.time(), **changes)
+            data = {"status": status, **({"error": changes["error"]} if changes.get("error") else {})}
+            self.append_events([Event("status", data, time.time())])
+            return True
+
     def read_events(self, after: int = 0) -> list[Event]:
-        """Events with seq >= after. A torn last line (a crash mid-write) or a damaged one is skipped."""
+        """Events with seq >= after, metrics superseded by a resume left out (see `without_superseded`).
+
+        A torn last line (a crash mid-write) or a damaged one is skipped. seq numbers every event
+        kept in the file, so a follower's offset stays valid when later events supersede earlier ones.
+        """
+        return [e for e in without_superseded(self._read_all_events()) if e.seq >= after]
+
+    def _read_all_events(self) -> list[Event]:
         events: list[Event] = []
         try:
             # A damaged byte spoils its own line only: that line fails to parse and is skipped.
@@ -144,8 +219,7 @@ class RunFolder:
                     continue
                 if not _is_event(raw):
                     continue
-                if seq >= after:
-                    events.append(Event.from_dict(raw, seq))
+                events.append(Event.from_dict(raw, seq))
                 seq += 1
         return events
 
@@ -154,7 +228,8 @@ class RunFolder:
         if not raw:
             return None
         try:
-            return ModelRef.from_dict(raw)
+            ref = ModelRef.from_dict(raw)
+            return ModelRef(**{**ref.to_dict(), "path": self._resolved_path(ref.path), "base_model": self._resolved_path(ref.base_model)})
         except (AttributeError, TypeError) as exc:
             raise self._damaged(self.status_path, f"its model_ref is not a model ({exc})") from None
 
@@ -173,14 +248,30 @@ class RunFolder:
         )
 
     @contextmanager
-    def _locked(self) -> Iterator[None]:
-        # An advisory lock beside the data: a UI follower and `tuneui status` may poll at once.
-        with open(self.path / ".lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+    def locked(self) -> Iterator[None]:
+        """The folder's lock (`run_locks`): a UI follower, `tuneui status` and `train --resume` may act at once."""
+        if not self.path.is_dir():
+            raise JobNotFoundError(f"The run folder {self.path} is gone", "`tuneui runs` lists the runs of this project.")
+        with folder_lock(self.path / ".lock"):
+            yield
+
+    def worker_running(self) -> bool:
+        """Is a worker alive on this folder? Its `worker.lock` says so, never a stale pid."""
+        return is_locked(self.worker_lock_path)
+
+    def claim_worker(self) -> int:
+        """Take `worker.lock` for a new worker; returns the descriptor that holds it.
+
+        The launcher claims it before the worker starts and hands the descriptor down, so there is
+        no moment when a starting worker runs unlocked. Raises when another worker holds it.
+        """
+        fd = try_lock(self.worker_lock_path)
+        if fd is None:
+            raise WorkerBusyError(
+                f"Run {self.run_id} is still running: its worker holds {self.worker_lock_path}",
+                f"Follow it with `tuneui status {self.run_id}`, or stop it with `tuneui cancel {self.run_id}`.",
+            )
+        return fd
 
 
 def summarize_metrics(events: Iterable[Event]) -> dict[str, Any]:
@@ -217,9 +308,34 @@ def summarize_metrics(events: Iterable[Event]) -> dict[str, Any]:
 def list_runs(runs_dir: str | os.PathLike[str]) -> list[RunFolder]:
     """Every run of a project, oldest first (run ids sort by time)."""
     root = Path(runs_dir)
+    if root.exists() and not root.is_dir():
+        raise BackendError(f"{root} is a file where the project keeps its runs", "Move that file aside; the next `tuneui train` creates the folder again.")
     if not root.is_dir():
         return []
     return [RunFolder(p) for p in sorted(root.iterdir()) if (p / "spec.json").is_file()]
+
+
+def without_superseded(events: list[Event]) -> list[Event]:
+    """`events` (a run's, in file order) less the metrics a later event replaces: each step once,
+    the latest. Whoever reads events.jsonl on its own (a tail from an offset) applies this too.
+
+    A resume from step S (its `status` event carries `resumed_from_step`) trains S+1.. again, so the
+    metrics the killed worker had logged past S are replaced by the new ones, not shown beside them.
+    """
+    dropped: set[int] = set()
+    floor = math.inf
+    seen: set[tuple[int, str]] = set()
+    for event in reversed(events):
+        resumed = event.data.get("resumed_from_step") if event.type == "status" else None
+        if isinstance(resumed, int):
+            floor = min(floor, resumed)
+        if event.type != "metrics" or not isinstance(event.data.get("step"), int):
+            continue
+        key = (event.data["step"], "valid" if "valid_loss" in event.data else "train")
+        if key[0] > floor or key in seen:
+            dropped.add(event.seq)
+        seen.add(key)
+    return [event for event in events if event.seq not in dropped] if dropped else events
 
 
 def _is_event(raw: Any) -> bool:

@@ -1,6 +1,10 @@
-"""`tuneui data check` against the OpenAI cookbook's method, on the same 100,000-example chat file.
+"""`tuneui data check` against the OpenAI cookbook's method, on the same 100,000-example chat files.
 
     .venv/bin/python bench/dataset_check.py [--examples 100000] [--file PATH]
+
+Without --file it runs on two files it makes: `chat_N.jsonl`, whose paragraph-long system prompt
+repeats in 95 % of the examples, and `varied_N.jsonl`, a short system prompt and user and assistant
+text where nearly nothing repeats (a 20,000-word made-up vocabulary, numbers, prices, codes).
 
 The cookbook method is the notebook "Data preparation and analysis for chat model fine-tuning":
 json.loads per line, its format checks, then tiktoken per message for every example's total and
@@ -61,6 +65,38 @@ def make_file(path: Path, examples: int, seed: int = 0) -> None:
                 {"role": "system", "content": system},
                 {"role": "user", "content": user},
                 {"role": "assistant", "content": ". ".join(sentences) + "."},
+            ]}
+            handle.write(json.dumps(record) + "\n")
+
+
+def make_varied_file(path: Path, examples: int, seed: int = 0) -> None:
+    """Chat examples where almost no text repeats: a short system prompt, then user and assistant
+    text drawn from a large vocabulary with numbers, names and punctuation (support tickets, code,
+    prices), so that counting each distinct string once saves nothing."""
+    rng = random.Random(seed)
+    syllables = [a + b for a in "bcdfghjklmnprstvwz" for b in "aeiouy"] + ["th", "sh", "ch", "qu", "str", "ing", "tion"]
+    vocabulary = [
+        "".join(rng.choices(syllables, k=rng.randint(1, 4))) for _ in range(20_000)
+    ] + WORDS  # fmt: skip
+    extras = ("#{}", "${}.{:02d}", "v{}.{}", "{}%", "order-{}", "({})", "'{}'", "{}-{}")
+
+    def sentence(low: int, high: int) -> str:
+        words = []
+        for _ in range(rng.randint(low, high)):
+            if rng.random() < 0.12:
+                words.append(rng.choice(extras).format(rng.randint(0, 9999), rng.randint(0, 99)))
+            else:
+                word = rng.choice(vocabulary)
+                words.append(word.capitalize() if rng.random() < 0.1 else word)
+        return " ".join(words)
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        for _ in range(examples):
+            record = {"messages": [
+                {"role": "system", "content": SYSTEM_PROMPTS[1]},
+                {"role": "user", "content": sentence(12, 40).capitalize() + "?"},
+                {"role": "assistant", "content": ". ".join(sentence(6, 18).capitalize() for _ in range(rng.randint(2, 6))) + "."},
             ]}
             handle.write(json.dumps(record) + "\n")
 
@@ -172,9 +208,20 @@ def main() -> int:
         cpu = usage.ru_utime + usage.ru_stime - cpu_before
         print(json.dumps({"seconds": seconds, "cpu": cpu, "peak_mb": usage.ru_maxrss / 1024, "tokens": total}))
         return 0
-    path = args.file or OUT / f"chat_{args.examples}.jsonl"
-    if args.file is None and not path.exists():
-        make_file(path, args.examples)
+    if args.file is not None:
+        return compare(args.file)
+    # Both files: one whose long system prompt repeats (counted once), one of varied text where
+    # nothing repeats but words and the short system prompt.
+    for maker, name in ((make_file, "chat"), (make_varied_file, "varied")):
+        path = OUT / f"{name}_{args.examples}.jsonl"
+        if not path.exists():
+            maker(path, args.examples)
+        compare(path)
+        print()
+    return 0
+
+
+def compare(path: Path) -> int:
     print(f"file: {path} ({path.stat().st_size / 1e6:.0f} MB)")
     cookbook = measure("cookbook", path)
     ours = measure("tuneui", path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+# Device locks are machine-wide by design; a test session must not wait on a real training, nor
+# another session's tests on this one's.
+os.environ["TUNEUI_LOCK_DIR"] = tempfile.mkdtemp(prefix="tuneui-device-locks-")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED = PROJECT_ROOT.parent / "shared"
@@ -46,3 +50,9 @@ def _no_real_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     # A developer's real key in the environment must never reach a test server or a fixture file.
     for name in ("OPENAI_API_KEY", "TOGETHER_API_KEY", "AZURE_OPENAI_API_KEY", "OPENAI_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _own_device_locks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each test its own device locks: a worker a test left exiting does not refuse the next one's run.
+    monkeypatch.setenv("TUNEUI_LOCK_DIR", str(tmp_path / "device-locks"))

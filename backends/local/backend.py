@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
@@ -28,6 +29,7 @@ from backends.base import (
 )
 from backends.local import kernels, launch
 from backends.local.config import DEFAULT_BATCH_SIZE, model_config
+from backends.local.devices import claim_devices, device_names
 from backends.local.inference_process import InferenceProcess
 from backends.runs import RunFolder
 from tuneui.core.gpu import find_gpus
@@ -46,8 +48,10 @@ class LocalBackend(Backend):
     supports_streaming = True
     poll_seconds = 1.0
 
-    def __init__(self, workspace: "Workspace") -> None:
+    def __init__(self, workspace: "Workspace", allow_concurrent: bool = False) -> None:
         self.workspace = workspace
+        # True: train even while another local training holds the device (`--allow-concurrent`).
+        self.allow_concurrent = allow_concurrent
         self._inference = InferenceProcess()
 
     # -- readiness and cost -------------------------------------------------------------------
@@ -124,25 +128,42 @@ class LocalBackend(Backend):
         spec = dataclasses.replace(
             spec,
             model=model,
-            train_file=str(train_file.resolve()),
-            val_file=str(Path(spec.val_file).resolve()) if spec.val_file else None,
+            train_file=str(train_file.absolute()),
+            val_file=str(Path(spec.val_file).absolute()) if spec.val_file else None,
         )
-        self.workspace.runs_dir.mkdir(parents=True, exist_ok=True)
-        folder = RunFolder.create(self.workspace.runs_dir, spec)
-        self._launch(folder)
+        runs_dir = self.workspace.runs_dir
+        devices = self._claim_devices(runs_dir / spec.run_id)  # before the folder: a refused run leaves none
+        try:
+            folder = RunFolder.create(runs_dir, spec)
+            with folder.locked():
+                self._launch(folder, devices)
+        finally:
+            _close(devices)
         return spec.run_id
 
     def resume(self, run_id: str) -> str:
-        """Start a new worker on an existing run; it continues from the newest complete checkpoint."""
+        """Start a new worker on an existing run; it continues from the newest complete checkpoint.
+
+        Check and launch happen under the folder's lock, and the new worker's lock is taken before
+        the lock is let go: of many resumes at once, one starts a worker and the others are refused.
+        """
         folder = RunFolder.open(self.workspace.runs_dir, run_id)
-        current = self.status(run_id)
-        if current.status == "succeeded":
-            raise BackendError(f"Run {run_id} already finished", "Its adapter is in the run folder; start a new run to train more.")
-        if current.status in ("queued", "running"):
-            raise BackendError(f"Run {run_id} is still running", f"Follow it with `tuneui status {run_id}`, or cancel it first.")
-        folder.pid_path.unlink(missing_ok=True)  # the dead worker's pid must not speak for the new one
-        folder.write_status(status="queued", error=None, queued_at=time.time())
-        self._launch(folder)
+        self._wait_for_exit(folder)
+        with folder.locked():
+            current = self.status(run_id)
+            if current.status == "succeeded":
+                raise BackendError(f"Run {run_id} already finished", "Its adapter is in the run folder; start a new run to train more.")
+            if current.status in ("queued", "running"):
+                raise BackendError(f"Run {run_id} is still running", f"Follow it with `tuneui status {run_id}`, or cancel it first.")
+            if folder.worker_running():
+                raise BackendError(f"Run {run_id} is {current.status}, but its worker is still exiting", "Try again in a few seconds.")
+            devices = self._claim_devices(folder.path)
+            try:
+                folder.pid_path.unlink(missing_ok=True)  # the dead worker's pid must not speak for the new one
+                folder.write_status(status="queued", error=None, queued_at=time.time())
+                self._launch(folder, devices)
+            finally:
+                _close(devices)
         return run_id
 
     def events(self, run_id: str, after: int = 0) -> list[Event]:
@@ -153,29 +174,29 @@ class LocalBackend(Backend):
         current = folder.job_status()
         if current.status in TERMINAL_STATES:
             return current
-        pid = launch.read_pid(folder)
-        # A worker killed hard (SIGKILL, OOM killer, reboot) cannot write its own obituary.
-        if not launch.worker_alive(pid) and self._settled_dead(folder, pid):
+        # A worker killed hard (SIGKILL, OOM killer, reboot) cannot write its own obituary. Under
+        # the lock, so that of many `status` calls at once only one writes it.
+        with folder.locked():
+            if not self._worker_gone(folder):
+                return current
             tail = launch.log_tail(folder)
-            error = "The training worker stopped without finishing" + (f":\n{tail}" if tail else "")
-            folder.write_status(status="failed", error=error)
-            folder.append_events([Event("status", {"status": "failed", "error": error}, time.time())])
-            return folder.job_status()
-        return current
+            folder.finish("failed", error="The training worker stopped without finishing" + (f":\n{tail}" if tail else ""))
+        return folder.job_status()
 
     def cancel(self, run_id: str) -> None:
         folder = RunFolder.open(self.workspace.runs_dir, run_id)
-        current = self.status(run_id)
-        if current.status in TERMINAL_STATES:
-            raise BackendError(f"Run {run_id} is already {current.status}", "Nothing to cancel.")
-        pid = launch.read_pid(folder)
-        if launch.worker_alive(pid):
-            # The worker saves a checkpoint and writes `cancelled` itself on SIGTERM.
-            launch.signal_worker(pid)
-            folder.write_status(cancel_requested=time.time())
-        else:
-            folder.write_status(status="cancelled")
-            folder.append_events([Event("status", {"status": "cancelled"}, time.time())])
+        self._wait_for_exit(folder)
+        with folder.locked():
+            current = self.status(run_id)
+            if current.status in TERMINAL_STATES:
+                raise BackendError(f"Run {run_id} is already {current.status}", "Nothing to cancel.")
+            pid = launch.read_pid(folder)
+            if not self._worker_gone(folder) and pid is not None:
+                # The worker saves a checkpoint and writes `cancelled` itself on SIGTERM.
+                launch.signal_worker(pid)
+                folder.write_status(cancel_requested=time.time())
+            else:
+                folder.finish("cancelled")
 
     def result(self, run_id: str) -> ModelRef:
         current = self.status(run_id)
@@ -209,15 +230,46 @@ class LocalBackend(Backend):
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _launch(self, folder: RunFolder) -> None:
+    def _claim_devices(self, run_dir: Path) -> list[int]:
+        if self.allow_concurrent:
+            return []
+        return claim_devices(device_names(launch.visible_gpu_count()), run_dir)
+
+    def _launch(self, folder: RunFolder, devices: list[int]) -> None:
+        """Spawn the worker holding the run's lock and the device locks (taken here, handed down)."""
         # `processes` (TrainSpec.options) asks for several CPU processes where no GPU is visible.
         processes = int((folder.read_spec().options or {}).get("processes") or 1)
         command = launch.launch_command(folder.path, launch.visible_gpu_count(), cpu_processes=processes)
-        pid = launch.spawn_worker(folder, command)
+        worker_lock = folder.claim_worker()
+        try:
+            pid = launch.spawn_worker(folder, command, worker_lock, devices)
+        finally:
+            _close([worker_lock])
         folder.write_status(job_id=str(pid), pid=pid, launched=time.time())
 
-    def _settled_dead(self, folder: RunFolder, pid: int | None) -> bool:
-        # Between queueing and the pid file there is a short window with no pid yet.
+    def _wait_for_exit(self, folder: RunFolder, seconds: float = 20.0) -> None:
+        """A run that has its verdict may still have a worker tidying up (under `accelerate
+        launch`, until every rank has exited): give it a moment rather than refuse at once."""
+        deadline = time.monotonic() + seconds
+        while folder.read_status().get("status") in TERMINAL_STATES and folder.worker_running() and time.monotonic() < deadline:
+            time.sleep(0.2)
+
+    def _worker_gone(self, folder: RunFolder) -> bool:
+        if folder.worker_lock_path.exists():
+            if not folder.worker_running():
+                return True
+            pid = launch.read_pid(folder)
+            if pid is None or launch.worker_alive(pid):
+                return False
+            # The kernel drops a killed process's lock a moment after the process is gone.
+            deadline = time.monotonic() + 2.0
+            while folder.worker_running() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            return not folder.worker_running()
+        # A folder from before worker locks: judge by the pid, allowing the moment before it is written.
+        pid = launch.read_pid(folder)
+        if launch.worker_alive(pid):
+            return False
         if pid is not None:
             return True
         status = folder.read_status()
@@ -226,3 +278,8 @@ class LocalBackend(Backend):
 
     def _resolved_ref(self, model: ModelRef) -> ModelRef:
         return dataclasses.replace(model, base_model=self.workspace.local_model_path(model.base_model))
+
+
+def _close(descriptors: list[int]) -> None:
+    for fd in descriptors:
+        os.close(fd)

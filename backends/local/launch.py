@@ -19,6 +19,9 @@ from tuneui.core.files import atomic_write_text
 from tuneui.core.secrets import KEY_NAMES
 
 WORKER_MODULE = "backends.local.worker"
+# The worker's inherited lock descriptors: its run's worker.lock, and the device locks.
+WORKER_LOCK_ENV = "TUNEUI_WORKER_LOCK_FD"
+DEVICE_LOCKS_ENV = "TUNEUI_DEVICE_LOCK_FDS"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -78,12 +81,16 @@ def child_environment(base: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
-def spawn_worker(folder: RunFolder, command: Sequence[str]) -> int:
+def spawn_worker(folder: RunFolder, command: Sequence[str], worker_lock: int, device_locks: Sequence[int] = ()) -> int:
     """Start the worker in its own session (it outlives the terminal and the UI); return its pid.
 
-    The pid is written before this returns, so a follower that starts a moment later finds it.
+    The worker inherits the descriptors of the locks the caller holds, so the run and its devices
+    stay locked from this moment until the worker exits. The pid is written before this returns,
+    so a follower that starts a moment later finds it.
     """
     env = child_environment(os.environ)
+    env[WORKER_LOCK_ENV] = str(worker_lock)
+    env[DEVICE_LOCKS_ENV] = ",".join(str(fd) for fd in device_locks)
     with open(folder.log_path, "ab") as log:
         process = subprocess.Popen(
             list(command),
@@ -93,6 +100,7 @@ def spawn_worker(folder: RunFolder, command: Sequence[str]) -> int:
             start_new_session=True,
             cwd=PROJECT_ROOT,
             env=env,
+            pass_fds=(worker_lock, *device_locks),
         )
     atomic_write_text(folder.pid_path, f"{process.pid}\n")
     return process.pid

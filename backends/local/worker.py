@@ -17,8 +17,9 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from backends.base import BackendError, Event
-from backends.runs import RunFolder
+from backends.base import BackendError
+from backends.local.launch import DEVICE_LOCKS_ENV, WORKER_LOCK_ENV
+from backends.runs import RunFolder, WorkerBusyError
 from tuneui.core.files import atomic_write_json
 
 
@@ -81,7 +82,12 @@ def train(folder: RunFolder, cancel_requested: threading.Event) -> str:
             folder.write_status(resumed_from_step=step)
     else:
         progress.emit("status", {"status": "running", "total_steps": plan.total_steps})
-    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    if newest is not None and newest[1] >= plan.total_steps:
+        # Killed after its last checkpoint: all steps are trained. The trainer, resumed inside an
+        # epoch, would skip the trained batches and then train one step past max_steps.
+        _restore_finished(trainer, newest[0], bool(val_records))
+    else:
+        trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
 
     state = trainer.state
     best_step = state.best_global_step if val_records else None
@@ -96,6 +102,17 @@ def train(folder: RunFolder, cancel_requested: threading.Event) -> str:
     if is_main:
         _save_adapter(folder, trainer, tokenizer, spec.to_dict(), plan.to_dict(), best_step, state.best_metric)
     return "succeeded"
+
+
+def _restore_finished(trainer, checkpoint: Path, has_validation: bool) -> None:
+    """Load a finished run's weights and state from its last checkpoint, as `train()` would end:
+    with validation, the best checkpoint's weights (load_best_model_at_end)."""
+    from transformers import TrainerState
+
+    trainer.state = TrainerState.load_from_json(str(checkpoint / "trainer_state.json"))
+    best = trainer.state.best_model_checkpoint
+    chosen = Path(best) if has_validation and best and Path(best).is_dir() else checkpoint
+    trainer._load_from_checkpoint(str(chosen))  # the adapter weights only, for a peft model
 
 
 def _save_adapter(folder: RunFolder, trainer, tokenizer, spec: dict, plan: dict, best_step, best_loss) -> None:
@@ -121,6 +138,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     folder = RunFolder(Path(args[0]))
     is_main = int(os.environ.get("RANK", "0")) == 0
+    try:
+        device_locks = _hold_locks(folder)
+    except WorkerBusyError as exc:
+        print(f"{exc.title}\n{exc.hint}", file=sys.stderr)
+        return 2  # another worker owns this run: touch none of its files
     cancel_requested = threading.Event()
     # The handler only raises a flag: the trainer checks it between steps and saves first.
     signal.signal(signal.SIGTERM, lambda signum, frame: cancel_requested.set())
@@ -134,25 +156,59 @@ def main(argv: list[str] | None = None) -> int:
     try:
         outcome = train(folder, cancel_requested)
     except BackendError as exc:
-        return _fail(folder, is_main, f"{exc.title}\n{exc.hint}" if exc.hint else exc.title)
+        return _fail(folder, is_main, f"{exc.title}\n{exc.hint}" if exc.hint else exc.title, device_locks)
     except Exception as exc:
         traceback.print_exc()
-        return _fail(folder, is_main, f"{type(exc).__name__}: {exc}")
+        return _fail(folder, is_main, f"{type(exc).__name__}: {exc}", device_locks)
+    _release(device_locks)  # the device is free once training is over: the next run may start
     if is_main:
-        changes: dict[str, Any] = {"status": outcome, "finished": time.time()}
+        changes: dict[str, Any] = {}
         if outcome == "succeeded":
             spec = folder.read_spec()
             changes["model_ref"] = {"backend": "local", "base_model": spec.model, "kind": "adapter", "path": str(folder.adapter_dir)}
-        folder.write_status(**changes)
-        folder.append_events([Event("status", {"status": outcome}, time.time())])
+        folder.finish(outcome, **changes)
     return 0
 
 
-def _fail(folder: RunFolder, is_main: bool, error: str) -> int:
+def _hold_locks(folder: RunFolder) -> list[int]:
+    """Make sure this process owns the run's worker lock for its whole life; return the device locks.
+
+    The launcher claims the locks and hands them down (no window where a second worker could
+    start); a worker started by hand claims the run's lock itself. Under `accelerate launch` the
+    launcher process holds them for all ranks.
+    """
+    if "LOCAL_RANK" in os.environ:
+        return []
+    inherited = os.environ.pop(WORKER_LOCK_ENV, None)
+    # Kept open until exit: the lock lives as long as this process.
+    run_lock = int(inherited) if inherited and inherited.isdigit() else folder.claim_worker()
+    devices = [int(fd) for fd in os.environ.pop(DEVICE_LOCKS_ENV, "").split(",") if fd.strip().isdigit()]
+    for fd in (run_lock, *devices):
+        # Only this process holds them: a child (a data loader, a compile pool) that outlived a
+        # killed worker would keep the run "running" and the device busy.
+        os.set_inheritable(fd, False)
+        os.register_at_fork(after_in_child=lambda fd=fd: _close_quietly(fd))
+    return devices
+
+
+def _close_quietly(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def _release(descriptors: list[int]) -> None:
+    for fd in descriptors:
+        _close_quietly(fd)
+    descriptors.clear()
+
+
+def _fail(folder: RunFolder, is_main: bool, error: str, device_locks: list[int]) -> int:
     print(error, file=sys.stderr)
+    _release(device_locks)
     if is_main:
-        folder.write_status(status="failed", error=error, finished=time.time())
-        folder.append_events([Event("status", {"status": "failed", "error": error}, time.time())])
+        folder.finish("failed", error=error)
     return 1
 
 

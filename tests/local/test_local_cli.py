@@ -43,6 +43,11 @@ def test_resume_refuses_flags_that_would_change_the_run(workspace):
     assert out.returncode == 2 and "--steps" in out.stderr
 
 
+def test_resume_refuses_save_every_instead_of_ignoring_it(workspace):
+    out = run_cli(workspace.root, "train", "--resume", "r1", "--save-every", "5")
+    assert out.returncode == 2 and "--save-every cannot change it" in out.stderr and "Traceback" not in out.stderr
+
+
 def test_a_bad_line_fails_the_run_with_file_and_line(workspace, tiny_model):
     write_jsonl(workspace.train_file, [chat(u, a) for u, a in TICKETS[:3]])
     with open(workspace.train_file, "a", encoding="utf-8") as handle:

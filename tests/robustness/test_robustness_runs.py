@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from backends.base import TrainSpec
+from backends.base import BackendError, TrainSpec
 from backends.runs import RunFolder
 from tuneui.cli import main
 
@@ -81,3 +81,73 @@ def test_a_run_file_replaced_by_a_folder_is_named(workspace, capsys, name):
     assert main(["--project", str(workspace.root), "status", "r1"]) == 2
     err = capsys.readouterr().err
     assert f"error: {folder.path / name}: " in err and "Traceback" not in err
+
+
+def test_a_runs_file_in_place_of_the_folder_is_a_clear_error(workspace, capsys):
+    workspace.runs_dir.rmdir()
+    workspace.runs_dir.write_text("not a folder\n")
+    spec = TrainSpec(run_id="r1", backend="local", model="tiny", train_file=str(workspace.train_file))
+    with pytest.raises(BackendError) as caught:
+        RunFolder.create(workspace.runs_dir, spec)
+    assert f"{workspace.runs_dir} is a file" in caught.value.title and caught.value.hint
+    assert workspace.runs_dir.read_text() == "not a folder\n"
+    assert main(["--project", str(workspace.root), "runs"]) == 2
+    assert "is a file" in capsys.readouterr().err
+
+
+def test_an_unknown_status_word_is_damage_not_a_failure(workspace, capsys):
+    folder = _run(workspace)
+    folder.write_status(status="succeeded")
+    text = folder.status_path.read_text().replace('"succeeded"', '"finished ok"')
+    folder.status_path.write_text(text)
+    assert main(["--project", str(workspace.root), "status", "r1", "--json"]) == 2
+    err = capsys.readouterr().err
+    assert "status.json" in err and "'finished ok'" in err and "Traceback" not in err
+    assert main(["--project", str(workspace.root), "runs"]) == 1
+    out, err = capsys.readouterr()
+    assert "damaged" in out and "failed" not in out
+    assert main(["--project", str(workspace.root), "train", "--resume", "r1"]) == 2
+    assert "'finished ok'" in capsys.readouterr().err
+    assert not folder.worker_lock_path.exists() and not folder.pid_path.exists()  # no worker was started
+
+
+def test_a_copied_project_points_at_its_own_files(workspace, tmp_path, capsys):
+    import json
+    import shutil
+
+    from backends.base import ModelRef
+
+    workspace.train_file.write_text("{}\n")
+    (workspace.root / "models" / "tiny").mkdir(parents=True)
+    spec = TrainSpec(
+        run_id="r1", backend="local", model=str(workspace.root / "models" / "tiny"),
+        train_file=str(workspace.train_file), val_file=str(workspace.val_file),
+    )  # fmt: skip
+    folder = RunFolder.create(workspace.runs_dir, spec)
+    folder.finish("succeeded", model_ref=ModelRef("local", spec.model, kind="adapter", path=str(folder.adapter_dir)).to_dict())
+    copy = tmp_path / "copy"
+    shutil.copytree(workspace.root, copy)
+    shutil.rmtree(workspace.root)
+
+    for name in ("spec.json", "status.json"):
+        assert str(workspace.root) not in (copy / "runs" / "r1" / name).read_text()
+    copied = RunFolder(copy / "runs" / "r1")
+    read = copied.read_spec()
+    assert (read.train_file, read.val_file, read.model) == (
+        str(copy / "data" / "train.jsonl"), str(copy / "data" / "val.jsonl"), str(copy / "models" / "tiny"),
+    )  # fmt: skip
+    assert main(["--project", str(copy), "status", "r1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["model_ref"] == str(copy / "runs" / "r1" / "adapter")
+
+
+def test_metrics_a_resume_trains_again_are_read_once_the_latest(workspace):
+    from backends.base import Event
+
+    folder = _run(workspace)
+    metrics = lambda step, loss: Event("metrics", {"step": step, "train_loss": loss}, 1.0)  # noqa: E731
+    folder.append_events([metrics(1, 3.0), metrics(2, 2.5), metrics(3, 2.4), Event("checkpoint", {"step": 2}, 1.0), metrics(4, 2.3)])
+    folder.append_events([Event("status", {"status": "running", "resumed_from_step": 2}, 2.0), metrics(3, 2.2), metrics(4, 2.1)])
+    steps = [(e.data["step"], e.data["train_loss"]) for e in folder.read_events() if e.type == "metrics"]
+    assert steps == [(1, 3.0), (2, 2.5), (3, 2.2), (4, 2.1)]
+    assert folder.job_status().metrics["last_train_loss"] == 2.1
+    assert [e.seq for e in folder.read_events(2)] == [3, 5, 6, 7]  # offsets still count every line

@@ -21,7 +21,9 @@ def test_the_local_worker_gets_no_api_key(workspace, monkeypatch):
         monkeypatch.setenv(name, KEY)
     folder = RunFolder.create(workspace.runs_dir, TrainSpec(run_id="r1", backend="local", model="m", train_file="t"))
     show_env = f"import os; print('env:', [os.environ.get(n) for n in {KEY_NAMES!r}], os.environ['PYTHONPATH'])"
-    pid = spawn_worker(folder, [sys.executable, "-c", show_env])
+    worker_lock = folder.claim_worker()
+    pid = spawn_worker(folder, [sys.executable, "-c", show_env], worker_lock)
+    os.close(worker_lock)
     assert read_pid(folder) == pid
     os.waitpid(pid, 0)
     log = folder.log_path.read_text()

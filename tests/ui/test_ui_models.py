@@ -120,3 +120,19 @@ def test_control_characters_become_visible_and_come_back_only_where_they_were() 
     assert restore_controls(visible(text), text) == text
     assert restore_controls("a ␛ typed", "no control characters here") == "a ␛ typed"
     assert literal("[red]x[/red]").plain == "[red]x[/red]" and not literal("[red]x[/red]").spans
+
+
+def test_the_watch_shows_each_step_once_after_a_resume_retrains_it(project) -> None:
+    """A run killed after step 15 and resumed from its step-10 checkpoint logs steps 11.. again: the
+    Train view's chart must show the resumed values once, not both copies side by side."""
+    from tuneui.guide.state import WorkspaceWatch
+
+    folder = write_run(project, status="running", losses=[(5, 3.0, None), (10, 2.5, None), (15, 2.1, None)])
+    watch = WorkspaceWatch(project)
+    watch.poll()
+    folder.append_events([Event("status", {"status": "running", "resumed_from_step": 10}, 2000.0),
+                          Event("metrics", {"step": 15, "train_loss": 1.9}, 2001.0),
+                          Event("metrics", {"step": 20, "train_loss": 1.7}, 2002.0)])  # fmt: skip
+    watch.poll()
+    metrics = [(event.data["step"], event.data["train_loss"]) for event in watch.events(folder.run_id) if event.type == "metrics"]
+    assert metrics == [(5, 3.0), (10, 2.5), (15, 1.9), (20, 1.7)]

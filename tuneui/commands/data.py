@@ -51,17 +51,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from tuneui.core.dataset import load, parse_mapping, write_chat_jsonl
+    from tuneui.core.dataset import parse_mapping
+    from tuneui.core.dataset.loader import import_file
     from tuneui.core.dataset.render import findings_text
 
     workspace = _project(args)
-    result = load(args.src, args.data_format, parse_mapping(args.mapping))
+    target = workspace.data_dir / IMPORTED_NAME
+    count, result = import_file(args.src, target, args.data_format, parse_mapping(args.mapping))
     if result.errors:
         _print_lines(findings_text(str(args.src), result.errors, "errors"), sys.stderr)
         print(f"Nothing was imported: {len(result.errors):,} record(s) of {args.src} cannot be used. Fix them and import again.", file=sys.stderr)
         return 1
-    target = workspace.data_dir / IMPORTED_NAME
-    count = write_chat_jsonl(target, result.examples)
     print(f"Imported {count:,} examples ({result.format}) from {args.src} into {target}.")
     if result.warnings:
         print(f"{len(result.warnings):,} warnings: `tuneui data check` shows them with their lines.")
@@ -98,14 +98,17 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_split(args: argparse.Namespace) -> int:
-    from tuneui.core.dataset import read_chat_jsonl, split, write_split
+    from tuneui.core.dataset import read_chat_jsonl, split
+    from tuneui.core.dataset.split import publish_split
 
     workspace = _project(args)
     settings = workspace.settings()
     val_fraction = settings.data.val_fraction if args.val is None else args.val
     seed = settings.data.seed if args.seed is None else args.seed
     result = split(read_chat_jsonl(_imported_file(workspace)), val_fraction, seed)
-    write_split(result, workspace.train_file, workspace.val_file)
+    # train, val and their share (data/current/split.json) switch in one rename; tuneui.toml
+    # follows as the default of the next split.
+    publish_split(workspace.data_dir, result, val_fraction, seed)
     if (val_fraction, seed) != (settings.data.val_fraction, settings.data.seed):
         settings.data.val_fraction, settings.data.seed = val_fraction, seed
         workspace.save_settings(settings)  # the split can be made again exactly from tuneui.toml
@@ -156,7 +159,8 @@ def _imported_file(workspace: Workspace) -> Path:
 
 def _split_partner(workspace: Workspace, file: Path) -> Path | None:
     """The other split file when `file` is one of the project's splits: their overlap is leakage."""
-    pairs = {workspace.train_file: workspace.val_file, workspace.val_file: workspace.train_file}
+    # Resolved on both sides: the split's files are links into data/splits/.
+    pairs = {workspace.train_file.resolve(): workspace.val_file, workspace.val_file.resolve(): workspace.train_file}
     partner = pairs.get(file.resolve())
     return partner if partner is not None and partner.is_file() else None
 

@@ -36,6 +36,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--train-file", metavar="FILE", help="training data (default: data/train.jsonl)")
     train.add_argument("--val-file", metavar="FILE", help="validation data (default: data/val.jsonl)")
     train.add_argument("--resume", metavar="RUN", help="continue a stopped run from its newest complete checkpoint")
+    train.add_argument(
+        "--allow-concurrent", action="store_true",
+        help="local: train even while another local training uses this GPU (or this CPU); both share it",
+    )  # fmt: skip
     train.add_argument("--wait", action="store_true", help="follow the run until it ends, printing progress")
     train.add_argument("--json", action="store_true", help="print the run's status object as JSON")
     train.set_defaults(func=_cmd_train)
@@ -59,10 +63,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
         given = [flag for flag, value in (("--backend", args.backend), ("--model", args.model), ("--steps", args.steps),
                  ("--epochs", args.epochs), ("--lora-r", args.lora_r), ("--lora-alpha", args.lora_alpha),
                  ("--learning-rate", args.learning_rate), ("--batch-size", args.batch_size),
-                 ("--max-length", args.max_length)) if value]  # fmt: skip
+                 ("--max-length", args.max_length), ("--save-every", args.save_every),
+                 ("--train-file", args.train_file), ("--val-file", args.val_file)) if value]  # fmt: skip
         if given:
             raise UsageError(f"--resume continues a run as it was started; {', '.join(given)} cannot change it", "Drop those flags, or start a new run.")
         backend = _backend_of_run(workspace, args.resume)
+        _allow_concurrent(backend, args.allow_concurrent)
         run_id = backend.resume(args.resume)
         after = len(backend.events(run_id))
     else:
@@ -72,6 +78,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         backend = get_backend(spec.backend, workspace)
         if not args.json:
             _print_plan(spec.options.get("plan"))
+        _allow_concurrent(backend, args.allow_concurrent)
         run_id = backend.start(spec)
         after = 0
     plan = _plan_of(workspace, run_id)
@@ -239,6 +246,8 @@ def _spec_from_args(workspace: "Workspace", args: argparse.Namespace):
         raise UsageError(f"Validation file {val_file} is missing", "Pass an existing file, or leave --val-file out.")
     if not val_file.is_file():
         print(f"note: no {val_file}: training without validation loss or early stopping.", file=sys.stderr)
+    elif not args.train_file and not args.val_file:
+        _refuse_a_leaking_split(workspace)
     local = settings.local
     extras: dict[str, Any] = {}
     if backend == "local":
@@ -258,8 +267,9 @@ def _spec_from_args(workspace: "Workspace", args: argparse.Namespace):
         run_id=workspace.new_run_id(),
         backend=backend,
         model=model,
-        train_file=str(train_file.resolve()),
-        val_file=str(val_file.resolve()) if val_file.is_file() else None,
+        # absolute, not resolved: data/train.jsonl is a link to the current split and stays one.
+        train_file=str(train_file.absolute()),
+        val_file=str(val_file.absolute()) if val_file.is_file() else None,
         epochs=epochs,
         steps=steps,
         save_every=args.save_every,
@@ -281,6 +291,25 @@ def _local_plan(workspace: "Workspace", model: str, train_file: "Path", args: ar
         learning_rate=args.learning_rate, steps=args.steps, epochs=args.epochs, batch_size=args.batch_size,
         max_length=args.max_length, lora_r=args.lora_r, lora_alpha=args.lora_alpha,
     )  # fmt: skip
+
+
+def _refuse_a_leaking_split(workspace: "Workspace") -> None:
+    """A split made by `tuneui data split` never leaks; if it does now (a hand edit, a copy), refuse it.
+
+    Hand-made train/val files are the user's own design and are taken as they are.
+    """
+    from tuneui.core.dataset import read_chat_jsonl
+    from tuneui.core.dataset.split import read_split_record, refuse_leakage
+
+    if read_split_record(workspace.data_dir) is not None:
+        train, val = read_chat_jsonl(workspace.train_file), read_chat_jsonl(workspace.val_file)
+        refuse_leakage(train, val, workspace.train_file, workspace.val_file)
+
+
+def _allow_concurrent(backend: "Backend", allowed: bool) -> None:
+    # Only the local backend shares a device between runs; hosted providers queue their own jobs.
+    if allowed and hasattr(backend, "allow_concurrent"):
+        backend.allow_concurrent = True
 
 
 def _backend_of_run(workspace: "Workspace", run_id: str) -> "Backend":

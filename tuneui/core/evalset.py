@@ -10,6 +10,7 @@ from typing import Any, Mapping, Sequence
 
 from backends.base import GenerationParams
 from tuneui.core.dataset import Example, detect_task_type, read_chat_jsonl
+from tuneui.core.dataset.split import read_split_record, refuse_leakage
 from tuneui.core.files import read_json
 from tuneui.core.metrics import normalize
 from tuneui.core.workspace import Workspace
@@ -61,6 +62,8 @@ def load_eval_set(workspace: Workspace) -> EvalSet:
         )
     val = tuple(read_chat_jsonl(workspace.val_file))
     train = tuple(read_chat_jsonl(workspace.train_file)) if workspace.train_file.is_file() else ()
+    if read_split_record(workspace.data_dir) is not None:
+        refuse_leakage(train, val, workspace.train_file, workspace.val_file)
     unanswered = [e for e in val if not (e.answer or "").strip()]
     if not val or unanswered:
         where = f"line {unanswered[0].line}" if unanswered else "the file"

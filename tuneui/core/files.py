@@ -26,7 +26,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
@@ -42,6 +42,40 @@ def atomic_write_lines(path: str | os.PathLike[str], lines: Iterable[str]) -> No
     atomic_write_text(path, "".join(line + "\n" for line in lines))
 
 
+class AtomicWriter:
+    """A file written piece by piece that appears under its name only when `commit()` is called.
+
+    For outputs too large to build in memory (an import of millions of records): the pieces go to
+    a temp file in the target's folder; leaving the `with` block without a commit removes it.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.target = Path(path)
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        fd, self._tmp = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".tmp", dir=self.target.parent)
+        self.handle = os.fdopen(fd, "wb", buffering=1 << 20)
+        self._committed = False
+
+    def write(self, data: bytes) -> None:
+        self.handle.write(data)
+
+    def commit(self) -> None:
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+        self.handle.close()
+        os.replace(self._tmp, self.target)
+        self._committed = True
+        fsync_dir(self.target.parent)
+
+    def __enter__(self) -> "AtomicWriter":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if not self._committed:
+            self.handle.close()
+            Path(self._tmp).unlink(missing_ok=True)
+
+
 def read_json(path: str | os.PathLike[str], default: Any = None) -> Any:
     try:
         with open(path, encoding="utf-8") as handle:
@@ -50,7 +84,7 @@ def read_json(path: str | os.PathLike[str], default: Any = None) -> Any:
         return default
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
     # Without this the rename itself may be lost on power failure on some filesystems.
     try:
         fd = os.open(folder, os.O_RDONLY)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 from backends.base import TERMINAL_STATES, BackendError, Event
-from backends.runs import RunFolder, list_runs, summarize_metrics
+from backends.runs import RunFolder, list_runs, summarize_metrics, without_superseded
 from tuneui.core.workspace import Workspace
 from tuneui.guide.step_table import BASELINE, COST, DATASET, EVALUATE, STEP_NAMES, TRAIN
 from tuneui.steps.cost import cost_report_path
@@ -167,8 +167,9 @@ class RunWatch:
         self._counted = (tail.restarts, len(tail.events))
 
     def events(self) -> list[Event]:
-        """Every event of the run: the followed ones, or (finished) read once when first asked for."""
-        return list(self.tail.events) if self.tail is not None else self.final_events.value()
+        """Every event of the run: the followed ones (each metric step once, as `read_events` gives
+        them: a resume supersedes what it trains again), or (finished) read once when first asked for."""
+        return without_superseded(list(self.tail.events)) if self.tail is not None else self.final_events.value()
 
 
 class WorkspaceWatch:

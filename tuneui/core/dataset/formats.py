@@ -65,7 +65,7 @@ def validate_messages(messages: Any, line: int) -> list[Finding]:
         # Anything else takes the full checks below, which name what is wrong.
         if type(message) is dict and len(message) == 2:
             role, content = message.get("role"), message.get("content")
-            if type(role) is str and role in ROLES and type(content) is str:
+            if type(role) is str and role in ROLES and role != "tool" and type(content) is str:
                 if role == "assistant":
                     has_assistant = True
                     continue
@@ -87,6 +87,10 @@ def validate_messages(messages: Any, line: int) -> list[Finding]:
             note("unrecognized_role", f"Message {position} has the role {role!r}.")
         if "content" in message:
             _check_content(message.get("content"), role, bool(calls), position, note)
+        if role == "tool" and not isinstance(message.get("tool_call_id"), str):
+            note("message_missing_key", f"Message {position} (tool) has no 'tool_call_id' string naming the call it answers.")
+        if "tool_calls" in message:
+            _check_tool_calls(message["tool_calls"], position, note)
         if message.get("weight", 0) not in (0, 1) or isinstance(message.get("weight"), str):
             note("data_type", f"Message {position} has weight {message.get('weight')!r}; it must be 0 or 1.")
         if "name" in message and not isinstance(message["name"], str):
@@ -101,13 +105,34 @@ def _check_content(content: Any, role: Any, has_calls: bool, position: int, note
         if not has_calls:
             note("missing_content", f"Message {position} ({role}) has null content.")
     elif isinstance(content, list):
-        if not all(isinstance(part, Mapping) for part in content):
-            note("data_type", f"Message {position} has a content list whose parts are not objects.")
+        if not content and not has_calls and role != "assistant":
+            note("missing_content", f"Message {position} ({role}) is empty: its content list has no parts.")
+        for number, part in enumerate(content, 1):
+            if not isinstance(part, Mapping):
+                note("data_type", f"Message {position} has a content list whose parts are not objects.")
+            elif part.get("type", "text") == "text" and not isinstance(part.get("text"), str):
+                what = "no text" if "text" not in part else f"text of type {_type_name(part.get('text'))}"
+                note("data_type", f"Message {position}, content part {number}: a text part with {what}; its text must be a string.")
     elif not isinstance(content, str):
         note("data_type", f"Message {position} has content of type {_type_name(content)}; it must be a string.")
     elif not content.strip() and role != "assistant":
         # An empty assistant answer is usable (the empty_answer warning says so); an empty question is not.
         note("missing_content", f"Message {position} ({role}) is empty.")
+
+
+def _check_tool_calls(calls: Any, position: int, note: Callable[[str, str], None]) -> None:
+    """The shape OpenAI's fine-tuning upload requires of an assistant's tool calls."""
+    if not isinstance(calls, list) or not calls:
+        note("data_type", f"Message {position} has tool_calls that are not a non-empty list of calls.")
+        return
+    for number, call in enumerate(calls, 1):
+        function = call.get("function") if isinstance(call, Mapping) else None
+        if not isinstance(function, Mapping):
+            note("data_type", f'Message {position}, tool call {number}: needs a "function" object with "name" and "arguments".')
+        elif not isinstance(function.get("name"), str) or not function["name"]:
+            note("data_type", f'Message {position}, tool call {number}: its function has no "name".')
+        elif not isinstance(function.get("arguments"), str):
+            note("data_type", f'Message {position}, tool call {number}: its "arguments" must be a string of JSON, not a {_type_name(function.get("arguments"))}.')
 
 
 def _chat(record: Any, line: int, index: int) -> Converted:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Union
 
+import orjson
 from tuneui.core.dataset import sources
 from tuneui.core.dataset.findings import Finding, finding
 from tuneui.core.dataset.formats import (
@@ -116,6 +117,33 @@ def load(
         audit.add(item)
     errors, warnings = audit.findings()
     return LoadResult(tuple(examples), records.format, tuple(errors), tuple(warnings))
+
+
+def import_file(
+    path: str | os.PathLike[str], target: str | os.PathLike[str], format: str | None = None, mapping: Mapping[str, str] | None = None
+) -> tuple[int, LoadResult]:
+    """Read a dataset and write its examples to `target` as chat JSONL, streaming: memory holds the
+    findings and a few numbers per example, never the examples themselves.
+
+    `target` is replaced atomically, and only when the file has no errors. Returns (examples written,
+    the result with its findings; its `examples` are left empty).
+    """
+    from tuneui.core.dataset.audit import Audit
+    from tuneui.core.files import AtomicWriter
+
+    records = open_records(path, format, mapping)
+    audit = Audit()
+    count = 0
+    with AtomicWriter(target) as out:
+        for item in records.items:
+            audit.add(item)
+            if isinstance(item, Example):
+                out.write(orjson.dumps(item.to_chat()) + b"\n")
+                count += 1
+        errors, warnings = audit.findings()
+        if not errors:
+            out.commit()
+    return (0 if errors else count), LoadResult((), records.format, tuple(errors), tuple(warnings))
 
 
 def read_chat_jsonl(path: str | os.PathLike[str]) -> list[Example]:

@@ -6,9 +6,12 @@ only ever opened for reading.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any, Iterator, Union
 
@@ -18,6 +21,13 @@ from tuneui.core.dataset.findings import Finding, finding
 from tuneui.errors import TuneError
 
 BOM = b"\xef\xbb\xbf"
+# Byte-order marks of the wider Unicode encodings (spreadsheet exports on Windows write UTF-16).
+# UTF-32 LE first: its mark starts with UTF-16 LE's.
+WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
+)  # fmt: skip
+BINARY_SIGNATURES = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0", b"%PDF", b"\x1f\x8b", b"PAR1")
 SNIFF_BYTES = 8192
 # csv refuses fields over 128 KiB by default; long documents in a cell are legitimate data.
 CSV_FIELD_LIMIT = 2**31 - 1
@@ -32,6 +42,11 @@ class SourceError(TuneError):
 def read_head(path: Path) -> bytes:
     """The first bytes of a file, for sniffing; raises SourceError when it cannot be opened."""
     try:
+        # Before opening: a FIFO would block open() and read() until a writer comes, forever.
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+            kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket or special file"
+            raise SourceError(f"{path} is not a regular file (it is {kind})", "Save the examples to a file and name that file.")
         with open(path, "rb") as handle:
             return handle.read(SNIFF_BYTES)
     except FileNotFoundError:
@@ -42,17 +57,43 @@ def read_head(path: Path) -> bytes:
         raise SourceError(f"{path}: cannot read ({exc.strerror or exc})", "Check the file's permissions.") from None
 
 
+def wide_encoding(head: bytes) -> str | None:
+    """"utf-16" or "utf-32" when the file starts with that encoding's byte-order mark."""
+    for mark, name in WIDE_BOMS:
+        if head.startswith(mark):
+            return name
+    return None
+
+
 def binary_finding(head: bytes) -> Finding | None:
-    """A NUL byte never occurs in UTF-8 text data: this is a binary file (a spreadsheet, an archive)."""
-    position = head.find(b"\x00")
-    if position < 0:
+    """A binary file (a spreadsheet, an archive) by its signature or its share of control bytes.
+
+    One stray NUL in a text file is not this: it is reported on its own line by the readers.
+    """
+    if wide_encoding(head):
         return None
+    controls = sum(head.count(bytes([c])) for c in range(32) if c not in (9, 10, 12, 13, 27))
+    if not head.startswith(BINARY_SIGNATURES) and controls * 20 <= len(head):
+        return None
+    position = max(head.find(b"\x00"), 0)
     return finding(
         "invalid_encoding",
         head.count(b"\n", 0, position) + 1,
-        "The file is binary, not text (it contains NUL bytes).",
+        "The file is binary, not text (it contains NUL or other control bytes).",
         "Export the data as UTF-8 JSONL, JSON or CSV; for parquet files pass --format hf.",
     )
+
+
+def _byte_lines(path: Path) -> Iterator[bytes]:
+    """The file's lines as UTF-8 bytes: UTF-16/UTF-32 files (by their mark) are decoded on the way."""
+    with open(path, "rb") as handle:
+        wide = wide_encoding(handle.read(4))
+        handle.seek(0)
+        if wide is None:
+            yield from handle
+            return
+        for text in io.TextIOWrapper(handle, encoding=wide, errors="replace", newline=""):
+            yield text.lstrip("\ufeff").encode("utf-8")
 
 
 def first_char(head: bytes) -> str:
@@ -64,27 +105,25 @@ def first_char(head: bytes) -> str:
 
 def iter_jsonl(path: Path) -> Iterator[Item]:
     """One JSON value per line, streamed: memory stays flat however large the file is."""
-    with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, 1):
-            if number == 1 and raw.startswith(BOM):
-                raw = raw[len(BOM) :]
-            try:
-                yield number, orjson.loads(raw)
-            except orjson.JSONDecodeError as exc:
-                if raw.strip():
-                    yield _unreadable_line(number, raw, exc)
+    for number, raw in enumerate(_byte_lines(path), 1):
+        if number == 1 and raw.startswith(BOM):
+            raw = raw[len(BOM) :]
+        try:
+            yield number, orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            if raw.strip():
+                yield _unreadable_line(number, raw, exc)
 
 
 def first_line_is_json(path: Path) -> bool:
     """True when the first non-blank line is a complete JSON value (JSONL content, whatever the name)."""
-    with open(path, "rb") as handle:
-        for raw in handle:
-            if raw.strip():
-                try:
-                    orjson.loads(raw[len(BOM) :] if raw.startswith(BOM) else raw)
-                except orjson.JSONDecodeError:
-                    return False
-                return True
+    for raw in _byte_lines(path):
+        if raw.strip():
+            try:
+                orjson.loads(raw[len(BOM) :] if raw.startswith(BOM) else raw)
+            except orjson.JSONDecodeError:
+                return False
+            return True
     return False
 
 
@@ -110,6 +149,9 @@ def iter_json_document(path: Path) -> Iterator[Item]:
         except json.JSONDecodeError as exc:
             yield finding("invalid_json", exc.lineno, f"Invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.")
             return
+        except RecursionError:
+            yield finding("invalid_json", line, "The JSON value starting here is nested too deeply to be an example.")
+            return
         yield line, value
         position = _skip_blank(text, position)
         if in_array:
@@ -129,7 +171,8 @@ def read_csv(path: Path, delimiter: str) -> tuple[list[str], Iterator[Item], Fin
     if bad is not None:
         return [], iter(()), bad
     csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    # strict: a quote that is never closed is an error at its row, not a cell that eats the file.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
         header = [name.strip() for name in next(reader, [])]
     except csv.Error as exc:
@@ -145,7 +188,10 @@ def _csv_rows(reader: Any, header: list[str]) -> Iterator[Item]:
         except StopIteration:
             return
         except csv.Error as exc:
-            yield finding("invalid_json", start, f"This row cannot be read as CSV: {exc}.", "Fix the quoting: a quote inside a quoted cell is written twice (\"\").")
+            if "unexpected end of data" in str(exc):
+                yield finding("invalid_json", start, "A quote opened in this row is never closed: the rest of the file would be one cell.", "Close the quote, or write a quote inside a cell twice (\"\").")
+            else:
+                yield finding("invalid_json", start, f"This row cannot be read as CSV: {exc}.", "Fix the quoting: a quote inside a quoted cell is written twice (\"\").")
             return
         if any(cell.strip() for cell in row):
             yield start, {name: (row[i] if i < len(row) else None) for i, name in enumerate(header)}
@@ -153,7 +199,11 @@ def _csv_rows(reader: Any, header: list[str]) -> Iterator[Item]:
 
 
 def _decode(data: bytes) -> tuple[str, Finding | None]:
-    """Whole-file UTF-8 (BOM optional); CRLF needs no work since JSON and csv both accept it."""
+    """Whole-file UTF-8 (BOM optional), or UTF-16/32 by their mark; CRLF needs no work since JSON
+    and csv both accept it."""
+    wide = wide_encoding(data[:4])
+    if wide is not None:
+        return data.decode(wide, errors="replace").lstrip("\ufeff"), None
     if data.startswith(BOM):
         data = data[len(BOM) :]
     try:
@@ -163,6 +213,9 @@ def _decode(data: bytes) -> tuple[str, Finding | None]:
 
 
 def _unreadable_line(number: int, raw: bytes, exc: orjson.JSONDecodeError) -> Finding:
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        return finding("invalid_encoding", number, f"A NUL byte at column {nul + 1}: text data never holds one.", "Remove the byte, or export this line again.")
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError as bad:

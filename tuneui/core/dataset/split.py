@@ -1,20 +1,37 @@
-"""The train/validation split: deterministic for a seed, stratified for labels, duplicates kept together."""
+"""The train/validation split: deterministic for a seed, stratified for labels, duplicates kept together.
+
+A project's split is written in generations (`publish_split`): `data/splits/<id>/` holds train.jsonl,
+val.jsonl and split.json (the share and seed), and `data/current` is a link to the generation in use.
+`data/train.jsonl` and `data/val.jsonl` are fixed links through `current`, so one atomic rename of
+`current` switches both files and the record together: a kill at any moment leaves the old split or
+the new one, never train from one and val from the other.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import random
+import secrets
+import shutil
+import time
 from dataclasses import dataclass
-from typing import Sequence
+from pathlib import Path
+from typing import Any, Sequence
 
-from tuneui.core.dataset.audit import normalize, prompt_key
+from tuneui.core.dataset.audit import find_leakage, normalize, prompt_key
 from tuneui.core.dataset.model import Example
 from tuneui.core.dataset.tasktype import detect_task_type
 from tuneui.core.dataset.writer import write_chat_jsonl
+from tuneui.core.files import atomic_write_json, fsync_dir
 from tuneui.errors import TuneError
 
 MIN_TRAIN = 10  # OpenAI's minimum for a fine-tuning file
 MIN_VAL = 1
+SPLITS = "splits"
+CURRENT = "current"
+RECORD = "split.json"
+FILES = ("train.jsonl", "val.jsonl")
 
 
 class SplitError(TuneError):
@@ -64,6 +81,89 @@ def write_split(result: Split, train_path: str | os.PathLike[str], val_path: str
     """Write both files as OpenAI chat JSONL; each write is atomic."""
     write_chat_jsonl(train_path, result.train)
     write_chat_jsonl(val_path, result.val)
+
+
+def publish_split(data_dir: Path, result: Split, val_fraction: float, seed: int) -> None:
+    """Make `result` the project's split in one step (see the module's docstring)."""
+    splits = data_dir / SPLITS
+    splits.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(data_dir)
+    _link_files_through_current(data_dir)
+    generation = splits / f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+    staging = generation.with_name(generation.name + ".tmp")
+    staging.mkdir()
+    write_split(result, staging / FILES[0], staging / FILES[1])
+    record = {"val_fraction": val_fraction, "seed": seed, "train": len(result.train), "val": len(result.val), "stratified": result.stratified}
+    atomic_write_json(staging / RECORD, record)
+    os.rename(staging, generation)
+    fsync_dir(splits)
+    _point(data_dir / CURRENT, Path(SPLITS) / generation.name)
+    _remove_leftovers(data_dir)
+
+
+def read_split_record(data_dir: Path) -> dict[str, Any] | None:
+    """The current split's split.json ({val_fraction, seed, train, val}), or None for a split not
+    made by `tuneui data split` (plain files, or none)."""
+    try:
+        value = json.loads((data_dir / CURRENT / RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def refuse_leakage(train: Sequence[Example], val: Sequence[Example], train_path: Path, val_path: Path) -> None:
+    """A split whose validation examples are also in train grades what training showed: refuse it."""
+    leaks = find_leakage(val, train, str(train_path))
+    if leaks:
+        raise SplitError(
+            f"{len(leaks):,} validation example(s) of {val_path} are also in {train_path} (first at line {leaks[0].line}): "
+            "the split leaks, and validation would grade what training already showed",
+            "Run `tuneui data split` again to make a clean split (`tuneui data check` lists the repeats).",
+        )
+
+
+def _link_files_through_current(data_dir: Path) -> None:
+    """Turn data/train.jsonl and data/val.jsonl into links through `current`, keeping what they hold.
+
+    Plain files (from an older tuneui, or placed by hand) first become a generation of their own, so
+    that replacing them by links one after the other never shows a mix.
+    """
+    files = [data_dir / name for name in FILES]
+    if all(f.is_symlink() and os.readlink(f) == f"{CURRENT}/{f.name}" for f in files):
+        return
+    if all(f.is_file() and not f.is_symlink() for f in files):
+        adopted = data_dir / SPLITS / f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}-adopted"
+        staging = adopted.with_name(adopted.name + ".tmp")
+        staging.mkdir()
+        for f in files:
+            shutil.copyfile(f, staging / f.name)
+        os.rename(staging, adopted)
+        _point(data_dir / CURRENT, Path(SPLITS) / adopted.name)
+    for f in files:
+        _point(f, Path(CURRENT) / f.name)
+
+
+def _point(link: Path, target: Path) -> None:
+    """Make `link` a symbolic link to `target`, atomically (a new link renamed over the old name)."""
+    temporary = link.with_name(f".{link.name}.{secrets.token_hex(4)}.tmp")
+    os.symlink(target, temporary)
+    try:
+        os.replace(temporary, link)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    fsync_dir(link.parent)
+
+
+def _remove_leftovers(data_dir: Path) -> None:
+    """What a killed split leaves: temp files and links, half-written and superseded generations."""
+    for stray in data_dir.glob(".*.tmp"):
+        stray.unlink(missing_ok=True)
+    current = data_dir / CURRENT
+    in_use = os.readlink(current) if current.is_symlink() else None
+    for generation in (data_dir / SPLITS).iterdir():
+        if in_use is None or Path(in_use).name != generation.name:
+            shutil.rmtree(generation, ignore_errors=True)
 
 
 def _hold_out(groups: list[list[int]], val_fraction: float, rng: random.Random) -> list[int]:
