@@ -16,6 +16,7 @@ from typing import Any, Mapping
 
 from backends.base import BackendError, ModelRef, NotReadyError, TrainSpec
 from backends.hosted.errors import safe_error
+from backends.hosted.openai_wire import hyperparameters_of
 
 STATUS_MAP = {
     "created": "queued",
@@ -48,13 +49,7 @@ def suffix_of(spec: TrainSpec) -> str | None:
 
 def job_request(spec: TrainSpec, files: Mapping[str, str], training_type: str = "") -> dict[str, Any]:
     """The `FineTuningJobCreation` body: only fields the spec names, plus `trainingType` if configured."""
-    hyperparameters: dict[str, Any] = {}
-    if spec.epochs:
-        hyperparameters["n_epochs"] = spec.epochs
-    if spec.batch_size:
-        hyperparameters["batch_size"] = spec.batch_size
-    if spec.options.get("learning_rate_multiplier"):
-        hyperparameters["learning_rate_multiplier"] = float(spec.options["learning_rate_multiplier"])
+    hyperparameters = hyperparameters_of(spec)
     request: dict[str, Any] = {"model": spec.model, "training_file": files["train"], "seed": spec.seed}
     if hyperparameters:
         request["hyperparameters"] = hyperparameters

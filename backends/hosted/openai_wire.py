@@ -191,8 +191,8 @@ def failure_text(job: Mapping[str, Any]) -> str | None:
     return redact(f"{error['message']} ({extras})" if extras else str(error["message"]))
 
 
-def job_request(spec: TrainSpec, files: Mapping[str, str]) -> dict[str, Any]:
-    """The body of `POST /fine_tuning/jobs`: the supervised method, only the hyperparameters asked for."""
+def hyperparameters_of(spec: TrainSpec) -> dict[str, Any]:
+    """Only the hyperparameters the user asked for: the provider picks the rest for the data's size."""
     hyperparameters: dict[str, Any] = {}
     if spec.epochs:
         hyperparameters["n_epochs"] = spec.epochs
@@ -200,6 +200,12 @@ def job_request(spec: TrainSpec, files: Mapping[str, str]) -> dict[str, Any]:
         hyperparameters["batch_size"] = spec.batch_size
     if spec.options.get("learning_rate_multiplier"):
         hyperparameters["learning_rate_multiplier"] = float(spec.options["learning_rate_multiplier"])
+    return hyperparameters
+
+
+def job_request(spec: TrainSpec, files: Mapping[str, str]) -> dict[str, Any]:
+    """The body of `POST /fine_tuning/jobs`: the supervised method, only the hyperparameters asked for."""
+    hyperparameters = hyperparameters_of(spec)
     request: dict[str, Any] = {
         "model": spec.model,
         "training_file": files["train"],
