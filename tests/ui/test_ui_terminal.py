@@ -33,8 +33,32 @@ def terminal(tmp_path: Path):
     term.close()
 
 
-def test_demo_walk_quit_while_training_and_reattach(terminal: Terminal, tmp_path: Path, embedded_model: Path) -> None:
+@pytest.fixture
+def tiny_demo(tmp_path: Path, embedded_model: Path) -> Path:
+    """The demo project as `tuneui demo` makes it, pointed at a tiny random-weight model.
+
+    This test is about the terminal (keys, quitting while a run trains, reattaching), not about the
+    model: the real one is the headless demo's end-to-end test. On the real model the guide's
+    baseline alone took over five minutes on a loaded 2-core CI box; the tiny one takes seconds.
+    """
+    import json
+
+    from backends.local.tiny import build_tiny_model
+    from tuneui.demo import SAMPLE, create_demo
+
     demo = tmp_path / "demo"
+    workspace = create_demo(demo)  # `tuneui demo DIR` reuses a project that is already there
+    examples = Path(__file__).resolve().parents[2] / "tuneui" / SAMPLE / "examples.jsonl"
+    texts = [m.get("content") or "" for line in examples.read_text(encoding="utf-8").splitlines() if line.strip()
+             for m in json.loads(line)["messages"]]  # fmt: skip
+    settings = workspace.settings()
+    settings.models.local = str(build_tiny_model(tmp_path / "tiny", texts))
+    workspace.save_settings(settings)
+    return demo
+
+
+def test_demo_walk_quit_while_training_and_reattach(terminal: Terminal, tiny_demo: Path) -> None:
+    demo = tiny_demo
     terminal.line(f"{TUNEUI} demo {demo} --steps 12")
     terminal.wait_for("Baseline", "Evaluate", "Check the examples", timeout=240)
 
