@@ -112,3 +112,20 @@ def follow(backend: Any, run_id: str, timeout: float = 15.0) -> Any:
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+_SPECS: dict[Path, dict[str, Any]] = {}
+
+
+def published_spec(shared_dir: Path, relative: str) -> dict[str, Any]:
+    """A provider's published spec from ../shared, parsed once per session (the files are
+    megabytes); the test skips, naming the file, where ../shared is not beside the project."""
+    path = shared_dir / relative
+    if not path.is_file():
+        pytest.skip(f"../shared/{relative} is not there")
+    if path not in _SPECS:
+        import yaml
+
+        with open(path, encoding="utf-8") as handle:
+            _SPECS[path] = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return _SPECS[path]

@@ -22,24 +22,13 @@ import pytest
 from backends.hosted import azure_wire
 from backends.azure_ft import AzureOpenAIBackend
 from tests.hosted import fake_azure
-from tests.hosted.conftest import follow, make_spec
+from tests.hosted.conftest import follow, make_spec, published_spec
 
 SPEC_URN = "urn:azure-authoring-spec"
 CHAT = re.compile(r"^/openai/deployments/[^/]+/chat/completions$")
-_SPEC_CACHE: dict[Path, dict[str, Any]] = {}
-
-
 @pytest.fixture
 def azure_spec(shared_dir: Path) -> dict[str, Any]:
-    path = shared_dir / "azure" / "azureopenai-2025-04-01-preview.yaml"
-    if not path.is_file():
-        pytest.skip("../shared/azure/azureopenai-2025-04-01-preview.yaml is not there")
-    if path not in _SPEC_CACHE:
-        import yaml
-
-        with open(path, encoding="utf-8") as handle:
-            _SPEC_CACHE[path] = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    return _SPEC_CACHE[path]
+    return published_spec(shared_dir, "azure/azureopenai-2025-04-01-preview.yaml")
 
 
 class Contract:

@@ -18,7 +18,7 @@ import pytest
 
 from backends.base import BackendError
 from backends.together_ft import TogetherBackend
-from tests.hosted.conftest import follow, make_spec
+from tests.hosted.conftest import follow, make_spec, published_spec
 from tests.hosted.fake_together import FakeTogether
 
 MODEL = "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"
@@ -56,15 +56,10 @@ def _modernize(node: Any) -> Any:
 
 @pytest.fixture
 def together_spec(shared_dir: Path) -> dict[str, Any]:
+    raw = published_spec(shared_dir, "together/openapi.yaml")
     path = shared_dir / "together" / "openapi.yaml"
-    if not path.is_file():
-        pytest.skip("../shared/together/openapi.yaml is not there")
-    if path not in _SPEC_CACHE:
-        import yaml
-
-        with open(path, encoding="utf-8") as handle:
-            raw = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        _SPEC_CACHE[path] = _add_sdk_additions(_modernize(raw))
+    if path not in _SPEC_CACHE:  # the published text stays as read; the additions go on a copy
+        _SPEC_CACHE[path] = _add_sdk_additions(_modernize(copy.deepcopy(raw)))
     return _SPEC_CACHE[path]
 
 
