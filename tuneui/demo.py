@@ -64,7 +64,7 @@ def run_headless(target: Path, *, train_steps: int | None = None, progress: Prog
 
     Its top-level keys are an exact interface: baseline, dataset, cost, train, evaluate. Timings go
     to `progress`, not into the object. An existing project keeps its split, and only its local
-    model is run: the demo never spends money on a hosted model.
+    model is run, without a judge: the demo never spends money on a hosted model.
     """
     workspace = create_demo(target, progress)
     if not workspace.settings().models.local:
@@ -94,7 +94,8 @@ def run_headless(target: Path, *, train_steps: int | None = None, progress: Prog
     length = ["--steps", str(train_steps)] if train_steps else []
     trained = step("train", lambda: runner.run_command(["train", "--backend", "local", *length, "--wait"]))
     run_id = str(trained.data.get("run_id"))
-    evaluated = step("evaluate", lambda: runner.evaluate(run_id))
+    # No judge: a project reused here may name a hosted one, and the demo never spends money.
+    evaluated = step("evaluate", lambda: runner.evaluate(run_id, judge=False))
     return {
         "baseline": dict(baseline.data),
         "dataset": {

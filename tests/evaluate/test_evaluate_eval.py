@@ -144,3 +144,16 @@ def test_the_judge_gives_a_reason_that_is_saved_for_each_example(ticket_project,
     saved = json.loads((ticket_project.run_dir(run_id) / "eval" / "result.json").read_text())
     assert saved["judge_detail"]["reasons"] == ["A names the right label; B does not"] * 6
     assert all(row["judge_reason"] == "A names the right label; B does not" for row in saved["differing"])
+
+
+def test_no_judge_asks_no_judge_even_when_the_project_names_one(ticket_project, scripted, capsys) -> None:
+    """The headless demo evaluates with --no-judge: a project's hosted judge must cost nothing."""
+    scripted.answer = staticmethod(_tuned_knows_labels)
+    settings = ticket_project.settings()
+    settings.models.judge = "scripted:judge-model"
+    ticket_project.save_settings(settings)
+    out = _eval_json(ticket_project, make_finished_run(ticket_project), capsys, "--no-judge")
+    assert out["judge"] is None
+    assert not any(conversation[0]["content"].startswith("You are a strict, impartial evaluator")
+                   for _, conversations in scripted.calls for conversation in conversations)  # fmt: skip
+    assert out["verdict"].startswith("tuned beats the zero-shot prompt")

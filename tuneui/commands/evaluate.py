@@ -22,6 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     evaluate = subparsers.add_parser("eval", help="compare a run's tuned model with the baseline to beat")
     evaluate.add_argument("run", help="the run id (a folder under runs/)")
     evaluate.add_argument("--judge", metavar="BACKEND:MODEL", help="an LLM judge, e.g. openai:gpt-4o (default: [models] judge)")
+    evaluate.add_argument("--no-judge", action="store_true", help="no LLM judge, even where [models] judge names one")
     evaluate.add_argument("--no-forgetting", action="store_true", help="skip the general-prompts forgetting check")
     evaluate.add_argument("--json", action="store_true", help="print the result as JSON")
     evaluate.set_defaults(func=_cmd_eval)
@@ -64,7 +65,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from tuneui.steps.evaluate import evaluate_run
 
     workspace = workspace_of(args)
-    result = evaluate_run(workspace, args.run, judge=args.judge, forgetting=not args.no_forgetting, progress=_progress)
+    judge = "" if args.no_judge else args.judge
+    result = evaluate_run(workspace, args.run, judge=judge, forgetting=not args.no_forgetting, progress=_progress)
     if args.json:
         print_json(result.summary())
         return 0

@@ -99,8 +99,8 @@ class StepRunner:
             return StepResult(True, result.data, summary=f"Run {result.data.get('run_id')} started on the {result.data.get('backend', '')} backend.")
         return result
 
-    def evaluate(self, run_id: str) -> StepResult:
-        result = self.run_command(["eval", run_id])
+    def evaluate(self, run_id: str, *, judge: bool = True) -> StepResult:
+        result = self.run_command(["eval", run_id, *(() if judge else ("--no-judge",))])
         if result.ok:
             verdict = str(result.data.get("verdict") or "Evaluation done.")
             rules = rules_sentence("eval", result.data)

@@ -141,7 +141,7 @@ def evaluate_run(
     from backends.registry import get_backend
 
     settings = workspace.settings()
-    judge_spec = judge or settings.models.judge
+    judge_spec = settings.models.judge if judge is None else judge  # "": no judge at all
     judge_ref = _judge_model(judge_spec) if judge_spec else None  # a typo fails before any model runs
     run = RunFolder.open(workspace.runs_dir, run_id)
     tuned_ref = _tuned_model(run)
