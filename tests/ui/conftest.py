@@ -130,6 +130,7 @@ _headless_demo: dict[str, Any] = {}
 
 
 def _start_headless_demo() -> None:
+    import os
     import subprocess
     import sys
     import tempfile
@@ -138,9 +139,12 @@ def _start_headless_demo() -> None:
 
     folder = Path(tempfile.mkdtemp(prefix="tuneui-headless-demo-"))
     out, err = open(folder / "stdout", "w+"), open(folder / "stderr", "w+")  # files: a full pipe would stall it
+    # Its own device locks: the session's are shared by module-scoped fixtures that train (e.g.
+    # tests/local/test_local_training.py), which would be refused while the demo trains beside them.
+    env = {**os.environ, "TUNEUI_LOCK_DIR": str(folder / "device-locks")}
     process = subprocess.Popen(
         [sys.executable, "-m", "tuneui", "demo", str(folder / "demo"), "--headless", "--json"],
-        stdout=out, stderr=err, text=True, cwd=PROJECT_ROOT, start_new_session=True,
+        stdout=out, stderr=err, text=True, cwd=PROJECT_ROOT, start_new_session=True, env=env,
     )  # fmt: skip  (its own process group: stopping it stops the children it started too)
     _headless_demo.update(folder=folder, process=process, out=out, err=err)
 
