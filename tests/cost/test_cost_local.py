@@ -116,6 +116,7 @@ def test_no_gpu_plans_fp32_lora_in_ram_with_ram_and_time(monkeypatch):
 
     monkeypatch.setattr(cost_local, "available_ram_gib", lambda: 2.0)
     monkeypatch.setattr(cost_local, "cpu_cores", lambda: 2)
+    monkeypatch.setattr(cost_local, "cpu_has_bf16", lambda: False)
     data = local_estimate(QWEN_05B, model="qwen", train_tokens=[500] * 10, steps=6).to_json()
     assert (data["gpu"], data["method"], data["cost_usd"]) == (None, "lora", None)
     # fp32 weights in RAM: 494M parameters x 4 bytes, more than the 2 GiB free
@@ -127,6 +128,31 @@ def test_no_gpu_plans_fp32_lora_in_ram_with_ram_and_time(monkeypatch):
     per_step = cost_local.training_flops(model_shape(QWEN_05B), 4 * 500, 500, False) / (2 * cost_local.CPU_TRAIN_FLOPS_PER_CORE)
     assert data["hours"] == pytest.approx(6 * per_step / 3600, rel=1e-3)
     assert any(f"for 6 steps at {per_step:.1f} s a step" in line for line in data["advice"])
+
+
+def test_a_cpu_with_bf16_matmuls_plans_faster_steps_and_says_why(monkeypatch):
+    from tuneui.core.cost import local as cost_local
+
+    monkeypatch.setattr(cost_local, "cpu_cores", lambda: 2)
+    timed = {}
+    for native in (False, True):
+        monkeypatch.setattr(cost_local, "cpu_has_bf16", lambda native=native: native)
+        timed[native] = local_estimate(QWEN_05B, model="qwen", train_tokens=[500] * 10, steps=6)
+    assert timed[True].hours == pytest.approx(timed[False].hours / cost_local.CPU_BF16_SPEEDUP)
+    assert "LoRA in fp32 weights with bf16 matmuls" in timed[True].advice[0]
+    # the weights stay fp32 (autocast): the RAM plan does not change
+    assert timed[True].memory.total == timed[False].memory.total
+
+
+def test_bf16_matmuls_are_read_from_the_cpu_flags(tmp_path):
+    from tuneui.core.cpu import cpu_has_bf16
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_bf16 avx512_vnni\n")
+    assert cpu_has_bf16(str(cpuinfo))
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_vnni\n")
+    assert not cpu_has_bf16(str(cpuinfo))
+    assert not cpu_has_bf16(str(tmp_path / "absent"))
 
 
 def test_unknown_gpu_has_no_time_but_a_reason():

@@ -14,6 +14,7 @@ from backends.local.kernels import (
     KernelPlan,
     Machine,
     choose_kernels,
+    confirm_cpu_bf16,
     confirm_liger,
     fastest_attention,
     probe_machine,
@@ -58,6 +59,19 @@ def test_a_cpu_pads_with_sdpa_and_turns_liger_off_saying_why():
     assert (plan.attention, plan.packing, plan.liger, plan.torch_compile) == ("sdpa", False, False, False)
     assert "CPU: padded batches" in _notes(plan)
     assert "Liger Kernel is off: no GPU" in _notes(plan)
+
+
+def test_a_cpu_with_native_bf16_trains_under_bf16_autocast_unless_told_not_to():
+    bf16_cpu = dataclasses.replace(CPU, cpu_bf16=True)
+    plan = choose_kernels(bf16_cpu, "llama")
+    assert plan.cpu_bf16 and "CPU: bf16 autocast" in _notes(plan)
+    assert not choose_kernels(CPU, "llama").cpu_bf16
+    assert not choose_kernels(bf16_cpu, "llama", {"cpu_bf16": False}).cpu_bf16
+    # the worker's torch has the last word: without native bf16 kernels it trains in fp32, saying so
+    confirmed = confirm_cpu_bf16(plan, lambda: False)
+    assert not confirmed.cpu_bf16 and "CPU: fp32: this torch build" in _notes(confirmed)
+    assert "bf16 autocast" not in _notes(confirmed)
+    assert confirm_cpu_bf16(plan, lambda: True) is plan
 
 
 @pytest.mark.parametrize(
@@ -132,7 +146,7 @@ def test_the_measurement_picks_a_layout_and_records_every_candidate(tiny_model):
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(tiny_model, attn_implementation="sdpa")
-    plan = KernelPlan("sdpa", False, False, "chunked", False, (("sdpa", "padded"), ("sdpa", "packed"), ("no_such_kernel", "packed")))
+    plan = KernelPlan("sdpa", False, False, "chunked", False, attention_candidates=(("sdpa", "padded"), ("sdpa", "packed"), ("no_such_kernel", "packed")))
     lengths = [12, 30, 45, 60, 90, 120, 200, 300]
     measured = fastest_attention(model, plan, lengths, batch_size=4, max_length=256)
     note = measured.notes[-1]
@@ -178,7 +192,7 @@ def test_the_cost_step_estimates_with_the_kernels_the_worker_will_choose(workspa
 def test_where_layouts_compete_the_plan_follows_the_measurement(tiny_model, monkeypatch):
     from backends.local import recipe
 
-    competing = KernelPlan("sdpa", False, False, "chunked", False, (("sdpa", "padded"), ("sdpa", "packed")), ("from the machine",))
+    competing = KernelPlan("sdpa", False, False, "chunked", False, attention_candidates=(("sdpa", "padded"), ("sdpa", "packed")), notes=("from the machine",))
     monkeypatch.setattr(recipe, "choose_kernels", lambda spec: competing)
     monkeypatch.setattr(kernels_module, "fastest_attention", lambda model, plan, *a: dataclasses.replace(
         plan, packing=True, notes=plan.notes + ("Attention chosen by measurement on this machine: sdpa packed (...).",)))

@@ -66,17 +66,20 @@ def test_headless_demo_on_the_real_model_beats_the_best_prompt(headless_demo) ->
     assert comparison["ci95"][0] > 0, evaluate["verdict"]
     assert evaluate["verdict"].startswith(f"tuned beats the {baseline['best']} prompt")
     stopped = evaluate["stopped_on_their_own"]
-    # measured: 20 of 22 tuned answers end on their own (docs/benchmarks.md); without a trained
+    # measured: 22 of 22 tuned answers end on their own (docs/benchmarks.md); without a trained
     # stop token most would run to the cap
     assert stopped["total"] == dataset["val"] and stopped["tuned"] >= 0.8 * stopped["total"]
     # The demo's house-voice rules, checked on the baseline to beat's and the tuned model's answers:
-    # the tuned model passes them all more often than the prompt (measured: 17 of 22 against 15;
-    # issue 12's goal of 90 % is not reached by the demo's 24 steps, docs/benchmarks.md).
+    # the tuned model passes them all more often than the prompt, and on a CPU with native bf16
+    # matmuls (this project's machine), whose budget buys 43 steps, in at least 90 % of the answers
+    # (measured: 20 of 22 against the 3-shot prompt's 15). An fp32 CPU's 24 steps reach 17 of 22.
     house = {"sign-off", "next-step", "brief"}
     rules = evaluate["rules"]
     for side in ("baseline", "tuned"):
         assert rules[side]["total"] == dataset["val"] and set(rules[side]["by_rule"]) == house
     assert rules["tuned"]["passed"] > rules["baseline"]["passed"], rules
+    if train["plan"]["steps"] >= 40:
+        assert rules["tuned"]["passed"] >= 0.9 * rules["tuned"]["total"], rules
     assert set(baseline["rules"]) == set(baseline["variants"])
     assert (target / "runs" / train["run_id"] / "adapter" / "adapter_config.json").is_file()
     assert "train done in" in done.stderr  # step times go to stderr, never into the JSON

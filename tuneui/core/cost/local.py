@@ -21,6 +21,7 @@ from tuneui.core.cost.memory import (
     packed_rows,
     training_flops,
 )
+from tuneui.core.cpu import available_ram_gib, cpu_cores, cpu_has_bf16
 from tuneui.core.gpu import Gpu
 from tuneui.errors import TuneError
 
@@ -29,6 +30,11 @@ DEFAULT_MFU = 0.25
 # step for SmolLM2-135M on the demo's data, batch 4, on this project's 2-core machine
 # (docs/benchmarks.md). A loaded machine is slower; the estimate says so.
 CPU_TRAIN_FLOPS_PER_CORE = 5.0e10
+# bf16 autocast on a CPU with native bf16 matmuls (tuneui.core.cpu.cpu_has_bf16). The matmuls alone
+# run 1.85x faster (a LoRA forward and backward of SmolLM2-135M on 250 tokens: 0.65 s against
+# 1.20 s), but a whole trainer step, with the optimizer, the loss and the data, went from 4.7 s to
+# 3.5 s on the demo (docs/benchmarks.md): the step is what the plan times.
+CPU_BF16_SPEEDUP = 1.35
 # What a CPU training process holds besides the model: Python, torch, transformers, trl, datasets.
 CPU_PROCESS_GIB = 0.9
 FP32_BYTES = 4
@@ -215,25 +221,6 @@ def _advice(
     return advice
 
 
-def cpu_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def available_ram_gib() -> float | None:
-    """MemAvailable of /proc/meminfo: what a new process can take without swapping."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) / (1024 * 1024)
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
 def seconds_per_step(shape: ModelShape, batch_size: int, train_tokens: Sequence[int], max_length: int,
                      gpu: Gpu | None, mfu: float | None = None) -> float | None:  # fmt: skip
     """One optimizer step's time: a padded batch of typical examples at the device's rate."""
@@ -243,7 +230,8 @@ def seconds_per_step(shape: ModelShape, batch_size: int, train_tokens: Sequence[
     typical_longest = kept[int(0.9 * (len(kept) - 1))]  # a batch is padded to its longest member
     flops = training_flops(shape, batch_size * typical_longest, typical_longest, False)
     if gpu is None:
-        return flops / (cpu_cores() * CPU_TRAIN_FLOPS_PER_CORE)
+        speedup = CPU_BF16_SPEEDUP if cpu_has_bf16() else 1.0
+        return flops / (cpu_cores() * CPU_TRAIN_FLOPS_PER_CORE * speedup)
     if not gpu.peak_tflops:
         return None
     return flops / (gpu.peak_tflops * 1e12 * (mfu if mfu and mfu > 0 else DEFAULT_MFU))
@@ -286,7 +274,8 @@ def _cpu_estimate(shape: ModelShape, model: str, train_tokens: Sequence[int], ep
     hours = per_step * steps / 3600 if per_step is not None and steps else None
     ram = f"{memory.total:.1f} GiB of RAM" + (f" of {free:.1f} GiB free" if free is not None else "")
     batches = f" in micro-batches of {micro} (gradient accumulation {batch_size // micro})" if micro < batch_size else ""
-    advice = [f"No NVIDIA GPU: the trainer runs LoRA in fp32 on {cpu_cores()} CPU cores, in RAM{batches}; it needs about {ram}."]
+    arithmetic = "fp32 weights with bf16 matmuls (this CPU has them)" if cpu_has_bf16() else "fp32"
+    advice = [f"No NVIDIA GPU: the trainer runs LoRA in {arithmetic} on {cpu_cores()} CPU cores, in RAM{batches}; it needs about {ram}."]
     if fits is False:
         advice.append("That is more than is free: close other programs, or lower [local] batch_size or max_length.")
     if hours is not None:
