@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import subprocess
@@ -205,8 +206,12 @@ def main() -> int:
         total = (run_cookbook if args.side == "cookbook" else run_tuneui)(args.file)
         seconds = time.perf_counter() - start
         usage = resource.getrusage(resource.RUSAGE_SELF)
-        cpu = usage.ru_utime + usage.ru_stime - cpu_before
-        print(json.dumps({"seconds": seconds, "cpu": cpu, "peak_mb": usage.ru_maxrss / 1024, "tokens": total}))
+        # tuneui counts in helper processes (one per core but one): their CPU counts, and their peak
+        # memory is added to this process's as if every helper peaked at the same moment.
+        helpers = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = usage.ru_utime + usage.ru_stime - cpu_before + helpers.ru_utime + helpers.ru_stime
+        helper_peak = helpers.ru_maxrss * max(1, (os.cpu_count() or 1) - 1) if helpers.ru_maxrss else 0
+        print(json.dumps({"seconds": seconds, "cpu": cpu, "peak_mb": (usage.ru_maxrss + helper_peak) / 1024, "tokens": total}))
         return 0
     if args.file is not None:
         return compare(args.file)

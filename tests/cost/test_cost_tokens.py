@@ -159,7 +159,7 @@ def test_fast_counter_agrees_with_tiktoken_on_awkward_text():
     texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60))) for _ in range(1500)]
     for name in tokens.ENCODINGS:
         encoding = tokens.get_encoding(name)
-        assert tokens._encoded_lengths(name, texts) == [len(encoding.encode_ordinary(t)) for t in texts]
+        assert tokens.encoded_lengths(name, texts) == [len(encoding.encode_ordinary(t)) for t in texts]
 
 
 def test_counts_without_the_native_counter_are_the_same(monkeypatch):

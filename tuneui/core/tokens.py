@@ -14,6 +14,7 @@ import importlib.util
 import json
 import os
 import threading
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
@@ -89,6 +90,24 @@ def count_examples(
     """
     if encoding not in _ENCODING_FILES:
         get_encoding(encoding)  # raises the clear error for an unknown name
+    plan = plan_counts(messages_lists)
+    return plan.totals(encoded_lengths(encoding, plan.texts))
+
+
+@dataclass(frozen=True)
+class CountPlan:
+    """Examples reduced to their distinct texts: encode `texts` (anywhere), then `totals` adds up."""
+
+    texts: list[str]
+    overheads: list[int]  # the cookbook's framing tokens of each example
+    slots: list[list[int]]  # per example: the index in `texts` of each of its strings
+
+    def totals(self, lengths: Sequence[int]) -> list[int]:
+        return [overhead + sum(map(lengths.__getitem__, slots)) for overhead, slots in zip(self.overheads, self.slots)]
+
+
+def plan_counts(messages_lists: Sequence[Sequence[Mapping[str, Any]]]) -> CountPlan:
+    """The distinct texts of `messages_lists` and how each example's total is made from them."""
     slot_of: dict[str, int] = {}
     example_slots: list[list[int]] = []
     fixed: list[int] = []
@@ -107,8 +126,7 @@ def count_examples(
                     slots.append(slot)
         example_slots.append(slots)
         fixed.append(overhead)
-    lengths = _encoded_lengths(encoding, list(slot_of))
-    return [overhead + sum(map(lengths.__getitem__, slots)) for overhead, slots in zip(fixed, example_slots)]
+    return CountPlan(list(slot_of), fixed, example_slots)
 
 
 def count_texts(texts: Sequence[str], encoding: str = DEFAULT_ENCODING) -> list[int]:
@@ -116,7 +134,7 @@ def count_texts(texts: Sequence[str], encoding: str = DEFAULT_ENCODING) -> list[
     if encoding not in _ENCODING_FILES:
         get_encoding(encoding)  # raises the clear error for an unknown name
     distinct = list(dict.fromkeys(texts))
-    length_of = dict(zip(distinct, _encoded_lengths(encoding, distinct)))
+    length_of = dict(zip(distinct, encoded_lengths(encoding, distinct)))
     return [length_of[text] for text in texts]
 
 
@@ -164,7 +182,8 @@ def _countable_text(key: str, value: Any) -> str:
     return ""
 
 
-def _encoded_lengths(encoding: str, texts: list[str]) -> list[int]:
+def encoded_lengths(encoding: str, texts: list[str]) -> list[int]:
+    """The token count of each text in `encoding` (a name of ENCODINGS), without chat framing."""
     count = _rust_counter(encoding)
     if count is None:
         encode = get_encoding(encoding).encode_ordinary

@@ -15,6 +15,8 @@ from tuneui.core.dataset.audit import Audit
 from tuneui.core.dataset.findings import Finding
 from tuneui.core.dataset.loader import iter_examples, open_records
 from tuneui.core.dataset.model import Example
+from tuneui.core.cpu import cpu_cores
+from tuneui.core.token_workers import Collect, CountingPool
 from tuneui.errors import TuneError
 
 # Per-example token limits of OpenAI fine-tuning (training context), longest prefix wins.
@@ -26,9 +28,13 @@ OPENAI_EXAMPLE_LIMITS = {
 }
 DEFAULT_OPENAI_LIMIT = 65_536
 _OPENAI_PREFIXES = ("gpt-", "chatgpt-", "ft:", "davinci", "babbage")
-# Examples whose tokens are counted together: enough for tiktoken's threads and for repeated
-# system prompts to be encoded once, few enough that their text is a small part of memory.
+# Examples whose tokens are counted together: enough for repeated system prompts to be encoded
+# once and for a frame to the counting helpers to repay its trip, few enough that their text is a
+# small part of memory.
 BATCH_EXAMPLES = 4096
+# Below this size a file is checked in well under a second, and helper processes would not pay
+# for their start.
+POOL_MIN_BYTES = 8 * 1024 * 1024
 
 Counter = Callable[[Sequence[Sequence[Mapping[str, Any]]]], list[int]]
 
@@ -104,28 +110,71 @@ def check(
     audit = Audit()
     if partner is not None:
         audit.watch_leakage((item for item in iter_examples(partner, "chat") if isinstance(item, Example)), Path(partner).name)
-    per_example: list[int] = []
-    batch: list[Example] = []
-    for item in records.items:
-        if isinstance(item, Finding):
-            audit.add(item)
-            continue
-        batch.append(item)
-        if len(batch) >= BATCH_EXAMPLES:
-            _flush(batch, count, audit, per_example)
-    _flush(batch, count, audit, per_example)
+    counting = _Counting(audit, count, _pool_for(path, label) if label in token_counts.ENCODINGS else None)
+    try:
+        batch: list[Example] = []
+        for item in records.items:
+            if isinstance(item, Finding):
+                audit.add(item)
+                continue
+            batch.append(item)
+            if len(batch) >= BATCH_EXAMPLES:
+                counting.add(batch)
+                batch = []
+        counting.add(batch)
+        counting.finish()
+    finally:
+        counting.close()
     errors, warnings = audit.findings(token_limit, model or "")
-    return CheckReport(str(path), records.format, audit.example_count, tuple(errors), tuple(warnings), label, tuple(per_example))
+    return CheckReport(str(path), records.format, audit.example_count, tuple(errors), tuple(warnings), label, tuple(counting.per_example))
 
 
-def _flush(batch: list[Example], count: Counter, audit: Audit, per_example: list[int]) -> None:
-    if not batch:
-        return
-    counts = count([example.messages for example in batch])
-    for example, tokens in zip(batch, counts):
-        audit.add(example, tokens)
-    per_example.extend(counts)
-    batch.clear()
+class _Counting:
+    """Counts each batch's tokens and adds its examples to the audit, in file order.
+
+    With a pool, batch k is counted in the helpers while the caller reads batch k+1; without one,
+    in line.
+    """
+
+    def __init__(self, audit: Audit, count: Counter, pool: CountingPool | None) -> None:
+        self.audit, self.count, self.pool = audit, count, pool
+        self.per_example: list[int] = []
+        self._pending: tuple[list[Example], token_counts.CountPlan, Collect] | None = None
+
+    def add(self, batch: list[Example]) -> None:
+        if not batch:
+            return
+        if self.pool is None:
+            self._record(batch, self.count([example.messages for example in batch]))
+            return
+        plan = token_counts.plan_counts([example.messages for example in batch])
+        self.finish()  # the helpers answer one frame at a time
+        self._pending = (batch, plan, self.pool.submit(plan.texts))
+
+    def finish(self) -> None:
+        if self._pending is not None:
+            batch, plan, collect = self._pending
+            self._pending = None
+            self._record(batch, plan.totals(collect()))
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+
+    def _record(self, batch: list[Example], counts: list[int]) -> None:
+        for example, tokens in zip(batch, counts):
+            self.audit.add(example, tokens)
+        self.per_example.extend(counts)
+
+
+def _pool_for(path: str | os.PathLike[str], encoding: str) -> CountingPool | None:
+    """Helpers for a file big enough to repay starting them (~0.1 s each), one per core."""
+    try:
+        big = os.stat(path).st_size >= POOL_MIN_BYTES
+    except OSError:
+        return None
+    cores = cpu_cores()
+    return CountingPool(encoding, cores - 1) if big and cores > 1 else None
 
 
 def _counter(encoding: str | None, model: str | None) -> tuple[str, Counter]:
