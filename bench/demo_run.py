@@ -69,6 +69,10 @@ def main() -> int:
     plan = result["train"].get("plan") or {}
     print(f"load average: {load_before:.1f} before, {os.getloadavg()[0]:.1f} after ({os.cpu_count()} CPUs)")
     print("steps: " + ", ".join(f"{name} {float(seconds):.1f} s" for name, seconds in steps.items()))
+    # Start-up, and with a cold cache the model's one-time preparation from the hub or the wheel.
+    print(f"outside the steps (start-up, model preparation): {total - sum(map(float, steps.values())):.1f} s")
+    rules = result["evaluate"].get("rules") or {}
+    print("rules passed: " + ", ".join(f"{side} {rules[side]['passed']} of {rules[side]['total']}" for side in rules))
     print(f"total: {total:.1f} s = {total / GOAL_SECONDS:.2f}x the {GOAL_SECONDS} s goal")
     print(f"training worker peak RSS: {peak[0] / 2**20:.2f} GiB = {peak[0] / 2**20 / GOAL_WORKER_GIB:.2f}x the {GOAL_WORKER_GIB:g} GiB goal")
     print(f"plan: {plan.get('steps')} steps, learning rate {plan.get('learning_rate')}, max length {plan.get('max_length')}")
