@@ -29,11 +29,11 @@ EVALUATIONS_PER_RUN = 10  # default eval cadence: often enough to catch overfitt
 # runs there last minutes, and ten evaluations would add most of a run's time again.
 CPU_EVALUATIONS_PER_RUN = 4
 LOG_LINES_PER_RUN = 200  # events.jsonl stays small on a 10,000-step run
-CHECKPOINTS_KEPT = 2
+CHECKPOINTS_KEPT = 2  # plus the best one, which the trainer never rotates away
 # oneDNN keeps a bf16 matmul primitive per input shape: with micro-batches of one, every sequence
 # length was a new shape, and the worker grew ~65 MB a step (2.3 -> 3.9 GiB on the demo). Lengths
 # rounded up to a multiple of 16 reuse a dozen primitives for about 4 % more padding.
-CPU_BF16_LENGTH_MULTIPLE = 16  # plus the best one, which the trainer never rotates away
+CPU_BF16_LENGTH_MULTIPLE = 16
 
 
 @dataclass(frozen=True)

@@ -148,14 +148,22 @@ class _Counting:
             self._record(batch, self.count([example.messages for example in batch]))
             return
         plan = token_counts.plan_counts([example.messages for example in batch])
-        self.finish()  # the helpers answer one frame at a time
+        counted = self._collect()  # the helpers answer one frame at a time
         self._pending = (batch, plan, self.pool.submit(plan.texts))
+        if counted:
+            self._record(*counted)  # while the helpers count this batch
 
     def finish(self) -> None:
-        if self._pending is not None:
-            batch, plan, collect = self._pending
-            self._pending = None
-            self._record(batch, plan.totals(collect()))
+        counted = self._collect()
+        if counted:
+            self._record(*counted)
+
+    def _collect(self) -> tuple[list[Example], list[int]] | None:
+        if self._pending is None:
+            return None
+        batch, plan, collect = self._pending
+        self._pending = None
+        return batch, plan.totals(collect())
 
     def close(self) -> None:
         if self.pool is not None:
@@ -168,7 +176,8 @@ class _Counting:
 
 
 def _pool_for(path: str | os.PathLike[str], encoding: str) -> CountingPool | None:
-    """Helpers for a file big enough to repay starting them (~0.1 s each), one per core."""
+    """Helpers for a file big enough to repay starting them (~0.1 s each): one per core but the
+    caller's, which reads the file and counts a share too."""
     try:
         big = os.stat(path).st_size >= POOL_MIN_BYTES
     except OSError:
