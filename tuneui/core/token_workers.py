@@ -3,11 +3,13 @@
 The counter (bpe-openai's, else tiktoken's) holds the GIL, so threads cannot share it; processes
 can. `CountingPool` starts helpers (`python -m tuneui.core.token_workers ENCODING`) and sends
 each a slice of a batch's distinct texts, counting a share itself; `tuneui data check` reads the
-next batch while the helpers count this one, and the caller's share adapts until neither waits. A frame is a uint32 count, the byte length of each text (native
-byte order: both ends are on one machine), then the texts in UTF-8 (lone surrogates, legal in JSON, pass as surrogatepass); the reply
-is one uint32 count per text. A helper that fails or dies is never fatal: its slice is counted in
-the caller's process, and the pool stops using helpers. Helpers exit at end of input, so they
-never outlive the process that started them.
+next batch while the helpers count this one, and the caller's share adapts until neither waits.
+
+A frame is a uint32 count, the length of each text in code points (native byte order: both ends
+are on one machine), the byte size of the joined texts, then the joined texts in UTF-8 (lone
+surrogates, legal in JSON, pass as surrogatepass); the reply is one uint32 count per text. A
+helper that fails or dies is never fatal: its slice is counted in the caller's process, and the
+pool stops using helpers. Helpers exit at end of input, so they never outlive their caller.
 """
 
 from __future__ import annotations
@@ -103,8 +105,9 @@ class CountingPool:
         self.close()
 
     def _send(self, helper: subprocess.Popen[bytes], texts: Sequence[str]) -> bool:
-        encoded = [text.encode("utf-8", "surrogatepass") for text in texts]
-        frame = _HEADER.pack(len(encoded)) + array("I", map(len, encoded)).tobytes() + b"".join(encoded)
+        # One encode of the joined texts, not one per text: the helper cuts them apart by length.
+        blob = "".join(texts).encode("utf-8", "surrogatepass")
+        frame = _HEADER.pack(len(texts)) + array("I", map(len, texts)).tobytes() + _HEADER.pack(len(blob)) + blob
         try:
             assert helper.stdin is not None
             helper.stdin.write(frame)
@@ -147,12 +150,14 @@ def serve(encoding: str, source: IO[bytes], sink: IO[bytes]) -> None:
     while (header := _read_exactly(source, _HEADER.size)) is not None:
         (count,) = _HEADER.unpack(header)
         sizes = array("I", _read_exactly(source, 4 * count) or b"")
-        blob = _read_exactly(source, sum(sizes)) if count else b""
+        blob_size = _read_exactly(source, _HEADER.size)
+        blob = _read_exactly(source, _HEADER.unpack(blob_size)[0]) if blob_size else None
         if len(sizes) != count or blob is None:
             return
+        joined = blob.decode("utf-8", "surrogatepass")
         texts, start = [], 0
         for size in sizes:
-            texts.append(blob[start : start + size].decode("utf-8", "surrogatepass"))
+            texts.append(joined[start : start + size])
             start += size
         sink.write(array("I", tokens.encoded_lengths(encoding, texts)).tobytes())
         sink.flush()
