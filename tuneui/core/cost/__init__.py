@@ -6,7 +6,8 @@
 """
 
 from tuneui.core.cost.hosted import EvalTokens, HostedEstimate, billed_tokens_per_epoch, default_epochs, hosted_estimate
-from tuneui.core.cost.local import DEFAULT_MFU, LocalEstimate, find_model_config, local_estimate
+from tuneui.core.cost.local import DEFAULT_MFU, LocalEstimate, local_estimate
+from tuneui.core.cost.model_config import find_model_config
 from tuneui.core.cost.memory import MemoryBreakdown, ModelShape, memory_breakdown, model_shape
 from tuneui.core.cost.prices import ModelPrice, PriceTable, ProviderTerms, load_prices
 
