@@ -131,7 +131,7 @@ def _tuneui(args, records, out, cuda):
     from transformers import AutoTokenizer
 
     from backends.base import TrainSpec
-    from backends.local import recipe
+    from backends.local import recipe, training_data
     from backends.local.config import model_config, plan_memory
     from tuneui.core.cost.memory import CUDA_OVERHEAD_GIB
     from tuneui.core.gpu import find_gpus
@@ -141,8 +141,8 @@ def _tuneui(args, records, out, cuda):
     spec = TrainSpec(run_id="bench", backend="local", model=args.model_dir, train_file=args.data, steps=args.steps,
                      batch_size=args.batch_size, max_length=args.max_length, save_every=args.steps + 1,
                      options=options)  # fmt: skip
-    loss_on, _ = recipe.choose_loss(tokenizer)
-    counts = recipe.token_counts(tokenizer, records)
+    loss_on, _ = training_data.choose_loss(tokenizer)
+    counts = training_data.token_counts(tokenizer, records)
     plan, model = recipe.plan_and_load(spec, counts, False, loss_on)
     config = recipe.sft_config(spec, plan, Path(out))
     estimate = None

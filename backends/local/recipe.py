@@ -1,4 +1,5 @@
-"""The training recipe: data, model and trainer settings a careful practitioner would choose.
+"""The training recipe: model and trainer settings a careful practitioner would choose (the data's
+side is `training_data`).
 
 Runs only in the worker process (it imports torch, transformers, peft and trl). Every choice the
 recipe makes is recorded in a `RecipePlan`, saved with the adapter as `training_config.json`.
@@ -7,17 +8,15 @@ recipe makes is recorded in a `RecipePlan`, saved with the adapter as `training_
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from backends.base import BackendError, TrainSpec
+from backends.base import TrainSpec
 from backends.local import kernels
 from backends.local.config import DEFAULT_BATCH_SIZE, model_config, plan_memory
 from backends.local.kernels import KernelPlan
-from backends.local.tiny import CHATML_TEMPLATE
 from tuneui.core.cost.memory import packed_rows
 from tuneui.errors import TuneError
 
@@ -64,78 +63,6 @@ class RecipePlan:
         data = dataclasses.asdict(self)
         data["notes"] = list(self.notes)
         return data
-
-
-def read_chat_file(path: str) -> list[dict[str, Any]]:
-    """Chat JSONL as trl's conversational records; a bad line is an error naming file and line."""
-    records: list[dict[str, Any]] = []
-    with open(path, encoding="utf-8-sig") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                raw = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise BackendError(f"{where}: not valid JSON ({exc.msg})", "Fix that line, or re-run `tuneui data split`.") from None
-            messages = raw.get("messages") if isinstance(raw, dict) else None
-            if not isinstance(messages, list) or not any(isinstance(m, dict) and m.get("role") == "assistant" for m in messages):
-                raise BackendError(f"{where}: no assistant message to learn from", "Each line needs {\"messages\": [..., {\"role\": \"assistant\", ...}]}.")
-            records.append({"messages": [{"role": m.get("role"), "content": _text(m.get("content"))} for m in messages]})
-    if not records:
-        raise BackendError(f"{path} holds no examples", "Import examples with `tuneui data import`, then `tuneui data split`.")
-    return records
-
-
-def choose_loss(tokenizer) -> tuple[str, str | None]:
-    """("assistant", None) when the template marks assistant turns, else ("completion", note)."""
-    from trl.chat_template_utils import get_training_chat_template, has_generation_markers
-
-    if not tokenizer.chat_template:
-        tokenizer.chat_template = CHATML_TEMPLATE
-        return "assistant", "The model has no chat template; ChatML with generation markers was used."
-    if has_generation_markers(tokenizer.chat_template):
-        return "assistant", None
-    try:
-        if get_training_chat_template(tokenizer) is not None:
-            return "assistant", "trl's training version of this model's chat template marks the assistant turns."
-    except (ValueError, KeyError, TypeError):
-        pass
-    return "completion", "The chat template has no generation markers: loss on the last assistant turn only."
-
-
-def token_counts(tokenizer, records: list[dict[str, Any]]) -> list[int]:
-    """Tokens of each chat through the template: the memory plan sizes activations by the longest."""
-    return [len(tokenizer.apply_chat_template(r["messages"], tokenize=True, return_dict=True)["input_ids"]) for r in records]
-
-
-def end_of_turn_id(tokenizer) -> int | None:
-    """The token that ends an assistant turn: ChatML's <|im_end|> when the vocabulary has it, else EOS."""
-    token = tokenizer.convert_tokens_to_ids("<|im_end|>")
-    if isinstance(token, int) and token != tokenizer.unk_token_id:
-        return token
-    return tokenizer.eos_token_id
-
-
-def stop_token_trained(trainer, tokenizer) -> bool | None:
-    """Whether the loss of the first training example covers the end-of-turn token, as the trainer
-    will batch it. A model that never learns to stop talks to the token cap; None: cannot tell."""
-    end = end_of_turn_id(tokenizer)
-    if end is None or trainer.train_dataset is None or len(trainer.train_dataset) == 0:
-        return None
-    batch = trainer.data_collator([trainer.train_dataset[0]])
-    labels = batch.get("labels")
-    return None if labels is None else bool((labels[0] == end).any())
-
-
-def as_prompt_completion(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The completion-only fallback: everything before the last assistant turn is the prompt."""
-    out = []
-    for record in records:
-        messages = record["messages"]
-        last = max(i for i, m in enumerate(messages) if m["role"] == "assistant")
-        out.append({"prompt": messages[:last], "completion": [messages[last]]})
-    return out
 
 
 def choose_kernels(spec: TrainSpec) -> KernelPlan:
@@ -328,7 +255,3 @@ def sft_config(spec: TrainSpec, plan: RecipePlan, output_dir: Path):
     )
 
 
-def _text(content: Any) -> str:
-    if isinstance(content, list):
-        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
-    return "" if content is None else str(content)

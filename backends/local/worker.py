@@ -25,13 +25,13 @@ from tuneui.core.files import atomic_write_json
 
 def train(folder: RunFolder, cancel_requested: threading.Event) -> str:
     """Run (or resume) the run in `folder`; return the final state word."""
-    from backends.local import recipe
+    from backends.local import recipe, training_data
 
     spec = folder.read_spec()
     is_main = int(os.environ.get("RANK", "0")) == 0
     # Bad data fails here, in a second, before the ML stack takes its ten seconds to import.
-    train_records = recipe.read_chat_file(spec.train_file)
-    val_records = recipe.read_chat_file(spec.val_file) if spec.val_file and Path(spec.val_file).is_file() else []
+    train_records = training_data.read_chat_file(spec.train_file)
+    val_records = training_data.read_chat_file(spec.val_file) if spec.val_file and Path(spec.val_file).is_file() else []
 
     from datasets import Dataset
     from transformers import AutoTokenizer, EarlyStoppingCallback
@@ -42,10 +42,10 @@ def train(folder: RunFolder, cancel_requested: threading.Event) -> str:
     tokenizer = AutoTokenizer.from_pretrained(spec.model)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    loss_on, loss_note = recipe.choose_loss(tokenizer)
-    plan, model = recipe.plan_and_load(spec, recipe.token_counts(tokenizer, train_records), bool(val_records), loss_on)
+    loss_on, loss_note = training_data.choose_loss(tokenizer)
+    plan, model = recipe.plan_and_load(spec, training_data.token_counts(tokenizer, train_records), bool(val_records), loss_on)
     if loss_on == "completion":
-        train_records, val_records = recipe.as_prompt_completion(train_records), recipe.as_prompt_completion(val_records)
+        train_records, val_records = training_data.as_prompt_completion(train_records), training_data.as_prompt_completion(val_records)
     progress = RunProgress(folder, cancel_requested, is_main)
     planned = [f"Plan: {reason}" for reason in ((spec.options or {}).get("plan") or {}).get("reasons") or ()]
     for note in ([loss_note] if loss_note else []) + planned + list(plan.notes):
@@ -65,7 +65,7 @@ def train(folder: RunFolder, cancel_requested: threading.Event) -> str:
         peft_config=recipe.lora_config(spec),
         callbacks=callbacks,
     )
-    trained_stop = recipe.stop_token_trained(trainer, tokenizer)
+    trained_stop = training_data.stop_token_trained(trainer, tokenizer)
     if trained_stop is False:
         progress.emit("log", {"message": "Warning: the loss does not cover the end-of-turn token, so the tuned model may not "
                               "learn to stop; check the model's chat template."})  # fmt: skip

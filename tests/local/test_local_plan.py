@@ -117,7 +117,7 @@ def test_backend_estimate_is_the_cost_steps_local_estimate(workspace, tiny_model
 def test_loss_falls_back_to_the_last_assistant_turn_without_generation_markers(tiny_model):
     from transformers import AutoTokenizer
 
-    from backends.local.recipe import as_prompt_completion, choose_loss
+    from backends.local.training_data import as_prompt_completion, choose_loss
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model)
     assert choose_loss(tokenizer) == ("assistant", None)
@@ -133,7 +133,7 @@ def test_loss_falls_back_to_the_last_assistant_turn_without_generation_markers(t
 def test_a_model_without_chat_template_gets_chatml_with_markers(tiny_model):
     from transformers import AutoTokenizer
 
-    from backends.local.recipe import choose_loss
+    from backends.local.training_data import choose_loss
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model)
     tokenizer.chat_template = None
