@@ -6,7 +6,7 @@ import json
 
 from backends.base import Event, TrainSpec
 from backends.local.backend import LocalBackend
-from tuneui.commands.train import progress_line
+from tuneui.commands.follow import progress_line
 
 from .conftest import TICKETS, chat, run_cli, wait_for, write_jsonl
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-import tuneui.commands.train as train_commands
+import tuneui.commands.runs as run_commands
 from backends.base import TrainSpec
 from backends.local.launch import read_pid, spawn_worker
 from backends.runs import RunFolder
@@ -40,7 +40,7 @@ def test_an_unexpected_failure_is_one_redacted_line_not_a_traceback(workspace, m
         except ValueError as inner:
             raise RuntimeError(f"request failed with key {KEY}") from inner
 
-    monkeypatch.setattr(train_commands, "_cmd_runs", broken)
+    monkeypatch.setattr(run_commands, "_cmd_runs", broken)
     assert main(["--project", str(workspace.root), "runs"]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and KEY not in err
@@ -54,7 +54,7 @@ def test_error_titles_are_redacted_when_printed(workspace, monkeypatch, capsys):
     def refuses(args):
         raise TuneError(f"provider echoed {KEY}", f"hint with {KEY}")
 
-    monkeypatch.setattr(train_commands, "_cmd_runs", refuses)
+    monkeypatch.setattr(run_commands, "_cmd_runs", refuses)
     assert main(["--project", str(workspace.root), "runs"]) == 2
     err = capsys.readouterr().err
     assert KEY not in err and "provider echoed [redacted]" in err

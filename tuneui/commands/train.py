@@ -1,22 +1,24 @@
-"""`tuneui train`, `status`, `cancel` and `runs`: start a job on any backend, then follow it.
+"""`tuneui train`: start a fine-tuning job on any backend, then (with --wait) follow it.
 
 Backend-neutral: every backend is reached through `backends.registry.get_backend`, so hosted and
-local runs are started, followed and listed the same way. Nothing here imports the ML stack.
+local runs are started and followed the same way. Nothing here imports the ML stack. The commands
+that look at runs once started (`status`, `cancel`, `runs`) live in `tuneui.commands.runs`.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tuneui.commands import print_json, workspace_of
+from tuneui.commands import runs as run_commands
+from tuneui.commands.follow import follow
 from tuneui.errors import UsageError
 
 if TYPE_CHECKING:
-    from backends.base import Backend, Event, JobStatus
+    from backends.base import Backend
     from tuneui.core.workspace import Workspace
 
 
@@ -43,18 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--wait", action="store_true", help="follow the run until it ends, printing progress")
     train.add_argument("--json", action="store_true", help="print the run's status object as JSON")
     train.set_defaults(func=_cmd_train)
-
-    status = subparsers.add_parser("status", help="show a run's state and losses (default: the newest run)")
-    status.add_argument("run", nargs="?", help="the run id (a folder under runs/)")
-    status.add_argument("--json", action="store_true", help="print the status object as JSON")
-    status.set_defaults(func=_cmd_status)
-
-    cancel = subparsers.add_parser("cancel", help="stop a run; a local run saves a checkpoint first")
-    cancel.add_argument("run", help="the run id")
-    cancel.set_defaults(func=_cmd_cancel)
-
-    runs = subparsers.add_parser("runs", help="list the runs of this project")
-    runs.set_defaults(func=_cmd_runs)
+    # Registered here, right after `train`, so `tuneui --help` lists the run commands together.
+    run_commands.register(subparsers)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -67,7 +59,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
                  ("--train-file", args.train_file), ("--val-file", args.val_file)) if value]  # fmt: skip
         if given:
             raise UsageError(f"--resume continues a run as it was started; {', '.join(given)} cannot change it", "Drop those flags, or start a new run.")
-        backend = _backend_of_run(workspace, args.resume)
+        backend = run_commands.backend_of_run(workspace, args.resume)
         _allow_concurrent(backend, args.allow_concurrent)
         run_id = backend.resume(args.resume)
         after = len(backend.events(run_id))
@@ -116,113 +108,6 @@ def _print_plan(plan: Any) -> None:
           f"batch {plan['batch_size']}, LoRA r {plan['lora_r']} alpha {plan['lora_alpha']}, max length {plan['max_length']}{minutes}")  # fmt: skip
     for reason in plan.get("reasons") or ():
         print(f"  {reason}")
-
-
-def follow(backend: "Backend", run_id: str, after: int = 0, quiet: bool = False) -> "JobStatus":
-    """Print progress lines until the run ends; Ctrl-C stops following, never the run."""
-    try:
-        while True:
-            for event in backend.events(run_id, after):
-                after = event.seq + 1
-                line = progress_line(event)
-                if line and not quiet:
-                    print(line, flush=True)
-            current = backend.status(run_id)
-            if current.status in ("succeeded", "failed", "cancelled"):
-                for event in backend.events(run_id, after):
-                    line = progress_line(event)
-                    if line and not quiet:
-                        print(line, flush=True)
-                if not quiet:
-                    _print_outcome(backend, current)
-                return current
-            time.sleep(backend.poll_seconds)
-    except KeyboardInterrupt:
-        print(f"\nStopped following; run {run_id} goes on. Reattach: tuneui status {run_id}", file=sys.stderr)
-        raise
-
-
-def progress_line(event: "Event") -> str | None:
-    """One short, uniform line per event, in the manner of nanoGPT's logs."""
-    data = event.data
-    if event.type == "metrics":
-        parts = [f"step {data.get('step', '?')}/{data.get('total_steps') or '?'}"]
-        if data.get("train_loss") is not None:
-            parts.append(f"train {data['train_loss']:.4f}")
-        if data.get("valid_loss") is not None:
-            parts.append(f"valid {data['valid_loss']:.4f}")
-        if data.get("learning_rate") is not None:
-            parts.append(f"lr {data['learning_rate']:.2e}")
-        if data.get("tokens_per_second"):
-            parts.append(f"{data['tokens_per_second']:,.0f} tok/s")
-        return "  ".join(parts)
-    if event.type == "checkpoint":
-        return f"checkpoint at step {data.get('step')}"
-    if event.type == "status":
-        extra = f" (resumed from step {data['resumed_from_step']})" if "resumed_from_step" in data else ""
-        return f"status {data.get('status')}{extra}"
-    if event.type == "log" and data.get("message"):
-        return f"note: {data['message']}"
-    return None
-
-
-def _cmd_status(args: argparse.Namespace) -> int:
-    workspace = workspace_of(args)
-    run_id = args.run or _newest_run(workspace)
-    backend = _backend_of_run(workspace, run_id)
-    current = backend.status(run_id)
-    if args.json:
-        print_json(current.to_json())
-        return 0
-    metrics = current.metrics
-    print(f"Run {current.run_id} on {current.backend}: {current.status}" + (f" (job {current.job_id})" if current.job_id else ""))
-    print(f"  steps {metrics.get('steps', 0)}  train loss {_loss(metrics.get('first_train_loss'))} -> {_loss(metrics.get('last_train_loss'))}"
-          f"  valid loss {_loss(metrics.get('last_valid_loss'))} (best {_loss(metrics.get('best_valid_loss'))} at step {metrics.get('best_step') or '-'})")  # fmt: skip
-    if current.model_ref is not None:
-        print(f"  model: {current.model_ref.label}")
-    if current.error:
-        print(f"  error: {current.error}")
-    hint = _resume_hint(backend, current)
-    if hint:
-        print(f"  {hint}")
-    return 0
-
-
-def _cmd_cancel(args: argparse.Namespace) -> int:
-    workspace = workspace_of(args)
-    _backend_of_run(workspace, args.run).cancel(args.run)
-    print(f"Cancel requested for run {args.run}. `tuneui status {args.run}` shows when it has stopped.")
-    return 0
-
-
-def _cmd_runs(args: argparse.Namespace) -> int:
-    from backends.runs import list_runs
-
-    workspace = workspace_of(args)
-    workspace.settings()
-    folders = list_runs(workspace.runs_dir)
-    if not folders:
-        print("No runs yet. Start one with `tuneui train`.")
-        return 0
-    print(f"{'run':<22} {'backend':<9} {'status':<10} {'steps':>6} {'best valid':>10}  model")
-    from backends.runs import DamagedRunError
-
-    damaged = 0
-    for folder in folders:
-        try:
-            current = folder.job_status()
-            if current.status not in ("succeeded", "failed", "cancelled"):
-                current = _backend_of_run(workspace, folder.run_id).status(folder.run_id)  # notices dead workers
-            spec = folder.read_spec()
-        except DamagedRunError as exc:
-            # One damaged folder must not hide the other runs: list it, and say why below.
-            print(f"{folder.run_id:<22} {'?':<9} {'damaged':<10}")
-            print(f"note: {exc.title}", file=sys.stderr)
-            damaged += 1
-            continue
-        print(f"{folder.run_id:<22} {current.backend:<9} {current.status:<10} {current.metrics.get('steps', 0):>6} "
-              f"{_loss(current.metrics.get('best_valid_loss')):>10}  {spec.model}")  # fmt: skip
-    return 1 if damaged else 0
 
 
 def _spec_from_args(workspace: "Workspace", args: argparse.Namespace):
@@ -310,55 +195,6 @@ def _allow_concurrent(backend: "Backend", allowed: bool) -> None:
     # Only the local backend shares a device between runs; hosted providers queue their own jobs.
     if allowed and hasattr(backend, "allow_concurrent"):
         backend.allow_concurrent = True
-
-
-def _backend_of_run(workspace: "Workspace", run_id: str) -> "Backend":
-    from backends.registry import get_backend
-    from backends.runs import RunFolder
-
-    workspace.settings()  # a clear error outside a project, before anything else
-    return get_backend(RunFolder.open(workspace.runs_dir, run_id).read_spec().backend, workspace)
-
-
-def _newest_run(workspace: "Workspace") -> str:
-    from backends.runs import list_runs
-
-    workspace.settings()
-    folders = list_runs(workspace.runs_dir)
-    if not folders:
-        raise UsageError("No runs yet in this project", "Start one with `tuneui train`.")
-    return folders[-1].run_id
-
-
-def _print_outcome(backend: "Backend", current: "JobStatus") -> None:
-    hint = _resume_hint(backend, current)
-    if current.status == "succeeded":
-        print(f"Run {current.run_id} succeeded: {current.model_ref.label if current.model_ref else ''}")
-    elif current.status == "failed":
-        print(f"Run {current.run_id} failed: {current.error or 'see its worker.log'}", file=sys.stderr)
-        if hint:
-            print(f"  hint: fix the cause, then {hint}", file=sys.stderr)
-    else:
-        print(f"Run {current.run_id} was cancelled." + (f" {hint}" if hint else ""))
-
-
-def _resume_hint(backend: "Backend", current: "JobStatus") -> str | None:
-    """How to continue a stopped run, where its backend can.
-
-    A local run restarts from its newest checkpoint after a failure or a cancel; a hosted provider
-    can only resume a job it paused itself, and never a failed or cancelled one.
-    """
-    if not backend.supports_resume:
-        return None
-    if backend.hosted:
-        return f"`tuneui train --resume {current.run_id}` resumes it." if current.detail == "paused" else None
-    if current.status in ("failed", "cancelled"):
-        return f"`tuneui train --resume {current.run_id}` continues it from its newest checkpoint."
-    return None
-
-
-def _loss(value: Any) -> str:
-    return f"{value:.4f}" if isinstance(value, (int, float)) else "-"
 
 
 def _positive_float(text: str) -> float:

@@ -1,0 +1,110 @@
+"""`tuneui status`, `cancel` and `runs`: look at, stop and list the runs of a project, on any backend.
+
+Each run's folder names its backend, which `backends.registry.get_backend` then reaches; nothing
+here imports the ML stack. `tuneui.commands.train` registers these next to `train`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from tuneui.commands import print_json, workspace_of
+from tuneui.commands.follow import loss_text, resume_hint
+from tuneui.errors import UsageError
+
+if TYPE_CHECKING:
+    from backends.base import Backend
+    from tuneui.core.workspace import Workspace
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    status = subparsers.add_parser("status", help="show a run's state and losses (default: the newest run)")
+    status.add_argument("run", nargs="?", help="the run id (a folder under runs/)")
+    status.add_argument("--json", action="store_true", help="print the status object as JSON")
+    status.set_defaults(func=_cmd_status)
+
+    cancel = subparsers.add_parser("cancel", help="stop a run; a local run saves a checkpoint first")
+    cancel.add_argument("run", help="the run id")
+    cancel.set_defaults(func=_cmd_cancel)
+
+    runs = subparsers.add_parser("runs", help="list the runs of this project")
+    runs.set_defaults(func=_cmd_runs)
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    workspace = workspace_of(args)
+    run_id = args.run or _newest_run(workspace)
+    backend = backend_of_run(workspace, run_id)
+    current = backend.status(run_id)
+    if args.json:
+        print_json(current.to_json())
+        return 0
+    metrics = current.metrics
+    print(f"Run {current.run_id} on {current.backend}: {current.status}" + (f" (job {current.job_id})" if current.job_id else ""))
+    print(f"  steps {metrics.get('steps', 0)}  train loss {loss_text(metrics.get('first_train_loss'))} -> {loss_text(metrics.get('last_train_loss'))}"
+          f"  valid loss {loss_text(metrics.get('last_valid_loss'))} (best {loss_text(metrics.get('best_valid_loss'))} at step {metrics.get('best_step') or '-'})")  # fmt: skip
+    if current.model_ref is not None:
+        print(f"  model: {current.model_ref.label}")
+    if current.error:
+        print(f"  error: {current.error}")
+    hint = resume_hint(backend, current)
+    if hint:
+        print(f"  {hint}")
+    return 0
+
+
+def _cmd_cancel(args: argparse.Namespace) -> int:
+    workspace = workspace_of(args)
+    backend_of_run(workspace, args.run).cancel(args.run)
+    print(f"Cancel requested for run {args.run}. `tuneui status {args.run}` shows when it has stopped.")
+    return 0
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    from backends.runs import list_runs
+
+    workspace = workspace_of(args)
+    workspace.settings()
+    folders = list_runs(workspace.runs_dir)
+    if not folders:
+        print("No runs yet. Start one with `tuneui train`.")
+        return 0
+    print(f"{'run':<22} {'backend':<9} {'status':<10} {'steps':>6} {'best valid':>10}  model")
+    from backends.runs import DamagedRunError
+
+    damaged = 0
+    for folder in folders:
+        try:
+            current = folder.job_status()
+            if current.status not in ("succeeded", "failed", "cancelled"):
+                current = backend_of_run(workspace, folder.run_id).status(folder.run_id)  # notices dead workers
+            spec = folder.read_spec()
+        except DamagedRunError as exc:
+            # One damaged folder must not hide the other runs: list it, and say why below.
+            print(f"{folder.run_id:<22} {'?':<9} {'damaged':<10}")
+            print(f"note: {exc.title}", file=sys.stderr)
+            damaged += 1
+            continue
+        print(f"{folder.run_id:<22} {current.backend:<9} {current.status:<10} {current.metrics.get('steps', 0):>6} "
+              f"{loss_text(current.metrics.get('best_valid_loss')):>10}  {spec.model}")  # fmt: skip
+    return 1 if damaged else 0
+
+
+def backend_of_run(workspace: "Workspace", run_id: str) -> "Backend":
+    from backends.registry import get_backend
+    from backends.runs import RunFolder
+
+    workspace.settings()  # a clear error outside a project, before anything else
+    return get_backend(RunFolder.open(workspace.runs_dir, run_id).read_spec().backend, workspace)
+
+
+def _newest_run(workspace: "Workspace") -> str:
+    from backends.runs import list_runs
+
+    workspace.settings()
+    folders = list_runs(workspace.runs_dir)
+    if not folders:
+        raise UsageError("No runs yet in this project", "Start one with `tuneui train`.")
+    return folders[-1].run_id
