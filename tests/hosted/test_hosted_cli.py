@@ -11,13 +11,10 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
 from tests.conftest import PROJECT_ROOT
 from backends.openai_ft import OpenAIBackend
 from tests.hosted.conftest import make_spec, read_jsonl
-
-pytest.importorskip("tuneui.commands.train", reason="the train/status/cancel commands are not built yet")
 
 
 def _env(server, poll: str) -> dict[str, str]:
