@@ -11,7 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-
 from tests.conftest import PROJECT_ROOT
 from backends.openai_ft import OpenAIBackend
 from tests.hosted.conftest import make_spec, read_jsonl
