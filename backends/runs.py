@@ -8,14 +8,14 @@ a line, deduplicated by the provider's event id), `status.json`, `pid`, `worker.
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Iterator
 
 from backends.base import TERMINAL_STATES, BackendError, Event, JobNotFoundError, JobStatus, ModelRef, TrainSpec
+from backends.run_events import is_event, summarize_metrics, without_superseded
 from backends.run_locks import folder_lock, is_locked, try_lock
 from tuneui.core.files import atomic_write_json
 
@@ -192,7 +192,7 @@ class RunFolder:
             return True
 
     def read_events(self, after: int = 0) -> list[Event]:
-        """Events with seq >= after, metrics superseded by a resume left out (see `without_superseded`).
+        """Events with seq >= after, metrics superseded by a resume left out (see `run_events.without_superseded`).
 
         A torn last line (a crash mid-write) or a damaged one is skipped. seq numbers every event
         kept in the file, so a follower's offset stays valid when later events supersede earlier ones.
@@ -217,7 +217,7 @@ class RunFolder:
                     raw = json.loads(line)
                 except json.JSONDecodeError:
                     continue
-                if not _is_event(raw):
+                if not is_event(raw):
                     continue
                 events.append(Event.from_dict(raw, seq))
                 seq += 1
@@ -274,37 +274,6 @@ class RunFolder:
         return fd
 
 
-def summarize_metrics(events: Iterable[Event]) -> dict[str, Any]:
-    """The `metrics` object of `status --json`: steps, first/last train loss, last/best valid loss."""
-    summary: dict[str, Any] = {
-        "steps": 0,
-        "first_train_loss": None,
-        "last_train_loss": None,
-        "last_valid_loss": None,
-        "best_valid_loss": None,
-        "best_step": None,
-    }
-    for event in events:
-        if event.type != "metrics":
-            continue
-        data: Mapping[str, Any] = event.data
-        step = data.get("step")
-        if isinstance(step, int) and step > summary["steps"]:
-            summary["steps"] = step
-        train = _finite(data.get("train_loss"))
-        if train is not None:
-            if summary["first_train_loss"] is None:
-                summary["first_train_loss"] = train
-            summary["last_train_loss"] = train
-        valid = _finite(data.get("valid_loss"))
-        if valid is not None:
-            summary["last_valid_loss"] = valid
-            if summary["best_valid_loss"] is None or valid < summary["best_valid_loss"]:
-                summary["best_valid_loss"] = valid
-                summary["best_step"] = step
-    return summary
-
-
 def list_runs(runs_dir: str | os.PathLike[str]) -> list[RunFolder]:
     """Every run of a project, oldest first (run ids sort by time)."""
     root = Path(runs_dir)
@@ -313,36 +282,3 @@ def list_runs(runs_dir: str | os.PathLike[str]) -> list[RunFolder]:
     if not root.is_dir():
         return []
     return [RunFolder(p) for p in sorted(root.iterdir()) if (p / "spec.json").is_file()]
-
-
-def without_superseded(events: list[Event]) -> list[Event]:
-    """`events` (a run's, in file order) less the metrics a later event replaces: each step once,
-    the latest. Whoever reads events.jsonl on its own (a tail from an offset) applies this too.
-
-    A resume from step S (its `status` event carries `resumed_from_step`) trains S+1.. again, so the
-    metrics the killed worker had logged past S are replaced by the new ones, not shown beside them.
-    """
-    dropped: set[int] = set()
-    floor = math.inf
-    seen: set[tuple[int, str]] = set()
-    for event in reversed(events):
-        resumed = event.data.get("resumed_from_step") if event.type == "status" else None
-        if isinstance(resumed, int):
-            floor = min(floor, resumed)
-        if event.type != "metrics" or not isinstance(event.data.get("step"), int):
-            continue
-        key = (event.data["step"], "valid" if "valid_loss" in event.data else "train")
-        if key[0] > floor or key in seen:
-            dropped.add(event.seq)
-        seen.add(key)
-    return [event for event in events if event.seq not in dropped] if dropped else events
-
-
-def _is_event(raw: Any) -> bool:
-    return isinstance(raw, dict) and isinstance(raw.get("type"), str) and isinstance(raw.get("data", {}), dict)
-
-
-def _finite(value: Any) -> float | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
-    return None

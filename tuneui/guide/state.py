@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Literal
 
 from backends.base import TERMINAL_STATES, BackendError, Event
-from backends.runs import RunFolder, list_runs, summarize_metrics, without_superseded
+from backends.run_events import summarize_metrics, without_superseded
+from backends.runs import RunFolder, list_runs
 from tuneui.core.workspace import Workspace
 from tuneui.guide.step_table import BASELINE, COST, DATASET, EVALUATE, STEP_NAMES, TRAIN
 from tuneui.steps.cost import cost_report_path

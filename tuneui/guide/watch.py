@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Generic, TypeVar
 
 from backends.base import Event
+from backends.run_events import is_event
 
 Signature = tuple[int, int, int]  # inode, size, mtime in ns: any write changes one of them
 T = TypeVar("T")
@@ -101,6 +102,5 @@ def _parse(line: bytes) -> dict[str, Any] | None:
         raw = json.loads(line.decode("utf-8", errors="replace"))
     except json.JSONDecodeError:
         return None
-    if isinstance(raw, dict) and isinstance(raw.get("type"), str) and isinstance(raw.get("data", {}), dict):
-        return raw
-    return None
+    # The same test as RunFolder's reader, so this tail numbers the events (seq) as it does.
+    return raw if is_event(raw) else None

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from backends.base import ModelRef
-from backends.runs import RunFolder, summarize_metrics
+from backends.run_events import summarize_metrics
+from backends.runs import RunFolder
 from tuneui.core.evalset import read_saved
 from tuneui.steps.cost import cost_report_path
 from tuneui.steps.evaluate import RESULT_FILE
