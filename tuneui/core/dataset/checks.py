@@ -31,7 +31,7 @@ _OPENAI_PREFIXES = ("gpt-", "chatgpt-", "ft:", "davinci", "babbage")
 # Examples whose tokens are counted together: enough for repeated system prompts to be encoded
 # once and for a frame to the counting helpers to repay its trip, few enough that their text is a
 # small part of memory.
-BATCH_EXAMPLES = 4096
+BATCH_EXAMPLES = 2048
 # Below this size a file is checked in well under a second, and helper processes would not pay
 # for their start.
 POOL_MIN_BYTES = 8 * 1024 * 1024
