@@ -133,7 +133,7 @@ def plan_run(
         liger_kernel=chosen.liger,
         loss_kernel=chosen.loss,
         torch_compile=chosen.torch_compile,
-        cpu_bf16=chosen.cpu_bf16 and not cuda,
+        cpu_bf16=chosen.cpu_bf16,  # never on a GPU: the machine probe leaves it off there
     )
 
 

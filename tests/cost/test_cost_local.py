@@ -147,11 +147,11 @@ def test_a_cpu_with_bf16_matmuls_plans_faster_steps_and_says_why(monkeypatch):
 def test_bf16_matmuls_are_read_from_the_cpu_flags(tmp_path):
     from tuneui.core.cpu import cpu_has_bf16
 
-    cpuinfo = tmp_path / "cpuinfo"
-    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_bf16 avx512_vnni\n")
-    assert cpu_has_bf16(str(cpuinfo))
-    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_vnni\n")
-    assert not cpu_has_bf16(str(cpuinfo))
+    with_bf16, without = tmp_path / "zen4", tmp_path / "zen3"
+    with_bf16.write_text("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_bf16 avx512_vnni\n")
+    without.write_text("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_vnni\n")
+    assert cpu_has_bf16(str(with_bf16))
+    assert not cpu_has_bf16(str(without))
     assert not cpu_has_bf16(str(tmp_path / "absent"))
 
 

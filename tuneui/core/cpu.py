@@ -7,6 +7,7 @@ facts (then confirms bf16 with torch), so both plan the same run.
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 
 # Instruction-set flags of /proc/cpuinfo under which oneDNN runs bf16 matmuls natively (AVX-512
 # BF16 dot products, AMX tiles). Without them torch emulates bf16 on a CPU, slower than fp32.
@@ -32,8 +33,12 @@ def available_ram_gib() -> float | None:
     return None
 
 
+@lru_cache(maxsize=None)
 def cpu_has_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
-    """Whether this CPU multiplies bf16 natively (its `flags` name AVX-512 BF16 or AMX BF16)."""
+    """Whether this CPU multiplies bf16 natively (its `flags` name AVX-512 BF16 or AMX BF16).
+
+    Read once per process: the flags do not change, and /proc/cpuinfo of a many-core machine is
+    hundreds of KB that every estimate would otherwise read again."""
     try:
         with open(cpuinfo, encoding="ascii", errors="replace") as handle:
             for line in handle:

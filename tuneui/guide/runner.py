@@ -38,7 +38,6 @@ class StepRunner:
 
     workspace: Workspace
     train_steps: int | None = None
-    baseline_shots: int | None = None
     python: str = sys.executable
     cancel: threading.Event = field(default_factory=threading.Event)
 
@@ -75,8 +74,7 @@ class StepRunner:
         )
 
     def baseline(self) -> StepResult:
-        shots = ["--shots", str(self.baseline_shots)] if self.baseline_shots is not None else []
-        result = self.run_command(["baseline", *shots])
+        result = self.run_command(["baseline"])
         if result.ok:
             summary = " ".join(filter(None, ["Baseline saved: this is the score the tuned model must beat.", rules_sentence("baseline", result.data)]))
             return StepResult(True, result.data, summary=summary)
