@@ -32,6 +32,12 @@ def codes_at(findings) -> list[tuple[int | None, str]]:
         ({"messages": [{"role": "user", "content": "   "}, {"role": "assistant", "content": "a"}]}, "missing_content"),
         ({"messages": [{"role": "user", "content": "q"}]}, "example_missing_assistant_message"),
         ({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a", "weight": 2}]}, "data_type"),
+        # Two-key messages that look usual but are not: the quick path for usual examples must let
+        # each through to the checks that name it.
+        ({"messages": [{"role": ["user"], "content": "q"}, {"role": "assistant", "content": "a"}]}, "unrecognized_role"),
+        ({"messages": [{"role": "system", "content": ""}, {"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}, "missing_content"),
+        ({"messages": [{"role": "user", "content": "q"}, {"role": "tool", "content": "42"}, {"role": "assistant", "content": "a"}]}, "message_missing_key"),
+        ({"messages": [{"role": "user", "content": "q"}, {"role": "user", "content": "again"}]}, "example_missing_assistant_message"),
     ],
 )
 def test_each_error_is_reported_on_its_line(write_jsonl, bad_line, code) -> None:
@@ -174,3 +180,41 @@ def test_duplicates_are_found_whatever_extra_keys_the_messages_carry(write_jsonl
     named["messages"][1]["name"] = "customer"
     result = load(write_jsonl([*many_chats(10), plain, weighted, named]))
     assert codes_at(result.warnings) == [(12, "duplicate"), (13, "contradiction")]
+
+
+def test_a_check_leaves_the_cycle_collector_as_it_found_it(write_jsonl, monkeypatch) -> None:
+    import gc
+
+    from tuneui.core.dataset import checks
+
+    path = write_jsonl(many_chats(20))
+    assert gc.isenabled()
+    check(path)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        check(path)
+        assert not gc.isenabled()  # not switched on behind the caller's back
+    finally:
+        gc.enable()
+
+    def fail(*args: object) -> None:
+        assert not gc.isenabled()  # paused while the file is read
+        raise RuntimeError("disk gone")
+
+    monkeypatch.setattr(checks._Counting, "add", fail)
+    with pytest.raises(RuntimeError):
+        check(path)
+    assert gc.isenabled()
+
+
+def test_examples_built_the_quick_way_equal_the_usual_ones() -> None:
+    import dataclasses
+
+    from tuneui.core.dataset.model import Example
+
+    messages = ({"role": "user", "content": "q"}, {"role": "assistant", "content": "a"})
+    quick = Example.of_messages(messages, 7, 3)
+    assert quick == Example(messages=messages, line=7, index=3) and quick.extra == {}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        quick.line = 8  # type: ignore[misc]

@@ -19,6 +19,14 @@ class Example:
     index: int = 0
     extra: Mapping[str, Any] = field(default_factory=dict)  # tools, parallel_tool_calls, ...
 
+    @classmethod
+    def of_messages(cls, messages: tuple[Mapping[str, Any], ...], line: int | None, index: int) -> "Example":
+        """`Example(messages, line, index)` at a quarter of the cost: a frozen dataclass sets each
+        field through object.__setattr__, and readers build one per record of files of millions."""
+        example = object.__new__(cls)
+        example.__dict__.update(messages=messages, line=line, index=index, extra={})
+        return example
+
     @property
     def system(self) -> str | None:
         for message in self.messages:
