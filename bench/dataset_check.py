@@ -2,9 +2,11 @@
 
     .venv/bin/python bench/dataset_check.py [--examples 100000] [--file PATH]
 
-Without --file it runs on two files it makes: `chat_N.jsonl`, whose paragraph-long system prompt
-repeats in 95 % of the examples, and `varied_N.jsonl`, a short system prompt and user and assistant
-text where nearly nothing repeats (a 20,000-word made-up vocabulary, numbers, prices, codes).
+Without --file it runs on three files it makes: `chat_N.jsonl`, whose paragraph-long system prompt
+repeats in 95 % of the examples, `varied_N.jsonl`, a short system prompt and user and assistant
+text where nearly nothing repeats (a 20,000-word made-up vocabulary, numbers, prices, codes), and
+`random_N.jsonl`, random strings: the worst case for counting remembered pre-tokens, where nearly
+every piece is new.
 
 The cookbook method is the notebook "Data preparation and analysis for chat model fine-tuning":
 json.loads per line, its format checks, then tiktoken per message for every example's total and
@@ -20,6 +22,7 @@ import json
 import os
 import random
 import resource
+import string
 import subprocess
 import sys
 import time
@@ -98,6 +101,21 @@ def make_varied_file(path: Path, examples: int, seed: int = 0) -> None:
                 {"role": "system", "content": SYSTEM_PROMPTS[1]},
                 {"role": "user", "content": sentence(12, 40).capitalize() + "?"},
                 {"role": "assistant", "content": ". ".join(sentence(6, 18).capitalize() for _ in range(rng.randint(2, 6))) + "."},
+            ]}
+            handle.write(json.dumps(record) + "\n")
+
+
+def make_random_file(path: Path, examples: int, seed: int = 0) -> None:
+    """Chat examples of random letters, digits and punctuation: almost no piece of text repeats."""
+    rng = random.Random(seed)
+    alphabet = string.ascii_letters + string.digits + "+/=-_.,!? "
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        for _ in range(examples):
+            record = {"messages": [
+                {"role": "system", "content": "Decode the string."},
+                {"role": "user", "content": "".join(rng.choices(alphabet, k=rng.randint(50, 300)))},
+                {"role": "assistant", "content": "".join(rng.choices(alphabet, k=rng.randint(50, 500)))},
             ]}
             handle.write(json.dumps(record) + "\n")
 
@@ -215,9 +233,9 @@ def main() -> int:
         return 0
     if args.file is not None:
         return compare(args.file)
-    # Both files: one whose long system prompt repeats (counted once), one of varied text where
-    # nothing repeats but words and the short system prompt.
-    for maker, name in ((make_file, "chat"), (make_varied_file, "varied")):
+    # One file whose long system prompt repeats (counted once), one of varied text where nothing
+    # repeats but words and the short system prompt, one where not even words repeat.
+    for maker, name in ((make_file, "chat"), (make_varied_file, "varied"), (make_random_file, "random")):
         path = OUT / f"{name}_{args.examples}.jsonl"
         if not path.exists():
             maker(path, args.examples)

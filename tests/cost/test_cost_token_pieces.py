@@ -34,22 +34,34 @@ def test_counting_by_pieces_gives_exactly_the_plain_counts(encoding: str) -> Non
     # Twice: the first pass learns the pieces, the second counts from what it remembered.
     assert counter._by_pieces(texts) == plain
     assert counter._by_pieces(texts) == plain
-    assert counter.lengths(texts) == plain and counter.enabled
+    assert counter.lengths(texts) == plain
 
 
-def test_the_faster_way_is_chosen_call_by_call() -> None:
+def learned(counter: PieceCounter, texts: list[str]) -> PieceCounter:
+    for _ in range(20):
+        if counter.way != "learning":
+            return counter
+        assert counter.lengths(texts) == [2] * len(texts)
+    raise AssertionError("still learning after 20 calls")
+
+
+def test_made_up_words_are_counted_by_their_remembered_pieces() -> None:
     texts = [f"word{n % 40} other{n % 7}" for n in range(400)]
-    slow_merges = FakeTokenizer(count_seconds=0.002)  # made-up words: counting a text is slow
-    counter = PieceCounter(slow_merges)
-    assert counter.lengths(texts) == [2] * 400  # the first call learns the pieces
+    slow_merges = FakeTokenizer(count_seconds=0.002)  # merging each text costs more than splitting it
+    counter = learned(PieceCounter(slow_merges), texts)
+    assert counter.way == "pieces"
     slow_merges.count_calls = 0
     assert counter.lengths(texts) == [2] * 400
-    # Only the sample went through `count`: the rest was added up from remembered pieces.
-    assert slow_merges.count_calls == 16
+    # Only the proof went through `count`: the rest was added up from remembered pieces.
+    assert slow_merges.count_calls == token_pieces.PROOF_TEXTS
 
-    slow_split = FakeTokenizer(split_seconds=0.001)  # common words: splitting costs more than it saves
-    counter = PieceCounter(slow_split)
-    counter.lengths(texts)
+
+def test_common_words_stay_counted_plainly_and_learning_is_short() -> None:
+    texts = [f"word{n % 40} other{n % 7}" for n in range(400)]
+    slow_split = FakeTokenizer(split_seconds=0.001)  # splitting costs more than it saves
+    counter = learned(PieceCounter(slow_split), texts)
+    assert counter.way == "plain"
+    assert len(counter._ratios) == 2  # hopeless from the second chunk on
     slow_split.count_calls = 0
     assert counter.lengths(texts) == [2] * 400
     assert slow_split.count_calls == 400
@@ -58,9 +70,8 @@ def test_the_faster_way_is_chosen_call_by_call() -> None:
 def test_counts_that_disagree_turn_the_pieces_off_and_the_plain_counts_stand() -> None:
     counter = PieceCounter(FakeTokenizer(count_seconds=0.002, piece_offset=1))
     texts = [f"word{n % 40} other{n % 7}" for n in range(400)]
-    counter.lengths(texts)  # learning: what it learns is not checked yet
-    assert counter.lengths(texts) == [2] * 400
-    assert not counter.enabled and counter._known == {}
+    counter = learned(counter, texts)
+    assert counter.way == "plain" and counter._known == {}
     assert counter.lengths(texts) == [2] * 400
 
 
