@@ -47,7 +47,7 @@ def learned(counter: PieceCounter, texts: list[str]) -> PieceCounter:
 
 def test_made_up_words_are_counted_by_their_remembered_pieces() -> None:
     texts = [f"word{n % 40} other{n % 7}" for n in range(400)]
-    slow_merges = FakeTokenizer(count_seconds=0.002)  # merging each text costs more than splitting it
+    slow_merges = FakeTokenizer(count_seconds=0.0005)  # merging each text costs more than splitting it
     counter = learned(PieceCounter(slow_merges), texts)
     assert counter.way == "pieces"
     slow_merges.count_calls = 0
@@ -68,7 +68,7 @@ def test_common_words_stay_counted_plainly_and_learning_is_short() -> None:
 
 
 def test_counts_that_disagree_turn_the_pieces_off_and_the_plain_counts_stand() -> None:
-    counter = PieceCounter(FakeTokenizer(count_seconds=0.002, piece_offset=1))
+    counter = PieceCounter(FakeTokenizer(count_seconds=0.0005, piece_offset=1))
     texts = [f"word{n % 40} other{n % 7}" for n in range(400)]
     counter = learned(counter, texts)
     assert counter.way == "plain" and counter._known == {}
