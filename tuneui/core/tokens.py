@@ -212,8 +212,9 @@ def _rust_counter(encoding: str) -> PieceCounter | None:
     """bpe-openai's Rust counter for `encoding`, or None where its bindings cannot load.
 
     It gives tiktoken's exact counts (tests/cost fuzzes the two against each other) about 1.5x
-    faster, without building a list of tokens, and `PieceCounter` adds the memory of pre-tokens. tiktoken's own multi-threaded batch does
-    not help here: measured on 2 cores it was 2.6x slower than a plain loop, since the GIL is held.
+    faster, without building a list of tokens; `PieceCounter` adds a memory of pre-tokens.
+    tiktoken's own multi-threaded batch does not help here: measured on 2 cores it was 2.6x
+    slower than a plain loop, since the GIL is held.
     """
     try:
         return PieceCounter(_bpe_bindings().tokenizer_for_encoding(encoding))
