@@ -61,7 +61,7 @@ def test_common_words_stay_counted_plainly_and_learning_is_short() -> None:
     slow_split = FakeTokenizer(split_seconds=0.001)  # splitting costs more than it saves
     counter = learned(PieceCounter(slow_split), texts)
     assert counter.way == "plain"
-    assert len(counter._ratios) == 2  # hopeless from the second chunk on
+    assert len(counter._ratios) == 3  # hopeless on the second and third chunks: no more time spent
     slow_split.count_calls = 0
     assert counter.lengths(texts) == [2] * 400
     assert slow_split.count_calls == 400

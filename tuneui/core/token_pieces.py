@@ -28,7 +28,7 @@ MIN_TEXTS = 256
 # Texts timed together: enough that a chunk takes a millisecond even on short common words.
 CHUNK = 256
 YARDSTICK_CHUNKS = 2  # plain counting is timed on this many chunks; the cheaper one counts (the first is cold)
-HOPELESS_RATIO = 2.5  # from the second learning chunk on, this much slower than plain counting is hopeless
+HOPELESS_RATIO = 2.5  # this much slower than plain counting, twice after the first chunk, is hopeless
 STALLED_CHUNKS = 3  # no new best ratio in this many chunks: it has levelled off
 MAX_LEARNING_CHUNKS = 64
 PROOF_TEXTS = 4  # counted both ways in every call that counts by pieces
@@ -79,7 +79,8 @@ class PieceCounter:
         """
         ratios = self._ratios
         ratios.append(ratio)
-        hopeless = len(ratios) >= 2 and ratio > HOPELESS_RATIO
+        # Two chunks in a row, the first one (all pieces new) aside: one chunk may just have waited for the CPU.
+        hopeless = len(ratios) >= 3 and min(ratios[-2:]) > HOPELESS_RATIO
         stalled = len(ratios) > STALLED_CHUNKS and min(ratios) < min(ratios[-STALLED_CHUNKS:])
         if ratio < 1:
             self.way = "pieces"
