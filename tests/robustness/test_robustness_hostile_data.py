@@ -1,0 +1,34 @@
+"""Data files and arguments made to break `tuneui data`: each is reported at its line, never a crash."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tuneui.cli import main
+from tuneui.core import tokens
+from tuneui.core.dataset.model import Example
+
+
+def _good(n: int) -> dict:
+    return {"messages": [{"role": "user", "content": f"Question {n}?"}, {"role": "assistant", "content": f"Answer {n}."}]}
+
+
+def _check_json(capsys, path: Path) -> tuple[int, dict]:
+    code = main(["data", "check", str(path), "--json"])
+    captured = capsys.readouterr()
+    assert "failed unexpectedly" not in captured.err
+    return code, json.loads(captured.out)
+
+
+def test_a_non_text_content_part_with_a_number_for_text_adds_no_tokens(tmp_path, capsys):
+    odd = {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://x/y.png"}, "text": 5}, {"type": "text", "text": "Hi?"}]}
+    path = tmp_path / "data.jsonl"
+    path.write_text(json.dumps({"messages": [odd, {"role": "assistant", "content": "Hello."}]}) + "\n")
+    status, report = _check_json(capsys, path)
+    plain = [{"role": "user", "content": "Hi?"}, {"role": "assistant", "content": "Hello."}]
+    assert status == 0 and report["tokens"]["per_example"] == tokens.count_examples([plain])
+    # The prompt a baseline sends is the same text.
+    assert Example(messages=(odd, plain[1]), line=1, index=0).user_text == "Hi?"
