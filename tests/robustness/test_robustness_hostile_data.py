@@ -32,3 +32,13 @@ def test_a_non_text_content_part_with_a_number_for_text_adds_no_tokens(tmp_path,
     assert status == 0 and report["tokens"]["per_example"] == tokens.count_examples([plain])
     # The prompt a baseline sends is the same text.
     assert Example(messages=(odd, plain[1]), line=1, index=0).user_text == "Hi?"
+
+
+def test_a_number_with_thousands_of_digits_in_a_json_document_is_a_finding_on_its_line(tmp_path, capsys):
+    path = tmp_path / "data.json"
+    huge = '{"messages": [{"role": "user", "content": "Hi?"}, {"role": "assistant", "content": "Yes.", "weight": ' + "9" * 5000 + "}]}"
+    path.write_text("[\n" + json.dumps(_good(1)) + ",\n" + huge + ",\n" + json.dumps(_good(3)) + "\n]\n")
+    status, report = _check_json(capsys, path)
+    assert status == 1
+    assert [(e["line"], e["code"]) for e in report["errors"]] == [(3, "invalid_json")]
+    assert "digits" in report["errors"][0]["message"] and "set_int_max_str_digits" not in report["errors"][0]["message"]

@@ -152,6 +152,9 @@ def iter_json_document(path: Path) -> Iterator[Item]:
         except RecursionError:
             yield finding("invalid_json", line, "The JSON value starting here is nested too deeply to be an example.")
             return
+        except ValueError:  # Python refuses integers of over 4,300 digits (a guard against slow parsing)
+            yield finding("invalid_json", line, "The JSON value starting here holds a number of thousands of digits.", "Remove the number, or write it as a string.")
+            return
         yield line, value
         position = _skip_blank(text, position)
         if in_array:
