@@ -42,3 +42,11 @@ def test_a_number_with_thousands_of_digits_in_a_json_document_is_a_finding_on_it
     assert status == 1
     assert [(e["line"], e["code"]) for e in report["errors"]] == [(3, "invalid_json")]
     assert "digits" in report["errors"][0]["message"] and "set_int_max_str_digits" not in report["errors"][0]["message"]
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-32"])
+def test_a_utf16_or_utf32_json_array_is_read_as_an_array(tmp_path, capsys, codec):
+    path = tmp_path / "data.json"
+    path.write_bytes(json.dumps([_good(n) for n in range(3)], indent=2).encode(codec))
+    status, report = _check_json(capsys, path)
+    assert status == 0 and report["examples"] == 3, report["errors"]
+

@@ -98,6 +98,9 @@ def _byte_lines(path: Path) -> Iterator[bytes]:
 
 def first_char(head: bytes) -> str:
     """The first non-blank character, BOM skipped: '[' for a JSON array, '{' for objects."""
+    wide = wide_encoding(head)
+    if wide is not None:  # a UTF-16/32 file: its first character is in its own encoding
+        head = head.decode(wide, errors="ignore").lstrip("\ufeff").encode("utf-8")
     stripped = head[len(BOM) :] if head.startswith(BOM) else head
     stripped = stripped.lstrip()
     return chr(stripped[0]) if stripped and stripped[0] < 128 else ""
