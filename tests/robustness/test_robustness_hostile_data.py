@@ -43,10 +43,45 @@ def test_a_number_with_thousands_of_digits_in_a_json_document_is_a_finding_on_it
     assert [(e["line"], e["code"]) for e in report["errors"]] == [(3, "invalid_json")]
     assert "digits" in report["errors"][0]["message"] and "set_int_max_str_digits" not in report["errors"][0]["message"]
 
+
+def _with_lone_surrogate(n: int) -> dict:
+    return {"messages": [{"role": "user", "content": f"Question {n} \ud800?"}, {"role": "assistant", "content": "Yes."}]}
+
+
+@pytest.mark.parametrize("name", ["data.json", "data.jsonl"])
+def test_a_lone_surrogate_escape_is_the_same_finding_in_json_and_jsonl(tmp_path, capsys, name):
+    records = [_good(1), _with_lone_surrogate(2), _good(3)]
+    path = tmp_path / name
+    if name.endswith(".jsonl"):
+        path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    else:
+        path.write_text("[\n" + ",\n".join(json.dumps(record) for record in records) + "\n]\n")
+    status, report = _check_json(capsys, path)
+    assert status == 1 and report["examples"] == 2
+    assert [(e["line"], e["code"]) for e in report["errors"]] == [(3 if name == "data.json" else 2, "invalid_encoding")]
+    assert "\\ud800" in report["errors"][0]["message"] and "surrogate" in report["errors"][0]["message"]
+
+
+def test_importing_a_json_document_with_a_lone_surrogate_refuses_it_at_its_line(workspace, tmp_path, capsys):
+    path = tmp_path / "data.json"
+    path.write_text(json.dumps([_good(n) for n in range(11)] + [_with_lone_surrogate(12)], indent=1))
+    before = path.read_bytes()
+    code = main(["--project", str(workspace.root), "data", "import", str(path)])
+    err = capsys.readouterr().err
+    assert code == 1 and "failed unexpectedly" not in err and "surrogate" in err
+    assert not (workspace.data_dir / "all.jsonl").exists() and path.read_bytes() == before
+
+
+def test_a_lone_surrogate_escape_in_a_utf16_json_document_is_found_too(tmp_path, capsys):
+    path = tmp_path / "data.json"
+    path.write_bytes(("[\n" + json.dumps(_good(1)) + ",\n" + json.dumps(_with_lone_surrogate(2)) + "\n]\n").encode("utf-16"))
+    status, report = _check_json(capsys, path)
+    assert status == 1 and [(e["line"], e["code"]) for e in report["errors"]] == [(3, "invalid_encoding")]
+
+
 @pytest.mark.parametrize("codec", ["utf-16", "utf-32"])
 def test_a_utf16_or_utf32_json_array_is_read_as_an_array(tmp_path, capsys, codec):
     path = tmp_path / "data.json"
     path.write_bytes(json.dumps([_good(n) for n in range(3)], indent=2).encode(codec))
     status, report = _check_json(capsys, path)
     assert status == 0 and report["examples"] == 3, report["errors"]
-

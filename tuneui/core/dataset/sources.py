@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Any, Iterator, Union
@@ -31,6 +32,11 @@ BINARY_SIGNATURES = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0", b"%PDF", b"\x1f\x8b", b
 SNIFF_BYTES = 8192
 # csv refuses fields over 128 KiB by default; long documents in a cell are legitimate data.
 CSV_FIELD_LIMIT = 2**31 - 1
+# A \uD800-\uDFFF escape is half of a UTF-16 pair. A half without its partner is legal JSON syntax
+# but no character: it cannot be written as UTF-8, so such a record is refused in every layout.
+_LONE_SURROGATE_ESCAPE = re.compile(
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
 
 Item = Union[tuple[int, Any], Finding]
 
@@ -137,6 +143,7 @@ def iter_json_document(path: Path) -> Iterator[Item]:
         yield bad
         return
     decoder = json.JSONDecoder()
+    may_hold_surrogates = "\\u" in text and _LONE_SURROGATE_ESCAPE.search(text) is not None
     position = _skip_blank(text, 0)
     in_array = text.startswith("[", position)
     if in_array:
@@ -158,7 +165,7 @@ def iter_json_document(path: Path) -> Iterator[Item]:
         except ValueError:  # Python refuses integers of over 4,300 digits (a guard against slow parsing)
             yield finding("invalid_json", line, "The JSON value starting here holds a number of thousands of digits.", "Remove the number, or write it as a string.")
             return
-        yield line, value
+        yield (_lone_surrogate(line, value) if may_hold_surrogates else None) or (line, value)
         position = _skip_blank(text, position)
         if in_array:
             if text.startswith(",", position):
@@ -218,6 +225,22 @@ def _decode(data: bytes) -> tuple[str, Finding | None]:
         return "", _encoding_finding(data, exc)
 
 
+def _lone_surrogate(line: int, value: Any) -> Finding | None:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return _lone_surrogate_finding(line, f"\\u{ord(exc.object[exc.start]):04x}")
+    return None
+
+
+def _lone_surrogate_finding(line: int, escape: str) -> Finding:
+    return finding(
+        "invalid_encoding", line,
+        f"The text holds the escape {escape}: half of a UTF-16 surrogate pair without its other half, which is no character.",
+        "Write the character itself, or both halves of its pair (\\ud83d\\ude00 is 😀); remove the escape if it is noise.",
+    )  # fmt: skip
+
+
 def _unreadable_line(number: int, raw: bytes, exc: orjson.JSONDecodeError) -> Finding:
     nul = raw.find(b"\x00")
     if nul >= 0:
@@ -226,6 +249,9 @@ def _unreadable_line(number: int, raw: bytes, exc: orjson.JSONDecodeError) -> Fi
         raw.decode("utf-8")
     except UnicodeDecodeError as bad:
         return finding("invalid_encoding", number, f"Byte {raw[bad.start]:#04x} at column {bad.start + 1} is not UTF-8.")
+    lone = _LONE_SURROGATE_ESCAPE.search(raw.decode("utf-8")) if "surrogate" in exc.msg else None
+    if lone is not None:  # orjson refuses a lone surrogate escape; say what it is
+        return _lone_surrogate_finding(number, lone.group().lower())
     return finding("invalid_json", number, f"Invalid JSON: {exc.msg} (column {exc.colno}).")
 
 
