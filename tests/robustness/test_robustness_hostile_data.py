@@ -85,3 +85,11 @@ def test_a_utf16_or_utf32_json_array_is_read_as_an_array(tmp_path, capsys, codec
     path.write_bytes(json.dumps([_good(n) for n in range(3)], indent=2).encode(codec))
     status, report = _check_json(capsys, path)
     assert status == 0 and report["examples"] == 3, report["errors"]
+
+
+def test_a_symlink_loop_is_refused_with_exit_2(workspace, tmp_path, capsys):
+    (tmp_path / "a.jsonl").symlink_to(tmp_path / "b.jsonl")
+    (tmp_path / "b.jsonl").symlink_to(tmp_path / "a.jsonl")
+    code = main(["--project", str(workspace.root), "data", "check", str(tmp_path / "a.jsonl")])
+    err = capsys.readouterr().err
+    assert code == 2 and "failed unexpectedly" not in err and "a.jsonl" in err and "hint:" in err

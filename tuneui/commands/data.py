@@ -160,8 +160,11 @@ def _imported_file(workspace: Workspace) -> Path:
 def _split_partner(workspace: Workspace, file: Path) -> Path | None:
     """The other split file when `file` is one of the project's splits: their overlap is leakage."""
     # Resolved on both sides: the split's files are links into data/splits/.
-    pairs = {workspace.train_file.resolve(): workspace.val_file, workspace.val_file.resolve(): workspace.train_file}
-    partner = pairs.get(file.resolve())
+    try:
+        pairs = {workspace.train_file.resolve(): workspace.val_file, workspace.val_file.resolve(): workspace.train_file}
+        partner = pairs.get(file.resolve())
+    except (OSError, RuntimeError):  # a symlink loop: reading the file reports it with a hint
+        return None
     return partner if partner is not None and partner.is_file() else None
 
 
