@@ -93,3 +93,12 @@ def test_a_symlink_loop_is_refused_with_exit_2(workspace, tmp_path, capsys):
     code = main(["--project", str(workspace.root), "data", "check", str(tmp_path / "a.jsonl")])
     err = capsys.readouterr().err
     assert code == 2 and "failed unexpectedly" not in err and "a.jsonl" in err and "hint:" in err
+
+
+def test_a_csv_header_cannot_send_terminal_escapes_through_the_error(tmp_path, capsys):
+    path = tmp_path / "data.csv"
+    path.write_text("\x1b]0;pwned\x07question,\x1b[2Jreply\nHi?,Hello.\n")
+    code = main(["data", "check", str(path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "no prompt or response column" in err
+    assert "\x1b" not in err and "\x07" not in err and "\\x1b]0;pwned\\x07question" in err

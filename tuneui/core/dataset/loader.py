@@ -211,8 +211,9 @@ def _table_converter(path: Path, columns: list[str], mapping: Mapping[str, str] 
     unknown = [column for column in mapping.values() if column not in columns]
     if missing or unknown:
         problem = f"no {' or '.join(missing)} column" if missing else f"no column {', '.join(map(repr, unknown))}"
+        # Quoted like the unknown ones: a header cell is data, and its control characters must not reach the terminal.
         raise UsageError(
-            f"{path}: {problem} (columns: {', '.join(columns) or 'none'})",
+            f"{path}: {problem} (columns: {', '.join(map(repr, columns)) or 'none'})",
             "Name the columns with --map prompt=COLUMN,response=COLUMN[,system=COLUMN].",
         )
     return row_converter(mapping)
