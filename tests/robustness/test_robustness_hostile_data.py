@@ -102,3 +102,11 @@ def test_a_csv_header_cannot_send_terminal_escapes_through_the_error(tmp_path, c
     err = capsys.readouterr().err
     assert code == 2 and "no prompt or response column" in err
     assert "\x1b" not in err and "\x07" not in err and "\\x1b]0;pwned\\x07question" in err
+
+
+def test_a_csv_column_named_twice_is_refused_rather_than_one_of_them_read(tmp_path, capsys):
+    path = tmp_path / "data.csv"
+    path.write_text("question,answer,question\nHi?,Hello.,Bye?\n")
+    code = main(["data", "check", str(path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "'question'" in err and "twice" in err and "hint:" in err

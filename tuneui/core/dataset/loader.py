@@ -216,6 +216,12 @@ def _table_converter(path: Path, columns: list[str], mapping: Mapping[str, str] 
             f"{path}: {problem} (columns: {', '.join(map(repr, columns)) or 'none'})",
             "Name the columns with --map prompt=COLUMN,response=COLUMN[,system=COLUMN].",
         )
+    twice = [column for column in dict.fromkeys(mapping.values()) if columns.count(column) > 1]
+    if twice:  # each row keeps only the last of the cells under one name: the other would be lost unseen
+        raise UsageError(
+            f"{path}: the header names the column {twice[0]!r} twice, so which one holds the text is unclear",
+            "Rename one of the two columns in the header row, then run the command again.",
+        )
     return row_converter(mapping)
 
 
