@@ -110,3 +110,24 @@ def test_a_csv_column_named_twice_is_refused_rather_than_one_of_them_read(tmp_pa
     code = main(["data", "check", str(path)])
     err = capsys.readouterr().err
     assert code == 2 and "'question'" in err and "twice" in err and "hint:" in err
+
+
+def test_an_import_whose_target_is_a_folder_exits_2_and_leaves_no_temp_file(workspace, tmp_path, capsys):
+    path = tmp_path / "data.jsonl"
+    path.write_text("".join(json.dumps(_good(n)) + "\n" for n in range(12)))
+    (workspace.data_dir / "all.jsonl").mkdir()
+    code = main(["--project", str(workspace.root), "data", "import", str(path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "failed unexpectedly" not in err and "all.jsonl" in err and "hint:" in err
+    assert [p.name for p in workspace.data_dir.iterdir()] == ["all.jsonl"]
+
+
+def test_an_integer_beyond_64_bits_in_a_json_document_is_imported_as_written(workspace, tmp_path, capsys):
+    call = {"id": "c1", "index": 2**70, "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    odd = {"messages": [{"role": "user", "content": "Weather?"}, {"role": "assistant", "content": None, "tool_calls": [call]}]}
+    path = tmp_path / "data.json"
+    path.write_text(json.dumps([_good(n) for n in range(11)] + [odd]))
+    code = main(["--project", str(workspace.root), "data", "import", str(path)])
+    assert code == 0, capsys.readouterr().err
+    assert str(2**70) in (workspace.data_dir / "all.jsonl").read_text().splitlines()[11]
+    assert main(["--project", str(workspace.root), "data", "split"]) == 0
