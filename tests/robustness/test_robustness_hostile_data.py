@@ -131,3 +131,24 @@ def test_an_integer_beyond_64_bits_in_a_json_document_is_imported_as_written(wor
     assert code == 0, capsys.readouterr().err
     assert str(2**70) in (workspace.data_dir / "all.jsonl").read_text().splitlines()[11]
     assert main(["--project", str(workspace.root), "data", "split"]) == 0
+
+
+@pytest.mark.parametrize("seed", ["-5", str(2**31), str(10**30)])
+def test_a_split_seed_that_training_would_refuse_is_refused_before_the_split(workspace, tmp_path, capsys, seed):
+    path = tmp_path / "data.jsonl"
+    path.write_text("".join(json.dumps(_good(n)) + "\n" for n in range(20)))
+    assert main(["--project", str(workspace.root), "data", "import", str(path)]) == 0
+    settings_before = (workspace.root / "tuneui.toml").read_text()
+    code = main(["--project", str(workspace.root), "data", "split", "--seed", seed])
+    err = capsys.readouterr().err
+    assert code == 2 and "--seed" in err and "hint:" in err and "failed unexpectedly" not in err
+    assert not workspace.train_file.exists() and (workspace.root / "tuneui.toml").read_text() == settings_before
+
+
+@pytest.mark.parametrize("seed, words", [("-5", "at least 0"), ("3000000000", "less than 2,147,483,648")])
+def test_a_hand_written_seed_out_of_range_in_tuneui_toml_is_refused_when_read(workspace, capsys, seed, words):
+    toml = workspace.root / "tuneui.toml"
+    toml.write_text(toml.read_text().replace("seed = 0", f"seed = {seed}"))
+    code = main(["--project", str(workspace.root), "data", "stats"])
+    err = capsys.readouterr().err
+    assert code == 2 and "data.seed" in err and words in err and "failed unexpectedly" not in err

@@ -15,6 +15,7 @@ from tuneui.core.workspace import Workspace, find_workspace
 from tuneui.errors import UsageError
 
 IMPORTED_NAME = "all.jsonl"  # data/all.jsonl: every imported example, before the split
+MAX_SEED = 2**31  # numpy (under every trainer) and OpenAI's API both take seeds below this
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -105,6 +106,8 @@ def _cmd_split(args: argparse.Namespace) -> int:
     settings = workspace.settings()
     val_fraction = settings.data.val_fraction if args.val is None else args.val
     seed = settings.data.seed if args.seed is None else args.seed
+    if not 0 <= seed < MAX_SEED:  # the seed goes on to training, whose libraries refuse it only then
+        raise UsageError(f"--seed {seed} is out of range", f"Use a whole number from 0 to {MAX_SEED - 1:,}.")
     result = split(read_chat_jsonl(_imported_file(workspace)), val_fraction, seed)
     # train, val and their share (data/current/split.json) switch in one rename; tuneui.toml
     # follows as the default of the next split.
