@@ -152,3 +152,22 @@ def test_a_hand_written_seed_out_of_range_in_tuneui_toml_is_refused_when_read(wo
     code = main(["--project", str(workspace.root), "data", "stats"])
     err = capsys.readouterr().err
     assert code == 2 and "data.seed" in err and words in err and "failed unexpectedly" not in err
+
+
+@pytest.mark.parametrize("call", ["get_weather", 5, {"name": "get_weather"}, {"name": "", "arguments": "{}"}, {"name": "f", "arguments": {"city": "Oslo"}}])
+def test_a_legacy_function_call_must_be_a_name_with_string_arguments(tmp_path, capsys, call):
+    record = {"messages": [{"role": "user", "content": "Weather?"}, {"role": "assistant", "function_call": call}]}
+    path = tmp_path / "data.jsonl"
+    path.write_text(json.dumps(record) + "\n")
+    status, report = _check_json(capsys, path)
+    assert status == 1 and [e["code"] for e in report["errors"]] == ["data_type"]
+    assert "function_call" in report["errors"][0]["message"]
+
+
+def test_a_well_formed_legacy_function_call_is_usable(tmp_path, capsys):
+    call = {"name": "get_weather", "arguments": "{\"city\": \"Oslo\"}"}
+    record = {"messages": [{"role": "user", "content": "Weather?"}, {"role": "assistant", "function_call": call}]}
+    path = tmp_path / "data.jsonl"
+    path.write_text(json.dumps(record) + "\n")
+    status, report = _check_json(capsys, path)
+    assert status == 0 and report["errors"] == []

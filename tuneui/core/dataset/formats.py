@@ -95,6 +95,8 @@ def validate_messages(messages: Any, line: int) -> list[Finding]:
             note("message_missing_key", f"Message {position} (tool) has no 'tool_call_id' string naming the call it answers.")
         if "tool_calls" in message:
             _check_tool_calls(message["tool_calls"], position, note)
+        if "function_call" in message:
+            _check_function(message["function_call"], f"Message {position}, function_call", note)
         if message.get("weight", 0) not in (0, 1) or isinstance(message.get("weight"), str):
             note("data_type", f"Message {position} has weight {message.get('weight')!r}; it must be 0 or 1.")
         if "name" in message and not isinstance(message["name"], str):
@@ -148,13 +150,17 @@ def _check_tool_calls(calls: Any, position: int, note: Callable[[str, str], None
         note("data_type", f"Message {position} has tool_calls that are not a non-empty list of calls.")
         return
     for number, call in enumerate(calls, 1):
-        function = call.get("function") if isinstance(call, Mapping) else None
-        if not isinstance(function, Mapping):
-            note("data_type", f'Message {position}, tool call {number}: needs a "function" object with "name" and "arguments".')
-        elif not isinstance(function.get("name"), str) or not function["name"]:
-            note("data_type", f'Message {position}, tool call {number}: its function has no "name".')
-        elif not isinstance(function.get("arguments"), str):
-            note("data_type", f'Message {position}, tool call {number}: its "arguments" must be a string of JSON, not a {_type_name(function.get("arguments"))}.')
+        _check_function(call.get("function") if isinstance(call, Mapping) else None, f"Message {position}, tool call {number}", note)
+
+
+def _check_function(function: Any, where: str, note: Callable[[str, str], None]) -> None:
+    """A called function as OpenAI requires it, in a tool call or a legacy `function_call`."""
+    if not isinstance(function, Mapping):
+        note("data_type", f'{where}: needs a function, an object with "name" and "arguments".')
+    elif not isinstance(function.get("name"), str) or not function["name"]:
+        note("data_type", f'{where}: its function has no "name".')
+    elif not isinstance(function.get("arguments"), str):
+        note("data_type", f'{where}: its "arguments" must be a string of JSON, not a {_type_name(function.get("arguments"))}.')
 
 
 def _chat(record: Any, line: int, index: int) -> Converted:
