@@ -171,3 +171,14 @@ def test_a_well_formed_legacy_function_call_is_usable(tmp_path, capsys):
     path.write_text(json.dumps(record) + "\n")
     status, report = _check_json(capsys, path)
     assert status == 0 and report["errors"] == []
+
+
+def test_a_split_of_examples_that_all_share_one_prompt_says_why_it_cannot_be_made(workspace, tmp_path, capsys):
+    # "Write a poem" forty times with forty poems: one prompt group, which never straddles the splits.
+    path = tmp_path / "data.jsonl"
+    path.write_text("".join(json.dumps({"messages": [{"role": "user", "content": "Write a poem."}, {"role": "assistant", "content": f"Poem {n}."}]}) + "\n" for n in range(40)))
+    assert main(["--project", str(workspace.root), "data", "import", str(path)]) == 0
+    capsys.readouterr()
+    code = main(["--project", str(workspace.root), "data", "split"])
+    err = capsys.readouterr().err
+    assert code == 1 and "40 of the 40 examples share one prompt" in err and "lower the share" not in err
