@@ -182,3 +182,18 @@ def test_a_split_of_examples_that_all_share_one_prompt_says_why_it_cannot_be_mad
     code = main(["--project", str(workspace.root), "data", "split"])
     err = capsys.readouterr().err
     assert code == 1 and "40 of the 40 examples share one prompt" in err and "lower the share" not in err
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"role": "r" * 100_000, "content": "Hi?"},
+        {"role": "user", "content": "Hi?", "weight": ["x"] * 100_000},
+        {"role": "user", "content": "Hi?", **{f"key{n}": 1 for n in range(20_000)}},
+    ],
+)
+def test_a_huge_value_is_quoted_in_short_not_poured_onto_the_terminal(tmp_path, capsys, message):
+    path = tmp_path / "data.jsonl"
+    path.write_text(json.dumps({"messages": [message, {"role": "assistant", "content": "Hello."}]}) + "\n")
+    status, report = _check_json(capsys, path)
+    assert status == 1 and len(report["errors"]) == 1 and len(report["errors"][0]["message"]) < 300

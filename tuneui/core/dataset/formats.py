@@ -86,9 +86,10 @@ def validate_messages(messages: Any, line: int) -> list[Finding]:
             note("message_missing_key", f"Message {position} has no {' or '.join(repr(k) for k in missing)}.")
         unknown = sorted(str(key) for key in message if key not in MESSAGE_KEYS)
         if unknown:
-            note("message_unrecognized_key", f"Message {position} has the unknown key(s) {', '.join(map(repr, unknown))}.")
+            more = f" and {len(unknown) - 5:,} more" if len(unknown) > 5 else ""
+            note("message_unrecognized_key", f"Message {position} has the unknown key(s) {', '.join(map(_quoted, unknown[:5]))}{more}.")
         if "role" in message and not (isinstance(role, str) and role in ROLES):
-            note("unrecognized_role", f"Message {position} has the role {role!r}.")
+            note("unrecognized_role", f"Message {position} has the role {_quoted(role)}.")
         if "content" in message:
             _check_content(message.get("content"), role, bool(calls), position, note)
         if role == "tool" and not isinstance(message.get("tool_call_id"), str):
@@ -98,7 +99,7 @@ def validate_messages(messages: Any, line: int) -> list[Finding]:
         if "function_call" in message:
             _check_function(message["function_call"], f"Message {position}, function_call", note)
         if message.get("weight", 0) not in (0, 1) or isinstance(message.get("weight"), str):
-            note("data_type", f"Message {position} has weight {message.get('weight')!r}; it must be 0 or 1.")
+            note("data_type", f"Message {position} has weight {_quoted(message.get('weight'))}; it must be 0 or 1.")
         if "name" in message and not isinstance(message["name"], str):
             note("data_type", f"Message {position} has a name that is not a string.")
     if not has_assistant:
@@ -219,7 +220,7 @@ def _sharegpt(record: Any, line: int, index: int) -> Converted:
         role = SHAREGPT_ROLES.get(str(turn["from"]).lower())
         if role is None:
             hint = f"Use one of {', '.join(sorted(SHAREGPT_ROLES))} as \"from\"."
-            return [finding("unrecognized_role", line, f'Turn {position} is from {turn["from"]!r}.', hint)]
+            return [finding("unrecognized_role", line, f'Turn {position} is from {_quoted(turn["from"])}.', hint)]
         messages.append({"role": role, "content": turn["value"]})
     errors = validate_messages(messages, line)
     return errors or Example(messages=tuple(messages), line=line, index=index)
@@ -278,6 +279,12 @@ def auto_mapping(columns: list[str]) -> dict[str, str]:
 def _cell(value: Any) -> Any:
     # Table cells may be numbers (a label column of 0/1); their text is what the model should say.
     return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+
+def _quoted(value: Any, limit: int = 60) -> str:
+    """A value from the file as Python quotes it, cut short: a finding is one line, whatever the file holds."""
+    text = repr(value[: limit + 1] if isinstance(value, str) else value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _type_name(value: Any) -> str:
