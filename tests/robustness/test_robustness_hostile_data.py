@@ -197,3 +197,20 @@ def test_a_huge_value_is_quoted_in_short_not_poured_onto_the_terminal(tmp_path, 
     path.write_text(json.dumps({"messages": [message, {"role": "assistant", "content": "Hello."}]}) + "\n")
     status, report = _check_json(capsys, path)
     assert status == 1 and len(report["errors"]) == 1 and len(report["errors"][0]["message"]) < 300
+
+
+def test_a_file_of_broken_lines_keeps_about_a_hundred_bytes_per_finding(tmp_path):
+    """Every finding is kept (--json lists them all): 1.2 million broken lines took 450 MB."""
+    import tracemalloc
+
+    from tuneui.core.dataset.sources import iter_jsonl
+
+    path = tmp_path / "broken.jsonl"
+    path.write_bytes(b"{broken\n" * 100_000)
+    tracemalloc.start()
+    try:
+        kept = list(iter_jsonl(path))
+        size = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert len(kept) == 100_000 and size / len(kept) < 150
