@@ -214,3 +214,11 @@ def test_a_file_of_broken_lines_keeps_about_a_hundred_bytes_per_finding(tmp_path
     finally:
         tracemalloc.stop()
     assert len(kept) == 100_000 and size / len(kept) < 150
+
+
+def test_a_jsonl_file_with_old_mac_line_ends_says_so(tmp_path, capsys):
+    path = tmp_path / "data.jsonl"
+    path.write_bytes("\r".join(json.dumps(_good(n)) for n in range(12)).encode() + b"\r")
+    status, report = _check_json(capsys, path)
+    assert status == 1 and [(e["line"], e["code"]) for e in report["errors"]] == [(1, "invalid_json")]
+    assert "carriage return" in report["errors"][0]["message"] and "CRLF" in report["errors"][0]["hint"]

@@ -252,6 +252,12 @@ def _unreadable_line(number: int, raw: bytes, exc: orjson.JSONDecodeError) -> Fi
     lone = _LONE_SURROGATE_ESCAPE.search(raw.decode("utf-8")) if "surrogate" in exc.msg else None
     if lone is not None:  # orjson refuses a lone surrogate escape; say what it is
         return _lone_surrogate_finding(number, lone.group().lower())
+    if exc.msg == "unexpected content after document" and b"\r" in raw.rstrip(b"\r\n"):
+        # Old Mac line ends: records separated by CR alone, so the whole file is one line.
+        return finding(
+            "invalid_json", number, "Records are separated by carriage returns (CR) alone, so they all read as this one line.",
+            "Save the file with LF or CRLF line ends (an editor's line-ending setting), one record per line.",
+        )  # fmt: skip
     return finding("invalid_json", number, f"Invalid JSON: {exc.msg} (column {exc.colno}).")
 
 
