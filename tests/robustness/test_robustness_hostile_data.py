@@ -222,3 +222,11 @@ def test_a_jsonl_file_with_old_mac_line_ends_says_so(tmp_path, capsys):
     status, report = _check_json(capsys, path)
     assert status == 1 and [(e["line"], e["code"]) for e in report["errors"]] == [(1, "invalid_json")]
     assert "carriage return" in report["errors"][0]["message"] and "CRLF" in report["errors"][0]["hint"]
+
+
+def test_a_nul_byte_in_a_csv_cell_is_a_finding_on_its_row_as_in_jsonl(tmp_path, capsys):
+    path = tmp_path / "data.csv"
+    path.write_bytes(b"prompt,response\nHi?,Hello.\nBye\x00?,Goodbye.\nAgain?,Yes.\n")
+    status, report = _check_json(capsys, path)
+    assert status == 1 and report["examples"] == 2
+    assert [(e["line"], e["code"]) for e in report["errors"]] == [(3, "invalid_encoding")] and "NUL" in report["errors"][0]["message"]

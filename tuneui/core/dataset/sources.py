@@ -190,10 +190,10 @@ def read_csv(path: Path, delimiter: str) -> tuple[list[str], Iterator[Item], Fin
         header = [name.strip() for name in next(reader, [])]
     except csv.Error as exc:
         return [], iter(()), finding("invalid_json", 1, f"The header row cannot be read as CSV: {exc}.", "Fix the quoting in the header row.")
-    return header, _csv_rows(reader, header), None
+    return header, _csv_rows(reader, header, "\x00" in text), None
 
 
-def _csv_rows(reader: Any, header: list[str]) -> Iterator[Item]:
+def _csv_rows(reader: Any, header: list[str], has_nul: bool) -> Iterator[Item]:
     start = reader.line_num + 1
     while True:
         try:
@@ -206,7 +206,9 @@ def _csv_rows(reader: Any, header: list[str]) -> Iterator[Item]:
             else:
                 yield finding("invalid_json", start, f"This row cannot be read as CSV: {exc}.", "Fix the quoting: a quote inside a quoted cell is written twice (\"\").")
             return
-        if any(cell.strip() for cell in row):
+        if has_nul and any("\x00" in cell for cell in row):  # as in a JSONL line: a sign of a damaged export
+            yield finding("invalid_encoding", start, "A NUL byte in this row: text data never holds one.", "Remove the byte, or export this row again.")
+        elif any(cell.strip() for cell in row):
             yield start, {name: (row[i] if i < len(row) else None) for i, name in enumerate(header)}
         start = reader.line_num + 1
 
