@@ -66,13 +66,14 @@ class PieceCounter:
     def _learn(self, chunk: list[str]) -> list[int]:
         """Time plain counting first, then piece counting, chunk by chunk."""
         characters = sum(map(len, chunk)) or 1
-        if len(self._plain_costs) < YARDSTICK_CHUNKS:
+        plain_costs = self._plain_costs  # held: learning again (in another thread) starts a new list
+        if len(plain_costs) < YARDSTICK_CHUNKS:
             counted, seconds = _timed(lambda: list(map(self.count, chunk)))
-            self._plain_costs.append(seconds / characters)
+            plain_costs.append(seconds / characters)
             return counted
         counted, seconds = _timed(lambda: self._proven_pieces(chunk))
         if self.way == "learning":
-            self._judge(seconds / characters / max(min(self._plain_costs), 1e-12))
+            self._judge(seconds / characters / max(min(plain_costs), 1e-12))
         return counted
 
     def _judge(self, ratio: float) -> None:
@@ -97,10 +98,9 @@ class PieceCounter:
         dropped and the two ways timed anew."""
         full = len(self._known) >= MAX_PIECES
         if self.way == "pieces" and full and cost > STALE_RATIO * min(self._plain_costs, default=0.0):
+            # New lists, not emptied ones: a count in another thread may be using these.
+            self._known, self._plain_costs, self._ratios = {}, [], []
             self.way = "learning"
-            self._known.clear()
-            self._plain_costs.clear()
-            self._ratios.clear()
 
     def _proven_pieces(self, texts: list[str]) -> list[int]:
         """Counts by pieces, the first few also counted plainly: a difference ends piece counting."""
