@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -230,3 +231,15 @@ def test_a_nul_byte_in_a_csv_cell_is_a_finding_on_its_row_as_in_jsonl(tmp_path, 
     status, report = _check_json(capsys, path)
     assert status == 1 and report["examples"] == 2
     assert [(e["line"], e["code"]) for e in report["errors"]] == [(3, "invalid_encoding")] and "NUL" in report["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+def test_a_file_name_that_is_not_utf8_is_shown_not_a_crash(workspace, tmp_path, capsys, as_json):
+    path = Path(os.fsdecode(bytes(tmp_path) + b"/caf\xe9.jsonl"))  # a Latin-1 name, as old archives hold
+    path.write_text("".join(json.dumps(_good(n)) + "\n" for n in range(12)))
+    code = main(["data", "check", str(path), *(["--json"] if as_json else [])])
+    out = capsys.readouterr().out  # pytest's capture, like a UTF-8 terminal, refuses the raw byte
+    shown = json.loads(out)["file"] if as_json else out
+    assert code == 0 and "caf\\xe9.jsonl" in shown
+    assert main(["--project", str(workspace.root), "data", "import", str(path)]) == 0
+    assert "caf\\xe9.jsonl" in capsys.readouterr().out
