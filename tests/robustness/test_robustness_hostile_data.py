@@ -243,3 +243,11 @@ def test_a_file_name_that_is_not_utf8_is_shown_not_a_crash(workspace, tmp_path, 
     assert code == 0 and "caf\\xe9.jsonl" in shown
     assert main(["--project", str(workspace.root), "data", "import", str(path)]) == 0
     assert "caf\\xe9.jsonl" in capsys.readouterr().out
+
+
+def test_a_question_made_of_blank_text_parts_is_as_empty_as_a_blank_string(tmp_path, capsys):
+    blank = {"role": "user", "content": [{"type": "text", "text": "  "}, {"type": "text", "text": ""}]}
+    path = tmp_path / "data.jsonl"
+    path.write_text(json.dumps({"messages": [blank, {"role": "assistant", "content": "Hello."}]}) + "\n")
+    status, report = _check_json(capsys, path)
+    assert status == 1 and [e["code"] for e in report["errors"]] == ["missing_content"]

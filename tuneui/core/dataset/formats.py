@@ -132,6 +132,8 @@ def _check_content(content: Any, role: Any, has_calls: bool, position: int, note
     elif isinstance(content, list):
         if not content and not has_calls and role != "assistant":
             note("missing_content", f"Message {position} ({role}) is empty: its content list has no parts.")
+        elif content and role != "assistant" and all(_is_blank_text(part) for part in content):
+            note("missing_content", f"Message {position} ({role}) is empty: its text parts hold no text.")
         for number, part in enumerate(content, 1):
             if not isinstance(part, Mapping):
                 note("data_type", f"Message {position} has a content list whose parts are not objects.")
@@ -143,6 +145,10 @@ def _check_content(content: Any, role: Any, has_calls: bool, position: int, note
     elif not content.strip() and role != "assistant":
         # An empty assistant answer is usable (the empty_answer warning says so); an empty question is not.
         note("missing_content", f"Message {position} ({role}) is empty.")
+
+
+def _is_blank_text(part: Any) -> bool:
+    return isinstance(part, Mapping) and part.get("type", "text") == "text" and isinstance(part.get("text"), str) and not part["text"].strip()
 
 
 def _check_tool_calls(calls: Any, position: int, note: Callable[[str, str], None]) -> None:
