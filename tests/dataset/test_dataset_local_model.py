@@ -53,3 +53,15 @@ def test_unknown_local_model_exits_2_with_a_hint(capsys, write_jsonl, tmp_path: 
     code = main(["data", "check", str(write_jsonl(many_chats(10))), "--model", str(tmp_path / "no-such-model")])
     err = capsys.readouterr().err
     assert code == 2 and "Cannot load the tokenizer" in err and "Traceback" not in err
+
+
+def test_a_local_model_with_a_broken_tokenizer_file_exits_2_with_a_hint(capsys, write_jsonl, tmp_path: Path) -> None:
+    pytest.importorskip("transformers")
+    folder = tmp_path / "broken-model"
+    folder.mkdir()
+    # Valid JSON that tokenizers cannot build a tokenizer from: it raised a KeyError, shown as a tuneui bug.
+    (folder / "tokenizer.json").write_text('{"version": "1.0", "model": {"type": "BPE", "vocab": 5}}')
+    (folder / "tokenizer_config.json").write_text('{"tokenizer_class": "PreTrainedTokenizerFast"}')
+    code = main(["data", "check", str(write_jsonl(many_chats(10))), "--model", str(folder)])
+    err = capsys.readouterr().err
+    assert code == 2 and "Cannot load the tokenizer" in err and "failed unexpectedly" not in err

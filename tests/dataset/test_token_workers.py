@@ -66,3 +66,22 @@ def test_a_big_file_checked_with_helpers_reports_what_one_process_reports(write_
     assert started == [2]
     assert json.dumps(pooled.to_json()) == json.dumps(in_line.to_json())
     assert pooled.total_tokens == sum(tokens.count_examples([r["messages"] for r in records if isinstance(r, dict)]))
+
+
+def test_helpers_count_with_this_tuneui_not_one_in_the_working_folder(tmp_path, monkeypatch) -> None:
+    # A source checkout of another tuneui version as the working folder: `python -m` would import
+    # its counting code in the helpers, here one that answers 7 for every text.
+    fake = tmp_path / "tuneui" / "core"
+    fake.mkdir(parents=True)
+    (tmp_path / "tuneui" / "__init__.py").write_text("")
+    (fake / "__init__.py").write_text("")
+    (fake / "token_workers.py").write_text(
+        "import sys\nfrom array import array\nwhile (h := sys.stdin.buffer.read(4)):\n"
+        "    n = int.from_bytes(h, 'little'); sys.stdin.buffer.read(4 * n); size = int.from_bytes(sys.stdin.buffer.read(4), 'little')\n"
+        "    sys.stdin.buffer.read(size); sys.stdout.buffer.write(array('I', [7] * n).tobytes()); sys.stdout.buffer.flush()\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    with CountingPool("o200k_base", 1) as pool:
+        pool.inline_share = 0.0
+        assert pool.submit(TEXTS * 20)() == tokens.encoded_lengths("o200k_base", TEXTS * 20)
+        assert len(pool._helpers) == 1  # counted by the helper, not in line after it failed

@@ -7,6 +7,7 @@ Exit codes (the contract of `check`, kept by every action): 0 no errors (warning
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -15,6 +16,7 @@ from tuneui.core.workspace import Workspace, find_workspace
 from tuneui.errors import UsageError
 
 IMPORTED_NAME = "all.jsonl"  # data/all.jsonl: every imported example, before the split
+MAX_SEED = 2**31  # numpy (under every trainer) and OpenAI's API both take seeds below this
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -58,11 +60,12 @@ def _cmd_import(args: argparse.Namespace) -> int:
     workspace = _project(args)
     target = workspace.data_dir / IMPORTED_NAME
     count, result = import_file(args.src, target, args.data_format, parse_mapping(args.mapping))
+    source = _shown(args.src)
     if result.errors:
-        _print_lines(findings_text(str(args.src), result.errors, "errors"), sys.stderr)
-        print(f"Nothing was imported: {len(result.errors):,} record(s) of {args.src} cannot be used. Fix them and import again.", file=sys.stderr)
+        _print_lines(findings_text(source, result.errors, "errors"), sys.stderr)
+        print(f"Nothing was imported: {len(result.errors):,} record(s) of {source} cannot be used. Fix them and import again.", file=sys.stderr)
         return 1
-    print(f"Imported {count:,} examples ({result.format}) from {args.src} into {target}.")
+    print(f"Imported {count:,} examples ({result.format}) from {source} into {_shown(target)}.")
     if result.warnings:
         print(f"{len(result.warnings):,} warnings: `tuneui data check` shows them with their lines.")
     stale = workspace.train_file.is_file() or workspace.val_file.is_file()
@@ -87,12 +90,13 @@ def _cmd_check(args: argparse.Namespace) -> int:
         token_limit=_local_limit(workspace, args.model),
         partner=_split_partner(workspace, file),
     )
+    shown = _shown(file)
     if args.json:
         # orjson: the json module's indenting encoder is pure Python, slow on 100,000 token counts.
-        sys.stdout.write(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2).decode() + "\n")
+        sys.stdout.write(orjson.dumps({**report.to_json(), "file": shown}, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
-        lines = findings_text(str(file), report.errors, "errors") + findings_text(str(file), report.warnings, "warnings")
-        lines.append(check_summary(str(file), report.format, report.examples, len(report.errors), len(report.warnings), report.total_tokens, report.encoding))
+        lines = findings_text(shown, report.errors, "errors") + findings_text(shown, report.warnings, "warnings")
+        lines.append(check_summary(shown, report.format, report.examples, len(report.errors), len(report.warnings), report.total_tokens, report.encoding))
         _print_lines(lines, sys.stdout)
     return 1 if report.errors else 0
 
@@ -105,6 +109,8 @@ def _cmd_split(args: argparse.Namespace) -> int:
     settings = workspace.settings()
     val_fraction = settings.data.val_fraction if args.val is None else args.val
     seed = settings.data.seed if args.seed is None else args.seed
+    if not 0 <= seed < MAX_SEED:  # the seed goes on to training, whose libraries refuse it only then
+        raise UsageError(f"--seed {seed} is out of range", f"Use a whole number from 0 to {MAX_SEED - 1:,}.")
     result = split(read_chat_jsonl(_imported_file(workspace)), val_fraction, seed)
     # train, val and their share (data/current/split.json) switch in one rename; tuneui.toml
     # follows as the default of the next split.
@@ -115,7 +121,7 @@ def _cmd_split(args: argparse.Namespace) -> int:
     how = ", stratified by answer label" if result.stratified else ""
     print(
         f"Split {len(result.train) + len(result.val):,} examples (seed {seed}{how}): "
-        f"{len(result.train):,} in {workspace.train_file}, {len(result.val):,} in {workspace.val_file}."
+        f"{len(result.train):,} in {_shown(workspace.train_file)}, {len(result.val):,} in {_shown(workspace.val_file)}."
     )
     return 0
 
@@ -160,8 +166,11 @@ def _imported_file(workspace: Workspace) -> Path:
 def _split_partner(workspace: Workspace, file: Path) -> Path | None:
     """The other split file when `file` is one of the project's splits: their overlap is leakage."""
     # Resolved on both sides: the split's files are links into data/splits/.
-    pairs = {workspace.train_file.resolve(): workspace.val_file, workspace.val_file.resolve(): workspace.train_file}
-    partner = pairs.get(file.resolve())
+    try:
+        pairs = {workspace.train_file.resolve(): workspace.val_file, workspace.val_file.resolve(): workspace.train_file}
+        partner = pairs.get(file.resolve())
+    except (OSError, RuntimeError):  # a symlink loop: reading the file reports it with a hint
+        return None
     return partner if partner is not None and partner.is_file() else None
 
 
@@ -173,6 +182,12 @@ def _local_limit(workspace: Workspace, model: str | None) -> int | None:
     if not model or is_openai_model(model):
         return None
     return workspace.settings().local.max_length if workspace.exists() else LocalSettings().max_length
+
+
+def _shown(path: Path) -> str:
+    """A path as text any terminal or JSON takes: a name's bytes that are not UTF-8 (an old archive's
+    Latin-1, which Python holds as lone surrogates) are written as \\xNN."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def _print_lines(lines: list[str], stream: TextIO) -> None:

@@ -143,7 +143,7 @@ def _checked(cls: type, name: str, value: Any, key: str) -> Any:
     for bound, limit in spec.bounds:
         words, holds = NUMBER_BOUNDS[bound]
         if math.isnan(float(number)) or not holds(float(number), limit):
-            raise SettingsError(key, f"should be {words} {limit:g}, not {number!r}")
+            raise SettingsError(key, f"should be {words} {limit:,.15g}, not {number!r}")
     return number
 
 
@@ -208,7 +208,8 @@ class ProjectSettings(_Section):
 @dataclass
 class DataSettings(_Section):
     val_fraction: float = _setting(0.15, "Share of examples held out for validation.", gt=0, lt=1)
-    seed: int = _setting(0, "Seed of the split and of k-shot example choice.")
+    # numpy (under every trainer) refuses seeds outside 0..2**32-1, and OpenAI's API takes a 31-bit one.
+    seed: int = _setting(0, "Seed of the split and of k-shot example choice.", ge=0, lt=2**31)
 
 
 @dataclass

@@ -177,7 +177,8 @@ def _countable_text(key: str, value: Any) -> str:
     if isinstance(value, str):
         return value
     if key == "content" and isinstance(value, list):
-        return "".join(part.get("text", "") for part in value if isinstance(part, Mapping))
+        # Only string texts: a part of another type (an image) may carry any "text" field at all.
+        return "".join(text for part in value if isinstance(part, Mapping) and isinstance(text := part.get("text"), str))
     if isinstance(value, (list, dict)):
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     return ""

@@ -224,8 +224,9 @@ def _local_tokenizer(model: str) -> Any:
         ) from None
     try:
         return AutoTokenizer.from_pretrained(model)
-    except (OSError, ValueError) as exc:
+    except Exception as exc:  # tokenizer files are the model author's: a broken one raises anything (KeyError, ...)
+        detail = f"its tokenizer files lack {exc}" if isinstance(exc, KeyError) else (str(exc).splitlines() or [type(exc).__name__])[0]
         raise TuneError(
-            f"Cannot load the tokenizer of {model}: {str(exc).splitlines()[0]}",
-            "Name a local model folder, or a Hugging Face id already in the local cache.",
+            f"Cannot load the tokenizer of {model}: {detail}",
+            "Name a local model folder with complete tokenizer files, or a Hugging Face id already in the local cache.",
         ) from None

@@ -86,17 +86,20 @@ def validate_messages(messages: Any, line: int) -> list[Finding]:
             note("message_missing_key", f"Message {position} has no {' or '.join(repr(k) for k in missing)}.")
         unknown = sorted(str(key) for key in message if key not in MESSAGE_KEYS)
         if unknown:
-            note("message_unrecognized_key", f"Message {position} has the unknown key(s) {', '.join(map(repr, unknown))}.")
+            more = f" and {len(unknown) - 5:,} more" if len(unknown) > 5 else ""
+            note("message_unrecognized_key", f"Message {position} has the unknown key(s) {', '.join(map(_quoted, unknown[:5]))}{more}.")
         if "role" in message and not (isinstance(role, str) and role in ROLES):
-            note("unrecognized_role", f"Message {position} has the role {role!r}.")
+            note("unrecognized_role", f"Message {position} has the role {_quoted(role)}.")
         if "content" in message:
             _check_content(message.get("content"), role, bool(calls), position, note)
         if role == "tool" and not isinstance(message.get("tool_call_id"), str):
             note("message_missing_key", f"Message {position} (tool) has no 'tool_call_id' string naming the call it answers.")
         if "tool_calls" in message:
             _check_tool_calls(message["tool_calls"], position, note)
+        if "function_call" in message:
+            _check_function(message["function_call"], f"Message {position}, function_call", note)
         if message.get("weight", 0) not in (0, 1) or isinstance(message.get("weight"), str):
-            note("data_type", f"Message {position} has weight {message.get('weight')!r}; it must be 0 or 1.")
+            note("data_type", f"Message {position} has weight {_quoted(message.get('weight'))}; it must be 0 or 1.")
         if "name" in message and not isinstance(message["name"], str):
             note("data_type", f"Message {position} has a name that is not a string.")
     if not has_assistant:
@@ -129,6 +132,8 @@ def _check_content(content: Any, role: Any, has_calls: bool, position: int, note
     elif isinstance(content, list):
         if not content and not has_calls and role != "assistant":
             note("missing_content", f"Message {position} ({role}) is empty: its content list has no parts.")
+        elif content and role != "assistant" and all(_is_blank_text(part) for part in content):
+            note("missing_content", f"Message {position} ({role}) is empty: its text parts hold no text.")
         for number, part in enumerate(content, 1):
             if not isinstance(part, Mapping):
                 note("data_type", f"Message {position} has a content list whose parts are not objects.")
@@ -142,19 +147,27 @@ def _check_content(content: Any, role: Any, has_calls: bool, position: int, note
         note("missing_content", f"Message {position} ({role}) is empty.")
 
 
+def _is_blank_text(part: Any) -> bool:
+    return isinstance(part, Mapping) and part.get("type", "text") == "text" and isinstance(part.get("text"), str) and not part["text"].strip()
+
+
 def _check_tool_calls(calls: Any, position: int, note: Callable[[str, str], None]) -> None:
     """The shape OpenAI's fine-tuning upload requires of an assistant's tool calls."""
     if not isinstance(calls, list) or not calls:
         note("data_type", f"Message {position} has tool_calls that are not a non-empty list of calls.")
         return
     for number, call in enumerate(calls, 1):
-        function = call.get("function") if isinstance(call, Mapping) else None
-        if not isinstance(function, Mapping):
-            note("data_type", f'Message {position}, tool call {number}: needs a "function" object with "name" and "arguments".')
-        elif not isinstance(function.get("name"), str) or not function["name"]:
-            note("data_type", f'Message {position}, tool call {number}: its function has no "name".')
-        elif not isinstance(function.get("arguments"), str):
-            note("data_type", f'Message {position}, tool call {number}: its "arguments" must be a string of JSON, not a {_type_name(function.get("arguments"))}.')
+        _check_function(call.get("function") if isinstance(call, Mapping) else None, f"Message {position}, tool call {number}", note)
+
+
+def _check_function(function: Any, where: str, note: Callable[[str, str], None]) -> None:
+    """A called function as OpenAI requires it, in a tool call or a legacy `function_call`."""
+    if not isinstance(function, Mapping):
+        note("data_type", f'{where}: needs a function, an object with "name" and "arguments".')
+    elif not isinstance(function.get("name"), str) or not function["name"]:
+        note("data_type", f'{where}: its function has no "name".')
+    elif not isinstance(function.get("arguments"), str):
+        note("data_type", f'{where}: its "arguments" must be a string of JSON, not a {_type_name(function.get("arguments"))}.')
 
 
 def _chat(record: Any, line: int, index: int) -> Converted:
@@ -213,7 +226,7 @@ def _sharegpt(record: Any, line: int, index: int) -> Converted:
         role = SHAREGPT_ROLES.get(str(turn["from"]).lower())
         if role is None:
             hint = f"Use one of {', '.join(sorted(SHAREGPT_ROLES))} as \"from\"."
-            return [finding("unrecognized_role", line, f'Turn {position} is from {turn["from"]!r}.', hint)]
+            return [finding("unrecognized_role", line, f'Turn {position} is from {_quoted(turn["from"])}.', hint)]
         messages.append({"role": role, "content": turn["value"]})
     errors = validate_messages(messages, line)
     return errors or Example(messages=tuple(messages), line=line, index=index)
@@ -272,6 +285,12 @@ def auto_mapping(columns: list[str]) -> dict[str, str]:
 def _cell(value: Any) -> Any:
     # Table cells may be numbers (a label column of 0/1); their text is what the model should say.
     return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+
+def _quoted(value: Any, limit: int = 60) -> str:
+    """A value from the file as Python quotes it, cut short: a finding is one line, whatever the file holds."""
+    text = repr(value[: limit + 1] if isinstance(value, str) else value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _type_name(value: Any) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,16 +135,30 @@ def import_file(
     records = open_records(path, format, mapping)
     audit = Audit()
     count = 0
-    with AtomicWriter(target) as out:
-        for item in records.items:
-            audit.add(item)
-            if isinstance(item, Example):
-                out.write(orjson.dumps(item.to_chat()) + b"\n")
-                count += 1
-        errors, warnings = audit.findings()
-        if not errors:
-            out.commit()
+    try:
+        with AtomicWriter(target) as out:
+            for item in records.items:
+                audit.add(item)
+                if isinstance(item, Example):
+                    out.write(_chat_line(item))
+                    count += 1
+            errors, warnings = audit.findings()
+            if not errors:
+                out.commit()
+    except OSError as exc:  # the project's side: a full disk, a folder where the file goes
+        raise TuneError(
+            f"Cannot import {path} into {target}: {exc.strerror or exc}",
+            f"Check that {Path(target).parent} is a writable folder with free space and that {Path(target).name} in it is not a folder.",
+        ) from None
     return (0 if errors else count), LoadResult((), records.format, tuple(errors), tuple(warnings))
+
+
+def _chat_line(example: Example) -> bytes:
+    record = example.to_chat()
+    try:
+        return orjson.dumps(record) + b"\n"
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits, legal in a .json document: kept as written
+        return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
 
 def read_chat_jsonl(path: str | os.PathLike[str]) -> list[Example]:
@@ -211,9 +226,16 @@ def _table_converter(path: Path, columns: list[str], mapping: Mapping[str, str] 
     unknown = [column for column in mapping.values() if column not in columns]
     if missing or unknown:
         problem = f"no {' or '.join(missing)} column" if missing else f"no column {', '.join(map(repr, unknown))}"
+        # Quoted like the unknown ones: a header cell is data, and its control characters must not reach the terminal.
         raise UsageError(
-            f"{path}: {problem} (columns: {', '.join(columns) or 'none'})",
+            f"{path}: {problem} (columns: {', '.join(map(repr, columns)) or 'none'})",
             "Name the columns with --map prompt=COLUMN,response=COLUMN[,system=COLUMN].",
+        )
+    twice = [column for column in dict.fromkeys(mapping.values()) if columns.count(column) > 1]
+    if twice:  # each row keeps only the last of the cells under one name: the other would be lost unseen
+        raise UsageError(
+            f"{path}: the header names the column {twice[0]!r} twice, so which one holds the text is unclear",
+            "Rename one of the two columns in the header row, then run the command again.",
         )
     return row_converter(mapping)
 

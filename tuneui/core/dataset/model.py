@@ -67,5 +67,6 @@ def _text(content: Any) -> str | None:
     if content is None or isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "".join(part.get("text", "") for part in content if isinstance(part, Mapping))
+        # Only string texts: a part of another type (an image) may carry any "text" field at all.
+        return "".join(text for part in content if isinstance(part, Mapping) and isinstance(text := part.get("text"), str))
     return str(content)

@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Any, Iterator, Union
@@ -31,6 +32,11 @@ BINARY_SIGNATURES = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0", b"%PDF", b"\x1f\x8b", b
 SNIFF_BYTES = 8192
 # csv refuses fields over 128 KiB by default; long documents in a cell are legitimate data.
 CSV_FIELD_LIMIT = 2**31 - 1
+# A \uD800-\uDFFF escape is half of a UTF-16 pair. A half without its partner is legal JSON syntax
+# but no character: it cannot be written as UTF-8, so such a record is refused in every layout.
+_LONE_SURROGATE_ESCAPE = re.compile(
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
 
 Item = Union[tuple[int, Any], Finding]
 
@@ -98,6 +104,9 @@ def _byte_lines(path: Path) -> Iterator[bytes]:
 
 def first_char(head: bytes) -> str:
     """The first non-blank character, BOM skipped: '[' for a JSON array, '{' for objects."""
+    wide = wide_encoding(head)
+    if wide is not None:  # a UTF-16/32 file: its first character is in its own encoding
+        head = head.decode(wide, errors="ignore").lstrip("\ufeff").encode("utf-8")
     stripped = head[len(BOM) :] if head.startswith(BOM) else head
     stripped = stripped.lstrip()
     return chr(stripped[0]) if stripped and stripped[0] < 128 else ""
@@ -134,6 +143,7 @@ def iter_json_document(path: Path) -> Iterator[Item]:
         yield bad
         return
     decoder = json.JSONDecoder()
+    may_hold_surrogates = "\\u" in text and _LONE_SURROGATE_ESCAPE.search(text) is not None
     position = _skip_blank(text, 0)
     in_array = text.startswith("[", position)
     if in_array:
@@ -152,7 +162,10 @@ def iter_json_document(path: Path) -> Iterator[Item]:
         except RecursionError:
             yield finding("invalid_json", line, "The JSON value starting here is nested too deeply to be an example.")
             return
-        yield line, value
+        except ValueError:  # Python refuses integers of over 4,300 digits (a guard against slow parsing)
+            yield finding("invalid_json", line, "The JSON value starting here holds a number of thousands of digits.", "Remove the number, or write it as a string.")
+            return
+        yield (_lone_surrogate(line, value) if may_hold_surrogates else None) or (line, value)
         position = _skip_blank(text, position)
         if in_array:
             if text.startswith(",", position):
@@ -177,10 +190,10 @@ def read_csv(path: Path, delimiter: str) -> tuple[list[str], Iterator[Item], Fin
         header = [name.strip() for name in next(reader, [])]
     except csv.Error as exc:
         return [], iter(()), finding("invalid_json", 1, f"The header row cannot be read as CSV: {exc}.", "Fix the quoting in the header row.")
-    return header, _csv_rows(reader, header), None
+    return header, _csv_rows(reader, header, "\x00" in text), None
 
 
-def _csv_rows(reader: Any, header: list[str]) -> Iterator[Item]:
+def _csv_rows(reader: Any, header: list[str], has_nul: bool) -> Iterator[Item]:
     start = reader.line_num + 1
     while True:
         try:
@@ -193,7 +206,9 @@ def _csv_rows(reader: Any, header: list[str]) -> Iterator[Item]:
             else:
                 yield finding("invalid_json", start, f"This row cannot be read as CSV: {exc}.", "Fix the quoting: a quote inside a quoted cell is written twice (\"\").")
             return
-        if any(cell.strip() for cell in row):
+        if has_nul and any("\x00" in cell for cell in row):  # as in a JSONL line: a sign of a damaged export
+            yield finding("invalid_encoding", start, "A NUL byte in this row: text data never holds one.", "Remove the byte, or export this row again.")
+        elif any(cell.strip() for cell in row):
             yield start, {name: (row[i] if i < len(row) else None) for i, name in enumerate(header)}
         start = reader.line_num + 1
 
@@ -212,6 +227,22 @@ def _decode(data: bytes) -> tuple[str, Finding | None]:
         return "", _encoding_finding(data, exc)
 
 
+def _lone_surrogate(line: int, value: Any) -> Finding | None:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return _lone_surrogate_finding(line, f"\\u{ord(exc.object[exc.start]):04x}")
+    return None
+
+
+def _lone_surrogate_finding(line: int, escape: str) -> Finding:
+    return finding(
+        "invalid_encoding", line,
+        f"The text holds the escape {escape}: half of a UTF-16 surrogate pair without its other half, which is no character.",
+        "Write the character itself, or both halves of its pair (\\ud83d\\ude00 is 😀); remove the escape if it is noise.",
+    )  # fmt: skip
+
+
 def _unreadable_line(number: int, raw: bytes, exc: orjson.JSONDecodeError) -> Finding:
     nul = raw.find(b"\x00")
     if nul >= 0:
@@ -220,6 +251,15 @@ def _unreadable_line(number: int, raw: bytes, exc: orjson.JSONDecodeError) -> Fi
         raw.decode("utf-8")
     except UnicodeDecodeError as bad:
         return finding("invalid_encoding", number, f"Byte {raw[bad.start]:#04x} at column {bad.start + 1} is not UTF-8.")
+    lone = _LONE_SURROGATE_ESCAPE.search(raw.decode("utf-8")) if "surrogate" in exc.msg else None
+    if lone is not None:  # orjson refuses a lone surrogate escape; say what it is
+        return _lone_surrogate_finding(number, lone.group().lower())
+    if exc.msg == "unexpected content after document" and b"\r" in raw.rstrip(b"\r\n"):
+        # Old Mac line ends: records separated by CR alone, so the whole file is one line.
+        return finding(
+            "invalid_json", number, "Records are separated by carriage returns (CR) alone, so they all read as this one line.",
+            "Save the file with LF or CRLF line ends (an editor's line-ending setting), one record per line.",
+        )  # fmt: skip
     return finding("invalid_json", number, f"Invalid JSON: {exc.msg} (column {exc.colno}).")
 
 

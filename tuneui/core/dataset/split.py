@@ -73,7 +73,7 @@ def split(examples: Sequence[Example], val_fraction: float = 0.15, seed: int = 0
     val_positions = set(held_out)
     train = tuple(e for p, e in enumerate(examples) if p not in val_positions)
     val = tuple(e for p, e in enumerate(examples) if p in val_positions)
-    _refuse_if_too_small(len(examples), len(train), len(val), val_fraction)
+    _refuse_if_too_small(len(examples), len(train), len(val), val_fraction, [len(group) for group in groups.values()])
     return Split(train, val, stratified)
 
 
@@ -178,7 +178,16 @@ def _hold_out(groups: list[list[int]], val_fraction: float, rng: random.Random) 
     return chosen
 
 
-def _refuse_if_too_small(total: int, train: int, val: int, val_fraction: float) -> None:
+def _refuse_if_too_small(total: int, train: int, val: int, val_fraction: float, group_sizes: list[int]) -> None:
+    largest = max(group_sizes, default=0)
+    if train < MIN_TRAIN and total - largest < MIN_TRAIN:
+        # Held out, this one group leaves too little to train on: "lower the share" alone misleads.
+        others = " (a smaller --val or another --seed may hold out only the other prompts)" if len(group_sizes) > 1 else ""
+        raise SplitError(
+            f"{largest} of the {total} examples share one prompt, and one prompt's examples stay in one split: "
+            f"the split would leave {train} training examples",
+            f"Vary the prompts, or remove the repeats `tuneui data check` lists{others}.",
+        )
     if val < MIN_VAL:
         raise SplitError(
             f"{total} examples at a {val_fraction:.0%} validation share leave no validation example",
