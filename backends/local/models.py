@@ -17,6 +17,7 @@ from typing import Callable
 
 from backends.base import BackendError
 from backends.local.launch import child_environment
+from tuneui.core.children import module_command
 
 EMBEDDED_MODEL = "SmolLM2-135M-Instruct"
 HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
@@ -60,7 +61,7 @@ def ensure_embedded_model(progress: Progress | None = None, python: str = sys.ex
     if progress:
         progress(f"preparing {EMBEDDED_MODEL} once in {folder} (the next projects reuse it)")
     process = subprocess.Popen(
-        [python, "-m", "backends.local.model_convert", str(folder)],
+        module_command("backends.local.model_convert", str(folder), python=python),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

@@ -1,7 +1,7 @@
 """Token counting in helper processes: a big file's texts are counted on every core while it is read.
 
 The counter (bpe-openai's, else tiktoken's) holds the GIL, so threads cannot share it; processes
-can. `CountingPool` starts helpers (Python running `serve` for an encoding) and sends
+can. `CountingPool` starts helpers (`tuneui.core.token_workers ENCODING` as a module) and sends
 each a slice of a batch's distinct texts, counting a share itself; `tuneui data check` reads the
 next batch while the helpers count this one, and the caller's share adapts until neither waits.
 
@@ -22,18 +22,12 @@ from array import array
 from typing import IO, Callable, Sequence
 
 from tuneui.core import tokens
+from tuneui.core.children import module_command
 
 Collect = Callable[[], list[int]]
 BALANCE_STEP = 0.03
 MAX_INLINE_SHARE = 0.9
 _HEADER = struct.Struct("<I")
-# A helper must count with this very tuneui. `python -m` would put the working folder first on its
-# path, where a source checkout of another version (or a `tuneui.py`) would be imported instead and
-# its counts taken as exact: the helper imports with the working folder ('') left out.
-_HELPER = (
-    "import sys; sys.path[:] = [p for p in sys.path if p]; from tuneui.core.token_workers import serve; "
-    "serve(sys.argv[1], sys.stdin.buffer, sys.stdout.buffer)"
-)
 
 
 class CountingPool:
@@ -50,7 +44,8 @@ class CountingPool:
             try:
                 self._helpers.append(
                     subprocess.Popen(
-                        [sys.executable, "-c", _HELPER, encoding],
+                        # this tuneui's counting code, whatever the working folder holds
+                        module_command("tuneui.core.token_workers", encoding),
                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                     )  # fmt: skip
                 )
@@ -171,3 +166,6 @@ def serve(encoding: str, source: IO[bytes], sink: IO[bytes]) -> None:
         sink.write(array("I", tokens.encoded_lengths(encoding, texts)).tobytes())
         sink.flush()
 
+
+if __name__ == "__main__":
+    serve(sys.argv[1], sys.stdin.buffer, sys.stdout.buffer)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from tuneui.core.children import module_command
 from tuneui.core.workspace import Workspace
 from tuneui.guide.state import observe
 from tuneui.guide.step_table import TRAIN
@@ -125,7 +126,7 @@ class StepRunner:
     def run_command(
         self, args: Sequence[str], *, expect_json: bool = True, accept_codes: tuple[int, ...] = (0,)
     ) -> StepResult:
-        command = [self.python, "-m", "tuneui", "--project", str(self.workspace.root), *args]
+        command = module_command("tuneui", "--project", str(self.workspace.root), *args, python=self.python)
         if expect_json:
             command.append("--json")
         try:
