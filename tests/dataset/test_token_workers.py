@@ -85,3 +85,21 @@ def test_helpers_count_with_this_tuneui_not_one_in_the_working_folder(tmp_path, 
         pool.inline_share = 0.0
         assert pool.submit(TEXTS * 20)() == tokens.encoded_lengths("o200k_base", TEXTS * 20)
         assert len(pool._helpers) == 1  # counted by the helper, not in line after it failed
+
+
+def test_helpers_are_sized_to_the_file_not_to_every_core(write_jsonl, monkeypatch) -> None:
+    # Each helper holds its own encoding tables (about 90 MB): on a 64-core box a 9 MB file must
+    # not start 63 of them, and beyond a few the reading process is the bottleneck anyway.
+    path = write_jsonl(many_chats(200))
+    size = path.stat().st_size
+    started = []
+    real_pool = checks.CountingPool
+    monkeypatch.setattr(checks, "CountingPool", lambda encoding, helpers: started.append(helpers) or real_pool(encoding, helpers))
+    monkeypatch.setattr(checks, "cpu_cores", lambda: 64)
+    for pool_bytes, expected in ((size, 1), (size // 2, 2), (size // 100, checks.MAX_HELPERS)):
+        monkeypatch.setattr(checks, "POOL_MIN_BYTES", pool_bytes)
+        check(path)
+        assert started.pop() == expected
+    monkeypatch.setattr(checks, "cpu_cores", lambda: 2)
+    check(path)
+    assert started.pop() == 1  # one per core but the caller's
