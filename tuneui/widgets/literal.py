@@ -2,16 +2,21 @@
 control characters turned into visible symbols so none of them reaches the terminal.
 
 An example holding `[/bold]` must not crash a view, `[red]…` must keep its brackets, and
-`ESC ] 0 ; TITLE BEL` must not retitle the terminal. Every widget that shows such text takes it
-through `literal()` (a `rich.text.Text`, which Textual never parses as markup). No Textual here.
+`ESC ] 0 ; TITLE BEL` must not retitle the terminal. A lone surrogate (how Python holds the bytes of a
+file name that are not UTF-8, or what a JSON `\\udce9` escape reads as) is no character a terminal
+can take: it shows as that escape. Every widget that shows such text takes it through `literal()`
+(a `rich.text.Text`, which Textual never parses as markup). No Textual here.
 """
 
 from __future__ import annotations
+
+from functools import cache
 
 from rich.text import Text
 
 LAYOUT = "\n\t"  # control characters that are layout, not commands, where text spans lines
 DELETE = 0x7F
+SURROGATES = range(0xD800, 0xE000)
 
 
 def _symbol(code: int) -> str:
@@ -19,16 +24,22 @@ def _symbol(code: int) -> str:
         return chr(0x2400 + code)  # the Unicode control pictures: ESC shows as ␛, BEL as ␇
     if code == DELETE:
         return "␡"
+    if code in SURROGATES:
+        return f"\\u{code:04x}"
     return f"\\x{code:02x}"  # C1 controls (0x9B is a one-byte CSI) have no picture
 
 
-_VISIBLE = {code: _symbol(code) for code in [*range(0x20), DELETE, *range(0x80, 0xA0)]}
+_VISIBLE = {code: _symbol(code) for code in [*range(0x20), DELETE, *range(0x80, 0xA0), *SURROGATES]}
 
 
 def visible(text: str, keep: str = LAYOUT) -> str:
     """`text` with every control character but those in `keep` replaced by a visible symbol."""
-    table = {code: symbol for code, symbol in _VISIBLE.items() if chr(code) not in keep}
-    return text.translate(table)
+    return text.translate(_table(keep))
+
+
+@cache
+def _table(keep: str) -> dict[int, str]:
+    return {code: symbol for code, symbol in _VISIBLE.items() if chr(code) not in keep}
 
 
 def literal(text: object, style: str = "", keep: str = LAYOUT) -> Text:
