@@ -153,9 +153,10 @@ def _plan_text(plan: dict) -> Text:
     """The plan the run follows (the defaults rule's choices) and why, as `tuneui train` printed it."""
     text = Text()
     text.append("plan ", style="dim")
-    text.append(f"{plan.get('steps')} steps ({plan.get('epochs')} epochs), learning rate {plan.get('learning_rate')}, "
-                f"batch {plan.get('batch_size')}, LoRA r {plan.get('lora_r')} alpha {plan.get('lora_alpha')}, "
-                f"max length {plan.get('max_length')}")  # fmt: skip
+    # spec.json is a file like any other: a value edited by hand is shown as it is, never run.
+    text.append(visible(f"{plan.get('steps')} steps ({plan.get('epochs')} epochs), learning rate {plan.get('learning_rate')}, "
+                        f"batch {plan.get('batch_size')}, LoRA r {plan.get('lora_r')} alpha {plan.get('lora_alpha')}, "
+                        f"max length {plan.get('max_length')}"))  # fmt: skip
     for reason in plan.get("reasons") or ():
         text.append(visible(f"\n  {reason}"), style="dim")
     return text
