@@ -210,8 +210,9 @@ class WorkspaceWatch:
 
 def _total_steps(events: list[Event]) -> int | None:
     for event in reversed(events):
-        if event.type == "metrics" and event.data.get("total_steps"):
-            return int(event.data["total_steps"])
+        total = event.data.get("total_steps") if event.type == "metrics" else None
+        if isinstance(total, int) and total > 0:  # a provider's or a damaged file's other value counts for nothing
+            return total
     return None
 
 

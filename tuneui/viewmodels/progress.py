@@ -51,7 +51,8 @@ def progress_of(events: Iterable[Event]) -> ProgressSummary:
         if not isinstance(current, int):
             continue
         step = max(step, current)
-        total = data.get("total_steps") or total
+        if isinstance(data.get("total_steps"), int) and data["total_steps"] > 0:  # not text a provider sent
+            total = data["total_steps"]
         if isinstance(data.get("tokens_per_second"), (int, float)):
             speed = float(data["tokens_per_second"])
         if isinstance(data.get("train_loss"), (int, float)):
