@@ -1,0 +1,98 @@
+"""Names and values that come from the file system, a provider or a hand-edited run folder are shown
+literally too: a data file whose name is not UTF-8 (Python holds its bytes as lone surrogates, which a
+terminal cannot take), a run plan or a step count that is not what tuneui wrote."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from textual.widgets import Input
+
+from backends.base import Event
+from tuneui.app import create_app
+from tuneui.widgets.literal import restore_controls, visible
+
+from .conftest import examples, write_imported, write_run
+from .scripted import ScriptedRunner
+from .test_ui_literal import BIG, screen_text
+
+LATIN1_NAME = os.fsdecode(b"caf\xe9.jsonl")  # an old archive's Latin-1 name: 0xE9 is no UTF-8
+HOSTILE = "[red]x[/red] \x1b]0;TITLE\x07 \x1b[2J"
+
+
+def assert_no_surrogate(shown: str) -> None:
+    lone = [char for char in shown if 0xD800 <= ord(char) <= 0xDFFF]
+    assert not lone, f"lone surrogates reach the terminal: {lone!r}"
+
+
+async def _settle(pilot, app) -> None:
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def test_a_lone_surrogate_is_written_as_its_escape_and_restored_on_save() -> None:
+    assert visible("caf\udce9 \ud83d") == "caf\\udce9 \\ud83d"
+    assert restore_controls(visible("caf\udce9"), "caf\udce9") == "caf\udce9", "an unchanged edit keeps the text"
+
+
+async def test_a_data_file_whose_name_is_not_utf8_is_shown_escaped_in_the_dataset_view(project) -> None:
+    write_imported(project, examples(12), name=LATIN1_NAME)
+    app = create_app(project)
+    async with app.run_test(size=BIG, notifications=True) as pilot:
+        await pilot.press("f2")
+        await _settle(pilot, app)
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("ctrl+s")  # saved unchanged: the notification names the file too
+        await _settle(pilot, app)
+        shown = screen_text(app)
+        assert app.is_running
+        assert_no_surrogate(shown)
+        assert "caf\\udce9.jsonl: 12 examples" in shown
+        assert "Saved caf\\udce9.jsonl" in shown
+
+
+async def test_the_guide_names_a_file_whose_name_is_not_utf8_escaped(project) -> None:
+    class LatinRunner(ScriptedRunner):
+        def check(self):
+            result = super().check()
+            return type(result)(True, result.data, summary=f"Checked {LATIN1_NAME}: 0 errors, 2 warnings.")
+
+    write_imported(project, examples(12), name=LATIN1_NAME)
+    app = create_app(project)
+    app.runner = LatinRunner(project)
+    async with app.run_test(size=BIG) as pilot:
+        await pilot.pause()
+        app.screen.query_one("#prompt", Input).value = "/data"
+        await pilot.press("enter")
+        await _settle(pilot, app)
+        shown = screen_text(app)
+        assert_no_surrogate(shown)
+        assert "Checked caf\\udce9.jsonl" in shown
+
+
+async def test_a_run_plan_edited_by_hand_is_shown_literally(project) -> None:
+    folder = write_run(project, status="running")
+    spec = json.loads(folder.spec_path.read_text(encoding="utf-8"))
+    spec.setdefault("options", {})["plan"] = {"steps": HOSTILE, "epochs": 2, "learning_rate": HOSTILE, "reasons": [HOSTILE]}
+    folder.spec_path.write_text(json.dumps(spec), encoding="utf-8")
+    app = create_app(project)
+    async with app.run_test(size=BIG) as pilot:
+        await pilot.press("f4")
+        await pilot.pause()
+        shown = screen_text(app)
+        assert "\x1b" not in shown and "\x07" not in shown, "a control character reached the terminal"
+        assert "plan [red]x[/red] ␛]0;TITLE␇ ␛[2J steps" in shown
+
+
+async def test_a_step_count_that_is_not_a_number_neither_stops_the_app_nor_counts(project) -> None:
+    folder = write_run(project, status="running", total_steps=40)
+    folder.append_events([Event("metrics", {"step": 20, "total_steps": HOSTILE, "train_loss": 1.0}, 2000.0)])
+    app = create_app(project)
+    async with app.run_test(size=BIG) as pilot:
+        await pilot.press("f4")
+        await pilot.pause()
+        assert app.is_running
+        assert "step 20/40" in screen_text(app), "the last count that was a number stands"
