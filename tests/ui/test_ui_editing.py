@@ -160,3 +160,24 @@ async def test_cancel_on_a_finished_run_says_there_is_nothing_to_cancel(project)
         await _settle(pilot, app)
         assert type(app.screen).__name__ == "TrainScreen" and app.runner.calls == []
         assert any("nothing to cancel" in note.message for note in app._notifications)
+
+
+async def test_a_file_with_lines_that_hold_no_example_is_not_rewritten_without_them(project) -> None:
+    """A save writes the examples: a line that is none (broken JSON, a lone surrogate escape) would
+    vanish with it. Editing waits until that line is fixed, and says which line and why."""
+    lines = [examples(1)[0], "{ not json [red]x", '{"messages": [{"role": "user", "content": "caf\\udce9"}]}', *examples(4)]
+    path = write_imported(project, lines, name="all.jsonl")
+    before = path.read_bytes()
+    app = create_app(project)
+    async with app.run_test(size=(140, 45), notifications=True) as pilot:
+        await pilot.press("f2")
+        await _settle(pilot, app)
+        for key in ("enter", "d", "x", "a"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert type(app.screen).__name__ == "DatasetScreen", f"{key} opened {type(app.screen).__name__}"
+            await pilot.press("ctrl+s")
+            await _settle(pilot, app)
+        assert path.read_bytes() == before
+        messages = [note.message for note in app._notifications]
+        assert any("Lines 2, 3 of all.jsonl hold no example" in message for message in messages), messages

@@ -208,5 +208,15 @@ class DatasetScreen(Screen):
         if self.snapshot is not None and not self.snapshot.editable:
             self.notify("This file is read-only here: only OpenAI chat JSONL files are edited in place.", severity="warning")
             return False
+        if self.snapshot is not None and (unread := self.snapshot.lines_without_example()):
+            self.notify(visible(_would_drop(self.snapshot.path, unread)), severity="warning", timeout=10, markup=False)
+            return False
         return True
 
+
+def _would_drop(path: Path, lines: tuple[int, ...]) -> str:
+    """Why a file cannot be edited yet: a save writes its examples only, and these lines hold none."""
+    shown = ", ".join(map(str, lines[:5])) + (", …" if len(lines) > 5 else "")
+    if len(lines) == 1:
+        return f"Line {shown} of {path.name} holds no example, and a save would drop it: fix it in {path} (its finding says how), then edit here."
+    return f"Lines {shown} of {path.name} hold no example, and a save would drop them: fix them in {path} (their findings say how), then edit here."

@@ -39,6 +39,12 @@ class DatasetSnapshot:
     def editable(self) -> bool:
         return self.format == "chat" and self.path.suffix == ".jsonl"
 
+    def lines_without_example(self) -> tuple[int, ...]:
+        """The file's lines that hold no example (broken JSON, say): a save writes the examples,
+        so it would drop these lines."""
+        kept = {example.line for example in self.examples}
+        return tuple(sorted({f.line for f in self.findings if f.severity == "error" and f.line is not None and f.line not in kept}))
+
     def codes_at(self, line: int | None) -> tuple[str, ...]:
         return tuple(sorted({f.code for f in self.findings if f.line == line and line is not None}))
 
