@@ -11,6 +11,7 @@ from textual.widgets import Input
 
 from backends.base import Event
 from tuneui.app import create_app
+from tuneui.guide.runner import StepResult
 from tuneui.widgets.literal import restore_controls, visible
 
 from .conftest import examples, write_imported, write_run
@@ -96,3 +97,28 @@ async def test_a_step_count_that_is_not_a_number_neither_stops_the_app_nor_count
         await pilot.pause()
         assert app.is_running
         assert "step 20/40" in screen_text(app), "the last count that was a number stands"
+
+
+async def test_a_step_failure_naming_such_a_file_is_an_error_card_shown_literally(project) -> None:
+    class FailingRunner(ScriptedRunner):
+        def check(self):
+            raise FileNotFoundError(2, "No such file or directory", f"data/{LATIN1_NAME} {HOSTILE}")
+
+        def split(self):
+            return StepResult(False, title=f"{LATIN1_NAME}: no response column (columns: {HOSTILE})", hint=f"Map it. {HOSTILE}")
+
+    write_imported(project, examples(12), name="all.jsonl")
+    app = create_app(project)
+    app.runner = FailingRunner(project)
+    async with app.run_test(size=BIG, notifications=True) as pilot:
+        for command in ("/data", "/split"):
+            app.screen.query_one("#prompt", Input).value = command
+            await pilot.press("enter")
+            await _settle(pilot, app)
+        shown = screen_text(app)
+        assert app.is_running
+        assert_no_surrogate(shown)
+        assert "\x1b" not in shown and "\x07" not in shown, "a control character reached the terminal"
+        assert "FileNotFoundError" in shown and "'data/caf\\udce9.jsonl [red]x[/red]" in shown, "the exception quotes its path escaped"
+        assert "That did not work: caf\\udce9.jsonl: no response column (columns: [red]x[/red] ␛]0;TITLE␇ ␛[2J)" in shown
+        assert "Map it. [red]x[/red] ␛]0;TITLE␇ ␛[2J" in shown
