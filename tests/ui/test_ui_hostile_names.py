@@ -122,3 +122,19 @@ async def test_a_step_failure_naming_such_a_file_is_an_error_card_shown_literall
         assert "FileNotFoundError" in shown and "'data/caf\\udce9.jsonl [red]x[/red]" in shown, "the exception quotes its path escaped"
         assert "That did not work: caf\\udce9.jsonl: no response column (columns: [red]x[/red] ␛]0;TITLE␇ ␛[2J)" in shown
         assert "Map it. [red]x[/red] ␛]0;TITLE␇ ␛[2J" in shown
+
+
+async def test_a_rule_name_in_a_saved_evaluation_is_shown_literally(finished_project) -> None:
+    result_file = next(finished_project.runs_dir.glob("*/eval/result.json"))
+    result = json.loads(result_file.read_text(encoding="utf-8"))
+    result["rules"] = {"baseline": {"passed": 0, "total": 1}, "tuned": {"passed": 1, "total": 1}}
+    result["differing"][0]["rules_failed"] = {"baseline": [HOSTILE, f"{LATIN1_NAME} rule"], "tuned": []}
+    result_file.write_text(json.dumps(result), encoding="utf-8")
+    app = create_app(finished_project)
+    async with app.run_test(size=BIG) as pilot:
+        await pilot.press("f5")
+        await pilot.pause()
+        shown = screen_text(app)
+        assert "\x1b" not in shown and "\x07" not in shown, "a control character reached the terminal"
+        assert_no_surrogate(shown)
+        assert "broke: [red]x[/red] ␛]0;TITLE␇ ␛[2J, caf\\udce9.jsonl rule" in shown

@@ -98,8 +98,8 @@ def _side(title: str, other: str, mine: str, broke: tuple[str, ...] | None = Non
     text = Text()
     text.append(visible(title) + "\n", style="bold underline")
     if broke is not None:
-        # Text.append shows rule names literally: no markup in them is ever interpreted.
-        text.append(f"broke: {', '.join(broke)}\n" if broke else "passes every task rule\n", style="red" if broke else "green")
+        # Rule names are the project's text, read back from result.json: shown literally, like any answer.
+        text.append(visible(f"broke: {', '.join(broke)}") + "\n" if broke else "passes every task rule\n", style="red" if broke else "green")
     for piece, changed in word_diff(other, mine):
         text.append(visible(piece), style="reverse" if changed and piece.strip() else "")
     return text
