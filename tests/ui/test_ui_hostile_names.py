@@ -138,3 +138,18 @@ async def test_a_rule_name_in_a_saved_evaluation_is_shown_literally(finished_pro
         assert "\x1b" not in shown and "\x07" not in shown, "a control character reached the terminal"
         assert_no_surrogate(shown)
         assert "broke: [red]x[/red] ␛]0;TITLE␇ ␛[2J, caf\\udce9.jsonl rule" in shown
+
+
+async def test_a_line_number_edited_into_text_in_a_saved_evaluation_is_shown_literally(finished_project) -> None:
+    result_file = next(finished_project.runs_dir.glob("*/eval/result.json"))
+    result = json.loads(result_file.read_text(encoding="utf-8"))
+    result["differing"][0]["line"] = "Is [/bold] a tag? \x1b[2J"
+    result_file.write_text(json.dumps(result), encoding="utf-8")
+    app = create_app(finished_project)
+    async with app.run_test(size=BIG) as pilot:
+        await pilot.press("f5")
+        await pilot.pause()
+        shown = screen_text(app)
+        assert app.is_running
+        assert "\x1b" not in shown, "a control character reached the terminal"
+        assert "Is [/bold] a tag? ␛[2J" in shown

@@ -54,7 +54,8 @@ class EvaluateScreen(Screen):
         table.add_columns("line", "request", "judge", *(("rules (baseline → tuned)",) if self.evaluation.has_rules else ()))
         for example in self.evaluation.examples:
             rules = (_rules_cell(example),) if self.evaluation.has_rules else ()
-            table.add_row(str(example.line or "—"), literal(one_line(example.request, 60)), literal(example.judge or ""), *rules)
+            # A str cell is Rich markup to DataTable: every cell read from result.json goes through literal().
+            table.add_row(literal(example.line or "—"), literal(one_line(example.request, 60)), literal(example.judge or ""), *rules)
         table.focus()
         if self.evaluation.examples:
             self._show(self.evaluation.examples[0])
