@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
 from textual.widgets import Input
 
 from backends.base import Event
@@ -153,3 +154,20 @@ async def test_a_line_number_edited_into_text_in_a_saved_evaluation_is_shown_lit
         assert app.is_running
         assert "\x1b" not in shown, "a control character reached the terminal"
         assert "Is [/bold] a tag? ␛[2J" in shown
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["{ not json", json.dumps({"metrics": ["[red]x"], "verdict": "v"}), json.dumps({"differing": [{"judge": ["win"]}], "verdict": "v"})],
+    ids=["invalid json", "metrics a list", "judge a list"],
+)
+async def test_a_damaged_evaluation_is_named_in_the_evaluate_view_and_the_app_goes_on(finished_project, content) -> None:
+    result_file = next(finished_project.runs_dir.glob("*/eval/result.json"))
+    result_file.write_text(content, encoding="utf-8")
+    app = create_app(finished_project)
+    async with app.run_test(size=BIG) as pilot:
+        await pilot.press("f5")
+        await pilot.pause()
+        assert app.is_running and type(app.screen).__name__ == "EvaluateScreen"
+        shown = screen_text(app)
+        assert "result.json" in shown and "damaged" in shown, shown

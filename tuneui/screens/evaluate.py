@@ -10,6 +10,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from backends.runs import DamagedRunError
 from tuneui.core.workspace import Workspace
 from tuneui.viewmodels.cards import one_line
 from tuneui.viewmodels.evaluation import ComparedExample, Evaluation, read_evaluation, word_diff
@@ -43,8 +44,12 @@ class EvaluateScreen(Screen):
 
     def on_mount(self) -> None:
         run = observe(self.workspace).finished_run
-        self.evaluation = read_evaluation(self.workspace, run.run_id) if run else None
         verdict = self.query_one("#verdict", Static)
+        try:
+            self.evaluation = read_evaluation(self.workspace, run.run_id) if run else None
+        except DamagedRunError as exc:
+            verdict.update(literal(f"{exc.title}\n{exc.hint}"))
+            return
         if self.evaluation is None:
             verdict.update(f"No evaluation yet: type {EVALUATE.command} (or press r) once a run has finished.")
             return

@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from backends.runs import RunFolder
+from backends.runs import DamagedRunError, RunFolder
 from tuneui.core.dataset.loader import read_chat_jsonl
 from tuneui.core.files import read_json
 from tuneui.core.workspace import Workspace
 from tuneui.errors import TuneError
+from tuneui.guide.step_table import EVALUATE
 
 OUTCOME_WORDS = {"win": "tuned better", "loss": "baseline better", "tie": "tie"}
 
@@ -47,14 +48,26 @@ def read_evaluation(workspace: Workspace, run_id: str) -> Evaluation | None:
     """None when the run was never evaluated. Every held-out example when the saved answers are
     complete; otherwise the examples the evaluation singled out as differing most."""
     run = RunFolder(workspace.run_dir(run_id))
-    result = read_json(run.eval_dir / "result.json")
+    path = run.eval_dir / "result.json"
+    try:
+        result = read_json(path)
+        return None if result is None else _evaluation(workspace, run, result)
+    except (ValueError, TypeError, AttributeError) as exc:  # not JSON, not UTF-8, or a field of another type
+        shown = path.relative_to(workspace.root) if path.is_relative_to(workspace.root) else path
+        raise DamagedRunError(
+            f"{shown} is damaged, not the evaluation tuneui wrote: {type(exc).__name__}: {exc}",
+            f"Type {EVALUATE.command} to evaluate the run again (that rewrites it), or restore the file.",
+        ) from None
+
+
+def _evaluation(workspace: Workspace, run: RunFolder, result: Any) -> Evaluation:
     if not isinstance(result, Mapping):
-        return None
+        raise TypeError(f"a JSON {type(result).__name__}, not an object")
     metrics = result.get("metrics") or {}
     baseline, tuned = dict(metrics.get("baseline") or {}), dict(metrics.get("tuned") or {})
     rows = tuple((name, baseline.get(name), tuned.get(name)) for name in baseline if name in tuned)
     return Evaluation(
-        run_id=run_id,
+        run_id=run.run_id,
         verdict=str(result.get("verdict") or ""),
         baseline_variant=str(result.get("baseline_variant") or "baseline"),
         metrics=rows,
