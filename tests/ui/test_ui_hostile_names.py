@@ -171,3 +171,14 @@ async def test_a_damaged_evaluation_is_named_in_the_evaluate_view_and_the_app_go
         assert app.is_running and type(app.screen).__name__ == "EvaluateScreen"
         shown = screen_text(app)
         assert "result.json" in shown and "damaged" in shown, shown
+
+
+@pytest.mark.parametrize("content", ["{ not json", '{"rows": "[red]x"}', '{"rows": [1]}', "[1]"], ids=["invalid json", "rows text", "a row a number", "a list"])
+async def test_a_damaged_cost_report_is_named_in_the_cost_view_and_the_app_goes_on(project, content) -> None:
+    (project.reports_dir / "cost.json").write_text(content, encoding="utf-8")
+    app = create_app(project)
+    async with app.run_test(size=BIG) as pilot:
+        await pilot.press("f3")
+        await pilot.pause()
+        assert app.is_running and type(app.screen).__name__ == "CostScreen"
+        assert "reports/cost.json is damaged" in screen_text(app)

@@ -37,13 +37,20 @@ class CostScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        report = read_json(cost_report_path(self.workspace))
+        path = cost_report_path(self.workspace)
         table = self.query_one(DataTable)
         title = self.query_one("#cost-title", Static)
-        if not report:
+        try:
+            report = read_json(path)
+            card = cost_card(report) if report else None
+        except (ValueError, TypeError, AttributeError) as exc:  # not JSON, not UTF-8, or not the rows tuneui saved
+            shown = path.relative_to(self.workspace.root)
+            title.update(literal(f"{shown} is damaged, not the comparison tuneui saved: {type(exc).__name__}: {exc}\n"
+                                 f"Press r (or type {COST.command}) to estimate again (that rewrites it), or restore the file."))  # fmt: skip
+            return
+        if card is None:
             title.update(f"No estimate yet: press r (or type {COST.command}) to estimate every backend.")
             return
-        card = cost_card(report)
         title.update(literal(card.title))
         table.add_columns(*(literal(column) for column in card.columns))
         for row in card.rows:
