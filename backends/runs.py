@@ -97,7 +97,7 @@ class RunFolder:
     def read_status(self) -> dict[str, Any]:
         status = self._read_object(self.status_path)
         word = status.get("status", "queued")
-        if word not in STATES:
+        if not isinstance(word, str) or word not in STATES:
             # A hand-edited word must not pass for a verdict: not `failed` (resumable), not `succeeded`.
             raise self._damaged(self.status_path, f"its status {word!r} is not one of {', '.join(sorted(STATES))}")
         return status
@@ -229,6 +229,10 @@ class RunFolder:
             return None
         try:
             ref = ModelRef.from_dict(raw)
+            if not all(isinstance(value, str) for value in (ref.backend, ref.base_model, ref.kind)) or not all(
+                isinstance(value, (str, type(None))) for value in (ref.path, ref.model_id)
+            ):
+                raise TypeError("a field that should be text is not")
             return ModelRef(**{**ref.to_dict(), "path": self._resolved_path(ref.path), "base_model": self._resolved_path(ref.base_model)})
         except (AttributeError, TypeError) as exc:
             raise self._damaged(self.status_path, f"its model_ref is not a model ({exc})") from None

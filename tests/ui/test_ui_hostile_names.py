@@ -182,3 +182,29 @@ async def test_a_damaged_cost_report_is_named_in_the_cost_view_and_the_app_goes_
         await pilot.pause()
         assert app.is_running and type(app.screen).__name__ == "CostScreen"
         assert "reports/cost.json is damaged" in screen_text(app)
+
+
+async def test_a_status_word_that_is_not_text_makes_the_run_damaged_not_the_app_unopenable(project) -> None:
+    folder = write_run(project, status="running")
+    folder.status_path.write_text(json.dumps({"status": ["[red]x"], "backend": "local"}), encoding="utf-8")
+    app = create_app(project)
+    async with app.run_test(size=BIG) as pilot:
+        await pilot.press("f4")
+        await pilot.pause()
+        assert app.is_running
+        assert "damaged" in screen_text(app) and "status.json" in screen_text(app)
+
+
+async def test_a_tuned_model_whose_fields_are_not_text_leaves_the_chat_usable(finished_project) -> None:
+    from backends.runs import list_runs
+
+    folder = list_runs(finished_project.runs_dir)[-1]
+    status = json.loads(folder.status_path.read_text(encoding="utf-8"))
+    status["model_ref"] = {**status["model_ref"], "base_model": 3, "path": ["[red]x"]}
+    folder.status_path.write_text(json.dumps(status), encoding="utf-8")
+    app = create_app(finished_project)
+    async with app.run_test(size=BIG) as pilot:
+        await pilot.press("f6")
+        await pilot.pause()
+        assert app.is_running and type(app.screen).__name__ == "ChatScreen"
+        assert "No tuned model yet" in screen_text(app)
