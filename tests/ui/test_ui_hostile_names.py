@@ -208,3 +208,21 @@ async def test_a_tuned_model_whose_fields_are_not_text_leaves_the_chat_usable(fi
         await pilot.pause()
         assert app.is_running and type(app.screen).__name__ == "ChatScreen"
         assert "No tuned model yet" in screen_text(app)
+
+
+@pytest.mark.parametrize(
+    "metrics, time",
+    [({"train_loss": 1.0}, "[red]x"), ({"train_loss": 1.0}, None), ({"train_loss": float("nan"), "valid_loss": float("inf")}, 3000.0),
+     ({"train_loss": 1e308, "tokens_per_second": float("inf")}, 3000.0)],
+    ids=["time text", "time null", "loss NaN", "loss huge"],
+)
+async def test_a_metric_no_run_logs_is_left_out_of_the_train_view(project, metrics, time) -> None:
+    folder = write_run(project, status="running")
+    with folder.events_path.open("a", encoding="utf-8") as events:
+        events.write(json.dumps({"type": "metrics", "data": {"step": 20, **metrics}, "time": time}) + "\n")
+    app = create_app(project)
+    async with app.run_test(size=BIG) as pilot:
+        await pilot.press("f4")
+        await pilot.pause()
+        assert app.is_running
+        assert "step 20/40" in screen_text(app)

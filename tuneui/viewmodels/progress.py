@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Iterable
 
 from backends.base import Event
 
+LARGEST_MEASURE = 1e15  # plotting larger values overflows plotext's axis arithmetic
 OVERFIT_WINDOW = 2  # consecutive validation rises, with training loss falling, before warning
 
 
@@ -53,13 +55,14 @@ def progress_of(events: Iterable[Event]) -> ProgressSummary:
         step = max(step, current)
         if isinstance(data.get("total_steps"), int) and data["total_steps"] > 0:  # not text a provider sent
             total = data["total_steps"]
-        if isinstance(data.get("tokens_per_second"), (int, float)):
-            speed = float(data["tokens_per_second"])
-        if isinstance(data.get("train_loss"), (int, float)):
-            train.append((current, float(data["train_loss"])))
-            step_times.append((current, event.time))
-        if isinstance(data.get("valid_loss"), (int, float)):
-            valid.append((current, float(data["valid_loss"])))
+        if (tokens_per_second := _measured(data.get("tokens_per_second"))) is not None:
+            speed = tokens_per_second
+        if (train_loss := _measured(data.get("train_loss"))) is not None:
+            train.append((current, train_loss))
+            if (time := _measured(event.time)) is not None:
+                step_times.append((current, time))
+        if (valid_loss := _measured(data.get("valid_loss"))) is not None:
+            valid.append((current, valid_loss))
     best = min(valid, key=lambda point: point[1]) if valid else None
     return ProgressSummary(
         train_points=tuple(train),
@@ -71,6 +74,14 @@ def progress_of(events: Iterable[Event]) -> ProgressSummary:
         best_step=best[0] if best else None,
         best_valid_loss=best[1] if best else None,
     )
+
+
+def _measured(value: object) -> float | None:
+    """A number a run can have logged, else None: text, NaN, infinity or a magnitude no loss, speed
+    or clock reaches (a damaged events.jsonl, a provider's odd field) is left out, not plotted."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value) if abs(value) < LARGEST_MEASURE else None
 
 
 def _eta(step_times: list[tuple[int, float]], total: int | None) -> float | None:
