@@ -3,6 +3,7 @@ edit ask first; a tab typed in the editor is text; a failed chat reply is not se
 
 from __future__ import annotations
 
+import json
 from typing import Any, Iterator
 
 from textual.widgets import DataTable, Input, TextArea
@@ -181,3 +182,29 @@ async def test_a_file_with_lines_that_hold_no_example_is_not_rewritten_without_t
         assert path.read_bytes() == before
         messages = [note.message for note in app._notifications]
         assert any("Lines 2, 3 of all.jsonl hold no example" in message for message in messages), messages
+
+
+async def test_saving_an_example_unchanged_keeps_every_message_as_it_was(project) -> None:
+    """Content that is no plain string (text parts, the null of a tool call) is shown but kept as it
+    is, and a line or paragraph separator in a string is not turned into a newline."""
+    tool_call = [{"id": "c1", "type": "function", "function": {"name": "hours", "arguments": "{}"}}]
+    messages = [
+        {"role": "user", "content": [{"type": "text", "text": "Open [red]x[/red] \x1b[2J?"}]},
+        {"role": "assistant", "content": None, "tool_calls": tool_call},
+        {"role": "tool", "content": "9-6", "tool_call_id": "c1"},
+        {"role": "assistant", "content": "Tuesday\u2028to Saturday\u2029\r\n9-6."},
+    ]
+    path = write_imported(project, [json.dumps({"messages": messages}), *examples(4)], name="all.jsonl")
+    app = create_app(project)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await pilot.press("f2")
+        await _settle(pilot, app)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "ExampleModal"
+        editor_text = "\n".join(area.text for area in app.screen.query(TextArea))
+        assert '[{"type": "text", "text": "Open [red]x[/red] \\u001b[2J?"}]' in editor_text, "parts are shown as their JSON"
+        assert "\x1b" not in editor_text
+        await pilot.press("ctrl+s")
+        await _settle(pilot, app)
+        assert json.loads(path.read_text(encoding="utf-8").split("\n")[0])["messages"] == messages

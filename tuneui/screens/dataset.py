@@ -4,7 +4,7 @@ duplicate, delete. Every change is saved atomically and checked again at once.""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from textual import work
 from textual.app import ComposeResult
@@ -147,7 +147,7 @@ class DatasetScreen(Screen):
             return
         position = self.shown[self.query_one(DataTable).cursor_row]
 
-        def saved(contents: list[str] | None) -> None:
+        def saved(contents: list[Any] | None) -> None:
             if contents is not None and self.snapshot is not None:
                 examples = list(self.snapshot.examples)
                 examples[position] = with_messages(example, contents)
@@ -160,7 +160,7 @@ class DatasetScreen(Screen):
             return
         blank = blank_example(self.workspace.settings().project.system_prompt)
 
-        def saved(contents: list[str] | None) -> None:
+        def saved(contents: list[Any] | None) -> None:
             if contents is not None and self.snapshot is not None:
                 self._save([*self.snapshot.examples, with_messages(blank, contents)])
 

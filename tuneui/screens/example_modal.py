@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -26,11 +29,12 @@ class MessageArea(TextArea):
         await super()._on_key(event)
 
 
-class ExampleModal(ModalScreen[list[str] | None]):
+class ExampleModal(ModalScreen[list[Any] | None]):
     """Dismisses with the new contents of the messages, in order, or None when cancelled.
 
     Control characters are shown as symbols (an ESC must not reach the terminal) and put back on
-    save, so an unchanged message keeps its exact text."""
+    save, so an unchanged message keeps its exact text. A content that is no string (text parts,
+    the null of a tool call) is shown as its JSON, read-only, and saved as it was."""
 
     BINDINGS = [
         Binding("ctrl+s", "save", "Save", priority=True),
@@ -40,22 +44,26 @@ class ExampleModal(ModalScreen[list[str] | None]):
     def __init__(self, example: Example) -> None:
         super().__init__()
         self.example = example
-        self.originals = [str(message.get("content") or "") for message in example.messages]
+        self.originals = [message.get("content") for message in example.messages]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="example-box") as box:
             box.border_title = f"Example at line {self.example.line}" if self.example.line else "New example"
             with VerticalScroll():
-                for position, message in enumerate(self.example.messages):
-                    yield Label(literal(message.get("role", "?"), keep=""), classes="role")
-                    yield MessageArea(visible(self.originals[position]), id=f"message-{position}", soft_wrap=True, classes="message-edit")
+                for position, (message, original) in enumerate(zip(self.example.messages, self.originals)):
+                    text = isinstance(original, str)
+                    role = f"{message.get('role', '?')}{'' if text else ' (not plain text: kept as it is)'}"
+                    yield Label(literal(role, keep=""), classes="role")
+                    shown = original if text else json.dumps(original, ensure_ascii=False)
+                    yield MessageArea(visible(shown), id=f"message-{position}", soft_wrap=True, read_only=not text, classes="message-edit")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query(MessageArea).first().focus()
 
-    def contents(self) -> list[str]:
-        return [restore_controls(area.text, original) for area, original in zip(self.query(MessageArea), self.originals)]
+    def contents(self) -> list[Any]:
+        areas = self.query(MessageArea)
+        return [restore_controls(area.text, original) if isinstance(original, str) else original for area, original in zip(areas, self.originals)]
 
     def has_unsaved_edit(self) -> bool:
         return self.contents() != self.originals

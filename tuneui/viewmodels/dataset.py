@@ -87,7 +87,7 @@ def save_examples(workspace: Workspace, path: Path, examples: Sequence[Example])
     return read_dataset(path)
 
 
-def with_messages(example: Example, contents: Sequence[str]) -> Example:
+def with_messages(example: Example, contents: Sequence[Any]) -> Example:
     """The example with its messages' contents replaced, roles and other keys kept."""
     messages = tuple({**dict(message), "content": content} for message, content in zip(example.messages, contents))
     return replace(example, messages=messages)

@@ -16,6 +16,7 @@ from rich.text import Text
 
 LAYOUT = "\n\t"  # control characters that are layout, not commands, where text spans lines
 DELETE = 0x7F
+SEPARATORS = (0x2028, 0x2029)  # line and paragraph separators: an editor would split the text there
 SURROGATES = range(0xD800, 0xE000)
 
 
@@ -24,12 +25,12 @@ def _symbol(code: int) -> str:
         return chr(0x2400 + code)  # the Unicode control pictures: ESC shows as ␛, BEL as ␇
     if code == DELETE:
         return "␡"
-    if code in SURROGATES:
+    if code in SURROGATES or code in SEPARATORS:
         return f"\\u{code:04x}"
     return f"\\x{code:02x}"  # C1 controls (0x9B is a one-byte CSI) have no picture
 
 
-_VISIBLE = {code: _symbol(code) for code in [*range(0x20), DELETE, *range(0x80, 0xA0), *SURROGATES]}
+_VISIBLE = {code: _symbol(code) for code in [*range(0x20), DELETE, *range(0x80, 0xA0), *SEPARATORS, *SURROGATES]}
 
 
 def visible(text: str, keep: str = LAYOUT) -> str:
