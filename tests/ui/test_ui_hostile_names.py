@@ -34,6 +34,12 @@ async def _settle(pilot, app) -> None:
     await pilot.pause()
 
 
+def test_bidi_controls_are_written_as_escapes_so_a_name_cannot_read_backwards() -> None:
+    # "Trojan source": U+202E shows `data\u202elsnoj.exe` as `dataexe.jsonl` in a terminal that applies bidi.
+    assert visible("data\u202elsnoj.exe \u2066x\u2069") == "data\\u202elsnoj.exe \\u2066x\\u2069"
+    assert restore_controls(visible("a\u202eb"), "a\u202eb") == "a\u202eb"
+
+
 def test_a_lone_surrogate_is_written_as_its_escape_and_restored_on_save() -> None:
     assert visible("caf\udce9 \ud83d") == "caf\\udce9 \\ud83d"
     assert restore_controls(visible("caf\udce9"), "caf\udce9") == "caf\udce9", "an unchanged edit keeps the text"
