@@ -180,6 +180,7 @@ async def test_a_file_with_lines_that_hold_no_example_is_not_rewritten_without_t
             await pilot.press("ctrl+s")
             await _settle(pilot, app)
         assert path.read_bytes() == before
+        assert "read-only until the lines that hold no example are fixed" in str(app.screen.query_one("#dataset-title").render())
         messages = [note.message for note in app._notifications]
         assert any("Lines 2, 3 of all.jsonl hold no example" in message for message in messages), messages
 

@@ -109,6 +109,8 @@ class DatasetScreen(Screen):
         errors = sum(1 for f in snapshot.findings if f.severity == "error")
         warnings = len(snapshot.findings) - errors
         mode = "" if snapshot.editable else " · read-only (not a chat JSONL file)"
+        if snapshot.editable and snapshot.lines_without_example():
+            mode = " · read-only until the lines that hold no example are fixed"
         self.query_one("#dataset-title", Static).update(
             literal(
                 f"{snapshot.path.name}: {len(snapshot.examples)} examples, {errors} errors, {warnings} warnings"
