@@ -34,6 +34,19 @@ async def _settle(pilot, app) -> None:
     await pilot.pause()
 
 
+async def opened_view(project, key: str) -> tuple[str, str]:
+    """(the screen's class name, its text) after the view on `key` opens: the app still runs, and
+    no ESC or BEL reached the terminal."""
+    app = create_app(project)
+    async with app.run_test(size=BIG) as pilot:
+        await pilot.press(key)
+        await pilot.pause()
+        assert app.is_running
+        screen, shown = type(app.screen).__name__, screen_text(app)
+    assert "\x1b" not in shown and "\x07" not in shown, "a control character reached the terminal"
+    return screen, shown
+
+
 def test_bidi_controls_are_written_as_escapes_so_a_name_cannot_read_backwards() -> None:
     # "Trojan source": U+202E shows `data\u202elsnoj.exe` as `dataexe.jsonl` in a terminal that applies bidi.
     assert visible("data\u202elsnoj.exe \u2066x\u2069") == "data\\u202elsnoj.exe \\u2066x\\u2069"
@@ -86,24 +99,15 @@ async def test_a_run_plan_edited_by_hand_is_shown_literally(project) -> None:
     spec = json.loads(folder.spec_path.read_text(encoding="utf-8"))
     spec.setdefault("options", {})["plan"] = {"steps": HOSTILE, "epochs": 2, "learning_rate": HOSTILE, "reasons": [HOSTILE]}
     folder.spec_path.write_text(json.dumps(spec), encoding="utf-8")
-    app = create_app(project)
-    async with app.run_test(size=BIG) as pilot:
-        await pilot.press("f4")
-        await pilot.pause()
-        shown = screen_text(app)
-        assert "\x1b" not in shown and "\x07" not in shown, "a control character reached the terminal"
-        assert "plan [red]x[/red] ␛]0;TITLE␇ ␛[2J steps" in shown
+    _, shown = await opened_view(project, "f4")
+    assert "plan [red]x[/red] ␛]0;TITLE␇ ␛[2J steps" in shown
 
 
 async def test_a_step_count_that_is_not_a_number_neither_stops_the_app_nor_counts(project) -> None:
     folder = write_run(project, status="running", total_steps=40)
     folder.append_events([Event("metrics", {"step": 20, "total_steps": HOSTILE, "train_loss": 1.0}, 2000.0)])
-    app = create_app(project)
-    async with app.run_test(size=BIG) as pilot:
-        await pilot.press("f4")
-        await pilot.pause()
-        assert app.is_running
-        assert "step 20/40" in screen_text(app), "the last count that was a number stands"
+    _, shown = await opened_view(project, "f4")
+    assert "step 20/40" in shown, "the last count that was a number stands"
 
 
 async def test_a_step_failure_naming_such_a_file_is_an_error_card_shown_literally(project) -> None:
@@ -137,14 +141,9 @@ async def test_a_rule_name_in_a_saved_evaluation_is_shown_literally(finished_pro
     result["rules"] = {"baseline": {"passed": 0, "total": 1}, "tuned": {"passed": 1, "total": 1}}
     result["differing"][0]["rules_failed"] = {"baseline": [HOSTILE, f"{LATIN1_NAME} rule"], "tuned": []}
     result_file.write_text(json.dumps(result), encoding="utf-8")
-    app = create_app(finished_project)
-    async with app.run_test(size=BIG) as pilot:
-        await pilot.press("f5")
-        await pilot.pause()
-        shown = screen_text(app)
-        assert "\x1b" not in shown and "\x07" not in shown, "a control character reached the terminal"
-        assert_no_surrogate(shown)
-        assert "broke: [red]x[/red] ␛]0;TITLE␇ ␛[2J, caf\\udce9.jsonl rule" in shown
+    _, shown = await opened_view(finished_project, "f5")
+    assert_no_surrogate(shown)
+    assert "broke: [red]x[/red] ␛]0;TITLE␇ ␛[2J, caf\\udce9.jsonl rule" in shown
 
 
 async def test_a_line_number_edited_into_text_in_a_saved_evaluation_is_shown_literally(finished_project) -> None:
@@ -152,14 +151,8 @@ async def test_a_line_number_edited_into_text_in_a_saved_evaluation_is_shown_lit
     result = json.loads(result_file.read_text(encoding="utf-8"))
     result["differing"][0]["line"] = "Is [/bold] a tag? \x1b[2J"
     result_file.write_text(json.dumps(result), encoding="utf-8")
-    app = create_app(finished_project)
-    async with app.run_test(size=BIG) as pilot:
-        await pilot.press("f5")
-        await pilot.pause()
-        shown = screen_text(app)
-        assert app.is_running
-        assert "\x1b" not in shown, "a control character reached the terminal"
-        assert "Is [/bold] a tag? ␛[2J" in shown
+    _, shown = await opened_view(finished_project, "f5")
+    assert "Is [/bold] a tag? ␛[2J" in shown
 
 
 @pytest.mark.parametrize(
@@ -170,35 +163,23 @@ async def test_a_line_number_edited_into_text_in_a_saved_evaluation_is_shown_lit
 async def test_a_damaged_evaluation_is_named_in_the_evaluate_view_and_the_app_goes_on(finished_project, content) -> None:
     result_file = next(finished_project.runs_dir.glob("*/eval/result.json"))
     result_file.write_text(content, encoding="utf-8")
-    app = create_app(finished_project)
-    async with app.run_test(size=BIG) as pilot:
-        await pilot.press("f5")
-        await pilot.pause()
-        assert app.is_running and type(app.screen).__name__ == "EvaluateScreen"
-        shown = screen_text(app)
-        assert "result.json" in shown and "damaged" in shown, shown
+    screen, shown = await opened_view(finished_project, "f5")
+    assert screen == "EvaluateScreen"
+    assert "result.json" in shown and "damaged" in shown, shown
 
 
 @pytest.mark.parametrize("content", ["{ not json", '{"rows": "[red]x"}', '{"rows": [1]}', "[1]"], ids=["invalid json", "rows text", "a row a number", "a list"])
 async def test_a_damaged_cost_report_is_named_in_the_cost_view_and_the_app_goes_on(project, content) -> None:
     (project.reports_dir / "cost.json").write_text(content, encoding="utf-8")
-    app = create_app(project)
-    async with app.run_test(size=BIG) as pilot:
-        await pilot.press("f3")
-        await pilot.pause()
-        assert app.is_running and type(app.screen).__name__ == "CostScreen"
-        assert "reports/cost.json is damaged" in screen_text(app)
+    screen, shown = await opened_view(project, "f3")
+    assert screen == "CostScreen" and "reports/cost.json is damaged" in shown
 
 
 async def test_a_status_word_that_is_not_text_makes_the_run_damaged_not_the_app_unopenable(project) -> None:
     folder = write_run(project, status="running")
     folder.status_path.write_text(json.dumps({"status": ["[red]x"], "backend": "local"}), encoding="utf-8")
-    app = create_app(project)
-    async with app.run_test(size=BIG) as pilot:
-        await pilot.press("f4")
-        await pilot.pause()
-        assert app.is_running
-        assert "damaged" in screen_text(app) and "status.json" in screen_text(app)
+    _, shown = await opened_view(project, "f4")
+    assert "damaged" in shown and "status.json" in shown
 
 
 async def test_a_tuned_model_whose_fields_are_not_text_leaves_the_chat_usable(finished_project) -> None:
@@ -208,12 +189,8 @@ async def test_a_tuned_model_whose_fields_are_not_text_leaves_the_chat_usable(fi
     status = json.loads(folder.status_path.read_text(encoding="utf-8"))
     status["model_ref"] = {**status["model_ref"], "base_model": 3, "path": ["[red]x"]}
     folder.status_path.write_text(json.dumps(status), encoding="utf-8")
-    app = create_app(finished_project)
-    async with app.run_test(size=BIG) as pilot:
-        await pilot.press("f6")
-        await pilot.pause()
-        assert app.is_running and type(app.screen).__name__ == "ChatScreen"
-        assert "No tuned model yet" in screen_text(app)
+    screen, shown = await opened_view(finished_project, "f6")
+    assert screen == "ChatScreen" and "No tuned model yet" in shown
 
 
 @pytest.mark.parametrize(
@@ -226,9 +203,5 @@ async def test_a_metric_no_run_logs_is_left_out_of_the_train_view(project, metri
     folder = write_run(project, status="running")
     with folder.events_path.open("a", encoding="utf-8") as events:
         events.write(json.dumps({"type": "metrics", "data": {"step": 20, **metrics}, "time": time}) + "\n")
-    app = create_app(project)
-    async with app.run_test(size=BIG) as pilot:
-        await pilot.press("f4")
-        await pilot.pause()
-        assert app.is_running
-        assert "step 20/40" in screen_text(app)
+    _, shown = await opened_view(project, "f4")
+    assert "step 20/40" in shown
