@@ -12,6 +12,8 @@ from typing import Any, Iterable, Mapping
 
 from backends.base import Event
 
+LARGEST_MEASURE = 1e15  # no loss, speed or clock gets near; plotting beyond it overflows plotext's axes
+
 
 def is_event(raw: Any) -> bool:
     """Is a parsed line of events.jsonl an event? Lines that are not are skipped and get no seq."""
@@ -35,12 +37,12 @@ def summarize_metrics(events: Iterable[Event]) -> dict[str, Any]:
         step = data.get("step")
         if isinstance(step, int) and step > summary["steps"]:
             summary["steps"] = step
-        train = _finite(data.get("train_loss"))
+        train = measured(data.get("train_loss"))
         if train is not None:
             if summary["first_train_loss"] is None:
                 summary["first_train_loss"] = train
             summary["last_train_loss"] = train
-        valid = _finite(data.get("valid_loss"))
+        valid = measured(data.get("valid_loss"))
         if valid is not None:
             summary["last_valid_loss"] = valid
             if summary["best_valid_loss"] is None or valid < summary["best_valid_loss"]:
@@ -72,7 +74,14 @@ def without_superseded(events: list[Event]) -> list[Event]:
     return [event for event in events if event.seq not in dropped] if dropped else events
 
 
-def _finite(value: Any) -> float | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+def measured(value: Any) -> float | None:
+    """A number a run can have logged (a loss, a speed, a clock), else None: text, NaN, infinity or a
+    magnitude nothing reaches (a damaged events.jsonl, a provider's odd field) counts for nothing."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and abs(value) < LARGEST_MEASURE:
         return float(value)
     return None
+
+
+def step_count(value: Any) -> int | None:
+    """A step number or total as a run logs it (a positive whole number), else None."""
+    return value if type(value) is int and value > 0 else None

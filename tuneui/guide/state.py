@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 from backends.base import TERMINAL_STATES, BackendError, Event
-from backends.run_events import summarize_metrics, without_superseded
+from backends.run_events import step_count, summarize_metrics, without_superseded
 from backends.runs import RunFolder, list_runs
 from tuneui.core.workspace import Workspace
 from tuneui.guide.step_table import BASELINE, COST, DATASET, EVALUATE, STEP_NAMES, TRAIN
@@ -210,8 +210,8 @@ class WorkspaceWatch:
 
 def _total_steps(events: list[Event]) -> int | None:
     for event in reversed(events):
-        total = event.data.get("total_steps") if event.type == "metrics" else None
-        if isinstance(total, int) and total > 0:  # a provider's or a damaged file's other value counts for nothing
+        total = step_count(event.data.get("total_steps")) if event.type == "metrics" else None
+        if total is not None:
             return total
     return None
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Iterable
 
 from backends.base import Event
+from backends.run_events import measured, step_count
 
-LARGEST_MEASURE = 1e15  # plotting larger values overflows plotext's axis arithmetic
 OVERFIT_WINDOW = 2  # consecutive validation rises, with training loss falling, before warning
 
 
@@ -53,35 +52,26 @@ def progress_of(events: Iterable[Event]) -> ProgressSummary:
         if not isinstance(current, int):
             continue
         step = max(step, current)
-        if isinstance(data.get("total_steps"), int) and data["total_steps"] > 0:  # not text a provider sent
-            total = data["total_steps"]
-        if (tokens_per_second := _measured(data.get("tokens_per_second"))) is not None:
+        total = step_count(data.get("total_steps")) or total
+        if (tokens_per_second := measured(data.get("tokens_per_second"))) is not None:
             speed = tokens_per_second
-        if (train_loss := _measured(data.get("train_loss"))) is not None:
+        if (train_loss := measured(data.get("train_loss"))) is not None:
             train.append((current, train_loss))
-            if (time := _measured(event.time)) is not None:
+            if (time := measured(event.time)) is not None:
                 step_times.append((current, time))
-        if (valid_loss := _measured(data.get("valid_loss"))) is not None:
+        if (valid_loss := measured(data.get("valid_loss"))) is not None:
             valid.append((current, valid_loss))
     best = min(valid, key=lambda point: point[1]) if valid else None
     return ProgressSummary(
         train_points=tuple(train),
         valid_points=tuple(valid),
         step=step,
-        total_steps=int(total) if total else None,
+        total_steps=total,
         tokens_per_second=speed,
-        eta_seconds=_eta(step_times, int(total) if total else None),
+        eta_seconds=_eta(step_times, total),
         best_step=best[0] if best else None,
         best_valid_loss=best[1] if best else None,
     )
-
-
-def _measured(value: object) -> float | None:
-    """A number a run can have logged, else None: text, NaN, infinity or a magnitude no loss, speed
-    or clock reaches (a damaged events.jsonl, a provider's odd field) is left out, not plotted."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return None
-    return float(value) if abs(value) < LARGEST_MEASURE else None
 
 
 def _eta(step_times: list[tuple[int, float]], total: int | None) -> float | None:
