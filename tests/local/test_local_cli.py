@@ -71,3 +71,10 @@ def test_progress_lines_are_short_and_uniform():
     assert progress_line(Event("metrics", {"step": 8, "total_steps": 40, "valid_loss": 0.5}, 0.0)) == "step 8/40  valid 0.5000"
     assert progress_line(Event("status", {"status": "running", "resumed_from_step": 20}, 0.0)) == "status running (resumed from step 20)"
     assert progress_line(Event("checkpoint", {"step": 20}, 0.0)) == "checkpoint at step 20"
+
+
+def test_a_progress_line_leaves_out_what_no_run_logs():
+    # A damaged events.jsonl or a provider's odd field: `tuneui train --follow` must go on printing.
+    odd = Event("metrics", {"step": 9, "total_steps": "[red]x", "train_loss": "NaN?", "learning_rate": None, "tokens_per_second": "fast"}, 0.0)
+    assert progress_line(odd) == "step 9/?"
+    assert progress_line(Event("metrics", {"step": 9, "valid_loss": float("inf")}, 0.0)) == "step 9/?"

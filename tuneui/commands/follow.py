@@ -9,6 +9,8 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from backends.run_events import measured, step_count
+
 if TYPE_CHECKING:
     from backends.base import Backend, Event, JobStatus
 
@@ -41,15 +43,17 @@ def progress_line(event: "Event") -> str | None:
     """One short, uniform line per event, in the manner of nanoGPT's logs."""
     data = event.data
     if event.type == "metrics":
-        parts = [f"step {data.get('step', '?')}/{data.get('total_steps') or '?'}"]
-        if data.get("train_loss") is not None:
-            parts.append(f"train {data['train_loss']:.4f}")
-        if data.get("valid_loss") is not None:
-            parts.append(f"valid {data['valid_loss']:.4f}")
-        if data.get("learning_rate") is not None:
-            parts.append(f"lr {data['learning_rate']:.2e}")
-        if data.get("tokens_per_second"):
-            parts.append(f"{data['tokens_per_second']:,.0f} tok/s")
+        # Only numbers a run logs: a damaged events.jsonl or a provider's odd field is left out.
+        step = data.get("step")
+        parts = [f"step {step if type(step) is int else '?'}/{step_count(data.get('total_steps')) or '?'}"]
+        if (train := measured(data.get("train_loss"))) is not None:
+            parts.append(f"train {train:.4f}")
+        if (valid := measured(data.get("valid_loss"))) is not None:
+            parts.append(f"valid {valid:.4f}")
+        if (rate := measured(data.get("learning_rate"))) is not None:
+            parts.append(f"lr {rate:.2e}")
+        if speed := measured(data.get("tokens_per_second")):
+            parts.append(f"{speed:,.0f} tok/s")
         return "  ".join(parts)
     if event.type == "checkpoint":
         return f"checkpoint at step {data.get('step')}"
