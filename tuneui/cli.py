@@ -110,10 +110,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _print_error(title: str, hint: str) -> None:
     from tuneui.core.secrets import redact
+    from tuneui.core.visible import visible
 
-    print(f"error: {redact(title)}", file=sys.stderr)
+    # A title may quote a provider's answer or a file's content: redacted, and no control character reaches the terminal.
+    print(f"error: {visible(redact(title))}", file=sys.stderr)
     if hint:
-        print(f"  hint: {redact(hint)}", file=sys.stderr)
+        print(f"  hint: {visible(redact(hint))}", file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -78,3 +78,14 @@ def test_a_progress_line_leaves_out_what_no_run_logs():
     odd = Event("metrics", {"step": 9, "total_steps": "[red]x", "train_loss": "NaN?", "learning_rate": None, "tokens_per_second": "fast"}, 0.0)
     assert progress_line(odd) == "step 9/?"
     assert progress_line(Event("metrics", {"step": 9, "valid_loss": float("inf")}, 0.0)) == "step 9/?"
+
+
+def test_status_shows_a_run_error_literally(workspace):
+    # The error comes from a provider or a worker's exception: it must not command the terminal.
+    from backends.runs import RunFolder
+
+    spec = TrainSpec(run_id="20261123-120000-abcd", backend="local", model="models/tiny", train_file=str(workspace.train_file))
+    RunFolder.create(workspace.runs_dir, spec).write_status(status="failed", error="quota \x1b]0;OWNED\x07 exceeded\x1b[2J")
+    out = run_cli(workspace.root, "status", spec.run_id)
+    assert "\x1b" not in out.stdout + out.stderr and "\x07" not in out.stdout + out.stderr
+    assert "error: quota ␛]0;OWNED␇ exceeded␛[2J" in out.stdout

@@ -10,6 +10,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from backends.run_events import measured, step_count
+from tuneui.core.visible import visible
 
 if TYPE_CHECKING:
     from backends.base import Backend, Event, JobStatus
@@ -59,18 +60,18 @@ def progress_line(event: "Event") -> str | None:
         return f"checkpoint at step {data.get('step')}"
     if event.type == "status":
         extra = f" (resumed from step {data['resumed_from_step']})" if "resumed_from_step" in data else ""
-        return f"status {data.get('status')}{extra}"
+        return f"status {visible(str(data.get('status')))}{extra}"
     if event.type == "log" and data.get("message"):
-        return f"note: {data['message']}"
+        return f"note: {visible(str(data['message']))}"
     return None
 
 
 def _print_outcome(backend: "Backend", current: "JobStatus") -> None:
     hint = resume_hint(backend, current)
     if current.status == "succeeded":
-        print(f"Run {current.run_id} succeeded: {current.model_ref.label if current.model_ref else ''}")
+        print(f"Run {current.run_id} succeeded: {visible(current.model_ref.label) if current.model_ref else ''}")
     elif current.status == "failed":
-        print(f"Run {current.run_id} failed: {current.error or 'see its worker.log'}", file=sys.stderr)
+        print(f"Run {current.run_id} failed: {visible(current.error or 'see its worker.log')}", file=sys.stderr)
         if hint:
             print(f"  hint: fix the cause, then {hint}", file=sys.stderr)
     else:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from tuneui.commands import print_json, workspace_of
 from tuneui.commands.follow import loss_text, resume_hint
+from tuneui.core.visible import visible
 from tuneui.errors import UsageError
 
 if TYPE_CHECKING:
@@ -42,13 +43,14 @@ def _cmd_status(args: argparse.Namespace) -> int:
         print_json(current.to_json())
         return 0
     metrics = current.metrics
-    print(f"Run {current.run_id} on {current.backend}: {current.status}" + (f" (job {current.job_id})" if current.job_id else ""))
+    # The job id, model label and error come from a provider or a worker: printed with their control characters visible.
+    print(f"Run {current.run_id} on {current.backend}: {current.status}" + (f" (job {visible(current.job_id)})" if current.job_id else ""))
     print(f"  steps {metrics.get('steps', 0)}  train loss {loss_text(metrics.get('first_train_loss'))} -> {loss_text(metrics.get('last_train_loss'))}"
           f"  valid loss {loss_text(metrics.get('last_valid_loss'))} (best {loss_text(metrics.get('best_valid_loss'))} at step {metrics.get('best_step') or '-'})")  # fmt: skip
     if current.model_ref is not None:
-        print(f"  model: {current.model_ref.label}")
+        print(f"  model: {visible(current.model_ref.label)}")
     if current.error:
-        print(f"  error: {current.error}")
+        print(f"  error: {visible(current.error)}")
     hint = resume_hint(backend, current)
     if hint:
         print(f"  {hint}")
@@ -84,11 +86,11 @@ def _cmd_runs(args: argparse.Namespace) -> int:
         except DamagedRunError as exc:
             # One damaged folder must not hide the other runs: list it, and say why below.
             print(f"{folder.run_id:<22} {'?':<9} {'damaged':<10}")
-            print(f"note: {exc.title}", file=sys.stderr)
+            print(f"note: {visible(exc.title)}", file=sys.stderr)
             damaged += 1
             continue
         print(f"{folder.run_id:<22} {current.backend:<9} {current.status:<10} {current.metrics.get('steps', 0):>6} "
-              f"{loss_text(current.metrics.get('best_valid_loss')):>10}  {spec.model}")  # fmt: skip
+              f"{loss_text(current.metrics.get('best_valid_loss')):>10}  {visible(spec.model)}")  # fmt: skip
     return 1 if damaged else 0
 
 
