@@ -16,7 +16,6 @@ from tuneui.core.workspace import Workspace, find_workspace
 from tuneui.errors import UsageError
 
 IMPORTED_NAME = "all.jsonl"  # data/all.jsonl: every imported example, before the split
-MAX_SEED = 2**31  # numpy (under every trainer) and OpenAI's API both take seeds below this
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -109,6 +108,8 @@ def _cmd_split(args: argparse.Namespace) -> int:
     settings = workspace.settings()
     val_fraction = settings.data.val_fraction if args.val is None else args.val
     seed = settings.data.seed if args.seed is None else args.seed
+    from tuneui.core.settings import MAX_SEED
+
     if not 0 <= seed < MAX_SEED:  # the seed goes on to training, whose libraries refuse it only then
         raise UsageError(f"--seed {seed} is out of range", f"Use a whole number from 0 to {MAX_SEED - 1:,}.")
     result = split(read_chat_jsonl(_imported_file(workspace)), val_fraction, seed)

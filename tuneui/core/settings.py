@@ -205,11 +205,14 @@ class ProjectSettings(_Section):
     system_prompt: str = _setting("", "The system prompt used by the baseline and in training data.")
 
 
+# numpy (under every trainer) refuses seeds outside 0..2**32-1, and OpenAI's API takes a 31-bit one.
+MAX_SEED = 2**31
+
+
 @dataclass
 class DataSettings(_Section):
     val_fraction: float = _setting(0.15, "Share of examples held out for validation.", gt=0, lt=1)
-    # numpy (under every trainer) refuses seeds outside 0..2**32-1, and OpenAI's API takes a 31-bit one.
-    seed: int = _setting(0, "Seed of the split and of k-shot example choice.", ge=0, lt=2**31)
+    seed: int = _setting(0, "Seed of the split and of k-shot example choice.", ge=0, lt=MAX_SEED)
 
 
 @dataclass
