@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from tuneui.commands import print_json, workspace_of
 from tuneui.commands import runs as run_commands
 from tuneui.commands.follow import follow
+from tuneui.core.visible import visible
 from tuneui.errors import UsageError
 
 if TYPE_CHECKING:
@@ -79,7 +80,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if args.json:
             print_json(_with_plan(current.to_json(), plan))
         else:
-            print(f"Started run {run_id} on {current.backend} (job {current.job_id}).")
+            print(f"Started run {run_id} on {current.backend} (job {visible(str(current.job_id))}).")  # the provider's id
             print(f"Follow it: tuneui status {run_id}    Stop it: tuneui cancel {run_id}")
         return 0
     final = follow(backend, run_id, after, quiet=args.json)
