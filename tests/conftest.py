@@ -56,3 +56,108 @@ def _no_real_keys(monkeypatch: pytest.MonkeyPatch) -> None:
 def _own_device_locks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Each test its own device locks: a worker a test left exiting does not refuse the next one's run.
     monkeypatch.setenv("TUNEUI_LOCK_DIR", str(tmp_path / "device-locks"))
+
+
+# The fast tier: a test without the `integration` or `e2e` mark (or the older `slow`) runs in
+# this process alone. It starts no process, opens no network socket, imports no torch and does
+# not sleep, so the whole tier runs in well under a minute; a test that needs any of these says so
+# with its mark and runs in the integration tier. The guard fails such a test instead of letting
+# the fast tier slowly grow slow again.
+_OUTSIDE_FAST_TIER = ("integration", "e2e", "slow")
+_ML_STACK = ("torch", "transformers", "peft", "trl", "bitsandbytes", "accelerate")
+# Tiny waits (a lock's retry, a poll's yield to another thread) are allowed; a sleep that adds up
+# to this much in one test is a real wait and belongs in the integration tier.
+_FAST_TIER_SLEEP_BUDGET_S = 0.5
+
+
+class FastTierViolation(AssertionError):
+    """A test in the fast tier did what only the integration tier may do."""
+
+
+def _fast_tier_violation(what: str) -> FastTierViolation:
+    return FastTierViolation(
+        f"{what} in a fast-tier test: mark the test (or its module) @pytest.mark.integration"
+    )
+
+
+class _MLStackBlocker:
+    """A meta-path finder that refuses the ML stack while a fast-tier test runs."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in _ML_STACK:
+            raise _fast_tier_violation(f"import {name}")
+        return None
+
+
+def _is_fast_tier(item: pytest.Item) -> bool:
+    return not any(item.get_closest_marker(mark) for mark in _OUTSIDE_FAST_TIER)
+
+
+@pytest.fixture(autouse=True)
+def _fast_tier_guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    if not _is_fast_tier(request.node):
+        yield
+        return
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    def refuse_process(*_args, **_kwargs):
+        raise _fast_tier_violation("a child process")
+
+    monkeypatch.setattr(subprocess.Popen, "_execute_child", refuse_process)
+    for name in ("fork", "forkpty", "posix_spawn", "posix_spawnp", "system", "execv", "execve"):
+        if hasattr(os, name):
+            monkeypatch.setattr(os, name, refuse_process)
+
+    real_connect, real_bind = socket.socket.connect, socket.socket.bind
+
+    def network_only(real):
+        # asyncio's self-pipe is an AF_UNIX socketpair: only network families are refused.
+        def guarded(self, address, *args):
+            if self.family in (socket.AF_INET, socket.AF_INET6):
+                raise _fast_tier_violation(f"a network socket to {address!r}")
+            return real(self, address, *args)
+
+        return guarded
+
+    monkeypatch.setattr(socket.socket, "connect", network_only(real_connect))
+    monkeypatch.setattr(socket.socket, "bind", network_only(real_bind))
+
+    slept = [0.0]
+    real_sleep = time.sleep
+
+    def counted_sleep(seconds: float) -> None:
+        slept[0] += max(0.0, float(seconds))
+        if slept[0] > _FAST_TIER_SLEEP_BUDGET_S:
+            raise _fast_tier_violation(f"sleeping {slept[0]:.2f} s")
+        real_sleep(seconds)
+
+    monkeypatch.setattr(time, "sleep", counted_sleep)
+    blocker = _MLStackBlocker()
+    sys.meta_path.insert(0, blocker)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(blocker)
+
+
+# A test that uses one of these fixtures is in the integration tier by that alone: a provider's
+# fake server (`fake_openai`, `fake_together`, ... every `fake_*` fixture listens on 127.0.0.1), or
+# a model built or prepared with torch.
+_INTEGRATION_FIXTURES = frozenset({"embedded_model", "tiny_model"})
+
+
+def _needs_integration_tier(item: pytest.Item) -> bool:
+    names = getattr(item, "fixturenames", ())
+    return any(name in _INTEGRATION_FIXTURES or name.startswith("fake_") for name in names)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        # `slow` predates the tiers and means the same as `e2e`: `-m "not e2e"` leaves both out.
+        if item.get_closest_marker("slow") and not item.get_closest_marker("e2e"):
+            item.add_marker(pytest.mark.e2e)
+        if _is_fast_tier(item) and _needs_integration_tier(item):
+            item.add_marker(pytest.mark.integration)

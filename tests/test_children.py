@@ -10,6 +10,8 @@ import pytest
 
 from tuneui.core.children import module_command
 
+pytestmark = pytest.mark.integration  # local servers, child processes or torch
+
 
 @pytest.fixture
 def shadowing_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

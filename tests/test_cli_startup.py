@@ -29,12 +29,14 @@ def _open(tmp_path, *argv: str) -> dict:
     return json.loads(result.stdout.splitlines()[-1])
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("form", [("--project", "{dir}"), ("--project={dir}",)])
 def test_opening_the_app_loads_no_command_group_and_no_pydantic(tmp_path, form) -> None:
     opened = _open(tmp_path, *(part.format(dir=tmp_path / "project") for part in form))
     assert opened == {"root": str(tmp_path / "project"), "loaded": []}
 
 
+@pytest.mark.integration
 def test_plain_tuneui_opens_the_current_folder(tmp_path) -> None:
     assert _open(tmp_path)["root"] == str(tmp_path.resolve())
 

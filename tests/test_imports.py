@@ -8,6 +8,8 @@ Modules are imported in a fresh interpreter, because this test process has impor
 
 from __future__ import annotations
 
+import pytest
+
 import ast
 import configparser
 import json
@@ -72,6 +74,7 @@ def _newly_loaded(modules: list[str]) -> dict[str, set[str]]:
     return {name: set(added) for name, added in json.loads(result.stdout.splitlines()[-1]).items()}
 
 
+@pytest.mark.integration
 def test_no_module_loads_the_ml_stack_and_only_the_ui_loads_textual() -> None:
     modules = [name for name in _modules() if not name.endswith("__main__") and name not in WORKER_ONLY]
     below_ui = [name for name in modules if not _is_ui(name)]
@@ -94,6 +97,7 @@ def test_worker_only_modules_are_imported_by_the_worker_only() -> None:
         assert found == importers, worker_only
 
 
+@pytest.mark.integration
 def test_the_local_backend_from_the_registry_stays_light(tmp_path: Path) -> None:
     """What the UI process runs to check a local project: no ML stack, no Textual."""
     code = (

@@ -128,6 +128,7 @@ def test_bad_data_is_exit_1_with_the_line(tmp_path, capsys):
     assert bad.read_bytes() == before
 
 
+@pytest.mark.integration
 def test_headless_comparison_saves_the_cost_step_like_the_guide(project, capsys, monkeypatch):
     """`tuneui estimate` on the project's split is the Cost step: reports/cost.json is written
     without the guide, and the guide's step writes the very same file."""

@@ -35,6 +35,7 @@ def _fake_smi(folder, output: str, code: int = 0) -> None:
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
 
 
+@pytest.mark.integration
 def test_find_gpus_runs_nvidia_smi_and_honours_visible_devices(tmp_path, monkeypatch):
     _fake_smi(tmp_path, SMI_OUTPUT.replace("\n", "\\n"))
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
@@ -46,6 +47,7 @@ def test_find_gpus_runs_nvidia_smi_and_honours_visible_devices(tmp_path, monkeyp
     assert gpu.find_gpus() == []
 
 
+@pytest.mark.integration
 def test_no_driver_means_no_gpu(tmp_path, monkeypatch):
     _fake_smi(tmp_path, "NVIDIA-SMI has failed", code=9)
     monkeypatch.setenv("PATH", str(tmp_path))

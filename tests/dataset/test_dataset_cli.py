@@ -75,6 +75,7 @@ def test_malformed_files_exit_nonzero_with_a_line_and_stay_unchanged(capsys, tmp
     assert digest(path) == before
 
 
+@pytest.mark.integration
 def test_malformed_file_through_the_installed_command_prints_no_traceback(tmp_path: Path) -> None:
     path = tmp_path / "bad.json"
     path.write_text('[{"instruction": "a", "output": "b"},\n {"instruction": ')

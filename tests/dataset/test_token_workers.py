@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import os
 import signal
@@ -11,6 +13,8 @@ from tuneui.core.dataset import check, checks
 from tuneui.core.token_workers import CountingPool
 
 from .conftest import chat, many_chats
+
+pytestmark = pytest.mark.integration  # local servers, child processes or torch
 
 TEXTS = ["Hello, world!", "", "naïve café — 東京 🚲", "lone \ud800 surrogate", "x" * 5000, "  spaced\tout\n"]
 

@@ -19,6 +19,8 @@ from tests.hosted.fake_openai import FakeOpenAI
 from tests.hosted.fake_together import FakeTogether
 from tuneui.cli import main
 
+pytestmark = pytest.mark.integration  # local servers, child processes or torch
+
 TRAIN, VAL = many_tickets(20), many_tickets(12, offset=20)
 LABELS = dict(TRAIN + VAL)
 TOGETHER_BASE = "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"

@@ -14,6 +14,8 @@ from tests.evaluate.evalkit import many_tickets, write_split
 from tests.hosted.fake_azure import API_VERSION, FakeAzure
 from tuneui.cli import main
 
+pytestmark = pytest.mark.integration  # local servers, child processes or torch
+
 TRAIN, VAL = many_tickets(20), many_tickets(12, offset=20)
 LABELS = dict(TRAIN + VAL)
 BASE = "gpt-4o-mini-2024-07-18"

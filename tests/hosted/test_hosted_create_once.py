@@ -10,6 +10,8 @@ from backends.hosted import backoff
 from backends.registry import get_backend
 from tests.hosted.conftest import make_spec
 
+pytestmark = pytest.mark.integration  # local servers, child processes or torch
+
 TOGETHER_MODEL = "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"
 PROVIDERS = {
     # backend name: (fixture, the create request's path, the model to train)

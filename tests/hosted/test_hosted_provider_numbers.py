@@ -14,6 +14,8 @@ import pytest
 from backends.registry import get_backend
 from tests.hosted.conftest import follow, make_spec, read_jsonl
 
+pytestmark = pytest.mark.integration  # local servers, child processes or torch
+
 LATEST_TIME = 253402300799  # 9999-12-31: any later time cannot be shown as a date
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import datetime as dt
 
 from backends.azure_ft import AzureOpenAIBackend
@@ -77,6 +79,7 @@ def test_azure_runs_the_job_through_the_azure_client_and_its_key(fake_azure, pro
     assert all(r.headers.get("api-key") == fake_azure.api_key for r in fake_azure.requests)
 
 
+@pytest.mark.integration
 def test_hosted_modules_import_no_ui_no_ml_and_not_even_the_sdk() -> None:
     import subprocess
     import sys

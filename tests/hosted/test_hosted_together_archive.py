@@ -81,6 +81,7 @@ def _unpack_in_a_child(archive: Path, target: Path) -> tuple[str, float]:
     return outcome, float(rss)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("kind", ["tar.gz", "tar.zst"])
 def test_an_archive_bomb_is_refused_with_flat_memory_and_nothing_left(tmp_path: Path, kind: str) -> None:
     if kind == "tar.zst" and shutil.which("zstd") is None:

@@ -16,6 +16,8 @@ from tests.hosted.fake_http import Recorded, Reply
 from tests.hosted.fake_openai import FakeOpenAI
 from tests.hosted.fake_together import FakeTogether
 
+pytestmark = pytest.mark.integration  # local servers, child processes or torch
+
 MODEL = "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"
 KEY = FakeTogether.api_key
 

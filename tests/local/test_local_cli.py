@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 
 from backends.base import Event, TrainSpec
@@ -19,17 +21,20 @@ def test_train_without_split_data_points_to_data_split(workspace, tiny_model):
     assert not list(workspace.runs_dir.iterdir())
 
 
+@pytest.mark.integration
 def test_train_needs_a_model_from_flag_or_settings(workspace):
     out = run_cli(workspace.root, "train", "--backend", "local")
     assert out.returncode == 2 and "No base model" in out.stderr and "[models] local" in out.stderr
 
 
+@pytest.mark.integration
 def test_steps_and_epochs_are_exclusive_and_positive(workspace):
     assert run_cli(workspace.root, "train", "--steps", "3", "--epochs", "1").returncode == 2
     out = run_cli(workspace.root, "train", "--steps", "-1")
     assert out.returncode == 2 and "must be at least 1" in out.stderr
 
 
+@pytest.mark.integration
 def test_status_of_unknown_or_absent_runs(workspace):
     out = run_cli(workspace.root, "status")
     assert out.returncode == 2 and "No runs yet" in out.stderr
@@ -38,11 +43,13 @@ def test_status_of_unknown_or_absent_runs(workspace):
     assert run_cli(workspace.root, "runs").stdout.startswith("No runs yet")
 
 
+@pytest.mark.integration
 def test_resume_refuses_flags_that_would_change_the_run(workspace):
     out = run_cli(workspace.root, "train", "--resume", "r1", "--steps", "5")
     assert out.returncode == 2 and "--steps" in out.stderr
 
 
+@pytest.mark.integration
 def test_resume_refuses_save_every_instead_of_ignoring_it(workspace):
     out = run_cli(workspace.root, "train", "--resume", "r1", "--save-every", "5")
     assert out.returncode == 2 and "--save-every cannot change it" in out.stderr and "Traceback" not in out.stderr
@@ -80,6 +87,7 @@ def test_a_progress_line_leaves_out_what_no_run_logs():
     assert progress_line(Event("metrics", {"step": 9, "valid_loss": float("inf")}, 0.0)) == "step 9/?"
 
 
+@pytest.mark.integration
 def test_status_shows_a_run_error_literally(workspace):
     # The error comes from a provider or a worker's exception: it must not command the terminal.
     from backends.runs import RunFolder

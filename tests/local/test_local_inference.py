@@ -35,6 +35,7 @@ def test_tiny_model_loads_offline_and_marks_assistant_tokens(tiny_model):
     assert tokenizer.decode(masked) == "bug<|im_end|>"
 
 
+@pytest.mark.integration
 def test_tiny_model_is_deterministic_for_a_seed(tmp_path):
     from backends.local.tiny import build_tiny_model
 
@@ -44,6 +45,7 @@ def test_tiny_model_is_deterministic_for_a_seed(tmp_path):
     assert (first / "tokenizer.json").read_text() == (second / "tokenizer.json").read_text()
 
 
+@pytest.mark.integration
 def test_generate_batches_greedy_and_is_repeatable(backend, tiny_model):
     ref = ModelRef(backend="local", base_model=str(tiny_model))
     conversations = [[{"role": "user", "content": "The app crashes."}], [{"role": "user", "content": "Refund me"}]] * 3
@@ -54,6 +56,7 @@ def test_generate_batches_greedy_and_is_repeatable(backend, tiny_model):
     assert backend.generate(ref, conversations[:2], params) == first[:2]
 
 
+@pytest.mark.integration
 def test_sampling_follows_the_seed(backend, tiny_model):
     ref = ModelRef(backend="local", base_model=str(tiny_model))
     conversation = [[{"role": "user", "content": "hello"}]]
@@ -61,6 +64,7 @@ def test_sampling_follows_the_seed(backend, tiny_model):
     assert sampled[0] == sampled[1]
 
 
+@pytest.mark.integration
 def test_stream_yields_the_greedy_reply_in_chunks(backend, tiny_model):
     ref = ModelRef(backend="local", base_model=str(tiny_model))
     conversation = [{"role": "user", "content": "How do I export my data?"}]
@@ -70,6 +74,7 @@ def test_stream_yields_the_greedy_reply_in_chunks(backend, tiny_model):
     assert "".join(chunks) == backend.generate(ref, [conversation], params)[0]
 
 
+@pytest.mark.integration
 def test_missing_model_is_a_backend_error_and_the_worker_keeps_serving(backend, tmp_path, tiny_model):
     with pytest.raises(BackendError) as caught:
         backend.generate(ModelRef(backend="local", base_model=str(tmp_path / "absent")), [[{"role": "user", "content": "x"}]])
@@ -78,6 +83,7 @@ def test_missing_model_is_a_backend_error_and_the_worker_keeps_serving(backend, 
     assert len(ok) == 1
 
 
+@pytest.mark.integration
 def test_the_calling_process_never_imports_torch(tiny_model, tmp_path):
     code = (
         "import sys\n"

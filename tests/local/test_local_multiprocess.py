@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 
 from backends.base import TrainSpec
@@ -15,6 +17,7 @@ from .conftest import TICKETS, chat, wait_for, write_jsonl
 FINISHED = ("succeeded", "failed", "cancelled")
 
 
+@pytest.mark.integration
 def test_cpu_processes_launch_through_accelerate_with_gloo_settings():
     command = launch_command("/runs/r1", 0, python="/py", cpu_processes=2)
     assert command[:3] == ["/py", "-m", "accelerate.commands.launch"]

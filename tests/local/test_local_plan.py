@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import dataclasses
 import subprocess
 import sys
@@ -26,6 +28,7 @@ def test_one_device_runs_the_worker_module_directly():
     assert launch_command("/runs/r1", 0, python="/py") == ["/py", "-m", "backends.local.worker", "/runs/r1"]
 
 
+@pytest.mark.integration
 def test_several_gpus_launch_ddp_through_accelerate():
     command = launch_command("/runs/r1", 4, python="/py")
     assert command[:3] == ["/py", "-m", "accelerate.commands.launch"]
@@ -41,6 +44,7 @@ def test_visible_gpus_follow_cuda_visible_devices():
     assert visible_gpu_count({"CUDA_VISIBLE_DEVICES": "-1"}) == 0
 
 
+@pytest.mark.integration
 def test_a_finished_process_is_not_a_live_worker():
     process = subprocess.Popen([sys.executable, "-c", "pass"])
     process.wait()
@@ -48,6 +52,7 @@ def test_a_finished_process_is_not_a_live_worker():
     assert not worker_alive(None)
 
 
+@pytest.mark.integration
 def test_a_live_process_that_is_not_our_worker_does_not_count():
     process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:

@@ -28,6 +28,7 @@ def _check_json(capsys, path: Path) -> tuple[int, dict]:
     return code, json.loads(capsys.readouterr().out)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("action", [["data", "check"], ["data", "import"]])
 def test_a_fifo_is_refused_at_once_not_read_forever(workspace, tmp_path, action):
     fifo = tmp_path / "examples.jsonl"
@@ -132,6 +133,7 @@ def test_an_unterminated_csv_quote_is_named_with_its_line(tmp_path, capsys):
     assert "quote" in report["errors"][0]["message"] and "never closed" in report["errors"][0]["message"]
 
 
+@pytest.mark.integration
 def test_import_memory_stays_flat_in_the_number_of_records(workspace, tmp_path):
     """50,000 tiny records: the import used to hold every example (and every output line) at once."""
     source = tmp_path / "tiny.jsonl"

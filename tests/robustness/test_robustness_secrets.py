@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import os
 import sys
 
@@ -16,6 +18,7 @@ KEY = "sk-test-0123456789abcdefKEY"
 KEY_NAMES = ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "TOGETHER_API_KEY")
 
 
+@pytest.mark.integration
 def test_the_local_worker_gets_no_api_key(workspace, monkeypatch):
     for name in KEY_NAMES:
         monkeypatch.setenv(name, KEY)

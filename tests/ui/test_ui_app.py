@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from pathlib import Path
 
 from tuneui.app import TuneApp, create_app
@@ -138,6 +140,7 @@ async def test_a_project_folder_without_tuneui_toml_is_a_clear_error(tmp_path: P
         raise AssertionError("expected a WorkspaceError")
 
 
+@pytest.mark.integration
 async def test_real_steps_check_split_and_cost_through_their_commands(project) -> None:
     lines = examples(24) + [examples(1)[0]]  # the last line repeats the first: a duplicate
     write_imported(project, lines, name="all.jsonl")

@@ -102,6 +102,7 @@ def _existing_project(root: Path, local_model: str, val_lines: list[str]) -> Pat
     return root
 
 
+@pytest.mark.integration
 def test_demo_on_an_existing_project_keeps_its_split(tmp_path: Path) -> None:
     lines = SAMPLE.read_text(encoding="utf-8").splitlines(keepends=True)
     root = _existing_project(tmp_path / "mine", str(tmp_path / "no-such-model"), lines[:5])
@@ -113,6 +114,7 @@ def test_demo_on_an_existing_project_keeps_its_split(tmp_path: Path) -> None:
     assert {name: (root / "data" / name).read_bytes() for name in before} == before
 
 
+@pytest.mark.integration
 def test_demo_on_a_project_without_a_local_model_spends_nothing_on_a_hosted_one(tmp_path: Path) -> None:
     lines = SAMPLE.read_text(encoding="utf-8").splitlines(keepends=True)
     root = _existing_project(tmp_path / "hosted-only", "", lines[:5])

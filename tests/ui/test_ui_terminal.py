@@ -18,6 +18,7 @@ from .terminal import TMUX, Terminal
 TUNEUI = Path(sys.executable).parent / "tuneui"
 
 pytestmark = [
+    pytest.mark.integration,
     pytest.mark.skipif(not Path(TMUX).exists() or shutil.which("tmux") is None, reason="tmux is not installed"),
     pytest.mark.skipif(not TUNEUI.exists(), reason="tuneui is not installed beside this interpreter"),
     pytest.mark.timeout(600),
