@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs tuneui with its test extras into .venv, checks the import contracts and runs the whole suite.
+# Installs tuneui with its test extras into .venv, checks the import contracts and runs the whole suite
+# (all three tiers; README: the fast tier alone is the loop to run while working).
 # pytest exits 5 when it collected no test: that must fail, so its exit code is passed on as is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,4 +23,6 @@ python3 -m venv .venv
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 # The layer contract (.importlinter, docs/architecture.md) before the tests: a broken layer fails CI.
 .venv/bin/lint-imports --no-cache
-exec .venv/bin/python -m pytest "$@"
+# Every tier (fast, integration, e2e) on two workers: many integration tests wait on a child
+# process or a local server, and the real-model demo runs in its own process beside them all.
+exec .venv/bin/python -m pytest -n 2 --dist worksteal "$@"

@@ -124,69 +124,97 @@ def finished_project(project: Workspace) -> Workspace:
 
 
 # `tuneui demo --headless` takes minutes on the real model and runs in a child process of its own: it starts
-# as soon as collection ends, so it runs beside the rest of the suite, and its test only waits.
+# as soon as collection ends, so it runs beside the rest of the suite, and its test only waits. Under
+# pytest-xdist every worker collects every test: the first worker alone starts the demo, in a folder
+# named after the test run that every worker can find, and whichever worker runs the test reads the
+# demo's exit code, output and project from that folder.
 HEADLESS_DEMO_TEST = "test_headless_demo_on_the_real_model_beats_the_best_prompt"
 _headless_demo: dict[str, Any] = {}
+# The shell records the demo's exit code once it ends (written then renamed: a reader never sees half).
+_DEMO_SCRIPT = '"$0" -m tuneui demo "$1/demo" --headless --json >"$1/stdout" 2>"$1/stderr"; echo $? >"$1/rc.tmp"; mv "$1/rc.tmp" "$1/rc"'
 
 
-def _start_headless_demo() -> None:
+def _demo_folder(config: pytest.Config) -> Path:
+    import os
+    import tempfile
+
+    run = getattr(config, "workerinput", {}).get("testrunuid") or f"pid{os.getpid()}"
+    return Path(tempfile.gettempdir()) / f"tuneui-headless-demo-{run}"
+
+
+def _starts_the_demo(config: pytest.Config) -> bool:
+    return getattr(config, "workerinput", {}).get("workerid", "gw0") == "gw0"
+
+
+def _start_headless_demo(folder: Path) -> None:
     import os
     import subprocess
     import sys
-    import tempfile
 
     from tests.conftest import PROJECT_ROOT
 
-    folder = Path(tempfile.mkdtemp(prefix="tuneui-headless-demo-"))
-    out, err = open(folder / "stdout", "w+"), open(folder / "stderr", "w+")  # files: a full pipe would stall it
+    folder.mkdir()
     # Its own device locks: the session's are shared by module-scoped fixtures that train (e.g.
     # tests/local/test_local_training.py), which would be refused while the demo trains beside them.
     env = {**os.environ, "TUNEUI_LOCK_DIR": str(folder / "device-locks")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "tuneui", "demo", str(folder / "demo"), "--headless", "--json"],
-        stdout=out, stderr=err, text=True, cwd=PROJECT_ROOT, start_new_session=True, env=env,
+        ["sh", "-c", _DEMO_SCRIPT, sys.executable, str(folder)],
+        stdin=subprocess.DEVNULL, cwd=PROJECT_ROOT, start_new_session=True, env=env,
     )  # fmt: skip  (its own process group: stopping it stops the children it started too)
-    _headless_demo.update(folder=folder, process=process, out=out, err=err)
+    _headless_demo.update(folder=folder, process=process)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    if not session.config.option.collectonly and any(item.name == HEADLESS_DEMO_TEST for item in session.items):
-        _start_headless_demo()
+    config = session.config
+    if config.option.collectonly or not _starts_the_demo(config):
+        return
+    if any(item.name == HEADLESS_DEMO_TEST for item in session.items):
+        _start_headless_demo(_demo_folder(config))
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    if _headless_demo:
-        import os
-        import shutil
-        import signal
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not _headless_demo:
+        return
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import time
 
-        process = _headless_demo["process"]
-        if process.poll() is None:  # the session ended first (-x, ctrl+c): stop the demo and its children
-            os.killpg(process.pid, signal.SIGKILL)
+    process, folder = _headless_demo["process"], _headless_demo["folder"]
+    if exitstatus == pytest.ExitCode.INTERRUPTED or session.shouldstop:
+        os.killpg(process.pid, signal.SIGKILL)  # the session ended first (-x, ctrl+c): stop the demo and its children
+    try:
+        process.wait(timeout=1800)  # another worker's test may still be waiting for it
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
         process.wait()
-        _headless_demo["out"].close()
-        _headless_demo["err"].close()
-        shutil.rmtree(_headless_demo["folder"], ignore_errors=True)
+    deadline = time.monotonic() + 60
+    while folder.exists() and time.monotonic() < deadline:  # the reader removes it once it has read it
+        time.sleep(0.5)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
-def headless_demo():
+def headless_demo(request: pytest.FixtureRequest):
     """`finish(timeout)` waits for `tuneui demo DIR --headless --json`, at most `timeout` seconds from
     the call, and returns its exit code, stdout, stderr and DIR."""
-    import subprocess
+    import shutil
+    import time
 
-    if not _headless_demo:
-        _start_headless_demo()  # the test was not among those collected up front
+    folder = _demo_folder(request.config)
+    if not folder.exists():
+        _start_headless_demo(folder)  # the test was not among those collected up front
 
     def finish(timeout: float) -> tuple[int, str, str, Path]:
-        process, out, err = _headless_demo["process"], _headless_demo["out"], _headless_demo["err"]
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            err.seek(0)
-            pytest.fail(f"`tuneui demo --headless` still running after {timeout} s; it said:\n{err.read()[-3000:]}")
-        out.seek(0)
-        err.seek(0)
-        return process.returncode, out.read(), err.read(), _headless_demo["folder"] / "demo"
+        deadline = time.monotonic() + timeout
+        while not (folder / "rc").exists():
+            if time.monotonic() > deadline:
+                stderr = (folder / "stderr").read_text(errors="replace") if (folder / "stderr").exists() else ""
+                pytest.fail(f"`tuneui demo --headless` still running after {timeout} s; it said:\n{stderr[-3000:]}")
+            time.sleep(1)
+        code = int((folder / "rc").read_text())
+        return code, (folder / "stdout").read_text(), (folder / "stderr").read_text(), folder / "demo"
 
-    return finish
+    yield finish
+    shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,42 @@
+"""The fast tier's guard: an unmarked test that starts a process, opens a network socket, imports
+the ML stack or sleeps fails with a message that names the mark to add."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import FastTierViolation
+
+
+def test_a_child_process_fails_a_fast_tier_test() -> None:
+    with pytest.raises(FastTierViolation, match="pytest.mark.integration"):
+        subprocess.run(["true"], check=False)
+
+
+def test_a_network_socket_fails_a_fast_tier_test_but_a_local_pipe_does_not() -> None:
+    with pytest.raises(FastTierViolation, match="network socket"):
+        socket.create_connection(("127.0.0.1", 9), timeout=0.1)
+    left, right = socket.socketpair()  # asyncio's self-pipe: Textual's Pilot needs it
+    left.close(), right.close()
+
+
+def test_sleeping_past_the_budget_fails_a_fast_tier_test() -> None:
+    time.sleep(0.01)  # a lock's retry is fine
+    with pytest.raises(FastTierViolation, match="sleeping"):
+        time.sleep(1)
+
+
+@pytest.mark.skipif("torch" in sys.modules, reason="torch was imported earlier in this process")
+def test_importing_torch_fails_a_fast_tier_test() -> None:
+    with pytest.raises(FastTierViolation, match="import torch"):
+        import torch  # noqa: F401
+
+
+@pytest.mark.integration
+def test_a_marked_test_may_start_a_process() -> None:
+    assert subprocess.run([sys.executable, "-c", "print(1)"], capture_output=True, text=True).stdout == "1\n"
