@@ -60,7 +60,7 @@ def _evaluated_project(root: Path, polished: bool = False) -> WorkspaceState:
         baseline_saved=True,
         cost_saved=True,
         runs=(RunSummary("1", "local", "succeeded", 20, 20, evaluated=True),),
-        facts=(("Polish", polished),),
+        facts=(("Export", ("1",)), ("Polish", polished)),  # run 1 is exported: every step of the table is done
     )
 
 

@@ -62,13 +62,18 @@ EVALUATE = StepInfo(
     action="eval", view="tuneui.screens.evaluate:EvaluateScreen", card="tuneui.viewmodels.cards:eval_card",
     step="tuneui.guide.builtin_steps:EVALUATE_STEP", cli="tuneui.commands.evaluate",
 )  # fmt: skip
+EXPORT = StepInfo(
+    "Export", "f7", "/export", "the tuned model as files for Ollama, llama.cpp, vLLM and transformers, checked",
+    action="export", view="tuneui.screens.export:ExportScreen", card="tuneui.viewmodels.export_card:export_card",
+    step="tuneui.guide.export_step:EXPORT_STEP", cli="tuneui.commands.export",
+)  # fmt: skip
 CHAT = StepInfo(
     "Chat", "f6", "/chat", "talk to the base and the tuned model side by side",
     view="tuneui.screens.chat:ChatScreen", is_step=False,
 )  # fmt: skip
 
 # In the order the sidebar lists them; the guide leads to the first that is ready and not done.
-STEPS = (BASELINE, DATASET, COST, TRAIN, EVALUATE)
+STEPS = (BASELINE, DATASET, COST, TRAIN, EVALUATE, EXPORT)
 ROWS = (*STEPS, CHAT)
 STEP_NAMES = tuple(step.name for step in STEPS)
 VIEWS = tuple(row for row in ROWS if row.view)
