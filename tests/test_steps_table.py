@@ -49,4 +49,4 @@ def test_every_command_is_in_help_and_every_view_has_its_key() -> None:
     assert [row.command for row in ROWS] == list(COMMANDS)[: len(ROWS)]
     bound = {binding.key: binding.action for binding in TuneApp.BINDINGS}
     assert all(bound[view.key] == f"open_view({view.name!r})" for view in VIEWS if view.key)
-    assert [step.name for step in STEPS] == ["Baseline", "Dataset", "Cost", "Train", "Evaluate"]
+    assert [step.name for step in STEPS] == ["Baseline", "Dataset", "Cost", "Train", "Evaluate", "Export"]

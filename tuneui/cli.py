@@ -18,13 +18,13 @@ from typing import Sequence
 from tuneui import __version__
 from tuneui.errors import TuneError
 
-COMMAND_MODULES = (
-    "tuneui.commands.data",
-    "tuneui.commands.train",
-    "tuneui.commands.estimate",
-    "tuneui.commands.evaluate",
-    "tuneui.commands.demo",
-)
+OWN_COMMAND_MODULES = ("tuneui.commands.demo",)  # each step's command group is named in its row of the step table
+
+
+def command_modules() -> tuple[str, ...]:
+    from tuneui.guide.step_table import ROWS
+
+    return tuple(dict.fromkeys([*(row.cli for row in ROWS if row.cli), *OWN_COMMAND_MODULES]))
 
 
 def build_parser(*, with_commands: bool = True) -> argparse.ArgumentParser:
@@ -42,7 +42,7 @@ def build_parser(*, with_commands: bool = True) -> argparse.ArgumentParser:
     init.set_defaults(func=_cmd_init)
     ui = sub.add_parser("ui", help="open the terminal app (the default when no command is given)")
     ui.set_defaults(func=_cmd_ui)
-    for name in COMMAND_MODULES if with_commands else ():
+    for name in command_modules() if with_commands else ():
         importlib.import_module(name).register(sub)
     return parser
 

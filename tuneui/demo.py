@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from tuneui.core.workspace import Workspace, init_workspace
 from tuneui.errors import TuneError
+from tuneui.guide import step_table
 from tuneui.guide.runner import StepResult, StepRunner
 from tuneui.guide.state import observe
 
@@ -62,7 +63,8 @@ def create_demo(target: Path, progress: Progress | None = None) -> Workspace:
 def run_headless(target: Path, *, train_steps: int | None = None, progress: Progress | None = None) -> dict[str, Any]:
     """All five steps without the UI; the object `tuneui demo DIR --headless --json` prints.
 
-    Its top-level keys are an exact interface: baseline, dataset, cost, train, evaluate. Timings go
+    Its top-level keys are an exact interface: baseline, dataset, cost, train, evaluate, and one more
+    per step whose `headless` gives an object (export), named after the step. Timings go
     to `progress`, not into the object. An existing project keeps its split, and only its local
     model is run, without a judge: the demo never spends money on a hosted model.
     """
@@ -96,7 +98,7 @@ def run_headless(target: Path, *, train_steps: int | None = None, progress: Prog
     run_id = str(trained.data.get("run_id"))
     # No judge: a project reused here may name a hosted one, and the demo never spends money.
     evaluated = step("evaluate", lambda: runner.evaluate(run_id, judge=False))
-    return {
+    result: dict[str, Any] = {
         "baseline": dict(baseline.data),
         "dataset": {
             "file": checked.data.get("file"),
@@ -112,6 +114,15 @@ def run_headless(target: Path, *, train_steps: int | None = None, progress: Prog
         "train": dict(trained.data),
         "evaluate": dict(evaluated.data),
     }
+    for row in step_table.STEPS:  # a step added after these five runs through its own `headless`
+        headless = step_table.behaviour(row).headless
+        started = time.monotonic()
+        data = headless(runner)
+        if data is not None:
+            result[row.name.lower()] = dict(data)
+            if progress:
+                progress(f"{row.name.lower()} done in {time.monotonic() - started:.1f} s")
+    return result
 
 
 def _count_codes(check: dict[str, Any]) -> dict[str, int]:

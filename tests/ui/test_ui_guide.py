@@ -48,6 +48,8 @@ def test_each_state_leads_to_the_next_step_in_order(project) -> None:
     folder.write_status(status="succeeded")
     assert guide.opening().choices[0].command == "/eval"
     write_evaluation(project, folder)
+    assert guide.opening().choices[0].command == "/export"
+    (project.root / "exports" / folder.run_id).mkdir(parents=True)
     assert guide.opening().choices[0].command == "/open Evaluate"
 
 
@@ -80,7 +82,7 @@ def test_unknown_command_and_unknown_view_are_answered_not_dead_ends(project) ->
     assert "/help" in " ".join(unknown.says)
     assert unknown.question
     view = guide.answer("/open Nowhere")
-    assert "Dataset, Cost, Train, Evaluate, Chat" in " ".join(view.says)
+    assert "Dataset, Cost, Train, Evaluate, Export, Chat" in " ".join(view.says)
 
 
 def test_help_lists_every_command(project) -> None:

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Callable
 
 from tuneui.core.workspace import Workspace
 from tuneui.errors import WorkspaceError
 from tuneui.viewmodels.cards import Card, card_for, status_card
-from tuneui.guide.state import DATA_SUFFIXES, STEP_NAMES, WorkspaceState, observe
+from tuneui.guide.state import DATA_SUFFIXES, WorkspaceState, observe
 from tuneui.guide.runner import StepResult
-from tuneui.guide.step_table import BASELINE, CHAT, COST, DATASET, EVALUATE, OPEN_COMMAND, ROWS, TRAIN, VIEW_NAMES, by_action
+from tuneui.guide import step_table
+from tuneui.guide.step import Question
+from tuneui.guide.step_table import BASELINE, CHAT, COST, DATASET, EVALUATE, OPEN_COMMAND, ROWS, STEP_NAMES, TRAIN, VIEW_NAMES, by_action
 
-ActionKind = Literal["import", "check", "split", "baseline", "cost", "train", "eval", "open", "ask"]
+ActionKind = str  # "import", "split", "open", "ask", or a step's action (its row of the step table)
 VIEWS = VIEW_NAMES
 # The guide's own commands; each step's command is in its row of `tuneui.guide.step_table`.
 STATUS_COMMAND, HELP_COMMAND, SPLIT_COMMAND, IMPORT_COMMAND = "/status", "/help", "/split", "/import"
@@ -155,6 +157,12 @@ class Guide:
             if view in VIEWS:
                 return Turn(says=(f"Opening the {view} view.",), action=Action("open", view))
             return self._ask_next(state, [f"There is no view called {argument!r}. Views: {', '.join(VIEWS)}."])
+        row = step_table.by_command(name)
+        started = step_table.behaviour(row).start(state, argument) if row is not None else None
+        if started is not None and started.action:
+            return Turn(says=(started.says,), action=Action(started.action, started.argument))
+        if started is not None:
+            return self._ask_next(state, [started.says])
         return self._ask_next(state, [f"I don't know {name}. Type /help for the list of commands."])
 
     def finished(self, action: Action, result: StepResult) -> Turn:
@@ -171,7 +179,7 @@ class Guide:
         if action.kind == "ask":
             return self._ask_next(state, [str(result.data.get("answer", "")).strip() or "The assistant gave no answer."])
         says = [result.summary] if result.summary else []
-        cards = (card_for(action.kind, result.data),) if action.kind in _CARDED else ()
+        cards = (card_for(action.kind, result.data),) if action.kind in _carded() else ()
         if action.kind == "check" and not state.split:
             return self._ask(
                 says,
@@ -182,6 +190,10 @@ class Guide:
         if action.kind == "train":
             says.append("It runs in its own process: quit whenever you like, it goes on and I reattach next time.")
             return self._ask(says, cards, "Watch it?", (Choice("Watch it", TRAIN.open_command), Choice("Project status", STATUS_COMMAND)))
+        row = step_table.by_action(action.kind)
+        asked = step_table.behaviour(row).after(result, state) if row is not None else None
+        if asked is not None:
+            return self._asked(says, cards, asked)
         return self._ask_next(state, says, cards=cards)
 
     def assistant_context(self) -> str:
@@ -189,7 +201,7 @@ class Guide:
         state = self.state()
         steps = ", ".join(f"{name}: {value}" for name, value in state.step_states().items())
         return (
-            "You help a person fine-tune a language model with tuneui, a terminal app with five steps "
+            f"You help a person fine-tune a language model with tuneui, a terminal app with {len(step_table.STEPS)} steps "
             f"({', '.join(STEP_NAMES)}). Project state: {steps}. "
             f"Training examples: {state.train_examples}, validation examples: {state.val_examples}. "
             f"Commands the person can type: {', '.join(COMMANDS)}. Answer briefly and point to a command."
@@ -216,6 +228,10 @@ class Guide:
 
     def _ask_next(self, state: WorkspaceState, says: list[str], cards: tuple[Card, ...] = ()) -> Turn:
         step = state.next_step
+        row = step_table.by_name(step) if step else None
+        asked = step_table.behaviour(row).question(state, self.workspace) if row is not None else None
+        if asked is not None:
+            return self._asked(says, cards, asked)
         if step == DATASET.name and not state.imported and not state.split:
             return self._ask_path(says, f"Next: {step}. Where are your examples? Type the path of a file.", cards)
         if step == DATASET.name:
@@ -266,7 +282,7 @@ class Guide:
         return self._ask(
             says,
             cards,
-            f"All five steps are done: the verdict is in the {EVALUATE.name} view. Chat with the tuned model?",
+            f"All {len(step_table.STEPS)} steps are done: the verdict is in the {EVALUATE.name} view. Chat with the tuned model?",
             (Choice("Open the verdict", EVALUATE.open_command), Choice(CHAT.name, CHAT.command)),
         )
 
@@ -274,6 +290,11 @@ class Guide:
         self._choices = choices
         self._awaiting = None
         return Turn(says=tuple(says), cards=cards, question=question, choices=choices)
+
+    def _asked(self, says: list[str], cards: tuple[Card, ...], asked: Question) -> Turn:
+        """A step's own question (`tuneui.guide.step.Step`), asked like the machine's."""
+        choices = tuple(Choice(label, command) for label, command in asked.choices)
+        return self._ask([*says, *asked.says], cards, asked.text, choices)
 
     def _ask_path(self, says: list[str], question: str, cards: tuple[Card, ...] = ()) -> Turn:
         self._choices = ()
@@ -293,7 +314,9 @@ class Guide:
         return None
 
 
-_CARDED = {"import", "check", "split", "baseline", "cost", "eval"}
+def _carded() -> set[str]:
+    """The actions whose result the guide shows as a card: an import, a split, and each step that has one."""
+    return {"import", "split", *(row.action for row in step_table.ROWS if row.card)}
 
 
 def _command_of(action: Action) -> str:

@@ -17,20 +17,12 @@ from typing import Any, Mapping, Sequence
 
 from tuneui.core.children import module_command
 from tuneui.core.workspace import Workspace
+from tuneui.guide import step_table
 from tuneui.guide.state import observe
-from tuneui.guide.step_table import TRAIN
+from tuneui.guide.step import StepResult
 from tuneui.viewmodels.cards import rules_sentence
 
 STEP_TIMEOUT_S = 3600.0
-
-
-@dataclass(frozen=True)
-class StepResult:
-    ok: bool
-    data: Mapping[str, Any] = field(default_factory=dict)
-    summary: str = ""
-    title: str = ""
-    hint: str = ""
 
 
 @dataclass
@@ -157,20 +149,18 @@ class StepRunner:
 
 
 def run_action(runner: StepRunner, kind: str, argument: str = "", context: str = "") -> StepResult:
-    """Dispatch one guide action (by kind) to the runner; used by the app and the demo."""
+    """Carry out one guide action: the step whose row names `kind` runs it (`tuneui.guide.step.Step.run`);
+    used by the app and the demo."""
     if kind == "ask":
         return runner.ask(argument, context)
     if kind == "import":
         return runner.import_file(argument)
-    if kind == "eval":
-        run = observe(runner.workspace).finished_run
-        if run is None:
-            return StepResult(False, title="No finished run to evaluate", hint=f"Type {TRAIN.command} to start one.")
-        return runner.evaluate(argument or run.run_id)
-    steps = {"check": runner.check, "split": runner.split, "baseline": runner.baseline, "cost": runner.cost, "train": runner.train}
-    if kind not in steps:
+    if kind == "split":
+        return runner.split()
+    row = step_table.by_action(kind)
+    if row is None:
         return StepResult(False, title=f"Nothing carries out {kind!r}")
-    return steps[kind]()
+    return step_table.behaviour(row).run(runner, argument)
 
 
 def _failure(args: Sequence[str], code: int | None, stderr: str) -> StepResult:

@@ -1,4 +1,4 @@
-"""What the workspace says about the five steps: read from files only, cheap enough to poll.
+"""What the workspace says about the steps: read from files only, cheap enough to poll.
 
 No Textual here and no ML stack: the guide and the headless demo both use it.
 """
@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Hashable, Literal
 
 from backends.base import TERMINAL_STATES, BackendError, Event
 from backends.run_events import step_count, summarize_metrics, without_superseded
 from backends.runs import RunFolder, list_runs
 from tuneui.core.workspace import Workspace
-from tuneui.guide.step_table import BASELINE, COST, DATASET, EVALUATE, STEP_NAMES, TRAIN
+from tuneui.guide import step_table
 from tuneui.steps.cost import cost_report_path
 from tuneui.guide.watch import CachedFile, EventTail
 
@@ -48,6 +48,10 @@ class WorkspaceState:
     baseline_saved: bool
     cost_saved: bool
     runs: tuple[RunSummary, ...]
+    facts: tuple[tuple[str, Hashable], ...] = ()  # what each step's `facts` read, by step name
+
+    def fact(self, step: str) -> Hashable:
+        return dict(self.facts).get(step)
 
     @property
     def split(self) -> bool:
@@ -73,35 +77,22 @@ class WorkspaceState:
 
     @property
     def next_step(self) -> str | None:
-        """The first step still to do. Baseline is scored on the held-out split, so a split comes first."""
-        if not self.split:
-            return DATASET.name
-        if not self.baseline_saved:
-            return BASELINE.name
-        if not self.cost_saved:
-            return COST.name
-        if self.active_run or not self.finished_run:
-            return TRAIN.name
-        if not self.evaluated:
-            return EVALUATE.name
+        """The first step of the table that is ready and not done (or still running)."""
+        for row in step_table.STEPS:
+            step = step_table.behaviour(row)
+            if step.ready(self) and (step.running(self) or not step.done(self)):
+                return row.name
         return None
 
     def step_states(self) -> dict[str, StepState]:
-        done = {
-            BASELINE.name: self.baseline_saved,
-            DATASET.name: self.split,
-            COST.name: self.cost_saved,
-            TRAIN.name: self.finished_run is not None,
-            EVALUATE.name: self.evaluated,
-        }
         states: dict[str, StepState] = {}
-        for name in STEP_NAMES:
-            states[name] = "done" if done[name] else "todo"
-        if self.active_run:
-            states[TRAIN.name] = "running"
-        latest = self.latest_run
-        if latest and latest.status in ("failed", "cancelled", DAMAGED) and not self.active_run:
-            states[TRAIN.name] = "attention"
+        for row in step_table.STEPS:
+            step = step_table.behaviour(row)
+            states[row.name] = "done" if step.done(self) else "todo"
+            if step.running(self):
+                states[row.name] = "running"
+            elif step.attention(self):
+                states[row.name] = "attention"
         upcoming = self.next_step
         if upcoming and states[upcoming] == "todo":
             states[upcoming] = "next"
@@ -197,6 +188,7 @@ class WorkspaceWatch:
             baseline_saved=self._baseline.value(),
             cost_saved=cost_report_path(self.workspace).is_file(),
             runs=tuple(self.runs[folder.run_id].refresh() for folder in folders),
+            facts=_facts(self.workspace),
         )
         if state != self._state:
             self.version += 1
@@ -206,6 +198,12 @@ class WorkspaceWatch:
     def events(self, run_id: str) -> list[Event]:
         watch = self.runs.get(run_id)
         return watch.events() if watch is not None else RunFolder(self.workspace.run_dir(run_id)).read_events()
+
+
+def _facts(workspace: Workspace) -> tuple[tuple[str, Hashable], ...]:
+    """What each step reads of the workspace for its own state (a step with no `facts` reads nothing)."""
+    found = ((row.name, step_table.behaviour(row).facts(workspace)) for row in step_table.STEPS)
+    return tuple((name, value) for name, value in found if value is not None)
 
 
 def _total_steps(events: list[Event]) -> int | None:

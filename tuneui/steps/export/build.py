@@ -1,0 +1,190 @@
+"""`tuneui export RUN`: the tuned model leaves tuneui as files other tools load, checked before the user leaves.
+
+Everything is written into a temporary folder beside `exports/RUN/` and renamed into place at the
+end, so an export is whole or absent: a failure, a full disk or an interrupt leaves nothing
+half-written, and `--force` swaps the old export for the new one only once the new one is complete.
+The torch work (merge, conversion, the answers the checks compare) runs in the export worker
+(`backends.local.export_worker`), a child process; this module never imports the ML stack.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any, Callable
+
+from backends.base import BackendError, ModelRef
+from backends.runs import RunFolder
+from tuneui.core.children import module_command
+from tuneui.core.files import atomic_write_json, atomic_write_text, fsync_dir
+from tuneui.core.workspace import Workspace
+from tuneui.errors import TuneError, UsageError
+from tuneui.steps.export import card, checks, memory, modelfile, paths
+from tuneui.steps.export.paths import RESULT_FILE
+
+FORMATS = ("merged", "gguf")  # `--format`: what is written; the model card and serve commands always are
+Progress = Callable[[str], None]
+
+
+def export_dir(workspace: Workspace, run_id: str) -> Path:
+    return paths.export_dir(workspace.root, run_id)
+
+
+def export_run(
+    workspace: Workspace, run_id: str, formats: tuple[str, ...] = FORMATS, *, force: bool = False, progress: Progress | None = None
+) -> dict[str, Any]:
+    say = progress or (lambda text: None)
+    folder, ref = _tuned_run(workspace, run_id)
+    target = export_dir(workspace, run_id)
+    if target.exists() and not force:
+        raise UsageError(f"{target} already exists", f"Use it as it is, or export again with `tuneui export {run_id} --force` to replace it.")
+    settings = workspace.settings()
+    spec = folder.read_spec()
+    build = target.parent / f".{run_id}.partial-{os.getpid()}"
+    shutil.rmtree(build, ignore_errors=True)
+    result: dict[str, Any] = {"run_id": run_id, "folder": str(target), "backend": ref.backend, "base_model": ref.base_model}
+    try:
+        build.mkdir(parents=True)
+        if ref.kind == "hosted":
+            result.update(hosted=card.hosted_call(ref, settings.project.system_prompt), files=["README.md"], checks={})
+        else:
+            needs = memory.plan(ref.base_model, build)
+            result["memory"] = needs
+            say(memory.sentence(needs))
+            memory.refuse_if_short(needs, "gguf" in formats)
+            worker = _run_worker(workspace, ref, spec, formats, build, settings.project.system_prompt, say)
+            result.update(_local_files(workspace, folder, ref, worker, build, formats, settings))
+        result["ok"] = checks.all_passed(result["checks"])
+        atomic_write_text(build / "README.md", card.model_card(workspace, folder, ref, spec, result))
+        atomic_write_json(build / RESULT_FILE, result)
+        _put_in_place(build, target)
+    except OSError as exc:
+        shutil.rmtree(build, ignore_errors=True)
+        raise TuneError(
+            f"Could not write {target}: {exc.strerror or exc}",
+            "Free disk space (or check the folder's permissions) and export again; nothing was left half-written.",
+        ) from None
+    except BaseException:
+        shutil.rmtree(build, ignore_errors=True)
+        raise
+    return result
+
+
+def _tuned_run(workspace: Workspace, run_id: str) -> tuple[RunFolder, ModelRef]:
+    folder = RunFolder(workspace.run_dir(run_id))
+    if not folder.path.is_dir():
+        raise UsageError(f"There is no run {run_id!r} in {workspace.runs_dir}", "`tuneui runs` lists this project's runs.")
+    try:
+        status = folder.read_status()
+        ref = folder.model_ref()
+    except BackendError as exc:
+        raise TuneError(exc.title, exc.hint) from None
+    word = status.get("status")
+    if word != "succeeded" or ref is None:
+        raise UsageError(
+            f"Run {run_id} is {word}: it has no tuned model to export",
+            "Export a run that succeeded (`tuneui runs` lists them), or resume this one with `tuneui train --resume "
+            f"{run_id}`.",
+        )
+    if ref.kind == "adapter" and not (Path(ref.path or "") / "adapter_config.json").is_file():
+        raise UsageError(
+            f"Run {run_id}'s adapter is missing: {ref.path} holds no adapter_config.json",
+            "The run's folder was changed after training; train again to get a model to export.",
+        )
+    if ref.kind == "base":
+        raise UsageError(f"Run {run_id} names only its base model, no tuned weights", "Train again; there is nothing tuned to export.")
+    return folder, ref
+
+
+def _run_worker(workspace, ref: ModelRef, spec, formats, build: Path, system_prompt: str, say: Progress) -> dict[str, Any]:
+    from tuneui.core.evalset import load_eval_set
+
+    data = load_eval_set(workspace)
+    params = data.generation_params()
+    request = {
+        "base_model": ref.base_model,
+        "adapter": ref.path,
+        "out": str(build),
+        "model_name": card.model_name(ref, spec.run_id),
+        "conversations": [list(example.prompt) for example in data.val],
+        "params": {"max_new_tokens": params.max_new_tokens, "no_repeat_ngram_size": params.no_repeat_ngram_size},
+        "system_prompt": system_prompt,
+        "gguf": "gguf" in formats,
+    }
+    request_path = build / ".request.json"
+    request_path.write_text(json.dumps(request), encoding="utf-8")
+    command = module_command("backends.local.export_worker", str(request_path))
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stderr is not None and process.stdout is not None
+    tail: list[str] = []
+    for line in process.stderr:
+        if line.startswith("export: "):
+            say(line[len("export: "):].rstrip())
+        tail = (tail + [line.rstrip()])[-5:]
+    stdout = process.stdout.read()
+    process.wait()
+    request_path.unlink(missing_ok=True)
+    try:
+        answer = json.loads(stdout.strip().splitlines()[-1]) if stdout.strip() else {}
+    except json.JSONDecodeError:
+        answer = {}
+    if "error" in answer:
+        raise TuneError(answer["error"]["title"], answer["error"].get("hint", ""))
+    if process.returncode != 0 or not answer:
+        raise TuneError(f"The export worker stopped (exit {process.returncode})", tail[-1] if tail else "Run again with TUNEUI_DEBUG=1.")
+    return answer
+
+
+def _local_files(workspace, folder, ref, worker, build: Path, formats, settings) -> dict[str, Any]:
+    files = ["merged/"]
+    found = {"merged_vs_adapter": checks.same_answers(worker)}
+    commands = card.serve_commands(workspace, folder, ref, worker)
+    gguf = worker.get("gguf") or {}
+    if gguf:
+        files += sorted(gguf["files"].values())
+        found["gguf_metadata"] = checks.gguf_metadata(worker)
+        found["gguf_answers"] = checks.gguf_answers(worker, settings)
+        stops = worker["stop_tokens"]
+        try:
+            shape = modelfile.pieces(worker["template_probe"])
+            template = modelfile.go_template(shape)
+            name = gguf["files"]["q8_0"]
+            atomic_write_text(build / "Modelfile", modelfile.modelfile(name, template, stops, settings.project.system_prompt))
+            files.append("Modelfile")
+            found["modelfile"] = checks.modelfile_renders(template, worker["template_probe"])
+            ollama = modelfile.ollama_name(card.model_name(ref, folder.run_id))
+            commands["ollama"] = f"cd {export_dir(workspace, folder.run_id)} && ollama create {ollama} -f Modelfile && ollama run {ollama}"
+        except modelfile.TemplateShapeError as exc:
+            found["modelfile"] = {"ok": False, "why": f"no Modelfile: {exc}"}
+        commands["llama_cpp"] = f"llama-server -m {export_dir(workspace, folder.run_id) / gguf['files']['q8_0']} --jinja"
+    notes = [] if "q4_k_m" in (gguf.get("files") or {}) or not gguf else [
+        "q4_k_m was not written: llama.cpp's quantizer (llama-quantize) is not on PATH; install llama.cpp to get it."
+    ]
+    return {"files": ["README.md", *files], "checks": found, "commands": commands, "notes": notes,
+            "stop_tokens": worker["stop_tokens"], "device": worker["device"], "dtype": worker["dtype"]}  # fmt: skip
+
+
+def _put_in_place(build: Path, target: Path) -> None:
+    """The finished build becomes `target`; an old export is moved aside first and removed last."""
+    old = target.parent / f".{target.name}.old-{os.getpid()}"
+    if target.exists():
+        os.replace(target, old)
+    os.replace(build, target)
+    fsync_dir(target.parent)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def ollama_create(workspace: Workspace, run_id: str) -> subprocess.CompletedProcess[str]:
+    """Run the export's `ollama create` (when ollama is on PATH)."""
+    target = export_dir(workspace, run_id)
+    result = json.loads((target / RESULT_FILE).read_text(encoding="utf-8"))
+    if not shutil.which("ollama"):
+        raise UsageError("ollama is not on PATH", f"Install Ollama, then run: {result.get('commands', {}).get('ollama', '')}")
+    name = modelfile.ollama_name(card.model_name(ModelRef(backend="", base_model=result["base_model"]), run_id))
+    return subprocess.run(["ollama", "create", name, "-f", "Modelfile"], cwd=target, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+
+
+__all__ = ["FORMATS", "export_dir", "export_run", "ollama_create"]

@@ -1,0 +1,62 @@
+"""The checks an export runs before the user leaves, from the export worker's answers.
+
+Each check is `{"ok": bool, ...numbers}`: shown on the Export card and in `tuneui export --json`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from tuneui.core.rules import check_answers, parse_rules
+from tuneui.core.settings import Settings
+from tuneui.steps.export import modelfile
+
+TOLERANCE = 1  # the GGUF may differ from the merged model by this many answers (its weights are rounded)
+
+
+def same_answers(worker: Mapping[str, Any]) -> dict[str, Any]:
+    """Merged vs adapter: greedy answers on the held-out prompts, the same one for one."""
+    adapter, merged = worker["answers"]["adapter"], worker["answers"]["merged"]
+    same = sum(a == b for a, b in zip(adapter, merged))
+    return {"ok": same == len(adapter), "same": same, "total": len(adapter)}
+
+
+def gguf_metadata(worker: Mapping[str, Any]) -> dict[str, Any]:
+    """Every GGUF carries the tokenizer's chat template and every stop token id."""
+    stop_ids = list(worker["stop_ids"])
+    files = {}
+    for quant, metadata in worker["gguf"]["metadata"].items():
+        carried = {metadata.get(key) for key in ("eos_token_id", "eot_token_id", "eom_token_id")}
+        files[quant] = {
+            "chat_template": metadata.get("chat_template") == worker["chat_template"],
+            "missing_stop_ids": [i for i in stop_ids if i not in carried],
+        }
+    ok = all(f["chat_template"] and not f["missing_stop_ids"] for f in files.values())
+    return {"ok": ok, "stop_ids": stop_ids, "files": files}
+
+
+def gguf_answers(worker: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
+    """The GGUF read back answers the held-out prompts: they stop on their own and pass the task
+    rules as often as the merged model's, within one answer."""
+    gguf = worker["gguf"]
+    ended = {"gguf": sum(gguf["ended"]), "merged": sum(worker["ended"]["merged"])}
+    rules = parse_rules(settings.rules)
+    passed = None
+    if rules:
+        passed = {
+            "gguf": check_answers(rules, gguf["answers"]).summary()["passed"],
+            "merged": check_answers(rules, worker["answers"]["merged"]).summary()["passed"],
+        }
+    ok = ended["gguf"] >= ended["merged"] - TOLERANCE and (passed is None or passed["gguf"] >= passed["merged"] - TOLERANCE)
+    return {"ok": ok, "file": gguf["files"][gguf["read_back"]], "total": len(gguf["answers"]), "ended": ended, "rules_passed": passed}
+
+
+def modelfile_renders(template: str, probe: Mapping[str, str]) -> dict[str, Any]:
+    """The Modelfile's template gives the tokenizer's prompt text for a system + user turn."""
+    messages = [{"role": "system", "content": probe["real_system"]}, {"role": "user", "content": probe["real_user"]}]
+    rendered = modelfile.render(template, messages)
+    return {"ok": rendered == probe["real_prompt"], "rendered": rendered, "expected": probe["real_prompt"]}
+
+
+def all_passed(found: Mapping[str, Mapping[str, Any]]) -> bool:
+    return all(check.get("ok") for check in found.values())
