@@ -16,16 +16,14 @@ from typing import Any, Mapping, Sequence
 
 from tuneui.errors import TuneError, UsageError
 
-HOSTED_BACKENDS = ("openai", "azure", "together")
 LOCAL_DEFAULT_EPOCHS = 3  # the local backend's default (backends/local/recipe.py)
-OPENAI_MODEL_PREFIXES = ("gpt-", "ft:", "chatgpt-", "o1", "o3", "o4")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("estimate", help="what training costs, before anything starts: dollars, GPU memory, hours")
     parser.add_argument("file", nargs="?", type=Path, metavar="FILE", help="training examples (default: the project's data/train.jsonl)")
     parser.add_argument("--val", type=Path, metavar="FILE", help="validation examples, for the evaluation cost (default: data/val.jsonl with data/train.jsonl)")
-    parser.add_argument("--backend", choices=("local", *HOSTED_BACKENDS), help="one backend (default: every configured backend)")
+    parser.add_argument("--backend", help="one backend, by name (default: every configured backend)")
     parser.add_argument("--model", help="the base model (default: tuneui.toml [models])")
     parser.add_argument("--epochs", type=int, help="epochs (default: the provider's rule; 3 locally)")
     parser.add_argument("--method", choices=("qlora", "lora"), help="local only: force QLoRA or bf16 LoRA")
@@ -34,6 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cmd_estimate(args: argparse.Namespace) -> int:
+    from backends.registry import here, provider
     from tuneui.core.settings import Settings
     from tuneui.core.workspace import find_workspace
 
@@ -57,8 +56,8 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
 
     if args.backend or args.model:
         backend = args.backend or _backend_of(args.model, settings)
-        if args.method and backend != "local":
-            raise UsageError("--method applies to the local backend only", "Drop --method, or add --backend local.")
+        if args.method and not provider(backend).can("trains_here"):
+            raise UsageError(f"--method applies to the {here().name} backend only", f"Drop --method, or add --backend {here().name}.")
         result = _estimate(backend, args.model, train, val, args, settings, workspace.root)
         _print_one(result, args.json)
         return 0
@@ -85,9 +84,12 @@ def _estimate(
     backend: str, model: str | None, train: Sequence[Sequence[Mapping[str, Any]]],
     val: Sequence[Sequence[Mapping[str, Any]]] | None, args: argparse.Namespace, settings: Any, project: Path,
 ) -> dict[str, Any]:  # fmt: skip
-    if backend == "local":
-        return _estimate_local(model or settings.models.local, train, args, settings, project)
-    return _estimate_hosted(backend, model or settings.models.hosted, train, val, args, settings)
+    from backends.registry import choose, provider
+
+    backend, model = choose(settings.models, backend, model)
+    if provider(backend).can("trains_here"):
+        return _estimate_local(model, train, args, settings, project)
+    return _estimate_hosted(backend, model, train, val, args, settings)
 
 
 def _estimate_hosted(backend: str, model: str, train: Any, val: Any, args: argparse.Namespace, settings: Any) -> dict[str, Any]:
@@ -187,19 +189,23 @@ def _answer_of(messages: Sequence[Mapping[str, Any]]) -> str:
 
 
 def _backend_of(model: str, settings: Any) -> str:
+    from backends.registry import here, providers
     from tuneui.core.cost import load_prices
 
     price = load_prices(settings.prices).find(model)
     if price is not None and price.provider:
         return price.provider
-    if model.lower().startswith(OPENAI_MODEL_PREFIXES):
-        return "openai"  # an OpenAI model the table lacks: say so, rather than look for its config.json
-    return "local"
+    for declared in providers():
+        if model.lower().startswith(declared.model_prefixes):
+            return declared.name  # a model the table lacks: say so, rather than look for its config.json
+    return here().name
 
 
 def _configured(settings: Any) -> list[tuple[str, str]]:
-    rows = [("local", settings.models.local)] if settings.models.local else []
-    rows.append((settings.models.hosted_backend, settings.models.hosted))
+    from backends.registry import here, hosted_choice
+
+    rows = [(here().name, settings.models.local)] if settings.models.local else []
+    rows.append(hosted_choice(settings.models.hosted_backend, settings.models.hosted))
     return rows
 
 
@@ -221,7 +227,7 @@ def _print_table(rows: Sequence[Mapping[str, Any]], train_path: Path | None) -> 
         if "error" in row:
             out.write(f"  cannot estimate: {row['error']}\n  hint: {row.get('hint', '')}\n")
             continue
-        if row.get("backend") == "local":
+        if "memory_gib" in row:  # trained here: memory and time, not a bill
             memory = row["memory_gib"]
             gpu = row.get("gpu")
             out.write(f"  method: {row['method']}, {'GPU memory' if gpu else 'RAM'}: {memory['total']:.1f} GiB")
