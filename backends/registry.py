@@ -19,11 +19,12 @@ from typing import Any, Callable, Mapping
 from backends.base import BackendError
 
 # name (the CLI's `--backend NAME`, and each run's `backend`) -> "module:attribute" of its Provider.
+# The order is the order of preference for the default hosted backend (see `default_hosted`).
 BACKENDS: dict[str, str] = {
     "local": "backends.local.provider:PROVIDER",
     "openai": "backends.hosted.openai_provider:PROVIDER",
-    "azure": "backends.hosted.azure_provider:PROVIDER",
     "together": "backends.hosted.together_provider:PROVIDER",
+    "azure": "backends.hosted.azure_provider:PROVIDER",
 }
 
 # Abilities a provider may declare (never probed with hasattr):
@@ -58,12 +59,28 @@ class Provider:
     no_new_jobs: dt.date | None = None
     models_gone: dt.date | None = None
     default_model: str = ""  # proposed when it becomes the default hosted backend
+    new_customers: bool = True  # False: trains only for those who already have an account (Azure)
 
     def can(self, ability: str) -> bool:
         return ability in self.abilities
 
     def accepts_jobs(self, today: dt.date) -> bool:
         return self.no_new_jobs is None or today < self.no_new_jobs
+
+    def trains(self, model: str) -> bool:
+        """Whether `model` (or the base of a fine-tune id `ft:base:...`) is of a family it trains."""
+        name = (model.split(":")[1] if model.startswith("ft:") and ":" in model[3:] else model).lower()
+        return any(name.startswith(family) or f"/{family}" in name for family in self.trains_families)
+
+    def serves_tuned(self, model: str, today: dt.date) -> bool:
+        """Whether a model it tuned from `model`'s family still answers on `today`."""
+        return self.models_gone is None or today < self.models_gone or not self.trains(model)
+
+
+def today() -> dt.date:
+    """The date every dated rule (a provider's last day, a model's end) is checked against;
+    tests replace it to see before, on and after those days."""
+    return dt.date.today()
 
 
 def provider(name: str) -> Provider:
@@ -100,17 +117,23 @@ def price_sources() -> list[str]:
     return [item.prices for item in providers() if item.prices]
 
 
-def default_hosted(today: dt.date) -> Provider | None:
-    """The first hosted provider, in table order, that still accepts new jobs on `today`."""
-    return next((item for item in providers() if item.hosted and item.accepts_jobs(today)), None)
+def default_hosted(on: dt.date) -> Provider | None:
+    """The first hosted provider, in table order, open to new customers and still accepting new
+    jobs on `on`."""
+    return next((item for item in providers() if item.hosted and item.new_customers and item.accepts_jobs(on)), None)
 
 
-def hosted_choice(configured: str, model: str, today: dt.date | None = None) -> tuple[str, str]:
+def still_training(model: str, instead_of: str, on: dt.date) -> list[Provider]:
+    """The providers other than `instead_of` that train `model`'s family and take jobs on `on`."""
+    return [item for item in providers() if item.name != instead_of and item.trains(model) and item.accepts_jobs(on)]
+
+
+def hosted_choice(configured: str, model: str, on: dt.date | None = None) -> tuple[str, str]:
     """The hosted backend and base model to use: `[models] hosted_backend` and `hosted` when set,
-    else the first provider that still takes new jobs on `today`, with its default model."""
+    else the first provider that still takes new jobs on `on` (default: today), with its default model."""
     if configured:
         return configured, model or provider(configured).default_model
-    chosen = default_hosted(today or dt.date.today())
+    chosen = default_hosted(on or today())
     if chosen is None:
         raise BackendError("No hosted provider takes new fine-tuning jobs today", "Train here with `--backend local`.")
     return chosen.name, model or chosen.default_model
@@ -124,7 +147,7 @@ def here() -> Provider:
     return found
 
 
-def choose(models: Any, backend: str | None = None, model: str | None = None, today: dt.date | None = None) -> tuple[str, str]:
+def choose(models: Any, backend: str | None = None, model: str | None = None, on: dt.date | None = None) -> tuple[str, str]:
     """The (backend, base model) a command uses: `--backend` / `--model` when given; else this
     machine's backend for a model folder on disk or when `[models] local` is set; else the hosted
     choice of `[models]` (see `hosted_choice`)."""
@@ -132,7 +155,7 @@ def choose(models: Any, backend: str | None = None, model: str | None = None, to
         if (model and Path(model).expanduser().is_dir()) or (not model and models.local):
             backend = here().name  # a model folder on this disk can only be trained here
         else:
-            return hosted_choice(models.hosted_backend, model or models.hosted, today)
+            return hosted_choice(models.hosted_backend, model or models.hosted, on)
     if provider(backend).can("trains_here"):
         return backend, model or models.local
     return backend, model or models.hosted or provider(backend).default_model

@@ -37,4 +37,5 @@ PROVIDER = Provider(
     # Azure trains the same families for existing customers into 2027 (its dates come per model).
     trains_families=("gpt-4o", "gpt-4.1"),
     default_model="gpt-4o-mini",
+    new_customers=False,
 )

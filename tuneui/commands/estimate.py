@@ -51,8 +51,8 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
     # The project's own split brings its validation half along, however the train file was named.
     is_project_split = args.file is None or args.file.resolve() == workspace.train_file.resolve()
     val_path = args.val or (workspace.val_file if is_project_split and workspace.val_file.is_file() else None)
-    train = _messages(train_path)
-    val = _messages(val_path) if val_path else None
+    train = messages_of(train_path)
+    val = messages_of(val_path) if val_path else None
 
     if args.backend or args.model:
         backend = args.backend or _backend_of(args.model, settings)
@@ -84,15 +84,42 @@ def _estimate(
     backend: str, model: str | None, train: Sequence[Sequence[Mapping[str, Any]]],
     val: Sequence[Sequence[Mapping[str, Any]]] | None, args: argparse.Namespace, settings: Any, project: Path,
 ) -> dict[str, Any]:  # fmt: skip
-    from backends.registry import choose, provider
+    from backends.registry import choose, provider, today
 
     backend, model = choose(settings.models, backend, model)
-    if provider(backend).can("trains_here"):
+    declared = provider(backend)
+    if not declared.accepts_jobs(today()):
+        raise refusal_of_closed(declared, model, train, settings, args.epochs)
+    if declared.can("trains_here"):
         return _estimate_local(model, train, args, settings, project)
     return _estimate_hosted(backend, model, train, val, args, settings)
 
 
+def refusal_of_closed(declared: Any, model: str, train: Any, settings: Any, epochs: int | None) -> TuneError:
+    """The error for a provider that takes no new jobs: it is unavailable, and the providers that
+    still train `model`'s family are named with what the same data would cost there."""
+    from backends.registry import still_training, today
+
+    others = []
+    for other in still_training(model, declared.name, today()):
+        try:
+            row = _estimate_hosted(other.name, model, train, None, argparse.Namespace(epochs=epochs), settings)
+        except TuneError as exc:
+            others.append(f"{other.name} ({other.title}): {exc.title}")
+            continue
+        cost = row.get("cost_usd")
+        bill = f"{_usd(cost)} (prices as of {row['price_as_of']})" if cost is not None else "no price in tuneui's table"
+        who = "" if other.new_customers else ", for existing customers only"
+        others.append(f"{other.name} ({other.title}{who}): {row['billed_tokens']:,} billed tokens, {bill}")
+    where = "; ".join(others) if others else f"no other provider trains {model}'s family"
+    return TuneError(
+        f"{declared.title} is unavailable: it takes no new fine-tuning jobs since {declared.no_new_jobs}",
+        f"Still training {model}'s family: {where}. Or train an open model on together, or here with --backend local.",
+    )
+
+
 def _estimate_hosted(backend: str, model: str, train: Any, val: Any, args: argparse.Namespace, settings: Any) -> dict[str, Any]:
+    from backends.registry import today
     from tuneui.core.cost import EvalTokens, hosted_estimate, load_prices
     from tuneui.core.tokens import count_examples, count_texts, encoding_for_model
 
@@ -109,7 +136,7 @@ def _estimate_hosted(backend: str, model: str, train: Any, val: Any, args: argpa
         )
     estimate = hosted_estimate(
         backend, model, count_examples(train, encoding), epochs=args.epochs, validation=validation,
-        judge=settings.models.judge or None, prices=prices,
+        judge=settings.models.judge or None, prices=prices, today=today(),
     )  # fmt: skip
     return estimate.to_json()
 
@@ -162,7 +189,7 @@ def _local_token_counts(model: str, project: Path, train: Any) -> tuple[list[int
     return count_examples(train), False
 
 
-def _messages(path: Path) -> list[list[Mapping[str, Any]]]:
+def messages_of(path: Path) -> list[list[Mapping[str, Any]]]:
     from tuneui.core.dataset import load
 
     result = load(path)

@@ -68,6 +68,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         spec = _spec_from_args(workspace, args)
         from backends.registry import get_backend
 
+        _refuse_a_closed_provider(workspace, spec)
         backend = get_backend(spec.backend, workspace)
         if not args.json:
             _print_plan(spec.options.get("plan"))
@@ -85,7 +86,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
         return 0
     final = follow(backend, run_id, after, quiet=args.json)
     if args.json:
-        print_json(_with_plan(final.to_json(), plan))
+        shown = _with_plan(final.to_json(), plan)
+        if final.status != "succeeded" and final.error:
+            # The reason, in the JSON and for the person watching: `--json` keeps stdout for the object.
+            shown["error"] = final.error
+            print(f"error: run {run_id} {final.status}: {visible(final.error)}", file=sys.stderr)
+        print_json(shown)
     return 0 if final.status == "succeeded" else 1
 
 
@@ -159,6 +165,17 @@ def _spec_from_args(workspace: "Workspace", args: argparse.Namespace):
         seed=settings.data.seed,
         **extras,
     )
+
+
+def _refuse_a_closed_provider(workspace: "Workspace", spec: Any) -> None:
+    """A provider past its last day for new jobs is refused here, before any upload."""
+    from backends.registry import provider, today
+
+    declared = provider(spec.backend)
+    if not declared.accepts_jobs(today()):
+        from tuneui.commands.estimate import messages_of, refusal_of_closed
+
+        raise refusal_of_closed(declared, spec.model, messages_of(Path(spec.train_file)), workspace.settings(), spec.epochs)
 
 
 def _local_plan(workspace: "Workspace", model: str, train_file: "Path", args: argparse.Namespace):
