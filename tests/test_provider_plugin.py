@@ -30,6 +30,8 @@ as_of = 2026-12-01
 """
 
 MODULE = '''
+from dataclasses import dataclass
+
 from backends.registry import Provider
 from tuneui.core.settings import Section, setting
 
