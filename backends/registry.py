@@ -25,6 +25,7 @@ BACKENDS: dict[str, str] = {
     "openai": "backends.hosted.openai_provider:PROVIDER",
     "together": "backends.hosted.together_provider:PROVIDER",
     "azure": "backends.hosted.azure_provider:PROVIDER",
+    "fireworks": "backends.hosted.fireworks_provider:PROVIDER",
 }
 
 # Abilities a provider may declare (never probed with hasattr):
