@@ -79,6 +79,7 @@ def test_train_wait_json_runs_to_success_through_every_kind_of_fault_and_eval_an
     assert code == 0, err
     tuned_calls = [r for r in fireworks.calls("POST", "/inference/v1/chat/completions") if r.json["model"] == model["model_id"]]
     assert tuned_calls and json.loads(out)["metrics"]["tuned"]
+    assert not fireworks.faults and not fireworks.storage.faults  # every fault was met
 
 
 def test_a_job_that_fails_says_fireworks_reason_in_the_json_and_on_stderr(project, capsys, monkeypatch) -> None:
