@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import re
 from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
@@ -71,7 +72,8 @@ class Provider:
     def trains(self, model: str) -> bool:
         """Whether `model` (or the base of a fine-tune id `ft:base:...`) is of a family it trains."""
         name = (model.split(":")[1] if model.startswith("ft:") and ":" in model[3:] else model).lower()
-        return any(name.startswith(family) or f"/{family}" in name for family in self.trains_families)
+        # A family starts the name or one of its parts: meta-llama/Meta-Llama-3.1-8B, accounts/x/models/llama-v3p1.
+        return any(re.search(rf"(^|[/_-]){re.escape(family)}", name) for family in self.trains_families)
 
     def serves_tuned(self, model: str, today: dt.date) -> bool:
         """Whether a model it tuned from `model`'s family still answers on `today`."""
@@ -134,6 +136,12 @@ def hosted_choice(configured: str, model: str, on: dt.date | None = None) -> tup
     else the first provider that still takes new jobs on `on` (default: today), with its default model."""
     if configured:
         return configured, model or provider(configured).default_model
+    if model:
+        # A model named without a backend: who sells it, open to this user today if any is.
+        sellers = [item for item in providers() if item.hosted and (item.trains(model) or model.lower().startswith(item.model_prefixes))]
+        open_now = [item for item in sellers if item.new_customers and item.accepts_jobs(on or today())]
+        if open_now or sellers:
+            return (open_now or sellers)[0].name, model
     chosen = default_hosted(on or today())
     if chosen is None:
         raise BackendError("No hosted provider takes new fine-tuning jobs today", "Train here with `--backend local`.")

@@ -30,7 +30,7 @@ def _error_of(toml: str, tmp_path) -> str:
         ("[data]\nval_fraction = 1\n", "data.val_fraction", "less than 1"),
         ("[data]\nval_fraction = 0.0\n", "data.val_fraction", "greater than 0"),
         ("[local]\ngpu_hour_usd = -2.5\n", "local.gpu_hour_usd", "at least 0"),
-        ('[models]\nhosted_backend = "anthropic"\n', "models.hosted_backend", "'openai', 'azure', 'together'"),
+        ('[models]\nhosted_backend = "anthropic"\n', "models.hosted_backend", "'openai', 'together', 'azure', 'fireworks'"),
         ('[project]\ntask_type = "regression"\n', "project.task_type", "'classification'"),
         ("[local]\nlora_rank = 8\n", "local.lora_rank", "unknown setting"),
         ("[trainer]\nepochs = 3\n", "trainer", "unknown setting"),

@@ -88,3 +88,12 @@ def test_an_existing_openai_run_keeps_status_and_eval_until_its_models_are_gone(
     code, out, err = _cli(project, capsys, "eval", run_id, "--no-judge", "--no-forgetting", "--json")
     assert code != 0 and f"{tuned.model_id} is gone" in err and "2027-01-14" in err
     assert len(fake_openai.calls("POST", "/chat/completions")) == chats_before  # nothing was asked
+
+
+def test_a_gpt_model_named_without_a_backend_after_the_last_day_is_still_openais_and_refused(fake_openai, project, capsys, monkeypatch) -> None:
+    _on(monkeypatch, LAST_DAY)
+    settings = project.settings()
+    settings.models.hosted_backend = settings.models.hosted = ""
+    project.save_settings(settings)
+    code, out, err = _cli(project, capsys, "train", "--model", "gpt-4o-mini", "--json")
+    assert code != 0 and "OpenAI is unavailable" in err and not fake_openai.requests

@@ -297,6 +297,9 @@ class Settings(_Section):
         object.__setattr__(settings, "_providers", providers)
         return settings
 
+    def __eq__(self, other: object) -> bool:  # the providers' sections count too
+        return isinstance(other, Settings) and self.to_dict() == other.to_dict()
+
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
         out.update({name: section.to_dict() for name, section in self.__dict__.get("_providers", {}).items()})
