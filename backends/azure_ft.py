@@ -33,7 +33,11 @@ class AzureOpenAIBackend(OpenAIBackend):
         self._deployments: dict[ModelRef, str] = {}
 
     def require_callable(self, model: ModelRef) -> None:
+        """The deployment is named, and Azure knows it: one reply of one token, before a baseline
+        spends anything (a misspelt name is otherwise found only at the tuned model's turn)."""
         self._deployment(model)
+        with self._deployment_errors(model):
+            super().generate(model, [[{"role": "user", "content": "ping"}]], GenerationParams(max_new_tokens=1))
 
     # -- what Azure does differently ----------------------------------------------------------
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from backends.base import (
     TERMINAL_STATES,
@@ -20,6 +20,7 @@ from backends.base import (
     Event,
     GenerationParams,
     ModelRef,
+    NotReadyError,
     Readiness,
     TrainSpec,
 )
@@ -49,7 +50,12 @@ class OpenAIBackend(HostedBackend):
         "failed": "failed",
         "cancelled": "cancelled",
     }
-    today = staticmethod(dt.date.today)
+
+    @staticmethod
+    def today() -> dt.date:
+        from backends import registry
+
+        return registry.today()
 
     def __init__(self, workspace: Any) -> None:
         super().__init__(workspace)
@@ -103,7 +109,7 @@ class OpenAIBackend(HostedBackend):
         # The SDK's default retries are fine here: a repeated upload costs an unused file, not a job.
         upload = (path.name, content, "application/jsonl")
         uploaded = self._call(lambda client: client.files.create(file=upload, purpose="fine-tune"), retries=2)
-        return str(wire.require_field(wire.as_dict(uploaded), "id", "file"))
+        return str(wire.require_field(wire.as_dict(uploaded), "id", "file", self.provider))
 
     def _post_job(self, spec: TrainSpec, files: dict[str, str]) -> dict[str, Any]:
         request = self._job_request(spec, files)
@@ -129,7 +135,7 @@ class OpenAIBackend(HostedBackend):
             jobs = [wire.as_dict(job) for job in page.data]
             for job in jobs:
                 if is_ours(job):
-                    return wire.require_job(job)
+                    return wire.require_job(job, self.provider)
             if not page.has_more or not jobs:
                 return None
             after = jobs[-1]["id"]
@@ -148,10 +154,10 @@ class OpenAIBackend(HostedBackend):
         # Checkpoints are listed when an event announces one, and once at the end (nothing is missed).
         if final or any("checkpoint" in str(event.data.get("message", "")).lower() for event in news):
             pages = self._call(lambda client: client.fine_tuning.jobs.checkpoints.list(job_id, limit=100))
-            self._append(folder, [wire.normalize_checkpoint(wire.as_dict(c)) for c in reversed(pages.data)])
+            self._append(folder, [wire.normalize_checkpoint(wire.as_dict(c), self.provider) for c in reversed(pages.data)])
         if provider_status == "succeeded":
             # The model is recorded before the status says so: whoever sees "succeeded" finds it.
-            model_id = wire.require_field(job, "fine_tuned_model", "succeeded job")
+            model_id = wire.require_field(job, "fine_tuned_model", "succeeded job", self.provider)
             ref = ModelRef(self.name, str(job.get("model") or ""), "hosted", model_id=str(model_id))
             self._finish(folder, ref, {"job_id": job_id, "trained_tokens": trained_tokens})
         changes = {"error": wire.failure_text(job), "trained_tokens": trained_tokens}
@@ -168,7 +174,7 @@ class OpenAIBackend(HostedBackend):
             kwargs = {"after": after} if after else {}
             page = self._call(lambda client: client.fine_tuning.jobs.list_events(job_id, limit=EVENT_PAGE_SIZE, **kwargs))
             raw_events = [wire.as_dict(event) for event in page.data]
-            fresh = [wire.normalize_event(raw) for raw in raw_events]
+            fresh = [wire.normalize_event(raw, self.provider) for raw in raw_events]
             known_at = next((i for i, event in enumerate(fresh) if event.id in seen), None)
             collected += fresh if known_at is None else fresh[:known_at]
             if known_at is not None or not page.has_more or not raw_events:
@@ -205,10 +211,31 @@ class OpenAIBackend(HostedBackend):
 
     # -- inference ----------------------------------------------------------------------------
 
+    def require_callable(self, model: ModelRef) -> None:
+        self._require_served(model)
+
+    def generate(self, model: ModelRef, conversations: Sequence[Conversation], params: GenerationParams = GenerationParams()) -> list[str]:
+        self._require_served(model)
+        return super().generate(model, conversations, params)
+
+    def _require_served(self, model: ModelRef) -> None:
+        """A model this provider tuned, of a family it has shut down, is gone: say so before any call."""
+        from backends import registry
+
+        declared = registry.provider(self.name)
+        name = model.model_id or model.base_model
+        if model.kind == "hosted" and not declared.serves_tuned(name, self.today()):
+            raise NotReadyError(
+                f"{name} is gone: {declared.title} stopped serving fine-tunes of "
+                f"{' and '.join(declared.trains_families)} on {declared.models_gone}",
+                "The run's events and any evaluation report are kept. Train again on another provider "
+                "(`tuneui estimate` compares them) or here with `--backend local`.",
+            )
+
     def _complete(self, model: ModelRef, conversation: Conversation, params: GenerationParams) -> str:
         request = self._chat_request(model, conversation, params)
         response = wire.as_dict(self._call(lambda client: client.chat.completions.create(**request), retries=2))
-        wire.require_field(response, "choices", "chat completion")
+        wire.require_field(response, "choices", "chat completion", self.provider)
         choices = response["choices"] or [{}]
         return str((choices[0].get("message") or {}).get("content") or "")
 
@@ -240,4 +267,4 @@ class OpenAIBackend(HostedBackend):
             raise wire.translate(exc, self.provider, self.poll_seconds) from None
 
     def _job(self, request: Any, retries: int = 0) -> dict[str, Any]:
-        return wire.require_job(wire.as_dict(self._call(request, retries)))
+        return wire.require_job(wire.as_dict(self._call(request, retries)), self.provider)

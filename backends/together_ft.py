@@ -184,7 +184,7 @@ class TogetherBackend(serving.TogetherServing, HostedBackend):
         require(job, ("id", "status"), "fine-tuning job", self.provider)
         raw_events = wire.rows_of(http.json("GET", f"fine-tunes/{job_id}/events"), "an event list")
         total_steps = max([wire.count(e.get("total_steps")) for e in raw_events] + [wire.count(status.get("total_steps"))]) or None
-        news = wire.normalize_events(raw_events) + self._metric_events(folder, job_id, status, total_steps)
+        news = wire.normalize_events(raw_events) + self._metric_events(folder, job_id, status, total_steps, str(job["status"]))
         self._append(folder, news)
         provider_status = str(job["status"])
         error = next((e.data["message"] for e in news if e.data.get("kind") in wire.FAILURE_KINDS), None) or status.get("error")
@@ -201,9 +201,10 @@ class TogetherBackend(serving.TogetherServing, HostedBackend):
         if self.status_map.get(provider_status) in TERMINAL_STATES:
             folder.write_status(follow_done=True)
 
-    def _metric_events(self, folder: RunFolder, job_id: str, status: dict[str, Any], total_steps: int | None) -> list[Event]:
-        # Nothing is trained before the job runs; the metrics endpoint is asked only from then on.
-        if status.get("metrics_unavailable") or status.get("provider_status") in (None, "pending", "queued"):
+    def _metric_events(self, folder: RunFolder, job_id: str, status: dict[str, Any], total_steps: int | None, now: str) -> list[Event]:
+        # Nothing is trained before the job runs; the metrics endpoint is asked only from then on,
+        # judged by the job's status now: a job nobody followed may have gone from pending to done.
+        if status.get("metrics_unavailable") or now in ("pending", "queued"):
             return []
         since = int(status.get("metrics_through") or 0)
         try:
@@ -287,7 +288,9 @@ class TogetherBackend(serving.TogetherServing, HostedBackend):
         self._append(folder, self._apply_status(folder, str(job["status"])))
 
     def _complete(self, model: ModelRef, conversation: Conversation, params: GenerationParams) -> str:
-        response = self._http().json("POST", "chat/completions", json=self._chat_request(model, conversation, params))
+        # A completion is safe to ask again: a 429 or an outage waits and retries, not ends the evaluation.
+        request = self._chat_request(model, conversation, params)
+        response = self._with_retries(lambda: self._http().json("POST", "chat/completions", json=request))
         require(response, ("choices",), "chat completion", self.provider)
         choices = response["choices"] or [{}]
         return provider_text(str((choices[0].get("message") or {}).get("content") or ""), serving.REPLY_LIMIT)

@@ -134,7 +134,7 @@ class TuneApp(App):
                 self.notify(visible(f"Run {run.run_id} {run.status}. Esc returns to the guide."), timeout=8, markup=False)
                 if run.status == "succeeded" and self.busy is None:
                     self._say(self.guide.opening())
-            if run.active and run.backend != "local":
+            if run.active and _is_hosted(run.backend):
                 self._follow_hosted(run.run_id, run.backend)
         if self.watch.version == self._shown_version:
             return
@@ -245,3 +245,14 @@ def run_app(workspace: Workspace, *, train_steps: int | None = None) -> int:
     app = create_app(workspace, train_steps=train_steps)
     app.run()
     return 0 if app.return_code in (None, 0) else int(app.return_code)
+
+
+def _is_hosted(backend_name: str) -> bool:
+    """Whether the run's news lives at a provider (a backend unknown here has none to fetch)."""
+    from backends.base import BackendError
+    from backends.registry import provider
+
+    try:
+        return provider(backend_name).hosted
+    except BackendError:
+        return False

@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
 
+from backends import registry
 from tuneui.core.workspace import Workspace, init_workspace
 from tuneui.errors import TuneError
 from tuneui.guide import step_table
@@ -91,10 +92,11 @@ def run_headless(target: Path, *, train_steps: int | None = None, progress: Prog
         split = StepResult(True, {"train": state.train_examples, "val": state.val_examples})
     else:
         split = step("split", runner.split)
-    baseline = step("baseline", lambda: runner.run_command(["baseline", "--backend", "local"]))
+    here = registry.here().name  # the demo trains the embedded model on this machine, never spends
+    baseline = step("baseline", lambda: runner.run_command(["baseline", "--backend", here]))
     cost = step("cost", runner.cost)
     length = ["--steps", str(train_steps)] if train_steps else []
-    trained = step("train", lambda: runner.run_command(["train", "--backend", "local", *length, "--wait"]))
+    trained = step("train", lambda: runner.run_command(["train", "--backend", here, *length, "--wait"]))
     run_id = str(trained.data.get("run_id"))
     # No judge: a project reused here may name a hosted one, and the demo never spends money.
     evaluated = step("evaluate", lambda: runner.evaluate(run_id, judge=False))

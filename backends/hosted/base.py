@@ -107,7 +107,9 @@ class HostedBackend(Backend):
         last: BackendError | None = None
         for attempt in range(ATTEMPTS):
             if attempt or interrupted_before:
-                found = self._find_job(folder, files)
+                # A lookup is safe to repeat: a rate limit or outage here must not end the run
+                # while the job it looks for may be training.
+                found = self._with_retries(lambda: self._find_job(folder, files))
                 if found is not None:
                     return found
             try:
@@ -117,7 +119,7 @@ class HostedBackend(Backend):
                     raise
                 last = error
                 time.sleep(backoff_seconds(attempt, error))
-        found = self._find_job(folder, files)
+        found = self._with_retries(lambda: self._find_job(folder, files))
         if found is not None:
             return found
         raise safe_error(

@@ -15,7 +15,7 @@ from backends.base import BackendError, NotReadyError
 from tuneui.core.secrets import redact
 
 SWITCH_ADVICE = (
-    "Switch provider (`--backend together`), or train on your own GPU with `--backend local`."
+    "Switch provider (`tuneui estimate` compares them, with prices), or train on your own GPU with `--backend local`."
 )
 
 

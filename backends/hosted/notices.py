@@ -40,8 +40,8 @@ def openai_dated_notices(model: str | None, today: dt.date) -> tuple[list[str], 
     """(reasons it cannot run, notes to show) for fine-tuning `model` on OpenAI on `today`."""
     reasons: list[str] = []
     notes: list[str] = []
-    if today > OPENAI_NO_NEW_JOBS_AFTER:
-        reasons.append(f"OpenAI accepts no new fine-tuning jobs after {OPENAI_NO_NEW_JOBS_AFTER}.")
+    if today >= OPENAI_NO_NEW_JOBS_AFTER:
+        reasons.append(f"OpenAI accepts no new fine-tuning jobs since {OPENAI_NO_NEW_JOBS_AFTER}.")
     else:
         notes.append(
             f"OpenAI accepts no new fine-tuning jobs after {OPENAI_NO_NEW_JOBS_AFTER} "

@@ -146,11 +146,11 @@ def as_dict(obj: Any) -> dict[str, Any]:
     return dict(obj)
 
 
-def normalize_event(raw: Mapping[str, Any]) -> Event:
+def normalize_event(raw: Mapping[str, Any], provider: str = "OpenAI") -> Event:
     """One `fine_tuning.job.event` as a tuneui event, keyed by OpenAI's event id. Numbers are the
     provider's to send wrong: a time that is no date is replaced by the time it arrived, a metric
     that is no number is dropped, and a metrics event without a step is kept as a log line."""
-    require(dict(raw), ("id",), "fine-tuning event", "OpenAI")
+    require(dict(raw), ("id",), "fine-tuning event", provider)
     data = raw.get("data") if isinstance(raw.get("data"), Mapping) else {}
     when = provider_time(raw.get("created_at")) or time.time()
     if raw.get("type") == "metrics" and provider_count(data.get("step")) is not None:
@@ -161,8 +161,8 @@ def normalize_event(raw: Mapping[str, Any]) -> Event:
     return Event("log", {"level": level, "message": redact(str(raw.get("message", "")))}, when, id=str(raw["id"]))
 
 
-def normalize_checkpoint(raw: Mapping[str, Any]) -> Event:
-    require(dict(raw), ("id", "step_number"), "fine-tuning checkpoint", "OpenAI")
+def normalize_checkpoint(raw: Mapping[str, Any], provider: str = "OpenAI") -> Event:
+    require(dict(raw), ("id", "step_number"), "fine-tuning checkpoint", provider)
     metrics = raw.get("metrics") if isinstance(raw.get("metrics"), Mapping) else {}
     data = {
         "step": provider_count(raw["step_number"]),
@@ -220,11 +220,11 @@ def job_request(spec: TrainSpec, files: Mapping[str, str]) -> dict[str, Any]:
     return request
 
 
-def require_job(job: dict[str, Any]) -> dict[str, Any]:
-    require(job, ("id", "status"), "fine-tuning job", "OpenAI")
+def require_job(job: dict[str, Any], provider: str = "OpenAI") -> dict[str, Any]:
+    require(job, ("id", "status"), "fine-tuning job", provider)
     return job
 
 
-def require_field(payload: dict[str, Any], key: str, what: str) -> Any:
-    require(payload, (key,), what, "OpenAI")
+def require_field(payload: dict[str, Any], key: str, what: str, provider: str = "OpenAI") -> Any:
+    require(payload, (key,), what, provider)
     return payload[key]

@@ -21,6 +21,7 @@ from backends.base import BackendError, Conversation, Event, GenerationParams, M
 from backends.hosted import together_endpoint as endpoint
 from backends.hosted import together_wire as wire
 from backends.hosted.errors import RefusedError, provider_text
+from backends.registry import here
 from backends.runs import RunFolder, list_runs
 
 SERVERLESS = "serverless"
@@ -82,12 +83,12 @@ class TogetherServing:
         return (provider_text(chunk, REPLY_LIMIT) for chunk in wire.sse_text(self._http().stream_lines("chat/completions", request)))
 
     def _stream_on(self, routed: ModelRef, conversation: Conversation, params: GenerationParams) -> Iterator[str]:
-        if routed.backend == "local":
+        if routed.backend == here().name:
             return self._local().stream(routed, conversation, params)
         return self._chat_stream(routed, conversation, params)  # a dedicated endpoint, by its name
 
     def _generate_on(self, routed: ModelRef, conversations: Sequence[Conversation], params: GenerationParams) -> list[str]:
-        if routed.backend == "local":
+        if routed.backend == here().name:
             return self._local().generate(routed, conversations, params)
         return super().generate(routed, conversations, params)  # a dedicated endpoint, by its name
 
@@ -127,9 +128,9 @@ class TogetherServing:
 
     def _local(self) -> Any:
         if self._local_backend is None:
-            from backends.local.backend import LocalBackend
+            from backends.registry import get_backend
 
-            self._local_backend = LocalBackend(self.workspace)
+            self._local_backend = get_backend(here().name, self.workspace)
         return self._local_backend
 
 
@@ -158,7 +159,7 @@ def local_route(workspace: Any, folder: RunFolder | None, model: ModelRef) -> Mo
         return None
     for base in _base_candidates(workspace, adapter, model.base_model):
         if _on_this_machine(workspace, base):
-            return ModelRef("local", workspace.local_model_path(base), "adapter", path=str(adapter))
+            return ModelRef(here().name, workspace.local_model_path(base), "adapter", path=str(adapter))
     return None
 
 

@@ -16,7 +16,7 @@ from typing import Mapping, Sequence
 
 from backends.runs import RunFolder
 from tuneui.core.files import atomic_write_text
-from tuneui.core.secrets import KEY_NAMES
+from tuneui.core.secrets import key_names
 
 WORKER_MODULE = "backends.local.worker"
 # The worker's inherited lock descriptors: its run's worker.lock, and the device locks.
@@ -75,7 +75,8 @@ def child_environment(base: Mapping[str, str]) -> dict[str, str]:
     Local training and inference never call a provider, so a key has no business in a process
     whose output (tracebacks, library logs) lands in worker.log.
     """
-    env = {name: value for name, value in base.items() if name not in KEY_NAMES}
+    keys = key_names()
+    env = {name: value for name, value in base.items() if name not in keys}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH")) if p)
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
     return env

@@ -17,8 +17,9 @@ def scripted(monkeypatch: pytest.MonkeyPatch) -> type[ScriptedBackend]:
 
     module = types.ModuleType("evaluate_scripted_backend")
     module.ScriptedBackend = ScriptedBackend
+    module.PROVIDER = registry.Provider(name="scripted", title="a script", backend=f"{module.__name__}:ScriptedBackend")
     monkeypatch.setitem(sys.modules, module.__name__, module)
-    monkeypatch.setitem(registry.BACKENDS, "scripted", f"{module.__name__}:ScriptedBackend")
+    monkeypatch.setitem(registry.BACKENDS, "scripted", f"{module.__name__}:PROVIDER")
     monkeypatch.setattr(ScriptedBackend, "calls", [])
     monkeypatch.setattr(ScriptedBackend, "answer", staticmethod(lambda model, conversation: ""))
     return ScriptedBackend

@@ -6,6 +6,8 @@ import pytest
 
 import datetime as dt
 
+import pytest
+
 from backends.azure_ft import AzureOpenAIBackend
 from backends.openai_ft import OpenAIBackend
 from tests.hosted.conftest import follow, make_spec
@@ -38,9 +40,10 @@ def test_the_models_list_shutdown_date_counts_for_any_model(fake_openai, project
     assert not readiness.ok and any("per the provider's model list" in reason for reason in readiness.reasons)
 
 
-def test_no_new_jobs_after_the_sixth_of_january_2027(fake_openai, project) -> None:
-    readiness = _backend(project, dt.date(2027, 1, 7)).check("gpt-4o-mini")
-    assert not readiness.ok and any("no new fine-tuning jobs after 2027-01-06" in reason for reason in readiness.reasons)
+@pytest.mark.parametrize("day", [dt.date(2027, 1, 6), dt.date(2027, 1, 7)])
+def test_no_new_jobs_from_the_sixth_of_january_2027(fake_openai, project, day) -> None:
+    readiness = _backend(project, day).check("gpt-4o-mini")
+    assert not readiness.ok and any("no new fine-tuning jobs since 2027-01-06" in reason for reason in readiness.reasons)
 
 
 def test_a_missing_key_says_how_to_provide_it(project, monkeypatch) -> None:

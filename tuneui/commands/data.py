@@ -134,8 +134,11 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     from tuneui.commands import print_json
 
     workspace = _project(args)
+    from backends.registry import hosted_choice
+
     settings = workspace.settings()
-    result = stats(read_chat_jsonl(_imported_file(workspace)), tokens.encoding_for_model(settings.models.hosted))
+    _, hosted = hosted_choice(settings.models.hosted_backend, settings.models.hosted)  # "" = the default of the day
+    result = stats(read_chat_jsonl(_imported_file(workspace)), tokens.encoding_for_model(hosted))
     splits = {
         name: sum(1 for _ in read_chat_jsonl(path))
         for name, path in (("train", workspace.train_file), ("val", workspace.val_file))

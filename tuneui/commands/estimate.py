@@ -16,16 +16,14 @@ from typing import Any, Mapping, Sequence
 
 from tuneui.errors import TuneError, UsageError
 
-HOSTED_BACKENDS = ("openai", "azure", "together")
 LOCAL_DEFAULT_EPOCHS = 3  # the local backend's default (backends/local/recipe.py)
-OPENAI_MODEL_PREFIXES = ("gpt-", "ft:", "chatgpt-", "o1", "o3", "o4")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("estimate", help="what training costs, before anything starts: dollars, GPU memory, hours")
     parser.add_argument("file", nargs="?", type=Path, metavar="FILE", help="training examples (default: the project's data/train.jsonl)")
     parser.add_argument("--val", type=Path, metavar="FILE", help="validation examples, for the evaluation cost (default: data/val.jsonl with data/train.jsonl)")
-    parser.add_argument("--backend", choices=("local", *HOSTED_BACKENDS), help="one backend (default: every configured backend)")
+    parser.add_argument("--backend", help="one backend, by name (default: every configured backend)")
     parser.add_argument("--model", help="the base model (default: tuneui.toml [models])")
     parser.add_argument("--epochs", type=int, help="epochs (default: the provider's rule; 3 locally)")
     parser.add_argument("--method", choices=("qlora", "lora"), help="local only: force QLoRA or bf16 LoRA")
@@ -34,6 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cmd_estimate(args: argparse.Namespace) -> int:
+    from backends.registry import here, provider
     from tuneui.core.settings import Settings
     from tuneui.core.workspace import find_workspace
 
@@ -52,13 +51,13 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
     # The project's own split brings its validation half along, however the train file was named.
     is_project_split = args.file is None or args.file.resolve() == workspace.train_file.resolve()
     val_path = args.val or (workspace.val_file if is_project_split and workspace.val_file.is_file() else None)
-    train = _messages(train_path)
-    val = _messages(val_path) if val_path else None
+    train = messages_of(train_path)
+    val = messages_of(val_path) if val_path else None
 
     if args.backend or args.model:
         backend = args.backend or _backend_of(args.model, settings)
-        if args.method and backend != "local":
-            raise UsageError("--method applies to the local backend only", "Drop --method, or add --backend local.")
+        if args.method and not provider(backend).can("trains_here"):
+            raise UsageError(f"--method applies to the {here().name} backend only", f"Drop --method, or add --backend {here().name}.")
         result = _estimate(backend, args.model, train, val, args, settings, workspace.root)
         _print_one(result, args.json)
         return 0
@@ -85,12 +84,42 @@ def _estimate(
     backend: str, model: str | None, train: Sequence[Sequence[Mapping[str, Any]]],
     val: Sequence[Sequence[Mapping[str, Any]]] | None, args: argparse.Namespace, settings: Any, project: Path,
 ) -> dict[str, Any]:  # fmt: skip
-    if backend == "local":
-        return _estimate_local(model or settings.models.local, train, args, settings, project)
-    return _estimate_hosted(backend, model or settings.models.hosted, train, val, args, settings)
+    from backends.registry import choose, provider, today
+
+    backend, model = choose(settings.models, backend, model)
+    declared = provider(backend)
+    if not declared.accepts_jobs(today()):
+        raise refusal_of_closed(declared, model, train, settings, args.epochs)
+    if declared.can("trains_here"):
+        return _estimate_local(model, train, args, settings, project)
+    return _estimate_hosted(backend, model, train, val, args, settings)
+
+
+def refusal_of_closed(declared: Any, model: str, train: Any, settings: Any, epochs: int | None) -> TuneError:
+    """The error for a provider that takes no new jobs: it is unavailable, and the providers that
+    still train `model`'s family are named with what the same data would cost there."""
+    from backends.registry import still_training, today
+
+    others = []
+    for other in still_training(model, declared.name, today()):
+        try:
+            row = _estimate_hosted(other.name, model, train, None, argparse.Namespace(epochs=epochs), settings)
+        except TuneError as exc:
+            others.append(f"{other.name} ({other.title}): {exc.title}")
+            continue
+        cost = row.get("cost_usd")
+        bill = f"{_usd(cost)} (prices as of {row['price_as_of']})" if cost is not None else "no price in tuneui's table"
+        who = "" if other.new_customers else ", for existing customers only"
+        others.append(f"{other.name} ({other.title}{who}): {row['billed_tokens']:,} billed tokens, {bill}")
+    where = "; ".join(others) if others else f"no other provider trains {model}'s family"
+    return TuneError(
+        f"{declared.title} is unavailable: it takes no new fine-tuning jobs since {declared.no_new_jobs}",
+        f"Still training {model}'s family: {where}. Or train an open model on together, or here with --backend local.",
+    )
 
 
 def _estimate_hosted(backend: str, model: str, train: Any, val: Any, args: argparse.Namespace, settings: Any) -> dict[str, Any]:
+    from backends.registry import today
     from tuneui.core.cost import EvalTokens, hosted_estimate, load_prices
     from tuneui.core.tokens import count_examples, count_texts, encoding_for_model
 
@@ -107,7 +136,7 @@ def _estimate_hosted(backend: str, model: str, train: Any, val: Any, args: argpa
         )
     estimate = hosted_estimate(
         backend, model, count_examples(train, encoding), epochs=args.epochs, validation=validation,
-        judge=settings.models.judge or None, prices=prices,
+        judge=settings.models.judge or None, prices=prices, today=today(),
     )  # fmt: skip
     return estimate.to_json()
 
@@ -160,7 +189,7 @@ def _local_token_counts(model: str, project: Path, train: Any) -> tuple[list[int
     return count_examples(train), False
 
 
-def _messages(path: Path) -> list[list[Mapping[str, Any]]]:
+def messages_of(path: Path) -> list[list[Mapping[str, Any]]]:
     from tuneui.core.dataset import load
 
     result = load(path)
@@ -187,19 +216,23 @@ def _answer_of(messages: Sequence[Mapping[str, Any]]) -> str:
 
 
 def _backend_of(model: str, settings: Any) -> str:
+    from backends.registry import here, providers
     from tuneui.core.cost import load_prices
 
     price = load_prices(settings.prices).find(model)
     if price is not None and price.provider:
         return price.provider
-    if model.lower().startswith(OPENAI_MODEL_PREFIXES):
-        return "openai"  # an OpenAI model the table lacks: say so, rather than look for its config.json
-    return "local"
+    for declared in providers():
+        if model.lower().startswith(declared.model_prefixes):
+            return declared.name  # a model the table lacks: say so, rather than look for its config.json
+    return here().name
 
 
 def _configured(settings: Any) -> list[tuple[str, str]]:
-    rows = [("local", settings.models.local)] if settings.models.local else []
-    rows.append((settings.models.hosted_backend, settings.models.hosted))
+    from backends.registry import here, hosted_choice
+
+    rows = [(here().name, settings.models.local)] if settings.models.local else []
+    rows.append(hosted_choice(settings.models.hosted_backend, settings.models.hosted))
     return rows
 
 
@@ -221,7 +254,7 @@ def _print_table(rows: Sequence[Mapping[str, Any]], train_path: Path | None) -> 
         if "error" in row:
             out.write(f"  cannot estimate: {row['error']}\n  hint: {row.get('hint', '')}\n")
             continue
-        if row.get("backend") == "local":
+        if "memory_gib" in row:  # trained here: memory and time, not a bill
             memory = row["memory_gib"]
             gpu = row.get("gpu")
             out.write(f"  method: {row['method']}, {'GPU memory' if gpu else 'RAM'}: {memory['total']:.1f} GiB")

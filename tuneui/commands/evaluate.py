@@ -13,7 +13,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     baseline = subparsers.add_parser(
         "baseline", help="score prompt variants (zero-shot, system prompt, k-shot) of the base model on the val split"
     )
-    baseline.add_argument("--backend", help="local, openai, azure or together (default: from tuneui.toml [models])")
+    baseline.add_argument("--backend", help="a backend's name (default: from tuneui.toml [models])")
     baseline.add_argument("--model", help="the base model (default: from tuneui.toml [models])")
     baseline.add_argument("--shots", type=int, default=3, metavar="K", help="examples from train in the k-shot prompt (default 3)")
     baseline.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -37,9 +37,9 @@ def _cmd_baseline(args: argparse.Namespace) -> int:
     from tuneui.errors import UsageError
 
     workspace = workspace_of(args)
-    models = workspace.settings().models
-    backend = args.backend or ("local" if models.local else models.hosted_backend)
-    model = args.model or (models.local if backend == "local" else models.hosted)
+    from backends.registry import choose
+
+    backend, model = choose(workspace.settings().models, args.backend, args.model)
     if not model:
         raise UsageError(
             f"No base model for the {backend} backend",

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     train = subparsers.add_parser("train", help="start a fine-tuning run (returns at once unless --wait)")
-    train.add_argument("--backend", help="local, openai, azure or together (default: local when [models] local is set)")
+    train.add_argument("--backend", help="a backend: `tuneui estimate --help` lists them (default: this machine when [models] local is set)")
     train.add_argument("--model", help="base model: a Hugging Face id, a local folder, or a hosted model")
     length = train.add_mutually_exclusive_group()
     length.add_argument("--steps", type=_positive, metavar="N", help="train for N optimizer steps")
@@ -68,6 +68,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         spec = _spec_from_args(workspace, args)
         from backends.registry import get_backend
 
+        _refuse_a_closed_provider(workspace, spec)
         backend = get_backend(spec.backend, workspace)
         if not args.json:
             _print_plan(spec.options.get("plan"))
@@ -85,7 +86,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
         return 0
     final = follow(backend, run_id, after, quiet=args.json)
     if args.json:
-        print_json(_with_plan(final.to_json(), plan))
+        shown = _with_plan(final.to_json(), plan)
+        if final.status != "succeeded" and final.error:
+            # The reason, in the JSON and for the person watching: `--json` keeps stdout for the object.
+            shown["error"] = final.error
+            print(f"error: run {run_id} {final.status}: {visible(final.error)}", file=sys.stderr)
+        print_json(shown)
     return 0 if final.status == "succeeded" else 1
 
 
@@ -114,14 +120,11 @@ def _print_plan(plan: Any) -> None:
 def _spec_from_args(workspace: "Workspace", args: argparse.Namespace):
     from backends.base import TrainSpec
 
+    from backends.registry import choose, provider
+
     settings = workspace.settings()
-    if args.backend:
-        backend = args.backend
-    elif (args.model and Path(args.model).expanduser().is_dir()) or (not args.model and settings.models.local):
-        backend = "local"  # a model folder on this disk can only be trained here
-    else:
-        backend = settings.models.hosted_backend
-    model = args.model or (settings.models.local if backend == "local" else settings.models.hosted)
+    backend, model = choose(settings.models, args.backend, args.model)
+    declared = provider(backend)
     if not model:
         raise UsageError(f"No base model for the {backend} backend", "Pass --model, or set [models] local (or hosted) in tuneui.toml.")
     train_file = Path(args.train_file) if args.train_file else workspace.train_file
@@ -136,7 +139,7 @@ def _spec_from_args(workspace: "Workspace", args: argparse.Namespace):
         _refuse_a_leaking_split(workspace)
     local = settings.local
     extras: dict[str, Any] = {}
-    if backend == "local":
+    if declared.can("trains_here"):
         # [local] settings and the defaults rule describe this box's recipe; hosted providers
         # choose their own. The plan is fixed here, so the run does what was shown before it.
         plan = _local_plan(workspace, model, train_file, args)
@@ -162,6 +165,17 @@ def _spec_from_args(workspace: "Workspace", args: argparse.Namespace):
         seed=settings.data.seed,
         **extras,
     )
+
+
+def _refuse_a_closed_provider(workspace: "Workspace", spec: Any) -> None:
+    """A provider past its last day for new jobs is refused here, before any upload."""
+    from backends.registry import provider, today
+
+    declared = provider(spec.backend)
+    if not declared.accepts_jobs(today()):
+        from tuneui.commands.estimate import messages_of, refusal_of_closed
+
+        raise refusal_of_closed(declared, spec.model, messages_of(Path(spec.train_file)), workspace.settings(), spec.epochs)
 
 
 def _local_plan(workspace: "Workspace", model: str, train_file: "Path", args: argparse.Namespace):
@@ -193,8 +207,10 @@ def _refuse_a_leaking_split(workspace: "Workspace") -> None:
 
 
 def _allow_concurrent(backend: "Backend", allowed: bool) -> None:
-    # Only the local backend shares a device between runs; hosted providers queue their own jobs.
-    if allowed and hasattr(backend, "allow_concurrent"):
+    # Only a backend that trains here shares a device between runs; hosted providers queue their own jobs.
+    from backends.registry import provider
+
+    if allowed and provider(backend.name).can("shares_device"):
         backend.allow_concurrent = True
 
 

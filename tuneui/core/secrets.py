@@ -1,7 +1,8 @@
 """API keys: read from the environment or the system keyring, never written anywhere.
 
-A key is looked up by its environment variable name (`OPENAI_API_KEY`, ...). The keyring entry
-uses the same name under the service "tuneui" (`keyring set tuneui OPENAI_API_KEY`). Every value
+A key is looked up by its environment variable name, as each provider declares it
+(`backends.registry`). The keyring entry uses the same name under the service "tuneui"
+(`keyring set tuneui NAME`). Every value
 handed out is remembered for this process so `redact()` can strip it from any text.
 """
 
@@ -11,7 +12,6 @@ import os
 import re
 
 KEYRING_SERVICE = "tuneui"
-KEY_NAMES = ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "TOGETHER_API_KEY")
 REDACTED = "[redacted]"
 
 _handed_out: set[str] = set()
@@ -30,6 +30,13 @@ def api_key(name: str) -> str | None:
     return value or None
 
 
+def key_names() -> tuple[str, ...]:
+    """The names of every provider's keys (each provider declares its own)."""
+    from backends.registry import key_names as declared
+
+    return declared()
+
+
 def key_hint(name: str) -> str:
     """The sentence that tells a person how to provide the key `name`."""
     return (
@@ -41,7 +48,7 @@ def key_hint(name: str) -> str:
 def redact(text: str) -> str:
     """`text` with every key this process loaded or has in its environment, and anything shaped
     like a key, replaced."""
-    present = {os.environ.get(name, "").strip() for name in KEY_NAMES} - {""}
+    present = {os.environ.get(name, "").strip() for name in key_names()} - {""}
     for value in sorted(_handed_out | present, key=len, reverse=True):
         text = text.replace(value, REDACTED)
     for pattern in _KEY_PATTERNS:

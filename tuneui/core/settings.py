@@ -110,6 +110,7 @@ def _schema(cls: type) -> dict[str, _FieldSpec]:
 def _key_of(cls: type, name: str) -> str:
     """The dotted key of field `name` of section `cls` as tuneui.toml spells it, for messages."""
     sections = {spec.kind: section for section, spec in _schema(Settings).items()}
+    sections.update({kind: section for section, kind in _provider_sections().items()})
     return f"{sections[cls]}.{name}" if cls in sections else name
 
 
@@ -135,7 +136,7 @@ def _checked(cls: type, name: str, value: Any, key: str) -> Any:
             raise SettingsError(key, f"should be text in quotes, not {_shown(value)}")
         if spec.choices and value not in spec.choices:
             raise SettingsError(key, f"should be one of {', '.join(repr(c) for c in spec.choices)}, not {value!r}")
-        return value
+        return spec.check(value, key) if spec.check else value
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not isinstance(value, int)):
         wanted = "a whole number" if kind is int else "a number"
         raise SettingsError(key, f"should be {wanted}, not {_shown(value)}")
@@ -174,6 +175,21 @@ def _table_of_names(value: Any, key: str) -> dict[str, str]:
                 f"should be a name in quotes (up to 64 letters, digits, '-', '_' or '.'), not {_shown(item)}",
             )
     return {str(name): item for name, item in value.items()}
+
+
+def _hosted_provider(name: str, key: str) -> str:
+    from backends.registry import hosted_names  # the providers are plug-ins: the registry knows them
+
+    if name and name not in hosted_names():
+        raise SettingsError(key, f"should be one of {', '.join(repr(n) for n in hosted_names())}, not {name!r}")
+    return name
+
+
+def _provider_sections() -> dict[str, type["_Section"]]:
+    """Each provider's own sections ([together], ...), declared with the provider (backends.registry)."""
+    from backends.registry import settings_sections
+
+    return settings_sections()
 
 
 def _checked_rules(tables: dict[str, Any], key: str) -> dict[str, Any]:
@@ -218,8 +234,8 @@ class DataSettings(_Section):
 @dataclass
 class ModelSettings(_Section):
     local: str = _setting("", "Default local base model: a Hugging Face id or a local folder.")
-    hosted: str = _setting("gpt-4o-mini", "Default hosted base model.")
-    hosted_backend: Literal["openai", "azure", "together"] = _setting("openai", "Default hosted backend: openai, azure or together.")
+    hosted: str = _setting("", "Default hosted base model; empty = the hosted backend's own default.")
+    hosted_backend: str = field(default="", metadata={"description": "Default hosted backend (a provider's name); empty = the first that still takes new jobs.", "check": _hosted_provider})
     judge: str = _setting("", "'backend:model' of the LLM judge; empty = no judge.")
     assistant: str = _setting("", "'backend:model' answering free-text questions in the guide.")
 
@@ -245,46 +261,12 @@ class HostedSettings(_Section):
 
 
 @dataclass
-class OpenAISettings(_Section):
-    azure_endpoint: str = _setting("", "Set to use Azure OpenAI instead of api.openai.com.")
-    api_version: str = _setting("", "Azure OpenAI API version, with azure_endpoint.")
-
-
-@dataclass
-class AzureSettings(_Section):
-    """Azure OpenAI calls a model only through a deployment, which tuneui names but never creates."""
-
-    deployments: dict[str, str] = field(
-        default_factory=dict,
-        metadata={"description": "Model -> the deployment that serves it: the base model (baseline) and each fine-tuned model id."},
-    )
-    resource_group: str = _setting("", "Resource group of the Azure OpenAI resource; fills in the `az` command tuneui suggests.")
-    account: str = _setting("", "Azure OpenAI resource (account) name; default: read from [openai] azure_endpoint.")
-    deployment_sku: Literal["Standard", "GlobalStandard", "Developer"] = _setting(
-        "Standard", "Deployment type in the suggested `az` command; Standard and GlobalStandard bill hosting by the hour."
-    )
-    training_type: str = _setting(
-        "", "Sent as `trainingType` when a job is created (all digits: as a number); not in Azure's published API, so empty = not sent."
-    )
-
-
-@dataclass
-class TogetherSettings(_Section):
-    base_url: str = _setting("https://api.together.xyz/v1", "Together AI API address.")
-    endpoint_max_cents_per_minute: float = _setting(0.0, "Consent to start a dedicated endpoint for evaluating or chatting with a fine-tune Together serves no other way, up to this price (cents per minute); 0 never starts one.", ge=0)
-    local_base_model: str = _setting("", "Folder or Hugging Face id of a fine-tune's base model on this machine, to run a downloaded adapter locally when Together serves it only on a dedicated endpoint.")
-
-
-@dataclass
 class Settings(_Section):
     project: ProjectSettings = field(default_factory=ProjectSettings)
     data: DataSettings = field(default_factory=DataSettings)
     models: ModelSettings = field(default_factory=ModelSettings)
     local: LocalSettings = field(default_factory=LocalSettings)
     hosted: HostedSettings = field(default_factory=HostedSettings)
-    openai: OpenAISettings = field(default_factory=OpenAISettings)
-    azure: AzureSettings = field(default_factory=AzureSettings)
-    together: TogetherSettings = field(default_factory=TogetherSettings)
     prices: dict[str, dict[str, Any]] = field(
         default_factory=dict, metadata={"description": "Per-model overrides of the shipped price table."}
     )
@@ -292,3 +274,44 @@ class Settings(_Section):
         default_factory=dict,
         metadata={"description": "Named task rules every good answer follows (tuneui.core.rules).", "check": _checked_rules},
     )
+
+    # Each provider's section lives beside the core ones in tuneui.toml ([together] ...), read,
+    # checked and written like them, but declared by the provider: `settings.together` finds it.
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_providers", {name: kind() for name, kind in _provider_sections().items()})
+
+    def __getattr__(self, name: str) -> Any:
+        providers = self.__dict__.get("_providers")
+        if providers is None or name not in providers:
+            raise AttributeError(f"Settings has no section {name!r}")
+        return providers[name]
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any], where: str = "") -> "Settings":
+        sections = _provider_sections()
+        for key in raw:
+            if key not in _schema(cls) and key not in sections:
+                raise SettingsError(where + str(key), f"unknown setting; the known ones here are {', '.join([*_schema(cls), *sections])}")
+        settings = super().from_dict({key: value for key, value in raw.items() if key not in sections}, where)
+        providers = {name: _checked_section(kind, raw[name], where + name) if name in raw else kind() for name, kind in sections.items()}
+        object.__setattr__(settings, "_providers", providers)
+        return settings
+
+    def __eq__(self, other: object) -> bool:  # the providers' sections count too
+        return isinstance(other, Settings) and self.to_dict() == other.to_dict()
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out.update({name: section.to_dict() for name, section in self.__dict__.get("_providers", {}).items()})
+        return out
+
+
+def _checked_section(kind: type[_Section], value: Any, key: str) -> _Section:
+    if not isinstance(value, Mapping):
+        raise SettingsError(key, f"should be a table ([{key}]), not {_shown(value)}")
+    return kind.from_dict(value, key + ".")
+
+
+# For providers' own sections (backends.registry): the same checked fields as the core's.
+Section = _Section
+setting = _setting

@@ -155,7 +155,9 @@ def _models(workspace: Workspace) -> tuple[dict[str, ModelRef | None], dict[str,
         base: ModelRef | None = ModelRef(backend=tuned.backend, base_model=tuned.base_model)
     else:
         local = workspace.settings().models.local
-        base = ModelRef(backend="local", base_model=local) if local else None
+        from backends.registry import here
+
+        base = ModelRef(backend=here().name, base_model=local) if local else None
     labels = {
         "base": f"{base.backend}:{Path(base.base_model).name}" if base else "none configured",
         "tuned": f"run {run.run_id}" if tuned is not None and run else "none yet",

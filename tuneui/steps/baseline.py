@@ -116,10 +116,10 @@ def run_baseline(
     `backend` is an instance of `backend_name` to reuse (a local one keeps its model loaded);
     without it one is made only if some variant has no saved answers.
     """
-    from backends.registry import get_backend
+    from backends.registry import get_backend, provider
 
     settings = workspace.settings()
-    if backend_name == "local":
+    if provider(backend_name).can("trains_here"):
         model = workspace.local_model_path(model)
     data = eval_set or load_eval_set(workspace)
     params = data.generation_params(seed=settings.data.seed)

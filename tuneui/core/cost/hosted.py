@@ -32,9 +32,6 @@ JUDGE_ORDERS = 2
 # Warn about a provider's last day for new jobs this many days ahead.
 DEADLINE_NOTICE_DAYS = 120
 
-# Backends that sell another provider's models under their own prices: same rules, own rates.
-_RULES_OF = {"azure": "openai"}
-
 
 @dataclass(frozen=True)
 class EvalTokens:
@@ -132,7 +129,7 @@ def hosted_estimate(
         raise TuneError(f"--epochs {epochs} is out of range", "Choose 1 to 50 epochs (OpenAI's default rule gives 1 to 25).")
     table = prices or load_prices()
     today = today or dt.date.today()
-    rules = _RULES_OF.get(backend, backend)
+    rules = table.provider(backend).same_models_as or backend
     price = _price_for(table, backend, rules, model)
     terms = table.provider(rules)
     warnings: list[str] = []

@@ -1,4 +1,26 @@
-"""The hosted price table: the dated TOML shipped in the package, its aliases, and tuneui.toml overrides."""
+"""The hosted price table: each provider's dated TOML rows, their aliases, and tuneui.toml overrides.
+
+Every provider ships its own rows (its declaration's `prices`, see `backends.registry`): dollars per
+1M tokens unless a key says per hour, each entry with the address it was read from and the date it
+was read (`as_of`), which the Cost step shows next to every dollar figure. Any entry can be
+overridden or added in tuneui.toml (`[prices."gpt-4o-mini-2024-07-18"] train_per_million = 3.00`).
+
+Keys of a model entry (`[models."<id>"]`):
+  provider                    backend that sells it
+  aliases                     other names that mean this snapshot
+  train_per_million           training price, per 1M billed tokens
+  train_per_hour              training price per hour (reinforcement fine-tuning)
+  base_input / base_cached_input / base_output     the untuned model's inference prices
+  tuned_input / tuned_cached_input / tuned_output  the fine-tuned model's inference prices
+  max_tokens_per_example      longer examples are truncated (and billed) at this length
+  methods                     fine-tuning methods offered
+  shutdown                    the day new fine-tuning jobs stopped being accepted for it
+  source, as_of, note         where the numbers come from, when they were read, caveats
+
+Keys of a provider's terms (`[providers.<name>]`): default_epochs, training_evaluations,
+hosting_per_hour, same_models_as (sells another provider's models by that one's rules), source,
+as_of, note; its last day for new jobs comes from its declaration.
+"""
 
 from __future__ import annotations
 
@@ -59,6 +81,7 @@ class ProviderTerms:
 
     name: str
     default_epochs: int | str = "openai-rule"
+    same_models_as: str | None = None  # sells this provider's models, by its rules (Azure: openai)
     no_new_jobs: dt.date | None = None
     hosting_per_hour: float | None = None
     # Passes over the validation file billed per job (Together: the n_evals tuneui sends).
@@ -90,8 +113,18 @@ class PriceTable:
 
 def load_prices(overrides: Mapping[str, Mapping[str, Any]] | None = None) -> PriceTable:
     """The shipped table with `tuneui.toml`'s `[prices.<model>]` entries laid over it."""
-    raw = tomllib.loads(resources.files("tuneui.data").joinpath("prices.toml").read_text(encoding="utf-8"))
-    models = {name: _model_price(name, entry, "the shipped price table") for name, entry in raw.get("models", {}).items()}
+    from backends.registry import providers
+
+    raw: dict[str, dict[str, Any]] = {"models": {}, "providers": {}}
+    for declared in providers():
+        if declared.prices:
+            package, _, name = declared.prices.partition(":")
+            rows = tomllib.loads(resources.files(package).joinpath(name).read_text(encoding="utf-8"))
+            for part in raw:
+                raw[part].update(rows.get(part, {}))
+        if declared.no_new_jobs is not None:
+            raw["providers"].setdefault(declared.name, {})["no_new_jobs"] = declared.no_new_jobs
+    models = {name: _model_price(name, entry, "the shipped price table") for name, entry in raw["models"].items()}
     aliases = {alias: name for name, price in models.items() for alias in price.aliases}
     for name, entry in (overrides or {}).items():
         target = aliases.get(name, name)
@@ -102,8 +135,8 @@ def load_prices(overrides: Mapping[str, Mapping[str, Any]] | None = None) -> Pri
             merged["source"] = "tuneui.toml [prices]"
         models[target] = replace(_model_price(target, merged, "tuneui.toml"), overridden=True)
         aliases.update({alias: target for alias in models[target].aliases})
-    providers = {name: _provider(name, entry) for name, entry in raw.get("providers", {}).items()}
-    return PriceTable(models=models, providers=providers, aliases=aliases)
+    terms = {name: _provider(name, entry) for name, entry in raw["providers"].items()}
+    return PriceTable(models=models, providers=terms, aliases=aliases)
 
 
 def _model_price(name: str, entry: Mapping[str, Any], where: str) -> ModelPrice:
@@ -137,6 +170,7 @@ def _provider(name: str, entry: Mapping[str, Any]) -> ProviderTerms:
     return ProviderTerms(
         name=name,
         default_epochs=entry.get("default_epochs", "openai-rule"),
+        same_models_as=str(entry["same_models_as"]) if entry.get("same_models_as") else None,
         no_new_jobs=_date(no_new_jobs, f"no_new_jobs of {name}") if no_new_jobs else None,
         hosting_per_hour=_hourly(entry.get("hosting_per_hour"), name),
         training_evaluations=int(entry.get("training_evaluations", 0)),

@@ -1,0 +1,12 @@
+"""The local backend's declaration: training and inference on this machine (see `backends.registry`)."""
+
+from backends.registry import Provider
+
+PROVIDER = Provider(
+    name="local",
+    title="this machine",
+    backend="backends.local.backend:LocalBackend",
+    hosted=False,
+    inference="here",
+    abilities=frozenset({"trains_here", "shares_device"}),
+)
