@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from tuneui.commands import share
 from tuneui.core.workspace import Workspace, find_workspace
 from tuneui.errors import UsageError
 
@@ -42,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     checked.set_defaults(func=_cmd_check)
 
     divided = actions.add_parser("split", help="write data/train.jsonl and data/val.jsonl")
-    divided.add_argument("--val", type=float, default=None, help="validation share (default: tuneui.toml, 0.15)")
+    divided.add_argument("--val", type=share, default=None, help="validation share (default: tuneui.toml, 0.15)")
     divided.add_argument("--seed", type=int, default=None, help="seed of the split (default: tuneui.toml, 0)")
     divided.set_defaults(func=_cmd_split)
 

@@ -81,12 +81,17 @@ class Workspace:
                 f"No tuneui project in {self.root}",
                 f"Run `tuneui init {self.root}` or pass --project DIR.",
             )
-        text = self.config_path.read_bytes().decode("utf-8-sig", errors="replace")
+        text = self.config_text()
         try:
             raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise WorkspaceError(
                 f"{self.config_path}: {exc}", "Fix the TOML syntax at that line, or delete the file and run `tuneui init`."
+            ) from None
+        except RecursionError:  # tomllib reads nested arrays and tables recursively
+            raise WorkspaceError(
+                f"{self.config_path}: values are nested too deeply for tuneui to read",
+                "No setting of tuneui.toml nests more than a few levels: remove the deeply nested value.",
             ) from None
         try:
             return Settings.from_dict(raw)
@@ -94,6 +99,20 @@ class Workspace:
             raise WorkspaceError(
                 f"{self.config_path}: [{exc.key}] {exc.message}",
                 "Correct or remove that key; `tuneui init` in an empty folder shows a valid file.",
+            ) from None
+
+    def config_text(self) -> str:
+        """tuneui.toml as text; a byte that is not UTF-8 is refused, naming its line, because a
+        replacement character read here would be written back for good by the next edit."""
+        data = self.config_path.read_bytes()
+        try:
+            return data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            raise WorkspaceError(
+                f"{self.config_path}:{line}: byte 0x{data[exc.start]:02x} is not UTF-8",
+                "tuneui.toml must be UTF-8 (TOML says so): re-save it as UTF-8 in your editor, "
+                "or convert it, e.g. `iconv -f latin1 -t utf-8`.",
             ) from None
 
     def save_settings(self, settings: Settings) -> None:
