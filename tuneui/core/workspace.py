@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import codecs
 import os
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Mapping
 
 from tuneui.core.files import atomic_write_text
 from tuneui.core.settings import Settings, SettingsError
@@ -115,7 +117,29 @@ class Workspace:
                 "or convert it, e.g. `iconv -f latin1 -t utf-8`.",
             ) from None
 
+    def update_settings(self, values: Mapping[str, Any]) -> None:
+        """Set the settings `values` ({"data.val_fraction": 0.2}) in tuneui.toml, changing only them:
+        comments, layout, multi-line strings and line ends stay as the user wrote them."""
+        import tomlkit  # only writers need it; the app's start reads settings and never writes them
+
+        data = self.config_path.read_bytes()
+        text = self.config_text()
+        document = tomlkit.parse(text)
+        for key, value in values.items():
+            section, name = key.split(".")
+            if section not in document:
+                document[section] = tomlkit.table()
+            document[section][name] = value
+        edited = tomlkit.dumps(document)
+        try:
+            Settings.from_dict(tomllib.loads(edited))  # never write a file that `settings()` refuses
+        except (tomllib.TOMLDecodeError, SettingsError) as exc:
+            raise WorkspaceError(f"{self.config_path}: cannot set {', '.join(values)}: {exc}", "Correct tuneui.toml by hand.") from None
+        bom = "\ufeff" if data.startswith(codecs.BOM_UTF8) else ""
+        atomic_write_text(self.config_path, bom + edited)
+
     def save_settings(self, settings: Settings) -> None:
+        """Write every setting (a new project's file); an existing file is edited with `update_settings`."""
         import tomli_w  # only writers need it; the app's start reads settings and never writes them
 
         atomic_write_text(self.config_path, tomli_w.dumps(settings.to_dict()))
