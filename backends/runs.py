@@ -8,6 +8,7 @@ a line, deduplicated by the provider's event id), `status.json`, `pid`, `worker.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from contextlib import contextmanager
@@ -58,6 +59,7 @@ class RunFolder:
     @classmethod
     def create(cls, runs_dir: str | os.PathLike[str], spec: TrainSpec) -> "RunFolder":
         folder = cls(Path(runs_dir) / spec.run_id)
+        _refuse_non_finite(spec.to_dict())
         try:
             folder.path.mkdir(parents=True, exist_ok=False)
         except (FileExistsError, NotADirectoryError):
@@ -286,3 +288,15 @@ def list_runs(runs_dir: str | os.PathLike[str]) -> list[RunFolder]:
     if not root.is_dir():
         return []
     return [RunFolder(p) for p in sorted(root.iterdir()) if (p / "spec.json").is_file()]
+
+
+def _refuse_non_finite(values: dict[str, Any], where: str = "") -> None:
+    """spec.json is JSON, which has no inf or nan; a value of either trains nothing useful anyway."""
+    for key, value in values.items():
+        if isinstance(value, dict):
+            _refuse_non_finite(value, f"{where}{key}.")
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise BackendError(
+                f"The run's {where}{key} is {value}, not a finite number",
+                "Correct the flag or the tuneui.toml setting it came from, then start the run again.",
+            )

@@ -6,6 +6,7 @@ status` and `train --wait` read what this callback writes.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from pathlib import Path
@@ -28,6 +29,7 @@ class RunProgress(TrainerCallback):
         self.cancel_requested = cancel_requested
         self.is_main = is_main
         self.cancelled = False
+        self.diverged: str | None = None  # why training stopped on a loss that is not a number
         self._train_seconds = 0.0
         self._step_started = 0.0
         self._tokens_at_log = 0
@@ -56,6 +58,8 @@ class RunProgress(TrainerCallback):
         logs = logs or {}
         if "loss" not in logs:
             return  # eval logs arrive through on_evaluate; the final summary is not a step
+        if not math.isfinite(float(logs["loss"])):
+            return self._diverge("training", logs["loss"], state, control)
         tokens = state.num_input_tokens_seen - self._tokens_at_log
         seconds = self._train_seconds - self._seconds_at_log
         self._tokens_at_log, self._seconds_at_log = state.num_input_tokens_seen, self._train_seconds
@@ -74,8 +78,22 @@ class RunProgress(TrainerCallback):
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         loss = (metrics or {}).get("eval_loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            return self._diverge("validation", loss, state, control)
         if loss is not None:
             self.emit("metrics", {"step": state.global_step, "total_steps": state.max_steps, "valid_loss": float(loss)})
+
+    def _diverge(self, which: str, loss: Any, state, control):
+        """A loss of nan or inf: the weights are lost, and every later step is too. Stop now, with
+        no checkpoint (it would hold the broken weights); the worker fails the run with this reason."""
+        self.diverged = (
+            f"Training diverged: the {which} loss became {float(loss)} at step {state.global_step}, "
+            "so the weights are no longer numbers"
+        )
+        self.emit("log", {"message": self.diverged})
+        control.should_training_stop = True
+        control.should_save = False
+        return control
 
     def on_save(self, args, state, control, **kwargs):
         checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
@@ -126,7 +144,9 @@ def _any_rank(flag: bool) -> bool:
 
 
 def _float(value: Any) -> float | None:
+    """A finite float, or None: events are JSON, which has no nan or inf."""
     try:
-        return None if value is None else float(value)
+        number = None if value is None else float(value)
     except (TypeError, ValueError):
         return None
+    return number if number is not None and math.isfinite(number) else None

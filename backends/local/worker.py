@@ -91,6 +91,11 @@ def train(folder: RunFolder, cancel_requested: threading.Event) -> str:
 
     state = trainer.state
     best_step = state.best_global_step if val_records else None
+    if progress.diverged:
+        raise BackendError(
+            progress.diverged,
+            "Lower the learning rate (--learning-rate or [local] learning_rate, e.g. by 10x) and start a new run.",
+        )
     if progress.cancelled:
         return "cancelled"
     if val_records and state.global_step < state.max_steps:

@@ -57,7 +57,7 @@ def test_report_writes_markdown_and_self_contained_html(evaluated_run, capsys) -
     markdown = (project.reports_dir / f"{run_id}.md").read_text()
     html = (project.reports_dir / f"{run_id}.html").read_text()
     verdict = json.loads((project.run_dir(run_id) / "eval" / "result.json").read_text())["verdict"]
-    assert f"**Verdict:** {verdict}" in markdown
+    assert f"**Verdict:** {verdict}".replace("[", "\\[").replace("]", "\\]") in markdown  # brackets are literal
     assert "| metric | zero-shot (baseline to beat) | system | 3-shot | tuned |" in markdown
     assert "## LLM judge (both orders)" in markdown
     assert f"[run spec](../runs/{run_id}/spec.json)" in markdown

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from tuneui.commands import share
 from tuneui.core.workspace import Workspace, find_workspace
 from tuneui.errors import UsageError
 
@@ -42,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     checked.set_defaults(func=_cmd_check)
 
     divided = actions.add_parser("split", help="write data/train.jsonl and data/val.jsonl")
-    divided.add_argument("--val", type=float, default=None, help="validation share (default: tuneui.toml, 0.15)")
+    divided.add_argument("--val", type=share, default=None, help="validation share (default: tuneui.toml, 0.15)")
     divided.add_argument("--seed", type=int, default=None, help="seed of the split (default: tuneui.toml, 0)")
     divided.set_defaults(func=_cmd_split)
 
@@ -116,9 +117,10 @@ def _cmd_split(args: argparse.Namespace) -> int:
     # train, val and their share (data/current/split.json) switch in one rename; tuneui.toml
     # follows as the default of the next split.
     publish_split(workspace.data_dir, result, val_fraction, seed)
-    if (val_fraction, seed) != (settings.data.val_fraction, settings.data.seed):
-        settings.data.val_fraction, settings.data.seed = val_fraction, seed
-        workspace.save_settings(settings)  # the split can be made again exactly from tuneui.toml
+    changed = {f"data.{name}": value for name, value, before in (("val_fraction", val_fraction, settings.data.val_fraction),
+               ("seed", seed, settings.data.seed)) if value != before}  # fmt: skip
+    if changed:
+        workspace.update_settings(changed)  # the split can be made again exactly from tuneui.toml
     how = ", stratified by answer label" if result.stratified else ""
     print(
         f"Split {len(result.train) + len(result.val):,} examples (seed {seed}{how}): "

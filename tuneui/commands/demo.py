@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from tuneui.commands import MAX_STEPS, whole_number
+
 DEFAULT_DIR = "tuneui-demo"
 
 
@@ -14,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     demo.add_argument("dir", nargs="?", type=Path, default=Path(DEFAULT_DIR), help=f"where (default: ./{DEFAULT_DIR})")
     demo.add_argument("--headless", action="store_true", help="run all five steps without the UI")
     demo.add_argument("--json", action="store_true", help="with --headless: print one JSON object")
-    demo.add_argument("--steps", type=int, default=None, metavar="N", help="optimizer steps of the demo's training run (default: the planned length)")
+    demo.add_argument("--steps", type=whole_number(MAX_STEPS), default=None, metavar="N", help="optimizer steps of the demo's training run (default: the planned length)")
     demo.set_defaults(func=_cmd_demo)
 
 

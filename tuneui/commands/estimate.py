@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from tuneui.commands import MAX_EPOCHS
 from tuneui.errors import TuneError, UsageError
 
 LOCAL_DEFAULT_EPOCHS = 3  # the local backend's default (backends/local/recipe.py)
@@ -38,6 +39,8 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
 
     if args.epochs is not None and args.epochs < 1:
         raise UsageError(f"--epochs {args.epochs}: train for at least 1 epoch", "Pass --epochs 1 or more, or leave it out for the default.")
+    if args.epochs is not None and args.epochs > MAX_EPOCHS:
+        raise UsageError(f"--epochs {args.epochs}: at most {MAX_EPOCHS:,} epochs", "Pass a smaller count, or leave it out for the default.")
     workspace = find_workspace(args.project)
     # A FILE can be estimated anywhere; without one, the project's split is meant, so the
     # project must exist (settings() says so, naming the folder).

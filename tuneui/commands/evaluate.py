@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any, Mapping
 
-from tuneui.commands import print_json, workspace_of
+from tuneui.commands import MAX_SHOTS, print_json, workspace_of
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -47,6 +47,8 @@ def _cmd_baseline(args: argparse.Namespace) -> int:
         )
     if args.shots < 0:
         raise UsageError(f"--shots {args.shots} is negative", "Pass 0 for no k-shot variant, or a positive count.")
+    if args.shots > MAX_SHOTS:
+        raise UsageError(f"--shots {args.shots}: at most {MAX_SHOTS} examples in a k-shot prompt", "Pass a smaller count (the default is 3).")
     result = run_baseline(workspace, backend, model, shots=args.shots, progress=_progress)
     if args.json:
         print_json(result.summary())

@@ -12,9 +12,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tuneui.commands import print_json, workspace_of
+from tuneui.commands import MAX_EPOCHS, MAX_STEPS, positive_number, print_json, whole_number, workspace_of
 from tuneui.commands import runs as run_commands
 from tuneui.commands.follow import follow
+from tuneui.core.settings import MAX_BATCH_SIZE, MAX_LORA_RANK, MAX_TOKENS
 from tuneui.core.visible import visible
 from tuneui.errors import UsageError
 
@@ -28,14 +29,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--backend", help="a backend: `tuneui estimate --help` lists them (default: this machine when [models] local is set)")
     train.add_argument("--model", help="base model: a Hugging Face id, a local folder, or a hosted model")
     length = train.add_mutually_exclusive_group()
-    length.add_argument("--steps", type=_positive, metavar="N", help="train for N optimizer steps")
-    length.add_argument("--epochs", type=_positive, metavar="N", help="train for N passes over the data")
-    train.add_argument("--save-every", type=_positive, metavar="N", help="checkpoint every N steps")
-    train.add_argument("--lora-r", type=_positive, metavar="R", help="LoRA rank (default: [local] lora_r, else from the data's size)")
-    train.add_argument("--lora-alpha", type=_positive, metavar="A", help="LoRA alpha (default: [local] lora_alpha, else 2 x rank)")
-    train.add_argument("--learning-rate", type=_positive_float, metavar="LR", help="peak learning rate (default: [local] learning_rate, else from the model's size)")
-    train.add_argument("--batch-size", type=_positive, metavar="N", help="examples per optimizer step (default: [local] batch_size)")
-    train.add_argument("--max-length", type=_positive, metavar="TOKENS", help="longest example in tokens (default: [local] max_length, shrunk to the data)")
+    length.add_argument("--steps", type=whole_number(MAX_STEPS), metavar="N", help="train for N optimizer steps")
+    length.add_argument("--epochs", type=whole_number(MAX_EPOCHS), metavar="N", help="train for N passes over the data")
+    train.add_argument("--save-every", type=whole_number(MAX_STEPS), metavar="N", help="checkpoint every N steps")
+    train.add_argument("--lora-r", type=whole_number(MAX_LORA_RANK), metavar="R", help="LoRA rank (default: [local] lora_r, else from the data's size)")
+    train.add_argument("--lora-alpha", type=whole_number(4 * MAX_LORA_RANK), metavar="A", help="LoRA alpha (default: [local] lora_alpha, else 2 x rank)")
+    train.add_argument("--learning-rate", type=positive_number(1.0), metavar="LR", help="peak learning rate (default: [local] learning_rate, else from the model's size)")
+    train.add_argument("--batch-size", type=whole_number(MAX_BATCH_SIZE), metavar="N", help="examples per optimizer step (default: [local] batch_size)")
+    train.add_argument("--max-length", type=whole_number(MAX_TOKENS), metavar="TOKENS", help="longest example in tokens (default: [local] max_length, shrunk to the data)")
     train.add_argument("--train-file", metavar="FILE", help="training data (default: data/train.jsonl)")
     train.add_argument("--val-file", metavar="FILE", help="validation data (default: data/val.jsonl)")
     train.add_argument("--resume", metavar="RUN", help="continue a stopped run from its newest complete checkpoint")
@@ -213,22 +214,3 @@ def _allow_concurrent(backend: "Backend", allowed: bool) -> None:
     if allowed and provider(backend.name).can("shares_device"):
         backend.allow_concurrent = True
 
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0 or value != value or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{value} must be a number above 0")
-    return value
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value

@@ -27,6 +27,7 @@ from functools import cached_property
 from typing import Any, Mapping, Sequence
 
 from tuneui.core.metrics import parse_json
+from tuneui.core.rule_guards import GuardError, compiled_regex, regex_problem, schema_problem, schema_validator
 from tuneui.errors import TuneError
 
 CHECKS = ("ends_with", "contains", "max_words", "regex", "valid_json", "json_schema")
@@ -63,7 +64,7 @@ class Rule:
         parsed, value = parse_json(answer)
         if self.check == "valid_json":
             return parsed
-        return parsed and self._schema_validator.is_valid(value)
+        return parsed and self._schema_passes(value)
 
     def describe(self) -> str:
         """The rule in words, for tables and reports: `ends with "…"`, `at most 90 words`."""
@@ -89,18 +90,27 @@ class Rule:
 
     @cached_property
     def _compiled_regex(self) -> Any:
-        import regex  # imported only when a project has a regex rule; it reads `re` syntax in V0 mode
+        try:
+            return compiled_regex(self.value)
+        except GuardError as exc:
+            raise TuneError(f"Rule {self.name!r}: its regex {exc}", "Rewrite the pattern in [rules] of tuneui.toml.") from None
+
+    def _schema_passes(self, value: Any) -> bool:
+        from referencing.exceptions import Unresolvable
 
         try:
-            return regex.compile(self.value, regex.V0)
-        except regex.error as exc:  # `re` accepted it; the two engines may still disagree at the edges
-            raise TuneError(f"Rule {self.name!r}: its regex cannot be run: {exc}", "Rewrite the pattern in [rules] of tuneui.toml.") from None
+            return bool(self._schema_validator.is_valid(value))
+        except (Unresolvable, RecursionError) as exc:
+            # Refused at load where it can be seen; what slips past (a nested $id) still ends here, named.
+            why = "refers to itself without end" if isinstance(exc, RecursionError) else f"has a reference tuneui cannot follow ({exc})"
+            raise TuneError(
+                f"Rule {self.name!r}: its JSON Schema {why}",
+                "Keep every $ref a pointer into the rule's own schema (\"#/$defs/NAME\") in [rules] of tuneui.toml; tuneui fetches nothing.",
+            ) from None
 
     @cached_property
     def _schema_validator(self) -> Any:
-        from jsonschema.validators import validator_for
-
-        return validator_for(self.value)(self.value)
+        return schema_validator(self.value)
 
 
 @dataclass(frozen=True)
@@ -168,6 +178,15 @@ def _checked_value(name: str, check: str, value: Any) -> Any:
                 raise RuleError(key, f"is not a valid Python regular expression: {exc}") from None
             except FutureWarning as exc:
                 raise RuleError(key, f"is ambiguous: {exc}; escape the '[' (\\[) or the repeated '&&', '--', '~~', '||'") from None
+            except RecursionError:
+                raise RuleError(key, "is nested too deeply to compile; flatten its groups") from None
+            problem = regex_problem(value)
+            if problem:
+                raise RuleError(key, problem)
+            try:
+                compiled_regex(value)  # at load, so a pattern the engine refuses is named before any answer
+            except GuardError as exc:
+                raise RuleError(key, str(exc)) from None
         return value
     if check == "max_words":
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -189,6 +208,9 @@ def _checked_schema(key: str, schema: Any) -> dict[str, Any]:
     except ImportError:
         raise RuleError(key, "needs the jsonschema package: pip install jsonschema") from None
     schema = dict(schema)
+    problem = schema_problem(schema)  # first: check_schema itself recurses, and may follow a $ref
+    if problem:
+        raise RuleError(key, problem)
     try:
         validator_for(schema).check_schema(schema)
     except SchemaError as exc:

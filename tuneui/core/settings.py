@@ -9,6 +9,7 @@ the key (`SettingsError.key`, such as `local.lora_r`).
 from __future__ import annotations
 
 import math
+import operator
 import re
 import types
 from dataclasses import MISSING, dataclass, field, fields
@@ -17,7 +18,12 @@ from typing import Any, Callable, Literal, Mapping, TypeVar, Union, get_args, ge
 
 from tuneui.core.rules import RuleError, parse_rules
 
-NUMBER_BOUNDS = {"gt": ("greater than", float.__gt__), "ge": ("at least", float.__ge__), "lt": ("less than", float.__lt__)}
+NUMBER_BOUNDS = {
+    "gt": ("greater than", operator.gt),
+    "ge": ("at least", operator.ge),
+    "lt": ("less than", operator.lt),
+    "le": ("at most", operator.le),
+}
 
 
 class SettingsError(ValueError):
@@ -141,11 +147,26 @@ def _checked(cls: type, name: str, value: Any, key: str) -> Any:
         wanted = "a whole number" if kind is int else "a number"
         raise SettingsError(key, f"should be {wanted}, not {_shown(value)}")
     number = int(value) if kind is int else float(value)
+    if kind is float and not math.isfinite(number):
+        # TOML has inf and nan; neither trains, times or prices anything, and JSON cannot hold them.
+        raise SettingsError(key, f"should be a finite number, not {number!r}{_range_of(spec)}")
     for bound, limit in spec.bounds:
         words, holds = NUMBER_BOUNDS[bound]
-        if math.isnan(float(number)) or not holds(float(number), limit):
+        if not holds(number, limit):
             raise SettingsError(key, f"should be {words} {limit:,.15g}, not {number!r}")
     return number
+
+
+def _range_of(spec: _FieldSpec) -> str:
+    words = [f"{NUMBER_BOUNDS[bound][0]} {limit:,.15g}" for bound, limit in spec.bounds]
+    return f" ({' and '.join(words)})" if words else ""
+
+
+def checked_number(key: str, value: int | float) -> int | float:
+    """`value` for the numeric setting `key` (`local.batch_size`), or `SettingsError` naming its bound;
+    the CLI's flags that stand for a setting check their value here, so both share one bound."""
+    section, name = key.split(".")
+    return _checked(_schema(Settings)[section].kind, name, value, key)
 
 
 def _table_of_tables(value: Any, key: str) -> dict[str, dict[str, Any]]:
@@ -240,24 +261,32 @@ class ModelSettings(_Section):
     assistant: str = _setting("", "'backend:model' answering free-text questions in the guide.")
 
 
+# Upper bounds far above any real run, low enough that a typo (1e18) fails here, not in a planner's
+# loop or a trainer's allocation.
+MAX_TOKENS = 2**20  # the longest context of any model tuneui plans for is far below a million tokens
+MAX_LORA_RANK = 4096
+MAX_BATCH_SIZE = 65_536
+MAX_MINUTES = 43_200  # thirty days
+
+
 @dataclass
 class LocalSettings(_Section):
-    gpu_hour_usd: float = _setting(0.0, "What an hour of this box's GPU costs you, for the Cost step.", ge=0)
-    max_length: int = _setting(2048, "Longest training example in tokens; longer ones are truncated.", gt=0)
-    lora_r: int | None = _setting(None, "LoRA rank; unset = chosen from the data's size (docs/local.md).", gt=0)
-    lora_alpha: int | None = _setting(None, "LoRA alpha (scale = alpha / r); unset = 2 x rank.", gt=0)
+    gpu_hour_usd: float = _setting(0.0, "What an hour of this box's GPU costs you, for the Cost step.", ge=0, le=10_000)
+    max_length: int = _setting(2048, "Longest training example in tokens; longer ones are truncated.", gt=0, le=MAX_TOKENS)
+    lora_r: int | None = _setting(None, "LoRA rank; unset = chosen from the data's size (docs/local.md).", gt=0, le=MAX_LORA_RANK)
+    lora_alpha: int | None = _setting(None, "LoRA alpha (scale = alpha / r); unset = 2 x rank.", gt=0, le=4 * MAX_LORA_RANK)
     lora_dropout: float = _setting(0.05, "Dropout on the LoRA path.", ge=0, lt=1)
-    learning_rate: float | None = _setting(None, "Peak learning rate; unset = chosen from the model's size (docs/local.md).", gt=0)
-    batch_size: int = _setting(4, "Examples per optimizer step (per device).", gt=0)
-    time_budget_minutes: float = _setting(30.0, "Training time the default length may take; explicit steps or epochs win.", gt=0)
-    measured_mfu: float | None = _setting(None, "Set by the last local run; used by the time estimate.")
+    learning_rate: float | None = _setting(None, "Peak learning rate; unset = chosen from the model's size (docs/local.md).", gt=0, le=1)
+    batch_size: int = _setting(4, "Examples per optimizer step (per device).", gt=0, le=MAX_BATCH_SIZE)
+    time_budget_minutes: float = _setting(30.0, "Training time the default length may take; explicit steps or epochs win.", gt=0, le=MAX_MINUTES)
+    measured_mfu: float | None = _setting(None, "Set by the last local run; used by the time estimate (a share of the GPU's peak).", gt=0, le=1)
 
 
 @dataclass
 class HostedSettings(_Section):
-    poll_seconds: float = _setting(30.0, "Seconds between polls of a hosted job (TUNEUI_POLL_SECONDS wins).", gt=0)
-    adapter_max_gib: float = _setting(16.0, "Largest adapter download (and unpacked size) accepted, in GiB.", gt=0)
-    adapter_max_files: int = _setting(1000, "Most files an adapter archive may hold.", gt=0)
+    poll_seconds: float = _setting(30.0, "Seconds between polls of a hosted job (TUNEUI_POLL_SECONDS wins).", gt=0, le=3600)
+    adapter_max_gib: float = _setting(16.0, "Largest adapter download (and unpacked size) accepted, in GiB.", gt=0, le=1024)
+    adapter_max_files: int = _setting(1000, "Most files an adapter archive may hold.", gt=0, le=1_000_000)
 
 
 @dataclass

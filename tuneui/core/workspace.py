@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import codecs
 import os
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Mapping
 
 from tuneui.core.files import atomic_write_text
 from tuneui.core.settings import Settings, SettingsError
@@ -81,12 +83,17 @@ class Workspace:
                 f"No tuneui project in {self.root}",
                 f"Run `tuneui init {self.root}` or pass --project DIR.",
             )
-        text = self.config_path.read_bytes().decode("utf-8-sig", errors="replace")
+        text = self.config_text()
         try:
             raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise WorkspaceError(
                 f"{self.config_path}: {exc}", "Fix the TOML syntax at that line, or delete the file and run `tuneui init`."
+            ) from None
+        except RecursionError:  # tomllib reads nested arrays and tables recursively
+            raise WorkspaceError(
+                f"{self.config_path}: values are nested too deeply for tuneui to read",
+                "No setting of tuneui.toml nests more than a few levels: remove the deeply nested value.",
             ) from None
         try:
             return Settings.from_dict(raw)
@@ -96,7 +103,43 @@ class Workspace:
                 "Correct or remove that key; `tuneui init` in an empty folder shows a valid file.",
             ) from None
 
+    def config_text(self) -> str:
+        """tuneui.toml as text; a byte that is not UTF-8 is refused, naming its line, because a
+        replacement character read here would be written back for good by the next edit."""
+        data = self.config_path.read_bytes()
+        try:
+            return data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            raise WorkspaceError(
+                f"{self.config_path}:{line}: byte 0x{data[exc.start]:02x} is not UTF-8",
+                "tuneui.toml must be UTF-8 (TOML says so): re-save it as UTF-8 in your editor, "
+                "or convert it, e.g. `iconv -f latin1 -t utf-8`.",
+            ) from None
+
+    def update_settings(self, values: Mapping[str, Any]) -> None:
+        """Set the settings `values` ({"data.val_fraction": 0.2}) in tuneui.toml, changing only them:
+        comments, layout, multi-line strings and line ends stay as the user wrote them."""
+        import tomlkit  # only writers need it; the app's start reads settings and never writes them
+
+        data = self.config_path.read_bytes()
+        text = self.config_text()
+        document = tomlkit.parse(text)
+        for key, value in values.items():
+            section, name = key.split(".")
+            if section not in document:
+                document[section] = tomlkit.table()
+            document[section][name] = value
+        edited = tomlkit.dumps(document)
+        try:
+            Settings.from_dict(tomllib.loads(edited))  # never write a file that `settings()` refuses
+        except (tomllib.TOMLDecodeError, SettingsError) as exc:
+            raise WorkspaceError(f"{self.config_path}: cannot set {', '.join(values)}: {exc}", "Correct tuneui.toml by hand.") from None
+        bom = "\ufeff" if data.startswith(codecs.BOM_UTF8) else ""
+        atomic_write_text(self.config_path, bom + edited)
+
     def save_settings(self, settings: Settings) -> None:
+        """Write every setting (a new project's file); an existing file is edited with `update_settings`."""
         import tomli_w  # only writers need it; the app's start reads settings and never writes them
 
         atomic_write_text(self.config_path, tomli_w.dumps(settings.to_dict()))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -219,8 +221,11 @@ def cpu_memory(shape: ModelShape, micro_batch: int, longest: int, lora_rank: int
 
 def cpu_micro_batch(shape: ModelShape, batch_size: int, longest: int, lora_rank: int, lora_dropout: float) -> int:
     """The largest micro-batch (a divisor of the batch) whose RAM stays under CPU_RAM_TARGET_GIB."""
-    for micro in range(batch_size, 0, -1):
-        if batch_size % micro == 0 and cpu_memory(shape, micro, longest, lora_rank, lora_dropout).total <= CPU_RAM_TARGET_GIB:
+    # Only the divisors are tried, found up to the square root: walking every number below a
+    # batch size of 10**11 took minutes.
+    small = [d for d in range(1, math.isqrt(batch_size) + 1) if batch_size % d == 0]
+    for micro in sorted({*small, *(batch_size // d for d in small)}, reverse=True):
+        if cpu_memory(shape, micro, longest, lora_rank, lora_dropout).total <= CPU_RAM_TARGET_GIB:
             return micro
     return 1
 

@@ -24,6 +24,8 @@ as_of, note; its last day for new jobs comes from its declaration.
 
 from __future__ import annotations
 
+import math
+
 import datetime as dt
 import sys
 from dataclasses import dataclass, field, fields, replace
@@ -150,9 +152,9 @@ def _model_price(name: str, entry: Mapping[str, Any], where: str) -> ModelPrice:
     values: dict[str, Any] = {}
     for key, value in entry.items():
         if key in _NUMBER_KEYS or key == "max_tokens_per_example":
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
                 raise TuneError(
-                    f"Price key {key!r} of model {name!r} in {where} must be a number ≥ 0, not {value!r}",
+                    f"Price key {key!r} of model {name!r} in {where} must be a number ≥ 0 (finite), not {value!r}",
                     f"Write it like `{key} = 3.0`.",
                 )
             values[key] = int(value) if key == "max_tokens_per_example" else float(value)

@@ -1,8 +1,15 @@
-"""The Markdown rendering of an evaluation report (`reports/<run-id>.md`)."""
+"""The Markdown rendering of an evaluation report (`reports/<run-id>.md`).
+
+Every text from a user, a file or a provider (the project's name, model names, answers, findings,
+paths) is data: `_md` makes it literal, so a `<script>` in a project name or a
+`[x](javascript:...)` in an answer is shown as written by any Markdown viewer, HTML on or off.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping, Sequence
+from urllib.parse import quote
 
 from tuneui.core.metrics import METRIC_TITLES
 from tuneui.steps.report.inputs import FINDINGS_SHOWN, DataCheck, ReportInputs, facts, fmt, metric_rows, rule_rows, rules_broken
@@ -10,7 +17,7 @@ from tuneui.steps.report.inputs import FINDINGS_SHOWN, DataCheck, ReportInputs, 
 
 def render_markdown(inputs: ReportInputs) -> str:
     result = inputs.result
-    out = [f"# {inputs.project}: run {inputs.run_id}", "", f"**Verdict:** {result['verdict']}", ""]
+    out = [f"# {_md(inputs.project)}: run {_md(inputs.run_id)}", "", f"**Verdict:** {_md(result['verdict'])}", ""]
     out += _facts_markdown(inputs)
     header, rows = metric_rows(result)
     out += ["## Metrics on the validation split", "", _md_table(header, rows), ""]
@@ -38,12 +45,12 @@ def render_markdown(inputs: ReportInputs) -> str:
     out += _checks_markdown(inputs.data_checks)
     out += _differing_markdown(result.get("differing", []))
     out += _forgetting_markdown(result.get("forgetting"))
-    out += ["## Files", ""] + [f"- [{label}]({href})" for label, href in inputs.links] + [""]
+    out += ["## Files", ""] + [f"- [{_md(label)}]({_href(href)})" for label, href in inputs.links] + [""]
     return "\n".join(out)
 
 
 def _facts_markdown(inputs: ReportInputs) -> list[str]:
-    return [f"- **{label}:** {value}" for label, value in facts(inputs)] + [""]
+    return [f"- **{_md(label)}:** {_md(value)}" for label, value in facts(inputs)] + [""]
 
 
 def _rules_markdown(result: Mapping[str, Any]) -> list[str]:
@@ -73,7 +80,7 @@ def _differing_markdown(rows: Sequence[Mapping[str, Any]]) -> list[str]:
         where = f"line {row['line']}" if row.get("line") else "example"
         judge = f", judge: {row['judge']}" if row.get("judge") else ""
         out += [
-            f"### val.jsonl {where} (gap {row['gap']:+.2f}{judge})",
+            f"### val.jsonl {_md(where)} (gap {row['gap']:+.2f}{_md(judge)})",
             "",
             _md_table(["", "text"], [["request", row["request"]], ["reference", row["reference"]],
                                      ["baseline", row["baseline"]], ["tuned", row["tuned"]]]
@@ -102,10 +109,10 @@ def _checks_markdown(checks: Sequence[DataCheck]) -> list[str]:
         return []
     out = ["## Data checks", ""]
     for item in checks:
-        out.append(f"- **{item.file}**: {item.examples} examples, {len(item.errors)} errors, {len(item.warnings)} warnings")
+        out.append(f"- **{_md(item.file)}**: {item.examples} examples, {len(item.errors)} errors, {len(item.warnings)} warnings")
         for finding in (item.errors + item.warnings)[:FINDINGS_SHOWN]:
             where = f"line {finding['line']}" if finding.get("line") else "file"
-            out.append(f"  - {where}: {finding['code']}: {finding['message']}")
+            out.append(f"  - {_md(where)}: {_md(finding['code'])}: {_md(finding['message'])}")
     return out + ["", "`tuneui data check FILE` shows every finding with its fix.", ""]
 
 
@@ -115,10 +122,25 @@ def _mark(ok: bool | None) -> str:
 
 def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     def cell(text: str) -> str:
-        # Model output is data: no table breaks, and no raw HTML a Markdown viewer would render.
-        flat = " ".join(str(text).split()).replace("|", "\\|")
-        return flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") or " "
+        return _md(text) or " "
 
     lines = ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+# What starts Markdown syntax inside a line: emphasis, code, links and images ([ and ]), strikethrough,
+# table cells; an `_` between letters or digits starts nothing (too_long stays readable).
+_MARKDOWN_PUNCTUATION = re.compile(r"[\\`*\[\]~|]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+
+
+def _md(text: Any) -> str:
+    """`text` as literal Markdown on one line: no raw HTML, entity, link, emphasis or line break."""
+    flat = " ".join(str(text).split())  # a line break could start a heading, a list or an HTML block
+    flat = flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MARKDOWN_PUNCTUATION.sub(lambda found: "\\" + found.group(), flat)
+
+
+def _href(path: str) -> str:
+    """A relative link target made of safe characters: a run id or file name cannot end the link."""
+    return quote(path, safe="/.-_~")
