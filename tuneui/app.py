@@ -17,6 +17,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from tuneui.core.files import disk_full_error, is_disk_full
 from tuneui.core.secrets import redact
 from tuneui.core.workspace import Workspace
 from backends.base import BackendError
@@ -225,6 +226,9 @@ def failure_text(error: BaseException | None, doing: str) -> tuple[str, str]:
     bug, told in one line (its traceback with TUNEUI_DEBUG=1), the way the CLI tells it."""
     if isinstance(error, (TuneError, BackendError)):
         return redact(error.title), redact(error.hint)
+    if is_disk_full(error):
+        named = disk_full_error(getattr(error, "filename", None))
+        return redact(named.title), redact(named.hint)
     title = redact(f"{doing} failed unexpectedly: {type(error).__name__}: {error}")
     if os.environ.get("TUNEUI_DEBUG") and error is not None:
         return title, redact("".join(traceback.format_exception(error)))

@@ -94,9 +94,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         from backends.base import BackendError
 
+        from tuneui.core.files import disk_full_error, is_disk_full
+
         if isinstance(exc, BackendError):
             _print_error(exc.title, exc.hint)
             return 2
+        if is_disk_full(exc):  # met by a write outside the atomic ones (an appended event, a log)
+            named = disk_full_error(getattr(exc, "filename", None))
+            _print_error(named.title, named.hint)
+            return named.exit_code
         if os.environ.get("TUNEUI_DEBUG"):
             raise
         # A bug, not bad input: still one line and no traceback, whose frames and chained
