@@ -160,7 +160,7 @@ class LocalBackend(Backend):
             devices = self._claim_devices(folder.path)
             try:
                 folder.pid_path.unlink(missing_ok=True)  # the dead worker's pid must not speak for the new one
-                folder.write_status(status="queued", error=None, queued_at=time.time())
+                folder.write_status(status="queued", error=None, queued_at=time.time(), resumed=time.time())
                 self._launch(folder, devices)
             finally:
                 _close(devices)
@@ -179,8 +179,7 @@ class LocalBackend(Backend):
         with folder.locked():
             if not self._worker_gone(folder):
                 return current
-            tail = launch.log_tail(folder)
-            folder.finish("failed", error="The training worker stopped without finishing" + (f":\n{tail}" if tail else ""))
+            folder.finish("failed", error=launch.stopped_worker_error(folder))
         return folder.job_status()
 
     def cancel(self, run_id: str) -> None:
