@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Sequence
 
 from tuneui import __version__
+from tuneui.core.children import end_children, end_children_on_signals, watch_parent
 from tuneui.errors import TuneError
 
 COMMAND_MODULES = (
@@ -83,6 +84,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(with_commands=not _opens_the_app(argv))
     args = parser.parse_args(argv)
     handler = getattr(args, "func", None) or _cmd_ui
+    watch_parent()  # a step command the app or the demo started ends with it
+    restore_signals = end_children_on_signals()
+    try:
+        return _run(handler, args)
+    finally:
+        end_children()
+        restore_signals()
+
+
+def _run(handler, args: argparse.Namespace) -> int:
     try:
         return int(handler(args) or 0)
     except TuneError as exc:

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
+from tuneui.core.children import watch_parent
 from backends.local.models import EMBEDDED_MODEL, GGUF_FILE, HUB_ID, PROGRESS_PREFIX, SOURCE_FILE, WHEEL
 
 HUB_CONNECT_TIMEOUT_S = 3.0
@@ -157,6 +158,7 @@ def prepare(target: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    watch_parent()
     if len(args) != 1:
         print("usage: python -m backends.local.model_convert FOLDER", file=sys.stderr)
         return 2

@@ -17,7 +17,7 @@ from typing import Callable
 
 from backends.base import BackendError
 from backends.local.launch import child_environment
-from tuneui.core.children import module_command
+from tuneui.core.children import module_command, tied_environment, track, untrack
 
 EMBEDDED_MODEL = "SmolLM2-135M-Instruct"
 HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
@@ -60,13 +60,13 @@ def ensure_embedded_model(progress: Progress | None = None, python: str = sys.ex
         return folder, source
     if progress:
         progress(f"preparing {EMBEDDED_MODEL} once in {folder} (the next projects reuse it)")
-    process = subprocess.Popen(
+    process = track(subprocess.Popen(
         module_command("backends.local.model_convert", str(folder), python=python),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
-        env=child_environment(os.environ),
-    )
+        env=tied_environment(child_environment(os.environ)),
+    ))
     assert process.stderr is not None
     last_lines: list[str] = []
     for line in process.stderr:
@@ -77,6 +77,7 @@ def ensure_embedded_model(progress: Progress | None = None, python: str = sys.ex
         elif line.strip():
             last_lines = (last_lines + [line.strip()])[-5:]
     process.wait()
+    untrack(process)
     source = model_source(folder)
     if process.returncode == 0 and source:
         return folder, source
