@@ -6,7 +6,10 @@ training in the backend's detached worker. The app only reads the workspace to f
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sys
+import threading
 import time
 import traceback
 from typing import Iterable
@@ -17,6 +20,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from tuneui.core.children import ENDING_SIGNALS, end_children
+from tuneui.core.files import disk_full_error, is_disk_full
 from tuneui.core.secrets import redact
 from tuneui.core.workspace import Workspace
 from backends.base import BackendError
@@ -30,6 +35,9 @@ from tuneui.messages import StepFinished, WorkspaceChanged
 from tuneui.screens.main import MainScreen
 
 POLL_SECONDS = 1.0
+SIGNAL_EXIT_GRACE_SECONDS = 5.0
+# What Textual's exit writes, for when it cannot: main screen, mouse tracking off, cursor shown.
+TERMINAL_RESTORE = "\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?1015l\x1b[?2004l\x1b[?1049l\x1b[?25h"
 HOSTED_RETRY_SECONDS = 30.0
 
 
@@ -45,6 +53,7 @@ class TuneApp(App):
     def __init__(self, workspace: Workspace, *, train_steps: int | None = None, poll_seconds: float = POLL_SECONDS) -> None:
         super().__init__()
         self.workspace = workspace
+        self.handle_signals = False  # run_app sets it: a test's app must not take over the test process's signals
         settings = workspace.settings()
         self.guide = Guide(workspace, assistant=settings.models.assistant)
         self.runner = StepRunner(workspace, train_steps=train_steps)
@@ -64,6 +73,24 @@ class TuneApp(App):
 
     def on_mount(self) -> None:
         self.set_interval(self.poll_seconds, self.poll_workspace)
+        if self.handle_signals:
+            self._quit_on_signals()
+
+    def _quit_on_signals(self) -> None:
+        """SIGTERM and SIGHUP quit as ctrl+q does: the step's children end, and Textual gives the
+        terminal back (main screen, no mouse tracking, cursor shown) instead of dying inside it."""
+        loop = asyncio.get_running_loop()
+        for signum in ENDING_SIGNALS:
+            loop.add_signal_handler(signum, self._quit_by_signal, signum)
+
+    def _quit_by_signal(self, signum: int) -> None:
+        self.runner.cancel.set()
+        end_children()
+        self.exit(return_code=128 + signum)
+        # After a hangup the terminal may be gone and the exit stuck writing to it: go regardless.
+        fallback = threading.Timer(SIGNAL_EXIT_GRACE_SECONDS, _leave_terminal_and_exit, args=(128 + signum,))
+        fallback.daemon = True
+        fallback.start()
 
     def on_unmount(self) -> None:
         # A step still running in a child process is stopped, so quitting never waits on it.
@@ -225,6 +252,9 @@ def failure_text(error: BaseException | None, doing: str) -> tuple[str, str]:
     bug, told in one line (its traceback with TUNEUI_DEBUG=1), the way the CLI tells it."""
     if isinstance(error, (TuneError, BackendError)):
         return redact(error.title), redact(error.hint)
+    if is_disk_full(error):
+        named = disk_full_error(getattr(error, "filename", None))
+        return redact(named.title), redact(named.hint)
     title = redact(f"{doing} failed unexpectedly: {type(error).__name__}: {error}")
     if os.environ.get("TUNEUI_DEBUG") and error is not None:
         return title, redact("".join(traceback.format_exception(error)))
@@ -243,7 +273,12 @@ def create_app(workspace: Workspace, *, train_steps: int | None = None) -> TuneA
 
 def run_app(workspace: Workspace, *, train_steps: int | None = None) -> int:
     app = create_app(workspace, train_steps=train_steps)
-    app.run()
+    app.handle_signals = True
+    try:
+        app.run()
+    finally:
+        app.runner.cancel.set()
+        end_children()  # a step's child that outlived the app's last moment (the training worker is not one)
     return 0 if app.return_code in (None, 0) else int(app.return_code)
 
 
@@ -256,3 +291,11 @@ def _is_hosted(backend_name: str) -> bool:
         return provider(backend_name).hosted
     except BackendError:
         return False
+
+
+def _leave_terminal_and_exit(code: int) -> None:
+    try:
+        os.write(sys.__stderr__.fileno(), TERMINAL_RESTORE.encode())
+    except (OSError, AttributeError, ValueError):
+        pass
+    os._exit(code)

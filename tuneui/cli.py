@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Sequence
 
 from tuneui import __version__
+from tuneui.core.children import end_children, end_children_on_signals, watch_parent
 from tuneui.errors import TuneError
 
 OWN_COMMAND_MODULES = ("tuneui.commands.demo",)  # each step's command group is named in its row of the step table
@@ -83,6 +84,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(with_commands=not _opens_the_app(argv))
     args = parser.parse_args(argv)
     handler = getattr(args, "func", None) or _cmd_ui
+    watch_parent()  # a step command the app or the demo started ends with it
+    restore_signals = end_children_on_signals()
+    try:
+        return _run(handler, args)
+    finally:
+        end_children()
+        restore_signals()
+
+
+def _run(handler, args: argparse.Namespace) -> int:
     try:
         return int(handler(args) or 0)
     except TuneError as exc:
@@ -94,9 +105,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         from backends.base import BackendError
 
+        from tuneui.core.files import disk_full_error, is_disk_full
+
         if isinstance(exc, BackendError):
             _print_error(exc.title, exc.hint)
             return 2
+        if is_disk_full(exc):  # met by a write outside the atomic ones (an appended event, a log)
+            named = disk_full_error(getattr(exc, "filename", None))
+            _print_error(named.title, named.hint)
+            return named.exit_code
         if os.environ.get("TUNEUI_DEBUG"):
             raise
         # A bug, not bad input: still one line and no traceback, whose frames and chained

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import os
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
@@ -31,6 +32,7 @@ from backends.local import kernels, launch
 from backends.local.config import DEFAULT_BATCH_SIZE, model_config
 from backends.local.devices import claim_devices, device_names
 from backends.local.inference_process import InferenceProcess
+from backends.local.models import check_prepared_model
 from backends.runs import RunFolder
 from tuneui.core.gpu import find_gpus
 
@@ -53,6 +55,7 @@ class LocalBackend(Backend):
         # True: train even while another local training holds the device (`--allow-concurrent`).
         self.allow_concurrent = allow_concurrent
         self._inference = InferenceProcess()
+        self._checked_models: set[str] = set()
 
     # -- readiness and cost -------------------------------------------------------------------
 
@@ -125,6 +128,7 @@ class LocalBackend(Backend):
                 f"Model {spec.model!r} is neither a model folder (with config.json) nor in the Hugging Face cache",
                 "Download it first (`huggingface-cli download NAME`), or pass --model with a local model folder.",
             )
+        self._check_model(model)
         spec = dataclasses.replace(
             spec,
             model=model,
@@ -160,7 +164,7 @@ class LocalBackend(Backend):
             devices = self._claim_devices(folder.path)
             try:
                 folder.pid_path.unlink(missing_ok=True)  # the dead worker's pid must not speak for the new one
-                folder.write_status(status="queued", error=None, queued_at=time.time())
+                folder.write_status(status="queued", error=None, queued_at=time.time(), resumed=time.time())
                 self._launch(folder, devices)
             finally:
                 _close(devices)
@@ -179,8 +183,7 @@ class LocalBackend(Backend):
         with folder.locked():
             if not self._worker_gone(folder):
                 return current
-            tail = launch.log_tail(folder)
-            folder.finish("failed", error="The training worker stopped without finishing" + (f":\n{tail}" if tail else ""))
+            folder.finish("failed", error=launch.stopped_worker_error(folder))
         return folder.job_status()
 
     def cancel(self, run_id: str) -> None:
@@ -277,7 +280,15 @@ class LocalBackend(Backend):
         return time.time() - queued > 30
 
     def _resolved_ref(self, model: ModelRef) -> ModelRef:
-        return dataclasses.replace(model, base_model=self.workspace.local_model_path(model.base_model))
+        resolved = dataclasses.replace(model, base_model=self.workspace.local_model_path(model.base_model))
+        self._check_model(resolved.base_model)
+        return resolved
+
+    def _check_model(self, path: str) -> None:
+        """A model folder tuneui prepared is whole before torch gets it (once per backend object)."""
+        if path not in self._checked_models:
+            check_prepared_model(path, progress=lambda text: print(f"note: {text}", file=sys.stderr, flush=True))
+            self._checked_models.add(path)
 
 
 def _close(descriptors: list[int]) -> None:

@@ -16,6 +16,8 @@ import sys
 import threading
 from typing import Any, Iterator, Mapping, Sequence
 
+from tuneui.core.children import watch_parent
+
 # Conversations per forward pass. On a CPU a decode step costs a fixed ~35 ms of per-layer
 # overhead plus ~2.5 ms a row (SmolLM2-135M), so one batch for a whole val split beats two: the
 # demo's three baseline variants on 22 answers took 80 s at 32 against 108 s at 16. Prompts are
@@ -220,6 +222,7 @@ class _Server:
 
 
 def main() -> int:
+    watch_parent()  # no generation goes on for a parent that is gone
     # Libraries print to stdout now and then; the protocol gets a private copy of the real stdout.
     protocol = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())

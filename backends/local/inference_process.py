@@ -16,6 +16,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from backends.base import BackendError, Conversation, GenerationParams, ModelRef
 from backends.local.launch import PROJECT_ROOT, child_environment
+from tuneui.core.children import tied_environment, track, untrack
 
 
 class InferenceProcess:
@@ -81,6 +82,7 @@ class InferenceProcess:
         process, self._process = self._process, None
         if process is None:
             return
+        untrack(process)
         try:
             process.stdin.close()
             process.wait(timeout=10)
@@ -103,16 +105,16 @@ class InferenceProcess:
         # stderr goes to a temp file, not a pipe: nobody reads it until something fails, and a
         # full pipe would block the worker mid-generation.
         self._stderr = tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace")
-        self._process = subprocess.Popen(
+        self._process = track(subprocess.Popen(
             [sys.executable, "-m", "backends.local.inference"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
             text=True,
             encoding="utf-8",
-            env=child_environment(self._env if self._env is not None else os.environ),
+            env=tied_environment(child_environment(self._env if self._env is not None else os.environ)),
             cwd=PROJECT_ROOT,
-        )
+        ))
         return self._process
 
     def _send(self, request: Mapping[str, Any]) -> None:

@@ -6,6 +6,7 @@ Pure standard library: this runs in the UI process.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -144,6 +145,23 @@ def signal_worker(pid: int, signum: int = signal.SIGTERM) -> None:
         pass
     except PermissionError:
         os.kill(pid, signum)
+
+
+# A line of a Python traceback's last line ("RuntimeError: ...", "torch.OutOfMemoryError: ..."):
+# the one line of a worker's log that says why it died, among progress bars and metrics dicts.
+_EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception|Interrupt|Exit)(?::\s.*)?$")
+
+
+def stopped_worker_error(folder: RunFolder) -> str:
+    """The recorded error of a worker that died without writing one (SIGKILL, the OOM killer, a
+    crash of the interpreter): a sentence, with the exception its log ends on when there is one."""
+    cause = ""
+    for line in reversed(log_tail(folder, 200).splitlines()):
+        if _EXCEPTION_LINE.match(line.strip()):
+            cause = line.strip()[:300]
+            break
+    reason = f"its last error was {cause}" if cause else "it was killed (by a signal, or the system ran out of memory) before it could say why"
+    return f"The training worker stopped without finishing: {reason}. Its log is {folder.log_path}."
 
 
 def log_tail(folder: RunFolder, lines: int = 20) -> str:

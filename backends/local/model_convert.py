@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
+from backends.local import model_check
+from tuneui.core.children import watch_parent
 from backends.local.models import EMBEDDED_MODEL, GGUF_FILE, HUB_ID, PROGRESS_PREFIX, SOURCE_FILE, WHEEL
 
 HUB_CONNECT_TIMEOUT_S = 3.0
@@ -142,7 +144,9 @@ def prepare(target: Path) -> str:
             reasons.append(str(exc))
             shutil.rmtree(staging, ignore_errors=True)
             continue
-        (staging / SOURCE_FILE).write_text(json.dumps({"source": origin, "prepared": time.time()}), encoding="utf-8")
+        # Sizes and hashes, checked before every use (backends.local.model_check); the record goes last.
+        record = {"source": origin, "prepared": time.time(), "files": model_check.describe_files(staging)}
+        (staging / SOURCE_FILE).write_text(json.dumps(record), encoding="utf-8")
         try:
             os.replace(staging, target)
         except OSError:
@@ -157,16 +161,27 @@ def prepare(target: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    watch_parent()
     if len(args) != 1:
         print("usage: python -m backends.local.model_convert FOLDER", file=sys.stderr)
         return 2
     target = Path(args[0])
-    if target.exists() and not (target / SOURCE_FILE).is_file():
-        shutil.rmtree(target)  # an unfinished folder from an older tuneui: start over
     try:
-        prepare(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # One preparation at a time per cache: the second waits, then finds the first one's folder.
+        with model_check.preparing(target.parent):
+            model_check.remove_stale_staging(target.parent, EMBEDDED_MODEL)
+            if (target / SOURCE_FILE).is_file() and model_check.damage(target) is None:
+                _progress(f"{EMBEDDED_MODEL} ready in {target} (prepared by another process meanwhile)")
+                return 0
+            if target.exists():
+                model_check.set_aside(target)  # unfinished (an older tuneui) or damaged: start over
+            prepare(target)
     except PrepareError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 1
+    except OSError as exc:
+        print(f"error: cannot write in {target.parent} ({exc.strerror or exc})", file=sys.stderr, flush=True)
         return 1
     return 0
 

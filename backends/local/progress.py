@@ -129,6 +129,23 @@ def remove_incomplete_checkpoints(checkpoints_dir: Path) -> list[Path]:
     return removed
 
 
+def resume_note(newest: tuple[Path, int] | None, removed: list[Path], total_steps: int, resuming: bool) -> str | None:
+    """The sentence a resume logs: which checkpoint it continues from, or why it starts over."""
+    dropped = sorted(path.name for path in removed)
+    incomplete = (
+        f"{', '.join(dropped)} {'was' if len(dropped) == 1 else 'were'} incomplete (the worker stopped while writing "
+        f"{'it' if len(dropped) == 1 else 'them'}) and {'was' if len(dropped) == 1 else 'were'} removed"
+    ) if dropped else ""  # fmt: skip
+    if newest is not None:
+        path, step = newest
+        return f"Resumed from {path.name} (step {step} of {total_steps}), the newest complete checkpoint" + (f"; {incomplete}." if incomplete else ".")
+    if not resuming and not dropped:
+        return None  # a first start: nothing to explain
+    if dropped:
+        return f"No complete checkpoint to resume from: {incomplete}, so training starts again from step 1."
+    return "No checkpoint was saved before the worker stopped, so training starts again from step 1."
+
+
 def _any_rank(flag: bool) -> bool:
     """Under DDP every rank must stop at the same step, or the others wait forever in all-reduce."""
     import torch.distributed as dist

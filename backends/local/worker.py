@@ -22,6 +22,9 @@ from backends.local.launch import DEVICE_LOCKS_ENV, WORKER_LOCK_ENV
 from backends.runs import RunFolder, WorkerBusyError
 from tuneui.core.files import atomic_write_json
 
+# How often the worker looks for its run folder: a deleted run stops within this many seconds.
+FOLDER_CHECK_SECONDS = 5.0
+
 
 def train(folder: RunFolder, cancel_requested: threading.Event) -> str:
     """Run (or resume) the run in `folder`; return the final state word."""
@@ -37,7 +40,7 @@ def train(folder: RunFolder, cancel_requested: threading.Event) -> str:
     from transformers import AutoTokenizer, EarlyStoppingCallback
     from trl import SFTTrainer
 
-    from backends.local.progress import RunProgress, newest_complete_checkpoint, remove_incomplete_checkpoints
+    from backends.local.progress import RunProgress, newest_complete_checkpoint, remove_incomplete_checkpoints, resume_note
 
     tokenizer = AutoTokenizer.from_pretrained(spec.model)
     if tokenizer.pad_token is None:
@@ -72,9 +75,12 @@ def train(folder: RunFolder, cancel_requested: threading.Event) -> str:
     elif trained_stop:
         progress.emit("log", {"message": "The loss covers the answer and its end-of-turn token: the model learns to stop."})
     resume_from = None
-    if is_main:
-        remove_incomplete_checkpoints(folder.checkpoints_dir)
+    resuming = folder.checkpoints_dir.is_dir() or bool(folder.read_status().get("resumed"))
+    removed = remove_incomplete_checkpoints(folder.checkpoints_dir) if is_main else []
     newest = newest_complete_checkpoint(folder.checkpoints_dir)
+    note = resume_note(newest, removed, plan.total_steps, resuming)
+    if note:
+        progress.emit("log", {"message": note})
     if newest is not None:
         resume_from, step = newest
         progress.emit("status", {"status": "running", "resumed_from_step": step})
@@ -148,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     except WorkerBusyError as exc:
         print(f"{exc.title}\n{exc.hint}", file=sys.stderr)
         return 2  # another worker owns this run: touch none of its files
+    _watch_run_folder(folder)
     cancel_requested = threading.Event()
     # The handler only raises a flag: the trainer checks it between steps and saves first.
     signal.signal(signal.SIGTERM, lambda signum, frame: cancel_requested.set())
@@ -194,6 +201,38 @@ def _hold_locks(folder: RunFolder) -> list[int]:
         os.set_inheritable(fd, False)
         os.register_at_fork(after_in_child=lambda fd=fd: _close_quietly(fd))
     return devices
+
+
+def _watch_run_folder(folder: RunFolder, every: float = FOLDER_CHECK_SECONDS) -> None:
+    """Stop this worker soon after its run folder is deleted (or replaced by another of that name).
+
+    Nobody can follow, resume or use such a run, and a cancel cannot reach a worker whose pid file
+    is gone: training on would only hold the CPU or GPU. No checkpoint is saved, since saving would
+    write the deleted folder back; the process ends at once, from this thread, without waiting for
+    a training step to finish (one step of a large model can take minutes).
+    """
+    try:
+        identity = _identity(folder.path)
+    except OSError:
+        return
+
+    def watch() -> None:
+        while True:
+            time.sleep(every)
+            try:
+                if _identity(folder.path) == identity and folder.spec_path.is_file():
+                    continue
+            except OSError:
+                pass
+            print(f"The run folder {folder.path} was deleted: the worker stops without saving.", file=sys.stderr, flush=True)
+            os._exit(3)
+
+    threading.Thread(target=watch, name="run-folder-watch", daemon=True).start()
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_dev, stat.st_ino
 
 
 def _close_quietly(fd: int) -> None:

@@ -22,7 +22,7 @@ from array import array
 from typing import IO, Callable, Sequence
 
 from tuneui.core import tokens
-from tuneui.core.children import module_command
+from tuneui.core.children import module_command, tied_environment, track, untrack, watch_parent
 
 Collect = Callable[[], list[int]]
 BALANCE_STEP = 0.03
@@ -43,11 +43,11 @@ class CountingPool:
         for _ in range(helpers):
             try:
                 self._helpers.append(
-                    subprocess.Popen(
+                    track(subprocess.Popen(
                         # this tuneui's counting code, whatever the working folder holds
                         module_command("tuneui.core.token_workers", encoding),
-                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                    )  # fmt: skip
+                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=tied_environment(),
+                    ))  # fmt: skip
                 )
             except OSError:  # no process to spare: count in this one
                 break
@@ -101,6 +101,7 @@ class CountingPool:
             except subprocess.TimeoutExpired:
                 helper.kill()
                 helper.wait()
+            untrack(helper)
 
     def __enter__(self) -> CountingPool:
         return self
@@ -168,4 +169,5 @@ def serve(encoding: str, source: IO[bytes], sink: IO[bytes]) -> None:
 
 
 if __name__ == "__main__":
+    watch_parent()
     serve(sys.argv[1], sys.stdin.buffer, sys.stdout.buffer)

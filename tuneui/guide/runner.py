@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from tuneui.core.children import module_command
+from tuneui.core.children import module_command, tied_environment, track, untrack
 from tuneui.core.workspace import Workspace
 from tuneui.guide import step_table
 from tuneui.guide.state import observe
@@ -122,10 +122,13 @@ class StepRunner:
         if expect_json:
             command.append("--json")
         try:
-            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            process = track(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=tied_environment()))
         except OSError as exc:
             return StepResult(False, title=f"Could not start `tuneui {args[0]}`: {exc.strerror}")
-        stdout, stderr = self._wait(process)
+        try:
+            stdout, stderr = self._wait(process)
+        finally:
+            untrack(process)
         if process.returncode not in accept_codes:
             return _failure(args, process.returncode, stderr)
         if not expect_json:

@@ -23,7 +23,7 @@ from tuneui.core.dataset.audit import find_leakage, normalize, prompt_key
 from tuneui.core.dataset.model import Example
 from tuneui.core.dataset.tasktype import detect_task_type
 from tuneui.core.dataset.writer import write_chat_jsonl
-from tuneui.core.files import atomic_write_json, fsync_dir
+from tuneui.core.files import atomic_write_json, fsync_dir, remove_stale_temp_files, temp_link_name
 from tuneui.errors import TuneError
 
 MIN_TRAIN = 10  # OpenAI's minimum for a fine-tuning file
@@ -145,7 +145,7 @@ def _link_files_through_current(data_dir: Path) -> None:
 
 def _point(link: Path, target: Path) -> None:
     """Make `link` a symbolic link to `target`, atomically (a new link renamed over the old name)."""
-    temporary = link.with_name(f".{link.name}.{secrets.token_hex(4)}.tmp")
+    temporary = temp_link_name(link)
     os.symlink(target, temporary)
     try:
         os.replace(temporary, link)
@@ -156,9 +156,11 @@ def _point(link: Path, target: Path) -> None:
 
 
 def _remove_leftovers(data_dir: Path) -> None:
-    """What a killed split leaves: temp files and links, half-written and superseded generations."""
-    for stray in data_dir.glob(".*.tmp"):
-        stray.unlink(missing_ok=True)
+    """What a killed split leaves: temp files and links, half-written and superseded generations.
+
+    Only temp files no live writer holds: an import writing data/all.jsonl beside this split keeps its own.
+    """
+    remove_stale_temp_files(data_dir)
     current = data_dir / CURRENT
     in_use = os.readlink(current) if current.is_symlink() else None
     for generation in (data_dir / SPLITS).iterdir():
