@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import time
 import traceback
-from typing import Iterable
+from typing import Callable, Iterable
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -42,8 +42,16 @@ class TuneApp(App):
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
-    def __init__(self, workspace: Workspace, *, train_steps: int | None = None, poll_seconds: float = POLL_SECONDS) -> None:
+    def __init__(
+        self,
+        workspace: Workspace,
+        *,
+        train_steps: int | None = None,
+        poll_seconds: float = POLL_SECONDS,
+        first_view: Callable[[Workspace], Screen] | None = None,  # opened over the guide at start (`tuneui review RUN`)
+    ) -> None:
         super().__init__()
+        self.first_view = first_view
         self.workspace = workspace
         settings = workspace.settings()
         self.guide = Guide(workspace, assistant=settings.models.assistant)
@@ -64,6 +72,8 @@ class TuneApp(App):
 
     def on_mount(self) -> None:
         self.set_interval(self.poll_seconds, self.poll_workspace)
+        if self.first_view is not None:
+            self.push_screen(self.first_view(self.workspace))
 
     def on_unmount(self) -> None:
         # A step still running in a child process is stopped, so quitting never waits on it.
@@ -231,17 +241,21 @@ def failure_text(error: BaseException | None, doing: str) -> tuple[str, str]:
     return title, "This is a bug in tuneui, not in your data: see TUNEUI_DEBUG=1 for where, and report it."
 
 
-def create_app(workspace: Workspace, *, train_steps: int | None = None) -> TuneApp:
+def create_app(
+    workspace: Workspace, *, train_steps: int | None = None, first_view: Callable[[Workspace], Screen] | None = None
+) -> TuneApp:
     """The one factory the CLI and the tests share."""
     if not workspace.exists():
         raise WorkspaceError(
             f"No tuneui project in {workspace.root}",
             "Run `tuneui init` here to start one, or `tuneui demo` to try the sample project.",
         )
-    return TuneApp(workspace, train_steps=train_steps)
+    return TuneApp(workspace, train_steps=train_steps, first_view=first_view)
 
 
-def run_app(workspace: Workspace, *, train_steps: int | None = None) -> int:
-    app = create_app(workspace, train_steps=train_steps)
+def run_app(
+    workspace: Workspace, *, train_steps: int | None = None, first_view: Callable[[Workspace], Screen] | None = None
+) -> int:
+    app = create_app(workspace, train_steps=train_steps, first_view=first_view)
     app.run()
     return 0 if app.return_code in (None, 0) else int(app.return_code)

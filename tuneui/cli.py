@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "tuneui.commands.train",
     "tuneui.commands.estimate",
     "tuneui.commands.evaluate",
+    "tuneui.commands.review",
     "tuneui.commands.demo",
 )
 

@@ -17,7 +17,7 @@ from tuneui.errors import WorkspaceError
 from tuneui.viewmodels.cards import Card, card_for, status_card
 from tuneui.guide.state import DATA_SUFFIXES, STEP_NAMES, WorkspaceState, observe
 from tuneui.guide.runner import StepResult
-from tuneui.guide.step_table import BASELINE, CHAT, COST, DATASET, EVALUATE, OPEN_COMMAND, ROWS, TRAIN, VIEW_NAMES, by_action
+from tuneui.guide.step_table import BASELINE, CHAT, COST, DATASET, EVALUATE, OPEN_COMMAND, REVIEW, ROWS, TRAIN, VIEW_NAMES, by_action
 
 ActionKind = Literal["import", "check", "split", "baseline", "cost", "train", "eval", "open", "ask"]
 VIEWS = VIEW_NAMES
@@ -148,6 +148,10 @@ class Guide:
             if not state.finished_run:
                 return self._ask_next(state, ["There is no finished run to evaluate yet."])
             return Turn(says=(f"Evaluating run {state.finished_run.run_id} against the baseline…",), action=Action("eval"))
+        if name == REVIEW.command:
+            if not state.evaluated:
+                return self._ask_next(state, ["People review what the evaluation compared: evaluate a finished run first."])
+            return Turn(says=("Opening the blind review: 1 A is better, 2 B is better, = tie, s skip, u undo.",), action=Action("open", REVIEW.name))
         if name == CHAT.command:
             return Turn(says=("Opening the chat: base and tuned model side by side.",), action=Action("open", CHAT.name))
         if name == OPEN_COMMAND:
@@ -267,7 +271,7 @@ class Guide:
             says,
             cards,
             f"All five steps are done: the verdict is in the {EVALUATE.name} view. Chat with the tuned model?",
-            (Choice("Open the verdict", EVALUATE.open_command), Choice(CHAT.name, CHAT.command)),
+            (Choice("Open the verdict", EVALUATE.open_command), Choice("Review blind", REVIEW.command), Choice(CHAT.name, CHAT.command)),
         )
 
     def _ask(self, says: list[str], cards: tuple[Card, ...], question: str, choices: tuple[Choice, ...]) -> Turn:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from tuneui.core.metrics import METRIC_TITLES
+from tuneui.steps.report.people import people_markdown
 from tuneui.steps.report.inputs import FINDINGS_SHOWN, DataCheck, ReportInputs, facts, fmt, metric_rows, rule_rows, rules_broken
 
 
@@ -34,6 +35,7 @@ def render_markdown(inputs: ReportInputs) -> str:
             ),
             "",
         ]
+    out += people_markdown(inputs, _md_table)
     out += _training_markdown(inputs)
     out += _checks_markdown(inputs.data_checks)
     out += _differing_markdown(result.get("differing", []))
