@@ -53,27 +53,29 @@ def import_csv(path: Path, pairs: Sequence[Pair], layout: Layout, run_id: str, r
     by_key = {pair.key: pair for pair in pairs}
     reader = csv.reader(io.StringIO(text, newline=""))
     votes: list[Vote] = []
-    seen: dict[str, int] = {}
+    seen: dict[str, str] = {}
     line = 1
     try:
         header = next(reader, None)
         if header is None or [cell.strip().lower() for cell in header] != list(COLUMNS):
-            _refuse(path, 1, f"the header is not {','.join(COLUMNS)}", "Start from `tuneui review RUN --export FILE.csv`.")
-        for row in reader:
-            start, line = line + 1, reader.line_num
+            _refuse(path, "line 1", f"the header is not {','.join(COLUMNS)}", "Start from `tuneui review RUN --export FILE.csv`.")
+        line = reader.line_num
+        for number, row in enumerate(reader, start=2):
+            # An answer may span lines: name the line the record starts on, and its row in a sheet.
+            where, line = f"line {line + 1} (row {number})", reader.line_num
             if not any(cell.strip() for cell in row):
                 continue
-            vote = _vote(path, start, row, by_key, layout, run_id, reviewer, at, seen)
+            vote = _vote(path, where, row, by_key, layout, run_id, reviewer, at, seen)
             if vote is not None:
                 votes.append(vote)
     except csv.Error as exc:
-        _refuse(path, reader.line_num, f"not CSV: {exc}", "Save the sheet as CSV again.")
+        _refuse(path, f"line {reader.line_num}", f"not CSV: {exc}", "Save the sheet as CSV again.")
     return votes
 
 
 def _vote(
-    path: Path, line: int, row: list[str], by_key: Mapping[str, Pair], layout: Layout, run_id: str, reviewer: str, at: float,
-    seen: dict[str, int],
+    path: Path, line: str, row: list[str], by_key: Mapping[str, Pair], layout: Layout, run_id: str, reviewer: str, at: float,
+    seen: dict[str, str],
 ) -> Vote | None:  # fmt: skip
     if len(row) != len(COLUMNS):
         _refuse(path, line, f"{len(row)} cells, not {len(COLUMNS)}", "Keep the exported columns as they are.")
@@ -84,7 +86,7 @@ def _vote(
         _refuse(path, line, f"pair {key!r} is not one of run {run_id}'s pairs (a file from another run or evaluation?)",
                 f"Export this run's pairs again: `tuneui review {run_id} --export FILE.csv`.")  # fmt: skip
     if key in seen:
-        _refuse(path, line, f"pair {key} is on line {seen[key]} already", "Keep one row per pair.")
+        _refuse(path, line, f"pair {key} is on {seen[key]} already", "Keep one row per pair.")
     seen[key] = line
     answer_a, answer_b = layout.shown(pair)
     for column, expected in zip(SHOWN, (pair.request, pair.reference, answer_a, answer_b)):
@@ -97,7 +99,7 @@ def _vote(
     choice = VOTE_WORDS[word]
     if choice is None:
         return None
-    name = checked_reviewer(cells["reviewer"], f"{path} line {line}: reviewer") if cells["reviewer"].strip() else reviewer
+    name = checked_reviewer(cells["reviewer"], f"{path} {line}: reviewer") if cells["reviewer"].strip() else reviewer
     return Vote(key, name, choice, layout.tuned_side[key], at)
 
 
@@ -112,5 +114,5 @@ def _same(cell: str, expected: str) -> bool:
     return cell in (expected, _guarded(expected))
 
 
-def _refuse(path: Path, line: int, problem: str, hint: str) -> None:
-    raise UsageError(f"{path} line {line}: {problem}", hint, exit_code=1)
+def _refuse(path: Path, where: str, problem: str, hint: str) -> None:
+    raise UsageError(f"{path} {where}: {problem}", hint, exit_code=1)
