@@ -33,10 +33,10 @@ class ReviewScreen(Screen):
     BINDINGS = [
         Binding("1", "vote('A')", "A better"),
         Binding("2", "vote('B')", "B better"),
-        Binding("equals_sign", "vote('tie')", "= tie"),
+        Binding("equals_sign", "vote('tie')", "tie"),
         Binding("s", "vote('skip')", "skip"),
         Binding("u", "undo", "undo"),
-        Binding("r", "toggle_reference", "reference"),
+        Binding("r", "toggle_reference", "ref"),
         Binding("escape", "back", "back"),
     ]
 
@@ -125,7 +125,7 @@ class ReviewScreen(Screen):
         self.app.pop_to_main()
         if main is not None and human is not None:
             says = (f"Your votes on run {self.run_id} are saved: open this view again to go on where you stopped.",)
-            main.show_turn(Turn(says=says, cards=(review_card(human.summary(), human.examples),)))
+            main.show_turn(Turn(says=says, cards=(review_card(human.summary(), human.examples, human.examples_reviewed),)))
 
     def _show(self) -> None:
         session = self.session

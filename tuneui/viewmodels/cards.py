@@ -116,7 +116,7 @@ def eval_card(data: Mapping[str, Any]) -> Card:
     return _limited(str(data.get("verdict") or "Evaluation"), "table", ("metric", "baseline", "tuned"), rows)
 
 
-def review_card(human: Mapping[str, Any], examples: int) -> Card:
+def review_card(human: Mapping[str, Any], examples: int, reviewed: int) -> Card:
     """People's blind review so far: the `human` object of `tuneui eval --json`, in rows."""
     from tuneui.core.review_stats import summary_lines
     from tuneui.core.verdict import people_needed
@@ -124,7 +124,10 @@ def review_card(human: Mapping[str, Any], examples: int) -> Card:
     needed = people_needed(examples)
     rows = [("", line) for line in summary_lines(human)]
     title = f"People's blind review: {human.get('votes')} votes"
-    rows.append(("", f"people's result leads once {needed} of the {examples} held-out examples have votes"))
+    if reviewed >= needed:
+        rows.append(("", f"{reviewed} of {examples} held-out examples have votes: people's result leads the verdict"))
+    else:
+        rows.append(("", f"{reviewed} of {examples} held-out examples have votes: {needed - reviewed} more before people's result leads the verdict"))
     return _limited(title, "table", ("", ""), rows)
 
 
