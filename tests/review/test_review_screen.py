@@ -196,3 +196,27 @@ async def test_the_csv_round_trip_equals_the_same_votes_in_the_app(twins, tmp_pa
     target.write_text(out.getvalue(), encoding="utf-8")
     assert main(["--project", str(by_csv.root), "review", RUN_ID, "--import", str(target), "--reviewer", "ann"]) == 0
     assert human_for_run(by_csv, RUN_ID).summary() == human_for_run(in_app, RUN_ID).summary()
+
+
+async def test_the_evaluate_view_shows_people_and_opens_the_review(twins, monkeypatch) -> None:
+    from tuneui.core.review import Vote
+    from tuneui.guide.step_table import EVALUATE
+    from tuneui.viewmodels.cards import eval_card
+
+    workspace, _ = twins
+    monkeypatch.setenv("TUNEUI_REVIEWER", "ann")  # the app's reviewer, opened from the guide
+    review = open_review(workspace, RUN_ID)
+    layout = review.store.layout_for(review.pairs)
+    review.store.add([Vote(p.key, "ann", layout.tuned_side[p.key], layout.tuned_side[p.key], 1.0) for p in review.pairs])
+    app = create_app(workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press(EVALUATE.key)
+        await pilot.pause()
+        text = screen_text(app)
+        assert "tuned beats the 3-shot prompt in people's blind review: preferred in 22 of 22 votes" in text
+        assert "people: 22 votes: tuned better 22" in text
+        await pilot.press("v")
+        await pilot.pause()
+        assert isinstance(app.screen, ReviewScreen) and "Every pair has your vote" in screen_text(app)
+    card = eval_card({"metrics": {}, "verdict": "v", "human": human_for_run(workspace, RUN_ID).summary()})
+    assert ("people's win rate", "", "1.000 [1.000, 1.000], 22 votes") in card.rows

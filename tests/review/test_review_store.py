@@ -50,7 +50,10 @@ def test_a_new_evaluation_with_other_answers_keeps_the_seed_and_counts_only_curr
     again = open_review(demo, RUN_ID)
     changed = sum(1 for old, new in zip(review.pairs, again.pairs) if old.key != new.key)
     assert changed >= 1
-    assert again.store.layout_for(again.pairs).seed == 9
+    redrawn = again.store.layout_for(again.pairs)
+    assert redrawn.seed == 9 and redrawn != layout
+    kept = [pair.key for pair in again.pairs if pair.key in layout.tuned_side]
+    assert kept and all(redrawn.tuned_side[key] == layout.tuned_side[key] for key in kept), "an unchanged pair keeps its side"
     assert human_for_run(demo, RUN_ID).votes == 22 - changed
 
 

@@ -93,10 +93,12 @@ class Layout:
 
 
 def make_layout(pairs: Sequence[Pair], seed: int) -> Layout:
-    rng = random.Random(seed)
+    """The order is a seeded shuffle; each pair's side is drawn from the seed and the pair alone, so a
+    pair an evaluation left unchanged keeps its side when others change and the layout is redrawn
+    (an export made before then still matches it)."""
     keys = [pair.key for pair in pairs]
-    sides: dict[str, Side] = {key: rng.choice(("A", "B")) for key in keys}
-    rng.shuffle(keys)
+    sides: dict[str, Side] = {key: random.Random(f"{seed}:{key}").choice(("A", "B")) for key in keys}
+    random.Random(seed).shuffle(keys)
     return Layout(seed, tuple(keys), sides)
 
 
