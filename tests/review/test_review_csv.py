@@ -140,3 +140,29 @@ def test_review_before_eval_says_what_to_run(tmp_path, capsys) -> None:
     assert _review(workspace, "20261207-120000-nope", "--export", str(tmp_path / "x.csv")) != 0
     err = capsys.readouterr().err
     assert "error:" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"\xff\xfe\x00garbage", "not UTF-8 text"),
+        (b"", "line 1: the header is not pair,line,request"),
+        (b"pair,vote\r\nabc,A\r\n", "line 1: the header is not pair,line,request"),
+        ((",".join(COLUMNS) + "\r\nabc,1,x\r\n").encode(), "line 2 (row 2): 3 cells, not 8"),
+    ],
+    ids=["not utf-8", "empty", "other header", "short row"],
+)
+def test_a_file_that_is_no_export_is_refused_without_a_traceback(demo, tmp_path, capsys, content, problem) -> None:
+    workspace, run_id = demo
+    target = tmp_path / "votes.csv"
+    target.write_bytes(content)
+    assert _review(workspace, run_id, "--import", str(target)) == 1
+    err = capsys.readouterr().err
+    assert problem in err and "Traceback" not in err
+    assert target.read_bytes() == content
+
+
+def test_a_missing_file_is_named(demo, tmp_path, capsys) -> None:
+    workspace, run_id = demo
+    assert _review(workspace, run_id, "--import", str(tmp_path / "nope.csv")) == 1
+    assert "Cannot read" in capsys.readouterr().err

@@ -5,8 +5,14 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
 
 from tuneui.commands import print_json, workspace_of
+
+if TYPE_CHECKING:
+    from tuneui.core.review import Layout, Pair
+    from tuneui.core.workspace import Workspace
+    from tuneui.steps.review import RunReview
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,6 +34,10 @@ def _cmd_review(args: argparse.Namespace) -> int:
     from tuneui.core.review import checked_reviewer, default_reviewer
     from tuneui.steps.review import open_review
 
+    from tuneui.errors import UsageError
+
+    if args.json and args.import_file is None:
+        raise UsageError("--json goes with --import", "The review itself is in the app: `tuneui review RUN`.")
     workspace = workspace_of(args)
     reviewer = checked_reviewer(args.reviewer) if args.reviewer is not None else default_reviewer()
     review = open_review(workspace, args.run)  # not evaluated, or its answers gone: said here, before any screen
@@ -43,7 +53,7 @@ def _cmd_review(args: argparse.Namespace) -> int:
     return run_app(workspace, first_view=lambda ws: ReviewScreen(ws, review.run_id, reviewer))
 
 
-def _export(target: Path, pairs, layout) -> int:  # type: ignore[no-untyped-def]
+def _export(target: Path, pairs: Sequence[Pair], layout: Layout) -> int:
     from tuneui.core.files import atomic_write_text
     from tuneui.core.review_csv import export_csv
     from tuneui.errors import UsageError
@@ -56,7 +66,7 @@ def _export(target: Path, pairs, layout) -> int:  # type: ignore[no-untyped-def]
     return 0
 
 
-def _import(args: argparse.Namespace, workspace, review, layout, reviewer: str) -> int:  # type: ignore[no-untyped-def]
+def _import(args: argparse.Namespace, workspace: Workspace, review: RunReview, layout: Layout, reviewer: str) -> int:
     from tuneui.core.review_csv import import_csv
     from tuneui.core.review_stats import human_result, summary_lines
     from tuneui.core.visible import visible

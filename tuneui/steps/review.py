@@ -8,6 +8,7 @@ lose each other's votes, and a review quit at any moment resumes where it stoppe
 from __future__ import annotations
 
 import hashlib
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -79,7 +80,7 @@ class VoteStore:
                     return taken
             return None
 
-    def _locked(self):  # type: ignore[no-untyped-def]
+    def _locked(self) -> AbstractContextManager[None]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         return folder_lock(self._lock)
 
