@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 import traceback
-from typing import Iterable
+from typing import Callable, Iterable
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -50,8 +50,16 @@ class TuneApp(App):
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
-    def __init__(self, workspace: Workspace, *, train_steps: int | None = None, poll_seconds: float = POLL_SECONDS) -> None:
+    def __init__(
+        self,
+        workspace: Workspace,
+        *,
+        train_steps: int | None = None,
+        poll_seconds: float = POLL_SECONDS,
+        first_view: Callable[[Workspace], Screen] | None = None,  # opened over the guide at start (`tuneui review RUN`)
+    ) -> None:
         super().__init__()
+        self.first_view = first_view
         self.workspace = workspace
         self.handle_signals = False  # run_app sets it: a test's app must not take over the test process's signals
         settings = workspace.settings()
@@ -91,6 +99,8 @@ class TuneApp(App):
         fallback = threading.Timer(SIGNAL_EXIT_GRACE_SECONDS, _leave_terminal_and_exit, args=(128 + signum,))
         fallback.daemon = True
         fallback.start()
+        if self.first_view is not None:
+            self.push_screen(self.first_view(self.workspace))
 
     def on_unmount(self) -> None:
         # A step still running in a child process is stopped, so quitting never waits on it.
@@ -261,18 +271,22 @@ def failure_text(error: BaseException | None, doing: str) -> tuple[str, str]:
     return title, "This is a bug in tuneui, not in your data: see TUNEUI_DEBUG=1 for where, and report it."
 
 
-def create_app(workspace: Workspace, *, train_steps: int | None = None) -> TuneApp:
+def create_app(
+    workspace: Workspace, *, train_steps: int | None = None, first_view: Callable[[Workspace], Screen] | None = None
+) -> TuneApp:
     """The one factory the CLI and the tests share."""
     if not workspace.exists():
         raise WorkspaceError(
             f"No tuneui project in {workspace.root}",
             "Run `tuneui init` here to start one, or `tuneui demo` to try the sample project.",
         )
-    return TuneApp(workspace, train_steps=train_steps)
+    return TuneApp(workspace, train_steps=train_steps, first_view=first_view)
 
 
-def run_app(workspace: Workspace, *, train_steps: int | None = None) -> int:
-    app = create_app(workspace, train_steps=train_steps)
+def run_app(
+    workspace: Workspace, *, train_steps: int | None = None, first_view: Callable[[Workspace], Screen] | None = None
+) -> int:
+    app = create_app(workspace, train_steps=train_steps, first_view=first_view)
     app.handle_signals = True
     try:
         app.run()

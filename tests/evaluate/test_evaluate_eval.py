@@ -9,7 +9,7 @@ from tuneui.steps.evaluate import evaluate_run
 
 from tests.evaluate.evalkit import TICKETS, label_of, make_finished_run, question_of
 
-EXACT_KEYS = {"run_id", "split", "examples", "metrics", "comparison", "stopped_on_their_own", "judge", "verdict", "rules"}
+EXACT_KEYS = {"run_id", "split", "examples", "metrics", "comparison", "stopped_on_their_own", "judge", "verdict", "rules", "human"}
 
 
 def _tuned_knows_labels(model, conversation):
@@ -36,6 +36,7 @@ def test_eval_json_is_the_exact_interface(ticket_project, scripted, capsys) -> N
     assert out["run_id"] == run_id and out["split"] == "val" and out["examples"] == 6
     assert out["judge"] is None
     assert out["rules"] is None  # the project names no task rules
+    assert out["human"] is None  # nobody reviewed the answers blind
     assert set(out["metrics"]) == {"baseline", "tuned"}
     assert out["metrics"]["tuned"]["accuracy"] == 1.0
     # The base model is right on the 2 "question" tickets of 6.

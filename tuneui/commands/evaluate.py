@@ -80,6 +80,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if summary["judge"]:
         j = summary["judge"]
         print(f"Judge {j['model']}: {j['wins']} wins, {j['ties']} ties, {j['losses']} losses.")
+    if summary["human"]:
+        from tuneui.core.review_stats import summary_lines
+        from tuneui.core.visible import visible
+
+        print("People's blind review: " + "; ".join(visible(line) for line in summary_lines(summary["human"])) + ".")
     if result.forgetting:
         base_ok, known = result.forgetting.score(result.forgetting.base)
         tuned_ok, _ = result.forgetting.score(result.forgetting.tuned)

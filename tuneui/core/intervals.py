@@ -27,6 +27,29 @@ def bootstrap_mean_ci(
     return means[_rank(tail, resamples)], means[_rank(1 - tail, resamples)]
 
 
+def clustered_mean_ci(
+    groups: Sequence[Sequence[float]], *, seed: int = 0, resamples: int = RESAMPLES, confidence: float = CONFIDENCE
+) -> tuple[float, float]:
+    """The percentile bootstrap interval of the mean of all values, resampling whole groups.
+
+    Values in one group are not independent (several people's votes on one example), so the
+    example, not the vote, is what gets resampled. With one value per group this is exactly
+    `bootstrap_mean_ci` of those values (the same draws from the same seed).
+    """
+    kept = [(sum(group), len(group)) for group in groups if group]
+    if not kept:
+        return float("nan"), float("nan")
+    rng = random.Random(seed)
+    n = len(kept)
+    means = []
+    for _ in range(resamples):
+        drawn = rng.choices(kept, k=n)
+        means.append(sum(total for total, _ in drawn) / sum(size for _, size in drawn))
+    means.sort()
+    tail = (1 - confidence) / 2
+    return means[_rank(tail, resamples)], means[_rank(1 - tail, resamples)]
+
+
 def paired_difference_ci(
     tuned: Sequence[float], baseline: Sequence[float], *, seed: int = 0
 ) -> tuple[float, tuple[float, float]]:

@@ -19,7 +19,7 @@ from tuneui.guide.state import DATA_SUFFIXES, WorkspaceState, observe
 from tuneui.guide.runner import StepResult
 from tuneui.guide import step_table
 from tuneui.guide.step import Question
-from tuneui.guide.step_table import BASELINE, CHAT, COST, DATASET, EVALUATE, OPEN_COMMAND, ROWS, STEP_NAMES, TRAIN, VIEW_NAMES, by_action
+from tuneui.guide.step_table import BASELINE, CHAT, COST, DATASET, EVALUATE, OPEN_COMMAND, REVIEW, ROWS, STEP_NAMES, TRAIN, VIEW_NAMES, by_action
 
 ActionKind = str  # "import", "split", "open", "ask", or a step's action (its row of the step table)
 VIEWS = VIEW_NAMES
@@ -150,6 +150,10 @@ class Guide:
             if not state.finished_run:
                 return self._ask_next(state, ["There is no finished run to evaluate yet."])
             return Turn(says=(f"Evaluating run {state.finished_run.run_id} against the baseline…",), action=Action("eval"))
+        if name == REVIEW.command:
+            if not state.evaluated:
+                return self._ask_next(state, ["People review what the evaluation compared: evaluate a finished run first."])
+            return Turn(says=("Opening the blind review: 1 A is better, 2 B is better, = tie, s skip, u undo.",), action=Action("open", REVIEW.name))
         if name == CHAT.command:
             return Turn(says=("Opening the chat: base and tuned model side by side.",), action=Action("open", CHAT.name))
         if name == OPEN_COMMAND:
@@ -283,7 +287,7 @@ class Guide:
             says,
             cards,
             f"All {len(step_table.STEPS)} steps are done: the verdict is in the {EVALUATE.name} view. Chat with the tuned model?",
-            (Choice("Open the verdict", EVALUATE.open_command), Choice(CHAT.name, CHAT.command)),
+            (Choice("Open the verdict", EVALUATE.open_command), Choice("Review blind", REVIEW.command), Choice(CHAT.name, CHAT.command)),
         )
 
     def _ask(self, says: list[str], cards: tuple[Card, ...], question: str, choices: tuple[Choice, ...]) -> Turn:

@@ -71,10 +71,14 @@ CHAT = StepInfo(
     "Chat", "f6", "/chat", "talk to the base and the tuned model side by side",
     view="tuneui.screens.chat:ChatScreen", is_step=False,
 )  # fmt: skip
+REVIEW = StepInfo(
+    "Review", "f8", "/review", "judge the tuned and the baseline answers yourself, blind (A/B): counted in the verdict",
+    view="tuneui.screens.review:ReviewScreen", is_step=False, cli="tuneui.commands.review",
+)  # fmt: skip
 
 # In the order the sidebar lists them; the guide leads to the first that is ready and not done.
 STEPS = (BASELINE, DATASET, COST, TRAIN, EVALUATE, EXPORT)
-ROWS = (*STEPS, CHAT)
+ROWS = (*STEPS, CHAT, REVIEW)
 STEP_NAMES = tuple(step.name for step in STEPS)
 VIEWS = tuple(row for row in ROWS if row.view)
 VIEW_NAMES = tuple(row.name for row in VIEWS)

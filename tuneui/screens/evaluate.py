@@ -15,7 +15,7 @@ from tuneui.core.workspace import Workspace
 from tuneui.viewmodels.cards import one_line
 from tuneui.viewmodels.evaluation import ComparedExample, Evaluation, read_evaluation, word_diff
 from tuneui.guide.state import observe
-from tuneui.guide.step_table import EVALUATE
+from tuneui.guide.step_table import EVALUATE, REVIEW
 from tuneui.widgets.literal import literal, visible
 
 
@@ -23,6 +23,7 @@ class EvaluateScreen(Screen):
     BINDINGS = [
         Binding("escape", "app.back", "Back"),
         Binding("r", f"app.guide({EVALUATE.command!r})", "Re-evaluate"),
+        Binding("v", f"app.open_view({REVIEW.name!r})", "Review blind"),
     ]
 
     def __init__(self, workspace: Workspace) -> None:
@@ -34,6 +35,7 @@ class EvaluateScreen(Screen):
         yield Header()
         yield Static("", id="verdict", classes="view-title")
         yield Static("", id="eval-metrics")
+        yield Static("", id="eval-people")
         yield DataTable(id="eval-examples", cursor_type="row", zebra_stripes=True)
         with VerticalScroll(id="eval-detail"):
             yield Static("", id="eval-request")
@@ -55,6 +57,9 @@ class EvaluateScreen(Screen):
             return
         verdict.update(literal(self.evaluation.verdict, style="bold"))
         self.query_one("#eval-metrics", Static).update(_metrics_line(self.evaluation))
+        people = self.query_one("#eval-people", Static)
+        people.update(literal("people: " + "; ".join(self.evaluation.people), style="italic") if self.evaluation.people else "")
+        people.display = bool(self.evaluation.people)
         table = self.query_one(DataTable)
         table.add_columns("line", "request", "judge", *(("rules (baseline → tuned)",) if self.evaluation.has_rules else ()))
         for example in self.evaluation.examples:

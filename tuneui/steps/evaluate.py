@@ -24,10 +24,13 @@ from tuneui.core.judge import JudgeResult, parse_model_spec, reason_of, run_judg
 from tuneui.core.metrics import MetricReport, rouge_l, score_answers
 from tuneui.core.rules import Rule, RuleResults, parse_rules
 from tuneui.core.verdict import judge_verdict, metric_verdict
+from tuneui.core.review import pairs_of
+from tuneui.core.review_stats import HumanResult, human_result
+from tuneui.core.verdict import lead_verdict
 from tuneui.core.workspace import Workspace
 from tuneui.errors import UsageError
-
-RESULT_FILE = "result.json"
+from tuneui.steps.eval_files import PREDICTIONS_FILE, RESULT_FILE
+from tuneui.steps.review import store_of
 DIFFERING_SHOWN = 5
 Progress = Callable[[str], None]
 
@@ -49,6 +52,8 @@ class EvalResult:
     forgetting: ForgettingCheck | None
     rules: tuple[Rule, ...] = ()  # the project's [rules], checked on both sides' answers
     tuned_rules: RuleResults | None = None  # None when the project has no [rules]
+    human: HumanResult | None = None  # people's blind review of these pairs; None when nobody voted
+    machine_verdict: str = ""  # the judge's or the metrics' verdict; `verdict` leads with people's once enough voted
 
     def summary(self) -> dict[str, Any]:
         """The object `tuneui eval RUN --json` prints (an exact interface)."""
@@ -69,6 +74,7 @@ class EvalResult:
             "judge": self.judge.summary() if self.judge else None,
             "verdict": self.verdict,
             "rules": self._rules_summary(),
+            "human": self.human.summary() if self.human else None,
         }
 
     def _rules_summary(self) -> dict[str, Any] | None:
@@ -114,6 +120,7 @@ class EvalResult:
             "differing": list(self.differing),
             "forgetting": self.forgetting.to_dict() if self.forgetting else None,
             "rules_detail": self._rules_detail(),
+            "machine_verdict": self.machine_verdict or self.verdict,
             "created": time.time(),
         }
 
@@ -192,6 +199,12 @@ def evaluate_run(
             best.variant, primary, tuned.values[primary], best.report.values[primary], difference, interval, len(data.val)
         )
 
+    store = store_of(run)
+    human = None
+    if store.exists():  # votes given on an earlier evaluation of the same answers still count
+        pairs = pairs_of(data.val, predictions, best.predictions, judged.outcomes if judged else None)
+        human = human_result(pairs, store.read()[1], seed=seed)
+
     tuned_rules = checked(rules, predictions)
     failed = {"baseline": best.rules.failed(), "tuned": tuned_rules.failed()} if tuned_rules and best.rules else None
     result = EvalResult(
@@ -205,11 +218,13 @@ def evaluate_run(
         judge=judged,
         difference=difference,
         difference_ci95=interval,
-        verdict=verdict,
+        verdict=lead_verdict(verdict, best.variant, human),
         differing=_most_different(data, best.predictions, best.report, predictions, tuned, judged, failed),
         forgetting=check,
         rules=rules,
         tuned_rules=tuned_rules,
+        human=human,
+        machine_verdict=verdict,
     )
     atomic_write_json(run.eval_dir / RESULT_FILE, result.to_dict())
     return result
@@ -238,7 +253,7 @@ def _tuned_model(run: RunFolder) -> ModelRef:
 def _tuned_predictions(
     run: RunFolder, backend: Any, ref: ModelRef, data: EvalSet, params: Mapping[str, Any], progress: Progress | None
 ) -> tuple[tuple[str, ...], tuple[bool | None, ...]]:
-    path = run.eval_dir / "predictions.json"
+    path = run.eval_dir / PREDICTIONS_FILE
     saved = read_saved(path) or {}
     # Compared as JSON: tuples in the params come back from the file as lists.
     wanted = json.loads(json.dumps({"model": ref.to_dict(), "val_sha256": data.fingerprint, "params": params}))

@@ -104,6 +104,9 @@ def eval_card(data: Mapping[str, Any]) -> Card:
     if isinstance(judge, Mapping):
         lo, hi = (judge.get("ci95") or [None, None])[:2]
         rows.append(("judge win rate", "", f"{_number(judge.get('win_rate'))} [{_number(lo)}, {_number(hi)}]"))
+    human = data.get("human")
+    if isinstance(human, Mapping) and isinstance(human.get("ci95"), list):
+        rows.append(("people's win rate", "", f"{_people(human)}"))
     rules = _rule_summaries(data.get("rules"))
     if "baseline" in rules and "tuned" in rules:
         baseline_rules, tuned_rules = rules["baseline"], rules["tuned"]
@@ -111,6 +114,26 @@ def eval_card(data: Mapping[str, Any]) -> Card:
         for name in tuned_rules["by_rule"]:
             rows.append((f"rule {name}", _rate(baseline_rules, name), _rate(tuned_rules, name)))
     return _limited(str(data.get("verdict") or "Evaluation"), "table", ("metric", "baseline", "tuned"), rows)
+
+
+def review_card(human: Mapping[str, Any], examples: int, reviewed: int) -> Card:
+    """People's blind review so far: the `human` object of `tuneui eval --json`, in rows."""
+    from tuneui.core.review_stats import summary_lines
+    from tuneui.core.verdict import people_needed
+
+    needed = people_needed(examples)
+    rows = [("", line) for line in summary_lines(human)]
+    title = f"People's blind review: {human.get('votes')} votes"
+    if reviewed >= needed:
+        rows.append(("", f"{reviewed} of {examples} held-out examples have votes: people's result leads the verdict"))
+    else:
+        rows.append(("", f"{reviewed} of {examples} held-out examples have votes: {needed - reviewed} more before people's result leads the verdict"))
+    return _limited(title, "table", ("", ""), rows)
+
+
+def _people(human: Mapping[str, Any]) -> str:
+    lo, hi = human["ci95"][:2]
+    return f"{_number(human.get('win_rate'))} [{_number(lo)}, {_number(hi)}], {human.get('votes')} votes"
 
 
 def rules_sentence(kind: str, data: Mapping[str, Any]) -> str:

@@ -14,7 +14,9 @@ from backends.runs import DamagedRunError, RunFolder
 from tuneui.core.dataset.loader import read_chat_jsonl
 from tuneui.core.files import read_json
 from tuneui.core.workspace import Workspace
+from tuneui.core.review_stats import HumanResult, summary_lines
 from tuneui.errors import TuneError
+from tuneui.steps.review import current_verdict, human_for_run
 from tuneui.guide.step_table import EVALUATE
 
 OUTCOME_WORDS = {"win": "tuned better", "loss": "baseline better", "tie": "tie"}
@@ -42,6 +44,7 @@ class Evaluation:
     metrics: tuple[tuple[str, Any, Any], ...]
     examples: tuple[ComparedExample, ...]
     has_rules: bool = False
+    people: tuple[str, ...] = ()  # people's blind review in words; empty when nobody reviewed
 
 
 def read_evaluation(workspace: Workspace, run_id: str) -> Evaluation | None:
@@ -66,14 +69,25 @@ def _evaluation(workspace: Workspace, run: RunFolder, result: Any) -> Evaluation
     metrics = result.get("metrics") or {}
     baseline, tuned = dict(metrics.get("baseline") or {}), dict(metrics.get("tuned") or {})
     rows = tuple((name, baseline.get(name), tuned.get(name)) for name in baseline if name in tuned)
+    human, people = _people(workspace, run.run_id)
     return Evaluation(
         run_id=run.run_id,
-        verdict=str(result.get("verdict") or ""),
+        verdict=current_verdict(result, human),  # votes given since the evaluation count
         baseline_variant=str(result.get("baseline_variant") or "baseline"),
         metrics=rows,
         examples=_every_example(workspace, run, result) or _differing(result),
         has_rules=isinstance(result.get("rules"), Mapping),
+        people=people,
     )
+
+
+def _people(workspace: Workspace, run_id: str) -> tuple[HumanResult | None, tuple[str, ...]]:
+    """People's result and its lines; a review file that cannot be read is a line, not a broken view."""
+    try:
+        human = human_for_run(workspace, run_id)
+    except TuneError as exc:
+        return None, (f"People's blind review: {exc.title}. {exc.hint}",)
+    return human, tuple(summary_lines(human.summary())) if human else ()
 
 
 def word_diff(old: str, new: str) -> list[tuple[str, bool]]:

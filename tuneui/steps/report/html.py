@@ -9,6 +9,7 @@ from html import escape
 from typing import Any, Mapping, Sequence
 
 from tuneui.core.metrics import METRIC_TITLES
+from tuneui.steps.report.people import people_html
 from tuneui.steps.report.inputs import FINDINGS_SHOWN, DataCheck, LossPoint, ReportInputs, facts, metric_rows, rule_rows, rules_broken
 
 CSS = """
@@ -40,6 +41,7 @@ def render_html(inputs: ReportInputs) -> str:
         f'<p class="muted">{_difference_sentence(result)}</p>',
         _rules(result),
         _judge(result),
+        people_html(inputs, _table),
         "<h2>Training</h2>",
         loss_chart_svg(inputs.losses),
         _data_checks(inputs.data_checks),

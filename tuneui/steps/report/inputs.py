@@ -18,7 +18,9 @@ from backends.run_events import summarize_metrics
 from backends.runs import RunFolder
 from tuneui.core.evalset import read_saved
 from tuneui.steps.cost import cost_report_path
-from tuneui.steps.evaluate import RESULT_FILE
+from tuneui.core.review_stats import HumanResult
+from tuneui.steps.eval_files import RESULT_FILE
+from tuneui.steps.review import current_verdict, human_for_run
 from tuneui.core.metrics import METRIC_TITLES
 from tuneui.core.rules import pass_rate
 from tuneui.core.workspace import Workspace
@@ -54,6 +56,7 @@ class ReportInputs:
     tuned_model: str  # the hosted model id, or the adapter folder relative to the project
     data_checks: tuple[DataCheck, ...]
     cost: str | None  # the Cost step's estimate for the run's backend, in words
+    human: HumanResult | None = None  # people's blind review, as the votes stand now
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,8 @@ def gather(workspace: Workspace, run_id: str) -> ReportInputs:
     )
     spec = read_saved(run.spec_path) or {}
     status = run.read_status()
+    human = human_for_run(workspace, run_id)
+    result = {**result, "verdict": current_verdict(result, human)}  # votes given since the evaluation count
     return ReportInputs(
         project=settings.project.name,
         run_id=run_id,
@@ -101,6 +106,7 @@ def gather(workspace: Workspace, run_id: str) -> ReportInputs:
         tuned_model=_tuned_label(workspace, run.model_ref()),
         data_checks=_data_checks(workspace),
         cost=_cost(workspace, str(spec.get("backend", ""))),
+        human=human,
     )
 
 

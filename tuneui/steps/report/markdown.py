@@ -12,6 +12,7 @@ from typing import Any, Mapping, Sequence
 from urllib.parse import quote
 
 from tuneui.core.metrics import METRIC_TITLES
+from tuneui.steps.report.people import people_markdown
 from tuneui.steps.report.inputs import FINDINGS_SHOWN, DataCheck, ReportInputs, facts, fmt, metric_rows, rule_rows, rules_broken
 
 
@@ -41,6 +42,7 @@ def render_markdown(inputs: ReportInputs) -> str:
             ),
             "",
         ]
+    out += people_markdown(inputs, _md_table)
     out += _training_markdown(inputs)
     out += _checks_markdown(inputs.data_checks)
     out += _differing_markdown(result.get("differing", []))
