@@ -81,16 +81,16 @@ class Guide(ProjectSetup):
         is_command = text.split()[0].lower() in _COMMAND_NAMES
         if self._awaiting == _AWAITING_PATH and not is_command and _looks_like_path(text):
             return self.command(f"{IMPORT_COMMAND} {text}")
+        if self._awaiting not in (None, _AWAITING_PATH) and not is_command and self._pick(text.lower().rstrip(".!")) is None:
+            awaited = self._awaited(text, self.state())  # a model may be a folder: "/home/me/model"
+            if awaited is not None:
+                return awaited
         if text.startswith("/"):
             return self.command(text)
         lowered = text.lower().rstrip(".!")
         picked = self._pick(lowered)
         if picked is not None:
             return self.command(picked.command)
-        if self._awaiting not in (None, _AWAITING_PATH):
-            awaited = self._awaited(text, self.state())
-            if awaited is not None:
-                return awaited
         state = self.state()
         free = answer_free(text, state, self.workspace)
         if free is not None and (free.route or not self._assistant()):  # cost: the project's own numbers
@@ -262,6 +262,7 @@ class Guide(ProjectSetup):
 
     def _ask_next(self, state: WorkspaceState, says: list[str], cards: tuple[Card, ...] = ()) -> Turn:
         step = state.next_step
+        self._pending_fix = None  # a new question withdraws an unanswered fix
         if self.busy:
             running = BUSY_STEP.get(self.busy, self.busy)
             return self._ask(

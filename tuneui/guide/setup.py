@@ -172,7 +172,10 @@ class ProjectSetup:
         path = questions.data_file(self.workspace)
         if fix == "save" and self._pending_fix is not None:
             plan, self._pending_fix = self._pending_fix, None
-            changed = apply_fix(plan)
+            try:
+                changed = apply_fix(plan)
+            except TuneError as exc:
+                return self._ask_next(state, [f"{exc.title}. {exc.hint}"])
             stale = " The split predates it: check and split again." if state.split else ""
             return self._ask_next(self.state(), [f"Saved: {changed} lines of {plan.path.name} changed (your own file is untouched; {UNDO_COMMAND} puts them back).{stale}"])
         if fix == "drop":
@@ -195,13 +198,18 @@ class ProjectSetup:
         self._pending_fix = plan
         card = Card(title=f"/fix {fix}: {len(plan.changes)} lines", kind="table", columns=("",), rows=tuple((line,) for line in plan.diff()))
         return self._ask([f"{FIXES[fix][0].capitalize()}: {len(plan.changes)} lines change (- before, + after)."], (card,), f"Save this change to the project's copy (data/{path.name})?",
-                         (Choice("Save it", f"{FIX_COMMAND} save"), Choice("Leave it", f"{FIX_COMMAND} drop")))  # fmt: skip
+                         (Choice("Save it", f"{FIX_COMMAND} save"),
+                          *((Choice("Every example instead", f"{FIX_COMMAND} {fix}"),) if line.strip() else ()),
+                          Choice("Leave it", f"{FIX_COMMAND} drop")))  # fmt: skip
 
     def _undo(self, argument: str, state: WorkspaceState) -> Turn:
         path = questions.data_file(self.workspace)
         if path is None or not can_undo(path):
             return self._ask_next(state, ["There is no fix to undo."])
-        undo_fix(path)
+        try:
+            undo_fix(path)
+        except TuneError as exc:
+            return self._ask_next(state, [f"{exc.title}. {exc.hint}"])
         return self._ask_next(self.state(), [f"Undone: data/{path.name} is as it was before the last fix."])
 
     def _settings_value(self, table: str, key: str | None) -> Any:

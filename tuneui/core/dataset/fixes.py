@@ -51,6 +51,7 @@ class FixPlan:
     path: Path
     lines: tuple[str, ...]  # the file after the fix, one JSON object each
     changes: tuple[Change, ...]
+    original: bytes = b""  # the file the plan was made from: a file changed since is not overwritten
 
     def diff(self, limit: int = 6, width: int = 70) -> list[str]:
         """The first changes as `-`/`+` lines, each cut to `width`, then how many more."""
@@ -73,7 +74,8 @@ def plan_fix(path: Path, fix: str, *, system_prompt: str = "", line: int | None 
         raise TuneError(f"There is no fix called {fix!r}", "Fixes: " + ", ".join(FIXES) + ".")
     if fix == "system" and not system_prompt.strip():
         raise TuneError("The project has no system prompt to add", "Set one first: type /system followed by the prompt.")
-    originals = _read_lines(path)
+    original = _read_bytes(path)
+    originals = [line for line in original.decode("utf-8", errors="replace").splitlines() if line.strip()]
     records = [_record(path, number, text) for number, text in enumerate(originals, start=1)]
     changes: list[Change] = []
     kept: list[str] = []
@@ -98,14 +100,16 @@ def plan_fix(path: Path, fix: str, *, system_prompt: str = "", line: int | None 
             kept.append(after)
         else:
             kept.append(text)
-    return FixPlan(fix, path, tuple(kept), tuple(changes))
+    return FixPlan(fix, path, tuple(kept), tuple(changes), original)
 
 
 def apply_fix(plan: FixPlan) -> int:
     """Write the plan (the file before it kept for `undo`); returns how many lines changed."""
     if not plan.changes:
         return 0
-    current = plan.path.read_bytes()
+    current = _read_bytes(plan.path)
+    if current != plan.original:
+        raise TuneError(f"{plan.path.name} changed since the fix was shown", "Ask for the fix again: it is planned on the file as it is now.")
     atomic_write_bytes(undo_path(plan.path), current)
     atomic_write_text(plan.path, "".join(text + "\n" for text in plan.lines))
     return len(plan.changes)
@@ -128,12 +132,11 @@ def undo_fix(path: Path) -> None:
     saved.unlink()
 
 
-def _read_lines(path: Path) -> list[str]:
+def _read_bytes(path: Path) -> bytes:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_bytes()
     except OSError as exc:
         raise TuneError(f"Cannot read {path.name}: {exc.strerror}", "Import the examples again (/import PATH).") from None
-    return [line for line in text.splitlines() if line.strip()]
 
 
 def _record(path: Path, number: int, text: str) -> dict[str, Any]:
