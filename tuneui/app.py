@@ -40,8 +40,11 @@ class TuneApp(App):
     TITLE = "tuneui"
     BINDINGS = [
         Binding("f1", f"guide({HELP_COMMAND!r})", "Help", show=False),
-        *(Binding(view.key, f"open_view({view.name!r})", view.name) for view in VIEWS if view.key),
-        Binding("ctrl+q", "quit", "Quit", priority=True),
+        # Work on every screen; listed in the footer by the main screen only (tuneui.screens.main):
+        # beside a view's own keys they would not fit 80 columns.
+        *(Binding(view.key, f"open_view({view.name!r})", view.name, show=False) for view in VIEWS if view.key),
+        # Works everywhere; the main screen lists it (a view's own keys fill its footer at 80 columns).
+        Binding("ctrl+q", "quit", "Quit", priority=True, show=False),
     ]
 
     def __init__(self, workspace: Workspace, *, train_steps: int | None = None, poll_seconds: float = POLL_SECONDS) -> None:

@@ -105,7 +105,7 @@ class DatasetScreen(Screen):
         for position in self.shown:
             example = snapshot.examples[position]
             table.add_row(
-                str(example.line or "—"), literal(one_line(example.user_text, 30)), literal(one_line(example.answer or "", 30)),
+                str(example.line or "—"), literal(one_line(example.user_text, 24)), literal(one_line(example.answer or "", 24)),
                 literal(", ".join(snapshot.codes_at(example.line))),
             )
         errors = sum(1 for f in snapshot.findings if f.severity == "error")

@@ -83,11 +83,12 @@ class EvaluateScreen(Screen):
         verdict.update(literal(self.evaluation.verdict, style="bold"))
         self.query_one("#eval-metrics", Static).update(_metrics_line(self.evaluation))
         table = self.query_one(DataTable)
-        table.add_columns("line", "request", "judge", *(("rules (baseline → tuned)",) if self.evaluation.has_rules else ()))
+        # Narrow enough for 80 columns, header included: the cells read "pass → fail".
+        table.add_columns("line", "request", "judge", *(("rules base → tuned",) if self.evaluation.has_rules else ()))
         for example in self.evaluation.examples:
             rules = (_rules_cell(example),) if self.evaluation.has_rules else ()
             # A str cell is Rich markup to DataTable: every cell read from result.json goes through literal().
-            table.add_row(literal(example.line or "—"), literal(one_line(example.request, 60)), literal(example.judge or ""), *rules)
+            table.add_row(literal(example.line or "—"), literal(one_line(example.request, 30)), literal(example.judge or ""), *rules)
         table.focus()
         if self.evaluation.examples:
             self._show(self.evaluation.examples[0])

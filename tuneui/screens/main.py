@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
 from tuneui.guide.machine import Turn
 from tuneui.guide.state import WorkspaceState
+from tuneui.guide.step_table import VIEWS
 from tuneui.messages import ChoiceMade, WorkspaceChanged
 from tuneui.widgets.conversation import ChoiceBar, Conversation, choice_labels, turn_widgets
 from tuneui.widgets.literal import literal
@@ -16,6 +18,11 @@ from tuneui.widgets.steps import StepList
 
 
 class MainScreen(Screen):
+    BINDINGS = [
+        *(Binding(view.key, f"app.open_view({view.name!r})", view.name) for view in VIEWS if view.key),
+        Binding("ctrl+q", "app.quit", "Quit", priority=True),
+    ]
+
     def compose(self) -> ComposeResult:
         # The opening turn is composed, not mounted afterwards: the first paint is the whole screen.
         opening = self.app.guide.opening()

@@ -26,9 +26,10 @@ class TrainScreen(Screen):
     BINDINGS = [
         Binding("escape", "app.back", "Back"),
         Binding("x", "cancel_run", "Cancel run"),
-        Binding("l", "leave_running", "Leave it running"),
-        Binding("[", "other_run(-1)", "Older run"),
-        Binding("]", "other_run(1)", "Newer run"),
+        # Short labels: the footer holds them all at 80 columns.
+        Binding("l", "leave_running", "Leave running"),
+        Binding("[", "other_run(-1)", "Older"),
+        Binding("]", "other_run(1)", "Newer"),
     ]
 
     def __init__(self, workspace: Workspace) -> None:
