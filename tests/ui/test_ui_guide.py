@@ -108,7 +108,7 @@ def test_a_failed_step_says_why_and_offers_a_retry(project) -> None:
     turn = guide.finished(Action("baseline"), StepResult(False, title="No local model configured", hint="Set [models] local."))
     assert "No local model configured" in turn.says[0]
     assert "Set [models] local." in turn.says
-    assert [choice.command for choice in turn.choices] == ["/baseline", "/help"]
+    assert [choice.command for choice in turn.choices] == ["/baseline", "/model", "/help"], "the model is the usual cause"
     assert guide.answer("1").action == Action("baseline")
 
 

@@ -187,8 +187,6 @@ async def test_the_bulk_fix_from_the_app_adds_the_system_prompt_with_an_undo(pro
         await pilot.press(*"You answer for the shop.", "enter")
         await _shown(pilot)
         assert project.settings().project.system_prompt == "You answer for the shop."
-        await pilot.press(*"/fix system", "enter")
-        await _shown(pilot)
         cards = app.screen.query(CardView)
         assert cards.last().card.title == "/fix system: 62 lines"
         assert copy.read_text(encoding="utf-8").count("You answer for the shop.") == 0, "nothing saved before the diff is accepted"

@@ -17,7 +17,7 @@ from tuneui.errors import WorkspaceError
 from tuneui.viewmodels.cards import Card, card_for, status_card
 from tuneui.guide.answers import answer_free, assistant_help
 from tuneui.guide.options import OptionError, checked_options
-from tuneui.guide.setup import SETUP_COMMANDS, ProjectSetup
+from tuneui.guide.setup import MODEL_COMMAND, SETUP_COMMANDS, ProjectSetup
 from tuneui.guide.turns import Action, ActionKind, Choice, Turn
 from tuneui.guide.state import DATA_SUFFIXES, STEP_NAMES, StepState, WorkspaceState, observe
 from tuneui.guide.runner import StepResult
@@ -184,6 +184,8 @@ class Guide(ProjectSetup):
                 says.append(result.hint)
             help_choice = Choice("Show the commands", HELP_COMMAND)
             self._choices = (help_choice,) if action.kind == "ask" else (Choice("Try again", _command_of(action)), help_choice)
+            if action.kind in ("baseline", "train", "eval"):  # most often the model: a missing key, a wrong id
+                self._choices = (self._choices[0], Choice("Choose the model", MODEL_COMMAND), help_choice)
             self._awaiting = None
             return Turn(says=tuple(says), question="Try again, or pick another step?", choices=self._choices)
         if action.kind == "ask":

@@ -50,16 +50,7 @@ class ProjectSetup:
         """The question about what the next step needs and the project lacks, if any."""
         step = state.next_step
         if step in NEEDS_MODEL and "model" not in self._declined and not questions.model_is_set(self.workspace):
-            options = questions.model_options()
-            notes = [f"{index}. {option.note}" for index, option in enumerate(options, start=1)]
-            turn = self._ask(
-                says + [f"{step} needs a model to start from, and the project names none."] + notes,
-                cards,
-                "Which model? Pick one, or type a local folder or a Hugging Face id (e.g. Qwen/Qwen2.5-0.5B-Instruct).",
-                tuple(Choice(option.label, option.command) for option in options),
-            )
-            self._awaiting = AWAITING_MODEL
-            return turn
+            return self._model_question(says + [f"{step} needs a model to start from, and the project names none."], cards)
         if step == BASELINE.name and "system" not in self._declined and not self._settings_value("project", "system_prompt"):
             missing, common = questions.system_prompt_facts(questions.examples_of(questions.data_file(self.workspace)))
             if missing:
@@ -85,6 +76,18 @@ class ProjectSetup:
                     (Choice("Add these rules", f"{RULES_COMMAND} add"), Choice("No rules", f"{RULES_COMMAND} none")),
                 )
         return None
+
+    def _model_question(self, says: list[str], cards: tuple[Card, ...]) -> Turn:
+        options = questions.model_options()
+        notes = [f"{index}. {option.note}" for index, option in enumerate(options, start=1)]
+        turn = self._ask(
+            says + notes,
+            cards,
+            "Which model? Pick one, or type a local folder or a Hugging Face id (e.g. Qwen/Qwen2.5-0.5B-Instruct).",
+            tuple(Choice(option.label, option.command) for option in options),
+        )
+        self._awaiting = AWAITING_MODEL
+        return turn
 
     def _fix_choices(self, data: Any) -> tuple[Choice, ...]:
         """A choice per mechanical fix the check's findings call for."""
@@ -113,8 +116,7 @@ class ProjectSetup:
 
     def _set_model(self, argument: str, state: WorkspaceState) -> Turn:
         if not argument:
-            self._declined.discard("model")
-            return self._lacking_turn(state, [], ()) or self._ask_next(state, ["The project's model is set: see [models] in tuneui.toml."])
+            return self._model_question([f"The model to start from (now: {self._model_now()})."], ())
         if argument == questions.EMBEDDED:
             from backends.local.models import embedded_model_folder, model_source
 
@@ -126,10 +128,15 @@ class ProjectSetup:
         return self._write("models", values, state, f"Model: {label}.")
 
     def _set_system(self, argument: str, state: WorkspaceState) -> Turn:
+        then_fix, self._then_fix = getattr(self, "_then_fix", False), False
         if argument in ("", "-"):
             self._declined.add("system")
             return self._ask_next(state, ["No system prompt: the baseline tries the bare request and k-shot examples."])
-        return self._write("project", {"system_prompt": argument}, state, "System prompt set.")
+        written = self._write("project", {"system_prompt": argument}, state, "System prompt set.")
+        if not then_fix or not self._settings_value("project", "system_prompt"):
+            return written
+        fix = self._fix("system", self.state())  # asked for by /fix system: go on to its diff
+        return Turn(says=written.says + fix.says, cards=fix.cards, question=fix.question, choices=fix.choices)
 
     def _set_rules(self, argument: str, state: WorkspaceState) -> Turn:
         if argument == "none":
@@ -187,6 +194,7 @@ class ProjectSetup:
             self._declined.discard("system")
             turn = self._ask(["Adding a system prompt needs one: the project names none."], (), "Type the system prompt (one line):", ())
             self._awaiting = AWAITING_SYSTEM
+            self._then_fix = True
             return turn
         try:
             plan = plan_fix(path, fix, system_prompt=self._settings_value("project", "system_prompt") or "",
@@ -211,6 +219,12 @@ class ProjectSetup:
         except TuneError as exc:
             return self._ask_next(state, [f"{exc.title}. {exc.hint}"])
         return self._ask_next(self.state(), [f"Undone: data/{path.name} is as it was before the last fix."])
+
+    def _model_now(self) -> str:
+        models = self._settings_value("models", None)
+        if not models:
+            return "unreadable tuneui.toml"
+        return f"local {models.local}" if models.local else f"{models.hosted_backend}:{models.hosted}"
 
     def _settings_value(self, table: str, key: str | None) -> Any:
         try:
