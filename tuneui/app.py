@@ -26,12 +26,14 @@ from tuneui.core.secrets import redact
 from tuneui.core.workspace import Workspace
 from backends.base import BackendError
 from tuneui.errors import TuneError, WorkspaceError
-from tuneui.guide.machine import COMMANDS, HELP_COMMAND, STATUS_COMMAND, Action, Guide, Turn
+from tuneui.guide.machine import CANCEL_COMMAND, COMMANDS, HELP_COMMAND, REPORT_COMMAND, STATUS_COMMAND, Action, Guide, Turn
+from tuneui.guide.progress import StepProgress
+from tuneui.guide.watch import CachedFile
 from tuneui.guide.state import DAMAGED, WorkspaceState, WorkspaceWatch
 from tuneui.guide.runner import StepResult, StepRunner, run_action
 from tuneui.guide.step_table import CHAT, OPEN_COMMAND, ROWS, TRAIN, VIEWS
 from tuneui.widgets.literal import visible
-from tuneui.messages import StepFinished, WorkspaceChanged
+from tuneui.messages import StepFinished, StepProgressed, WorkspaceChanged
 from tuneui.screens.main import MainScreen
 
 POLL_SECONDS = 1.0
@@ -46,8 +48,11 @@ class TuneApp(App):
     TITLE = "tuneui"
     BINDINGS = [
         Binding("f1", f"guide({HELP_COMMAND!r})", "Help", show=False),
-        *(Binding(view.key, f"open_view({view.name!r})", view.name) for view in VIEWS if view.key),
-        Binding("ctrl+q", "quit", "Quit", priority=True),
+        # Work on every screen; listed in the footer by the main screen only (tuneui.screens.main):
+        # beside a view's own keys they would not fit 80 columns.
+        *(Binding(view.key, f"open_view({view.name!r})", view.name, show=False) for view in VIEWS if view.key),
+        # Works everywhere; the main screen lists it (a view's own keys fill its footer at 80 columns).
+        Binding("ctrl+q", "quit", "Quit", priority=True, show=False),
     ]
 
     def __init__(
@@ -63,8 +68,15 @@ class TuneApp(App):
         self.workspace = workspace
         self.handle_signals = False  # run_app sets it: a test's app must not take over the test process's signals
         settings = workspace.settings()
-        self.guide = Guide(workspace, assistant=settings.models.assistant)
+        # The guide reads [models] assistant at each question: setting it needs no restart.
+        self.guide = Guide(workspace)
         self.runner = StepRunner(workspace, train_steps=train_steps)
+        self.runner.on_progress = self._progress_from_thread
+        self.step_progress: StepProgress | None = None
+        self.guide.progress = lambda: self.step_progress.text() if self.step_progress else ""
+        # tuneui.toml edited by hand (or by the guide): the open question is checked against it.
+        self._config = CachedFile(workspace.config_path, lambda path: path.read_bytes() if path.is_file() else b"")
+        self._config_seen = self._config.value()
         self.poll_seconds = poll_seconds
         self.busy: Action | None = None
         self.watch = WorkspaceWatch(workspace)
@@ -111,22 +123,63 @@ class TuneApp(App):
 
     def converse(self, text: str) -> None:
         """What the user typed or chose, through the guide, into the conversation and maybe an action."""
-        if self.busy is not None and not text.startswith((HELP_COMMAND, STATUS_COMMAND, OPEN_COMMAND, CHAT.command)):
-            self._say(Turn(says=(f"Still working on {self.busy.kind}; one step at a time. Views and /status work meanwhile.",)))
-            return
         turn = self.guide.answer(text)
+        if self.busy is not None and turn.action is not None and turn.action.kind not in ("open", "cancel"):
+            self._say(Turn(says=(f"Still working on {self.busy.kind} ({self.guide.progress()}); one step at a time. "
+                                 f"Views, questions and /status work meanwhile; {CANCEL_COMMAND} stops it.",)))  # fmt: skip
+            return
         self._say(turn)
+        self._config_changed()
         if turn.action is not None:
             self.perform(turn.action)
+
+    def recheck(self, why: str = "") -> None:
+        """Ask again when the open question no longer fits the project (`Guide.recheck`)."""
+        if self.busy is not None and self.busy.kind == "ask":
+            return
+        turn = self.guide.recheck()
+        if turn is not None:
+            self._say(Turn(says=((why,) if why else ()) + turn.says, cards=turn.cards, question=turn.question, choices=turn.choices))
+
+    def _config_changed(self) -> bool:
+        config = self._config.value()
+        changed, self._config_seen = config != self._config_seen, config
+        return changed
 
     def perform(self, action: Action) -> None:
         if action.kind == "open":
             self.action_open_view(action.argument)
             return
+        if action.kind == "cancel":
+            self.runner.cancel.set()
+            return
         self.busy = action
+        self.guide.busy = action.kind
+        self.runner.cancel.clear()
+        self.step_progress = StepProgress(action.kind)
         self._main().show_working(f"working: {action.kind}…")
+        self._show_progress()
+        self._main().show_state(self._state)
+        self.refresh_bindings()
         context = self.guide.assistant_context() if action.kind == "ask" else ""
         self.carry_out(action, context)
+
+    def step_states(self, state: WorkspaceState) -> dict[str, str]:
+        """The sidebar's states, with the step running here marked running (never done)."""
+        return dict(self.guide.step_states(state))
+
+    def _progress_from_thread(self, line: str) -> None:
+        self.call_from_thread(self._take_progress, line)
+
+    def _take_progress(self, line: str) -> None:
+        if self.step_progress is not None and self.step_progress.feed(line):
+            self._show_progress()
+
+    def _show_progress(self) -> None:
+        text = self.step_progress.text() if self.step_progress is not None and self.busy is not None else ""
+        self._main().show_progress(text)
+        if self.busy is not None:
+            self.screen.post_message(StepProgressed(self.busy.kind, text))
 
     @work(thread=True, group="step", name="carry out a guide step", exit_on_error=False)
     def carry_out(self, action: Action, context: str) -> None:
@@ -151,13 +204,20 @@ class TuneApp(App):
 
     def on_step_finished(self, message: StepFinished) -> None:
         self.busy = None
+        self.guide.busy = ""
+        self.step_progress = None
         self._main().show_working("")
-        self.poll_workspace()
+        self._show_progress()
+        self.screen.post_message(StepProgressed("", ""))
+        self.refresh_bindings()
+        self.poll_workspace(recheck=False)
+        self._main().show_state(self._state)
         self._say(self.guide.finished(message.action, message.result))
+        self._config_changed()  # the guide's own writes are said already: not "changed" again
         if message.action.kind == "train" and message.result.ok:
             self.action_open_view(TRAIN.name)
 
-    def poll_workspace(self) -> None:
+    def poll_workspace(self, recheck: bool = True) -> None:
         """Follow runs (started here or before): a run that ends gets a line in the conversation.
         Only changed files are read (`WorkspaceWatch`), and views redraw only when something moved."""
         self._state = self.watch.poll()
@@ -169,13 +229,19 @@ class TuneApp(App):
             elif before is not None and before != run.status and not run.active:
                 self._say(Turn(says=(f"Run {run.run_id} {run.status} after {run.steps} steps.",)))
                 self.notify(visible(f"Run {run.run_id} {run.status}. Esc returns to the guide."), timeout=8, markup=False)
-                if run.status == "succeeded" and self.busy is None:
-                    self._say(self.guide.opening())
+                if recheck:
+                    self.recheck()
             if run.active and _is_hosted(run.backend):
                 self._follow_hosted(run.run_id, run.backend)
+        if self.step_progress is not None:
+            self._show_progress()  # the elapsed time and the ETA move between the step's lines
+        if self._config_changed() and recheck:
+            self.recheck("tuneui.toml changed.")
         if self.watch.version == self._shown_version:
             return
         self._shown_version = self.watch.version
+        if recheck:
+            self.recheck()
         self.screen.post_message(WorkspaceChanged())
         for screen in self.screen_stack:
             if isinstance(screen, MainScreen) and screen is not self.screen:
@@ -247,7 +313,7 @@ class TuneApp(App):
         for row in ROWS:
             if row.action:
                 yield SystemCommand(row.command, row.help, lambda command=row.command: self.action_guide(command))
-        for command in (STATUS_COMMAND, HELP_COMMAND):
+        for command in (REPORT_COMMAND, CANCEL_COMMAND, STATUS_COMMAND, HELP_COMMAND):
             yield SystemCommand(command, COMMANDS[command], lambda command=command: self.action_guide(command))
 
     def _main(self) -> MainScreen:

@@ -42,3 +42,14 @@ class ChatChunk(Message):
     text: str
     done: bool = False
     error: str = ""  # the reply failed: shown on its side, never sent back to the model as history
+
+
+@dataclass
+class StepProgressed(Message):
+    """A running guide step said how far it is (`tuneui.guide.progress`); `step` is its action kind."""
+
+    step: str
+    text: str
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, StepProgressed)

@@ -73,7 +73,7 @@ def test_eval_then_baseline_then_report_on_the_tiny_local_model(workspace, tiny_
     expected = "tuned beats" if low > 0 else "the " if high < 0 else "no clear difference: keep the prompt"
     assert out["verdict"].startswith(expected)
     assert out["verdict"].endswith("only 4 held-out examples, so read this as a hint and hold out more to be sure")
-    assert "baseline: 3-shot on 4 examples with local:" in evaluated.stderr
+    assert "progress: baseline: 3-shot on 4 examples with local:" in evaluated.stderr
 
     saved = json.loads((workspace.run_dir(run_id) / "eval" / "predictions.json").read_text())
     assert len(saved["predictions"]) == 4 and saved["model"]["kind"] == "adapter"

@@ -144,6 +144,7 @@ def realistic_run(workspace, scripted):
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed (apt-get install chromium)")
+@pytest.mark.integration
 def test_html_report_opens_in_headless_chromium(realistic_run, tmp_path) -> None:
     """Set TUNEUI_UPDATE_SCREENSHOT=1 to refresh docs/report.png from this page."""
     from tuneui.steps.report import write_report

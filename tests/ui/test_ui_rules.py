@@ -61,7 +61,7 @@ async def test_the_evaluate_view_marks_each_answer_pass_or_fail(finished_project
         await pilot.press("f5")
         await pilot.pause()
         table = app.screen.query_one(DataTable)
-        assert [str(c.label) for c in table.columns.values()][-1] == "rules (baseline → tuned)"
+        assert [str(c.label) for c in table.columns.values()][-1] == "rules base → tuned"
         assert str(table.get_row_at(0)[-1]) == "fail → pass" and str(table.get_row_at(1)[-1]) == "pass → pass"
         # A rule name is shown literally, never read as markup.
         assert "broke: sign-off, [bold]x" in str(app.screen.query_one("#eval-baseline", Static).render())

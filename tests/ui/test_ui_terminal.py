@@ -70,7 +70,7 @@ def test_demo_walk_quit_while_training_and_reattach(terminal: Terminal, tiny_dem
     terminal.wait_for("Next: Baseline", timeout=90)
 
     terminal.line("/train")
-    screen = terminal.wait_for("Run 20", "Leave it running", timeout=120)
+    screen = terminal.wait_for("Run 20", "Leave running", timeout=120)
     runs = list_runs(demo / "runs")
     assert len(runs) == 1
     run = runs[0]

@@ -213,8 +213,9 @@ async def test_cost_view_lists_each_backend_with_its_price_date(finished_project
         await pilot.pause()
         table = app.screen.query_one(DataTable)
         rows = [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
-        assert rows[1][:3] == ["openai", "gpt-4o-mini-2024-07-18", "$0.42"]
-        assert "prices as of 2026-11-01" in rows[1][3]
+        assert rows[1] == ["openai", "gpt-4o-mini-2024-07-18", "$0.42"]
+        # Notes are sentences: under the table, wrapped, never cut at its edge (issue 21).
+        assert "openai: prices as of 2026-11-01" in str(app.screen.query_one("#cost-notes", Static).render())
 
 
 async def test_train_view_cancels_the_run_it_shows(project) -> None:

@@ -133,4 +133,5 @@ def _print_rules(columns: Mapping[str, Mapping[str, Any]]) -> None:
 
 
 def _progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    # The guide reads these lines from the child's stderr (tuneui.guide.progress): one prefix for all.
+    print(f"progress: {message}", file=sys.stderr, flush=True)

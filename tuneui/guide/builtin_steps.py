@@ -5,6 +5,8 @@ attention, and how each runs. Their questions and commands are the guide machine
 
 from __future__ import annotations
 
+import shlex
+
 from tuneui.guide.state import DAMAGED, WorkspaceState
 from tuneui.guide.step import BaseStep, StepResult, StepRunner
 
@@ -27,7 +29,7 @@ class BaselineStep(BaseStep):
         return state.baseline_saved
 
     def run(self, runner: StepRunner, argument: str) -> StepResult:
-        return runner.baseline()
+        return runner.baseline(*shlex.split(argument))  # `/baseline --model ...` as on the command line
 
 
 class CostStep(BaseStep):
@@ -70,10 +72,12 @@ class EvaluateStep(BaseStep):
         from tuneui.guide.state import observe
         from tuneui.guide.step_table import TRAIN
 
+        options = shlex.split(argument)  # `/eval [RUN] [--judge ...]` as on the command line
+        run_id = options.pop(0) if options and not options[0].startswith("-") else ""
         run = observe(runner.workspace).finished_run
-        if run is None:
+        if run is None and not run_id:
             return StepResult(False, title="No finished run to evaluate", hint=f"Type {TRAIN.command} to start one.")
-        return runner.evaluate(argument or run.run_id)
+        return runner.evaluate(run_id or run.run_id, *options)
 
 
 DATASET_STEP = DatasetStep()

@@ -10,6 +10,7 @@ from tuneui.core.files import read_json
 from tuneui.core.workspace import Workspace
 from tuneui.guide.state import WorkspaceState
 from tuneui.guide.step import BaseStep, Question, Start, StepResult, StepRunner
+from tuneui.guide.turns import REPORT_COMMAND, STATUS_COMMAND
 from tuneui.steps.export.paths import EXPORTS_DIR
 
 OLLAMA_ARGUMENT = "ollama"  # `/export ollama`: create the Ollama model from the export's Modelfile
@@ -40,7 +41,7 @@ class ExportStep(BaseStep):
         row = _row()
         run = state.finished_run
         verdict = _verdict(workspace, run.run_id) if run else ""
-        choices = (("Export it", row.command), ("Not now: project status", "/status"))
+        choices = (("Export it", row.command), ("Write the report", REPORT_COMMAND), ("Not now: project status", STATUS_COMMAND))
         if verdict.startswith(WINS):
             return Question(
                 f"Next: {row.name}. The tuned model wins; export it for Ollama, llama.cpp, vLLM and transformers?", choices

@@ -10,21 +10,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from tuneui.core.workspace import Workspace
 from tuneui.errors import WorkspaceError
 from tuneui.viewmodels.cards import Card, card_for, status_card
-from tuneui.guide.state import DATA_SUFFIXES, WorkspaceState, observe
+from tuneui.guide.answers import answer_free, assistant_help
+from tuneui.guide.options import OptionError, checked_options
+from tuneui.guide.setup import MODEL_COMMAND, SETUP_COMMANDS, ProjectSetup
+from tuneui.guide.turns import Action, ActionKind, Choice, Turn
+from tuneui.guide.state import DATA_SUFFIXES, StepState, WorkspaceState, observe
 from tuneui.guide.runner import StepResult
 from tuneui.guide import step_table
 from tuneui.guide.step import Question
 from tuneui.guide.step_table import BASELINE, CHAT, COST, DATASET, EVALUATE, OPEN_COMMAND, REVIEW, ROWS, STEP_NAMES, TRAIN, VIEW_NAMES, by_action
 
-ActionKind = str  # "import", "split", "open", "ask", or a step's action (its row of the step table)
 VIEWS = VIEW_NAMES
-# The guide's own commands; each step's command is in its row of `tuneui.guide.step_table`.
-STATUS_COMMAND, HELP_COMMAND, SPLIT_COMMAND, IMPORT_COMMAND = "/status", "/help", "/split", "/import"
+# The guide's own commands (in `tuneui.guide.turns`, where a step's question can offer them too);
+# each step's command is in its row of `tuneui.guide.step_table`.
+from tuneui.guide.turns import CANCEL_COMMAND, HELP_COMMAND, IMPORT_COMMAND, REPORT_COMMAND, SPLIT_COMMAND, STATUS_COMMAND  # noqa: E402
 
 COMMANDS: dict[str, str] = {
     **{row.command: row.help for row in ROWS},
@@ -33,34 +37,13 @@ COMMANDS: dict[str, str] = {
     SPLIT_COMMAND: "hold out part of the examples for validation",
     f"{IMPORT_COMMAND} PATH": "bring a file of examples into the project",
     f"{OPEN_COMMAND} VIEW": "open a full view: " + ", ".join(VIEWS),
+    REPORT_COMMAND: "write the evaluation's report (reports/RUN.md and .html)",
+    CANCEL_COMMAND: "stop the step that is running",
+    **SETUP_COMMANDS,
 }
-
-
-@dataclass(frozen=True)
-class Action:
-    """Something to carry out; `argument` is a path (import), a view name (open) or a question (ask)."""
-
-    kind: ActionKind
-    argument: str = ""
-
-
-@dataclass(frozen=True)
-class Choice:
-    """An answer offered as a button; choosing it is the same as typing `command`."""
-
-    label: str
-    command: str
-
-
-@dataclass(frozen=True)
-class Turn:
-    """What the guide says, the cards it shows, then the one question it asks (and its answers)."""
-
-    says: tuple[str, ...]
-    cards: tuple[Card, ...] = ()
-    question: str = ""
-    choices: tuple[Choice, ...] = ()
-    action: Action | None = None
+# Which step a running action is shown on (the sidebar, the busy question).
+BUSY_STEP = {"import": DATASET.name, "check": DATASET.name, "split": DATASET.name, "baseline": BASELINE.name,
+             "cost": COST.name, "train": TRAIN.name, "eval": EVALUATE.name}  # fmt: skip
 
 
 _COMMAND_NAMES = {command.split()[0] for command in COMMANDS}
@@ -69,12 +52,17 @@ _AWAITING_PATH = "path"
 
 
 @dataclass
-class Guide:
+class Guide(ProjectSetup):
     workspace: Workspace
     assistant: str = ""
     read_state: Callable[[Workspace], WorkspaceState] = observe
+    busy: str = ""  # the action kind running now (the app sets it): never offered, never shown done
+    progress: Callable[[], str] = lambda: ""  # the running step's progress line
     _choices: tuple[Choice, ...] = field(default=(), init=False)
     _awaiting: str | None = field(default=None, init=False)
+    _declined: set[str] = field(default_factory=set, init=False)
+    _pending_fix: Any = field(default=None, init=False)
+    _last_question: str = field(default="", init=False)
 
     def state(self) -> WorkspaceState:
         return self.read_state(self.workspace)
@@ -95,26 +83,52 @@ class Guide:
         is_command = text.split()[0].lower() in _COMMAND_NAMES
         if self._awaiting == _AWAITING_PATH and not is_command and _looks_like_path(text):
             return self.command(f"{IMPORT_COMMAND} {text}")
+        if self._awaiting not in (None, _AWAITING_PATH) and not is_command and self._pick(text.lower().rstrip(".!")) is None:
+            awaited = self._awaited(text, self.state())  # a model may be a folder: "/home/me/model"
+            if awaited is not None:
+                return awaited
         if text.startswith("/"):
             return self.command(text)
         lowered = text.lower().rstrip(".!")
         picked = self._pick(lowered)
         if picked is not None:
             return self.command(picked.command)
-        if self.assistant:
+        state = self.state()
+        free = answer_free(text, state, self.workspace)
+        if free is not None and (free.route or not self._assistant()):  # cost: the project's own numbers
+            if free.route and not self.busy:
+                return Turn(says=free.says, action=self.command(free.route).action)
+            return self._ask_next(state, list(free.says))
+        if self._assistant():
             return Turn(says=("Asking the assistant…",), action=Action("ask", text))
-        return self._ask_next(
-            self.state(),
-            ["I follow commands and answers to my questions; free questions need an assistant model "
-             "(`[models] assistant = \"backend:model\"` in tuneui.toml). Here is what I can do:"],
-            cards=(help_card(),),
-        )
+        return self._ask_next(state, list(assistant_help()))
 
     def command(self, text: str) -> Turn:
         name, _, argument = text.strip().partition(" ")
         name, argument = name.lower(), argument.strip()
         state = self.state()
         self._awaiting = None
+        try:
+            options = checked_options(name, argument)
+        except OptionError as exc:
+            return self._ask_next(state, [str(exc)])
+        setup = self._setup_command(name, argument, state)
+        if setup is not None:
+            return setup
+        if name == CANCEL_COMMAND:
+            if self.busy:
+                return Turn(says=(f"Stopping {self.busy}…",), action=Action("cancel"))
+            if state.active_run:
+                return Turn(says=(f"Run {state.active_run.run_id} is a training run: cancel it in the {TRAIN.name} view (x).",),
+                            action=Action("open", TRAIN.name))  # fmt: skip
+            return self._ask_next(state, ["Nothing is running."])
+        if name == REPORT_COMMAND:
+            run = state.finished_run
+            if run is None or not run.evaluated:
+                return self._ask_next(state, [f"The report is written from an evaluation: evaluate a run first ({EVALUATE.command})."])
+            return Turn(says=(f"Writing the report of run {run.run_id}…",), action=Action("report", argument or run.run_id))
+        if self.busy and BUSY_STEP.get(_kind_of(name)) == BUSY_STEP.get(self.busy) and _kind_of(name):
+            return self._ask_next(state, [f"{BUSY_STEP[self.busy]} is already running: {self.progress() or 'working'}."])
         if name == HELP_COMMAND:
             return self._ask_next(state, ["Commands (keys are in the footer; ctrl+p opens the command palette):"], cards=(help_card(),))
         if name == STATUS_COMMAND:
@@ -135,7 +149,7 @@ class Guide:
                     says=("The baseline is scored on held-out examples, so the data is split first.",),
                     action=Action("split"),
                 )
-            return Turn(says=("Running the baseline prompts on the held-out split…",), action=Action("baseline"))
+            return Turn(says=("Running the baseline prompts on the held-out split…",), action=Action("baseline", options))
         if name == COST.command:
             if not state.split:
                 return self._ask_next(state, ["Costs are counted on the training split: split the data first."])
@@ -149,7 +163,7 @@ class Guide:
         if name == EVALUATE.command:
             if not state.finished_run:
                 return self._ask_next(state, ["There is no finished run to evaluate yet."])
-            return Turn(says=(f"Evaluating run {state.finished_run.run_id} against the baseline…",), action=Action("eval"))
+            return Turn(says=(f"Evaluating run {state.finished_run.run_id} against the baseline…",), action=Action("eval", options))
         if name == REVIEW.command:
             if not state.evaluated:
                 return self._ask_next(state, ["People review what the evaluation compared: evaluate a finished run first."])
@@ -172,12 +186,18 @@ class Guide:
     def finished(self, action: Action, result: StepResult) -> Turn:
         """The outcome of an action, as the next turn of the conversation."""
         state = self.state()
+        if action.kind == "prepare" and result.ok:
+            return self._set_model(str(result.data.get("folder", "")), state)
+        if action.kind == "report" and result.ok:
+            return self._ask_next(state, [result.summary or "Report written."])
         if not result.ok:
             says = [f"That did not work: {result.title}"]
             if result.hint:
                 says.append(result.hint)
             help_choice = Choice("Show the commands", HELP_COMMAND)
             self._choices = (help_choice,) if action.kind == "ask" else (Choice("Try again", _command_of(action)), help_choice)
+            if action.kind in ("baseline", "train", "eval"):  # most often the model: a missing key, a wrong id
+                self._choices = (self._choices[0], Choice("Choose the model", MODEL_COMMAND), help_choice)
             self._awaiting = None
             return Turn(says=tuple(says), question="Try again, or pick another step?", choices=self._choices)
         if action.kind == "ask":
@@ -185,12 +205,16 @@ class Guide:
         says = [result.summary] if result.summary else []
         cards = (card_for(action.kind, result.data),) if action.kind in _carded() else ()
         if action.kind == "check" and not state.split:
+            fixes = self._fix_choices(result.data)
             return self._ask(
                 says,
                 cards,
-                f"Fix what matters in the Dataset view, or hold out {self._held_out()} for validation and split now?",
-                (Choice("Split now", SPLIT_COMMAND), Choice(f"Open the {DATASET.name} view", DATASET.open_command)),
+                f"Hold out {self._held_out()} for validation and split now, or fix "
+                + ("these in the project's copy first (each shown before it is saved)?" if fixes else "what matters in the Dataset view first?"),
+                (Choice("Split now", SPLIT_COMMAND), *fixes, Choice(f"Open the {DATASET.name} view", DATASET.open_command)),
             )
+        if action.kind == "eval":
+            says += _verdict_notes(result.data)
         if action.kind == "train":
             says.append("It runs in its own process: quit whenever you like, it goes on and I reattach next time.")
             return self._ask(says, cards, "Watch it?", (Choice("Watch it", TRAIN.open_command), Choice("Project status", STATUS_COMMAND)))
@@ -230,8 +254,46 @@ class Guide:
         except WorkspaceError:  # a broken tuneui.toml is reported by the step that needs it
             return Path(self.workspace.root).name
 
+    def step_states(self, state: WorkspaceState) -> dict[str, StepState]:
+        """The sidebar's states: a step running here is "running", never "done" or "next"."""
+        states = state.step_states()
+        running = BUSY_STEP.get(self.busy)
+        if running:
+            states[running] = "running"
+        return states
+
+    def recheck(self) -> Turn | None:
+        """The next question again, when the project changed under the open one (a run ended, a
+        view closed, tuneui.toml edited): None when the open question still fits."""
+        if self._awaiting == _AWAITING_PATH or self._pending_fix is not None:
+            return None
+        before = (self._last_question, self._choices)
+        awaiting = self._awaiting
+        turn = self._ask_next(self.state(), [])
+        if (turn.question, turn.choices) == before:
+            self._awaiting = awaiting
+            return None
+        return turn
+
+    def _assistant(self) -> str:
+        return str(self._settings_value("models", "assistant") or self.assistant)
+
     def _ask_next(self, state: WorkspaceState, says: list[str], cards: tuple[Card, ...] = ()) -> Turn:
         step = state.next_step
+        self._pending_fix = None  # a new question withdraws an unanswered fix
+        if self.busy:
+            running = BUSY_STEP.get(self.busy, self.busy)
+            return self._ask(
+                says,
+                cards,
+                # No progress numbers here: they move on the progress line, the question stays put.
+                f"{running} is running (its progress is shown below). Meanwhile open a view or ask a "
+                f"question; {CANCEL_COMMAND} stops it.",
+                (Choice(f"Cancel {running}", CANCEL_COMMAND), Choice("Project status", STATUS_COMMAND)),
+            )
+        lacking = self._lacking_turn(state, says, cards)
+        if lacking is not None:
+            return lacking
         row = step_table.by_name(step) if step else None
         asked = step_table.behaviour(row).question(state, self.workspace) if row is not None else None
         if asked is not None:
@@ -274,7 +336,9 @@ class Guide:
                 says,
                 cards,
                 f"Next: {step}. Start a training run on the project's model?",
-                (Choice("Start training", TRAIN.command), Choice("Estimate the cost first", COST.command)),
+                # Cost done: its numbers are offered, never the step again.
+                (Choice("Start training", TRAIN.command),
+                 Choice("See the costs", COST.open_command) if state.cost_saved else Choice("Estimate the cost first", COST.command)),
             )
         if step == EVALUATE.name:
             return self._ask(
@@ -286,13 +350,20 @@ class Guide:
         return self._ask(
             says,
             cards,
-            f"All {len(step_table.STEPS)} steps are done: the verdict is in the {EVALUATE.name} view. Chat with the tuned model?",
-            (Choice("Open the verdict", EVALUATE.open_command), Choice("Review blind", REVIEW.command), Choice(CHAT.name, CHAT.command)),
+            f"All {len(step_table.STEPS)} steps are done: the verdict is in the {EVALUATE.name} view; {REPORT_COMMAND} "
+            "writes it up as Markdown and HTML to share. What next?",
+            (
+                Choice("Open the verdict", EVALUATE.open_command),
+                Choice("Write the report", REPORT_COMMAND),
+                Choice("Review blind", REVIEW.command),
+                Choice(CHAT.name, CHAT.command),
+            ),
         )
 
     def _ask(self, says: list[str], cards: tuple[Card, ...], question: str, choices: tuple[Choice, ...]) -> Turn:
         self._choices = choices
         self._awaiting = None
+        self._last_question = question
         return Turn(says=tuple(says), cards=cards, question=question, choices=choices)
 
     def _asked(self, says: list[str], cards: tuple[Card, ...], asked: Question) -> Turn:
@@ -303,6 +374,7 @@ class Guide:
     def _ask_path(self, says: list[str], question: str, cards: tuple[Card, ...] = ()) -> Turn:
         self._choices = ()
         self._awaiting = _AWAITING_PATH
+        self._last_question = question
         return Turn(says=tuple(says), cards=cards, question=question)
 
     def _pick(self, lowered: str) -> Choice | None:
@@ -333,6 +405,28 @@ def _command_of(action: Action) -> str:
     if action.kind == "import":
         return f"{IMPORT_COMMAND} {action.argument}"
     return SPLIT_COMMAND if action.kind == "split" else f"/{action.kind}"
+
+
+def _kind_of(command: str) -> str:
+    """The action kind a step command starts ("" for other commands)."""
+    row = next((row for row in ROWS if row.command == command), None)
+    if row is not None:
+        return row.action
+    return {SPLIT_COMMAND: "split", IMPORT_COMMAND: "import"}.get(command, "")
+
+
+def _verdict_notes(data: Any) -> list[str]:
+    """What the verdict cannot see when no judge ran, and where the report is."""
+    notes = []
+    if not data.get("judge"):
+        notes.append(
+            "No judge ran: ROUGE-L counts shared words with the reference, so a fluent answer with a wrong "
+            "fact, price or date can score well. Read the differing answers in the Evaluate view, ask people "
+            "to review the report, or add a judge: "
+            f"{EVALUATE.command} --judge openai:gpt-4o-mini (any backend:model)."
+        )
+    notes.append(f"{REPORT_COMMAND} writes the report (Markdown and HTML) to share.")
+    return notes
 
 
 def _looks_like_path(text: str) -> bool:

@@ -8,16 +8,18 @@ threads; `cancel` is a plain event so a quitting UI can stop waiting.
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import IO, Any, Callable, Mapping, Sequence
 
 from tuneui.core.children import module_command, tied_environment, track, untrack
 from tuneui.core.workspace import Workspace
 from tuneui.guide import step_table
+from tuneui.guide.progress import PREFIX as PROGRESS_PREFIX
 from tuneui.guide.state import observe
 from tuneui.guide.step import StepResult
 from tuneui.viewmodels.cards import rules_sentence
@@ -33,6 +35,8 @@ class StepRunner:
     train_steps: int | None = None
     python: str = sys.executable
     cancel: threading.Event = field(default_factory=threading.Event)
+    # Called from the reading thread with each `progress: ` line a step prints on stderr.
+    on_progress: Callable[[str], None] | None = None
 
     def import_file(self, path: str) -> StepResult:
         source = Path(path).expanduser()
@@ -66,8 +70,9 @@ class StepRunner:
             summary=f"Split: {state.train_examples} to train on, {state.val_examples} held out to score on.",
         )
 
-    def baseline(self) -> StepResult:
-        result = self.run_command(["baseline"])
+    def baseline(self, *options: str) -> StepResult:
+        """`options` are those of `tuneui baseline` (`--backend local --model X --shots 0`)."""
+        result = self.run_command(["baseline", *options])
         if result.ok:
             summary = " ".join(filter(None, ["Baseline saved: this is the score the tuned model must beat.", rules_sentence("baseline", result.data)]))
             return StepResult(True, result.data, summary=summary)
@@ -90,13 +95,31 @@ class StepRunner:
             return StepResult(True, result.data, summary=f"Run {result.data.get('run_id')} started on the {result.data.get('backend', '')} backend.")
         return result
 
-    def evaluate(self, run_id: str, *, judge: bool = True) -> StepResult:
-        result = self.run_command(["eval", run_id, *(() if judge else ("--no-judge",))])
+    def evaluate(self, run_id: str, *options: str, judge: bool = True) -> StepResult:
+        result = self.run_command(["eval", run_id, *options, *(() if judge else ("--no-judge",))])
         if result.ok:
             verdict = str(result.data.get("verdict") or "Evaluation done.")
             rules = rules_sentence("eval", result.data)
             return StepResult(True, result.data, summary=f"{verdict.rstrip('.')}. {rules}" if rules else verdict)
         return result
+
+    def report(self, run_id: str) -> StepResult:
+        result = self.run_command(["report", run_id], expect_json=False)
+        if not result.ok:
+            return result
+        written = [line.removeprefix("Wrote ").strip() for line in str(result.data.get("output", "")).splitlines() if line.startswith("Wrote ")]
+        return StepResult(True, {"files": written}, summary="Report written: " + ", ".join(written) + ".")
+
+    def prepare(self) -> StepResult:
+        """The embedded model, prepared once in the user's cache (its conversion runs in a child)."""
+        from backends.base import BackendError
+        from backends.local.models import ensure_embedded_model
+
+        try:
+            folder, source = ensure_embedded_model(lambda said: self.on_progress and self.on_progress(PROGRESS_PREFIX + said))
+        except BackendError as exc:
+            return StepResult(False, title=exc.title, hint=exc.hint)
+        return StepResult(True, {"folder": str(folder)}, summary=f"Embedded model ready, from {source}.")
 
     def ask(self, question: str, context: str) -> StepResult:
         """A free-text question to the `[models] assistant` model, with the project state as context."""
@@ -129,6 +152,8 @@ class StepRunner:
             stdout, stderr = self._wait(process)
         finally:
             untrack(process)
+        if self.cancel.is_set():
+            return StepResult(False, title=f"`tuneui {args[0]}` cancelled", hint="Nothing it finished is lost: saved answers are reused next time.")
         if process.returncode not in accept_codes:
             return _failure(args, process.returncode, stderr)
         if not expect_json:
@@ -140,15 +165,42 @@ class StepRunner:
         return StepResult(True, data if isinstance(data, dict) else {"value": data})
 
     def _wait(self, process: subprocess.Popen[str]) -> tuple[str, str]:
+        """Both pipes read in threads as the child writes (a full pipe would stall it), stderr line
+        by line so progress reaches the screen while the step runs; cancel stops the child."""
+        out: list[str] = []
+        err: list[str] = []
+        readers = [
+            threading.Thread(target=_read_all, args=(process.stdout, out, None), daemon=True),
+            threading.Thread(target=_read_all, args=(process.stderr, err, self.on_progress), daemon=True),
+        ]
+        for reader in readers:
+            reader.start()
         waited = 0.0
-        while True:
+        while process.poll() is None:
             try:
-                return process.communicate(timeout=0.5)
+                process.wait(timeout=0.25)
             except subprocess.TimeoutExpired:
-                waited += 0.5
+                waited += 0.25
                 if self.cancel.is_set() or waited > STEP_TIMEOUT_S:
                     process.terminate()
-                    return process.communicate()
+                    try:
+                        process.wait(timeout=10)
+                    except subprocess.TimeoutExpired:
+                        process.kill()
+                        process.wait()
+        for reader in readers:
+            reader.join(timeout=5)
+        return "".join(out), "".join(err)
+
+
+def _read_all(stream: IO[str] | None, into: list[str], on_progress: Callable[[str], None] | None) -> None:
+    if stream is None:
+        return
+    for line in stream:
+        into.append(line)
+        if on_progress is not None and line.startswith(PROGRESS_PREFIX):
+            on_progress(line.rstrip("\n"))
+    stream.close()
 
 
 def run_action(runner: StepRunner, kind: str, argument: str = "", context: str = "") -> StepResult:
@@ -158,6 +210,10 @@ def run_action(runner: StepRunner, kind: str, argument: str = "", context: str =
         return runner.ask(argument, context)
     if kind == "import":
         return runner.import_file(argument)
+    if kind == "report":
+        return runner.report(argument)
+    if kind == "prepare":
+        return runner.prepare()
     if kind == "split":
         return runner.split()
     row = step_table.by_action(kind)

@@ -31,6 +31,7 @@ class StepInfo:
     is_step: bool = True  # Chat is a view the user opens, not a step the project completes
     step: str = ""  # "module:object" of its `tuneui.guide.step.Step`: when it is done, what the guide asks, how it runs
     cli: str = ""  # the `tuneui.commands` module that registers its command line
+    in_footer: bool = True  # its key listed in the main screen's footer (all fit in 80 columns)
 
     @property
     def open_command(self) -> str:
@@ -74,6 +75,7 @@ CHAT = StepInfo(
 REVIEW = StepInfo(
     "Review", "f8", "/review", "judge the tuned and the baseline answers yourself, blind (A/B): counted in the verdict",
     view="tuneui.screens.review:ReviewScreen", is_step=False, cli="tuneui.commands.review",
+    in_footer=False,  # after an evaluation only: `v` in the Evaluate view, /review, the palette
 )  # fmt: skip
 
 # In the order the sidebar lists them; the guide leads to the first that is ready and not done.

@@ -29,6 +29,7 @@ class CostScreen(Screen):
         yield Header()
         yield Static("", id="cost-title", classes="view-title")
         yield DataTable(id="cost-table", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="cost-notes", classes="view-note")
         yield Static(
             "Hosted: exact token counts × epochs × the dated price table. Local: memory and time "
             "from the model's config; prices are as of the date shown.",
@@ -52,7 +53,12 @@ class CostScreen(Screen):
             title.update(f"No estimate yet: press r (or type {COST.command}) to estimate every backend.")
             return
         title.update(literal(card.title))
-        table.add_columns(*(literal(column) for column in card.columns))
+        # The notes are sentences: under the table, where they wrap, never cut at the table's edge.
+        table.add_columns(*(literal(column) for column in card.columns[:-1]))
+        notes = []
         for row in card.rows:
-            table.add_row(*(literal(cell) for cell in row))
+            table.add_row(*(literal(cell) for cell in row[:-1]))
+            if row[-1]:
+                notes.append(f"{row[0]}: {row[-1]}")
+        self.query_one("#cost-notes", Static).update(literal("\n".join(notes)))
         table.focus()

@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Select, Static
 from textual.worker import Worker, WorkerState
 
+from tuneui.core.dataset.fixes import fix_for
 from tuneui.core.dataset.model import Example
 from tuneui.core.workspace import Workspace
 from tuneui.viewmodels.cards import one_line
@@ -35,6 +36,7 @@ class DatasetScreen(Screen):
         Binding("d", "duplicate", "Duplicate"),
         Binding("delete,x", "delete", "Delete"),
         Binding("slash", "search", "Search"),
+        Binding("f", "fix", "Fix"),
     ]
 
     def __init__(self, workspace: Workspace) -> None:
@@ -103,7 +105,7 @@ class DatasetScreen(Screen):
         for position in self.shown:
             example = snapshot.examples[position]
             table.add_row(
-                str(example.line or "—"), literal(one_line(example.user_text, 30)), literal(one_line(example.answer or "", 30)),
+                str(example.line or "—"), literal(one_line(example.user_text, 24)), literal(one_line(example.answer or "", 24)),
                 literal(", ".join(snapshot.codes_at(example.line))),
             )
         errors = sum(1 for f in snapshot.findings if f.severity == "error")
@@ -138,7 +140,19 @@ class DatasetScreen(Screen):
         if example is not None and self.snapshot is not None:
             found = [f for f in self.snapshot.findings if f.line is not None and f.line == example.line]
             text = "\n".join(f"{f.severity} {f.code}: {f.message} {f.hint}" for f in found)
+            if any(fix_for(f.code) for f in found):
+                text += "\nf: fix it here or in every example (shown as a diff before it is saved)"
         self.query_one("#dataset-finding", Static).update(literal(text))
+
+    def action_fix(self) -> None:
+        """The mechanical fix of the highlighted example's finding, through the guide: a diff first."""
+        example = self._current()
+        fixes = [fix_for(code) for code in self.snapshot.codes_at(example.line)] if example and self.snapshot else []
+        fix = next((fix for fix in fixes if fix), None)
+        if fix is None:
+            self.notify("No mechanical fix for this example's findings: edit it (e).", timeout=4)
+            return
+        self.app.action_guide(f"/fix {fix} {example.line}")
 
     def action_search(self) -> None:
         self.query_one("#dataset-search", Input).focus()

@@ -16,13 +16,14 @@ from tuneui.viewmodels.cards import one_line
 from tuneui.viewmodels.evaluation import ComparedExample, Evaluation, read_evaluation, word_diff
 from tuneui.guide.state import observe
 from tuneui.guide.step_table import EVALUATE, REVIEW
+from tuneui.messages import StepProgressed
 from tuneui.widgets.literal import literal, visible
 
 
 class EvaluateScreen(Screen):
     BINDINGS = [
         Binding("escape", "app.back", "Back"),
-        Binding("r", f"app.guide({EVALUATE.command!r})", "Re-evaluate"),
+        Binding("r", "reevaluate", "Re-evaluate"),
         Binding("v", f"app.open_view({REVIEW.name!r})", "Review blind"),
     ]
 
@@ -33,6 +34,7 @@ class EvaluateScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield Static("", id="eval-progress", classes="view-note")
         yield Static("", id="verdict", classes="view-title")
         yield Static("", id="eval-metrics")
         yield Static("", id="eval-people")
@@ -44,7 +46,29 @@ class EvaluateScreen(Screen):
                 yield Static("", id="eval-tuned", classes="side")
         yield Footer()
 
+    def _evaluating(self) -> bool:
+        busy = getattr(self.app, "busy", None)
+        return getattr(busy, "kind", "") == EVALUATE.action
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # While an evaluation runs, "r" is not offered: the footer never invites a second one.
+        return not (action == "reevaluate" and self._evaluating())
+
+    def action_reevaluate(self) -> None:
+        if not self._evaluating():
+            self.app.action_guide(EVALUATE.command)
+
+    def on_step_progressed(self, message: StepProgressed) -> None:
+        line = self.query_one("#eval-progress", Static)
+        line.update(literal(message.text, keep="") if message.step == EVALUATE.action else "")
+        line.display = message.step == EVALUATE.action and bool(message.text)
+        self.refresh_bindings()
+
     def on_mount(self) -> None:
+        self.query_one("#eval-progress", Static).display = False
+        if self._evaluating():
+            self.query_one("#eval-progress", Static).display = True
+            self.query_one("#eval-progress", Static).update(literal(self.app.guide.progress(), keep=""))
         run = observe(self.workspace).finished_run
         verdict = self.query_one("#verdict", Static)
         try:
@@ -53,7 +77,10 @@ class EvaluateScreen(Screen):
             verdict.update(literal(f"{exc.title}\n{exc.hint}"))
             return
         if self.evaluation is None:
-            verdict.update(f"No evaluation yet: type {EVALUATE.command} (or press r) once a run has finished.")
+            verdict.update(
+                "Evaluating: the verdict appears here when it is done." if self._evaluating()
+                else f"No evaluation yet: type {EVALUATE.command} (or press r) once a run has finished."
+            )  # fmt: skip
             return
         verdict.update(literal(self.evaluation.verdict, style="bold"))
         self.query_one("#eval-metrics", Static).update(_metrics_line(self.evaluation))
@@ -61,11 +88,12 @@ class EvaluateScreen(Screen):
         people.update(literal("people: " + "; ".join(self.evaluation.people), style="italic") if self.evaluation.people else "")
         people.display = bool(self.evaluation.people)
         table = self.query_one(DataTable)
-        table.add_columns("line", "request", "judge", *(("rules (baseline → tuned)",) if self.evaluation.has_rules else ()))
+        # Narrow enough for 80 columns, header included: the cells read "pass → fail".
+        table.add_columns("line", "request", "judge", *(("rules base → tuned",) if self.evaluation.has_rules else ()))
         for example in self.evaluation.examples:
             rules = (_rules_cell(example),) if self.evaluation.has_rules else ()
             # A str cell is Rich markup to DataTable: every cell read from result.json goes through literal().
-            table.add_row(literal(example.line or "—"), literal(one_line(example.request, 60)), literal(example.judge or ""), *rules)
+            table.add_row(literal(example.line or "—"), literal(one_line(example.request, 30)), literal(example.judge or ""), *rules)
         table.focus()
         if self.evaluation.examples:
             self._show(self.evaluation.examples[0])

@@ -17,7 +17,7 @@ from tuneui.core.workspace import Workspace
 from tuneui.guide.state import DAMAGED, RunSummary
 from tuneui.guide.step_table import TRAIN
 from tuneui.widgets.literal import literal, visible
-from tuneui.viewmodels.progress import ProgressSummary, format_seconds, progress_of
+from tuneui.viewmodels.progress import ProgressSummary, format_seconds, overfit_warning, progress_of
 from tuneui.messages import WorkspaceChanged
 from tuneui.screens.confirm import ConfirmModal
 
@@ -26,9 +26,10 @@ class TrainScreen(Screen):
     BINDINGS = [
         Binding("escape", "app.back", "Back"),
         Binding("x", "cancel_run", "Cancel run"),
-        Binding("l", "leave_running", "Leave it running"),
-        Binding("[", "other_run(-1)", "Older run"),
-        Binding("]", "other_run(1)", "Newer run"),
+        # Short labels: the footer holds them all at 80 columns.
+        Binding("l", "leave_running", "Leave running"),
+        Binding("[", "other_run(-1)", "Older"),
+        Binding("]", "other_run(1)", "Newer"),
     ]
 
     def __init__(self, workspace: Workspace) -> None:
@@ -74,16 +75,7 @@ class TrainScreen(Screen):
         plan_view.display = isinstance(plan, dict)
         plan_view.update(_plan_text(plan) if isinstance(plan, dict) else "")
         warning = self.query_one("#run-warning", Static)
-        if progress.overfitting:
-            warning.update(
-                Text(
-                    "⚠ Overfitting: validation loss is rising while training loss falls. "
-                    f"The best checkpoint is step {progress.best_step}; early stopping will end the run.",
-                    style="bold yellow",
-                )
-            )
-        else:
-            warning.update("")
+        warning.update(Text(overfit_warning(progress, run.active), style="bold yellow"))
 
     def _plan(self) -> dict | None:
         """The plan the run follows, from its spec: read once per run, since a spec never changes."""

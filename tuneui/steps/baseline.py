@@ -27,6 +27,7 @@ from tuneui.core.files import atomic_write_json
 from tuneui.core.metrics import MetricReport, score_answers
 from tuneui.core.rules import Rule, RuleResults, check_answers, parse_rules
 from tuneui.core.workspace import Workspace
+from tuneui.steps.answering import AnswerCount, answer_all
 
 DEFAULT_SHOTS = 3
 Progress = Callable[[str], None]
@@ -110,6 +111,7 @@ def run_baseline(
     eval_set: EvalSet | None = None,
     backend: Backend | None = None,
     progress: Progress | None = None,
+    count: AnswerCount | None = None,
 ) -> BaselineResult:
     """Run (or load) every variant on the val split and record the best one.
 
@@ -126,20 +128,27 @@ def run_baseline(
     rules = parse_rules(settings.rules)
     ref = ModelRef(backend=backend_name, base_model=model, kind="base")
     results: list[VariantResult] = []
+    planned = []
     for variant in prompt_variants(settings.project.system_prompt, data.train, shots, settings.data.seed):
         key = _variant_key(backend_name, model, variant, data.fingerprint, asdict(params))
         path = workspace.baseline_dir / f"{key}.json"
         saved = read_saved(path)
         answers = (saved or {}).get("predictions")
-        cached = isinstance(answers, list) and len(answers) == len(data.val)
+        planned.append((variant, path, saved, isinstance(answers, list) and len(answers) == len(data.val)))
+    if count is None and progress is not None:
+        count = AnswerCount(0, progress)
+    if count is not None:
+        count.expect(len(data.val) * sum(1 for *_, cached in planned if not cached))
+    for variant, path, saved, cached in planned:
         if cached:
-            predictions = tuple(str(answer) for answer in answers)
+            predictions = tuple(str(answer) for answer in (saved or {})["predictions"])
             ended = saved_ended((saved or {}).get("ended"), len(predictions))
         else:
             if progress:
                 progress(f"baseline: {variant.name} on {len(data.val)} examples with {backend_name}:{model}")
             backend = backend or get_backend(backend_name, workspace)
-            answered, ends = backend.complete(ref, [variant.conversation(e) for e in data.val], params)
+            conversations = [variant.conversation(e) for e in data.val]
+            answered, ends = answer_all(backend, ref, conversations, params, count, f"baseline, {variant.name}")
             predictions, ended = tuple(answered), tuple(ends)
         report = score_answers(data.task_type, predictions, data.references, data.labels)
         if not cached:

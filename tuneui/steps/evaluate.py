@@ -16,6 +16,7 @@ from typing import Any, Callable, Mapping, Sequence
 from backends.base import ModelRef
 from backends.runs import RunFolder
 from tuneui.steps.baseline import DEFAULT_SHOTS, BaselineResult, checked, recorded_best, run_baseline
+from tuneui.steps.answering import AnswerCount, answer_all
 from tuneui.core.evalset import EvalSet, load_eval_set, read_saved, saved_ended
 from tuneui.core.files import atomic_write_json
 from tuneui.core.forgetting import ForgettingCheck, general_conversations
@@ -158,16 +159,18 @@ def evaluate_run(
     shots = int(recorded["shots"]) if recorded else DEFAULT_SHOTS
     backend = get_backend(tuned_ref.backend, workspace)
     backend.require_callable(tuned_ref)  # e.g. no Azure deployment: say so before the baseline spends
+    count = AnswerCount(0, progress) if progress else None
     baseline = run_baseline(
-        workspace, tuned_ref.backend, tuned_ref.base_model, shots=shots, eval_set=data, backend=backend, progress=progress
-    )
+        workspace, tuned_ref.backend, tuned_ref.base_model, shots=shots, eval_set=data, backend=backend,
+        progress=progress, count=count,
+    )  # fmt: skip
     params = data.generation_params(seed=seed)
     # Base model first, then the tuned one: a local backend keeps one model loaded at a time.
     base_ref = ModelRef(backend=tuned_ref.backend, base_model=tuned_ref.base_model, kind="base")
     if forgetting and progress:
         progress("forgetting check: general prompts, base vs tuned")
     general_base = backend.generate(base_ref, general_conversations(), params) if forgetting else None
-    predictions, tuned_ended = _tuned_predictions(run, backend, tuned_ref, data, asdict(params), progress)
+    predictions, tuned_ended = _tuned_predictions(run, backend, tuned_ref, data, asdict(params), progress, count)
     check = None
     if general_base is not None:
         check = ForgettingCheck.of(general_base, backend.generate(tuned_ref, general_conversations(), params))
@@ -251,7 +254,13 @@ def _tuned_model(run: RunFolder) -> ModelRef:
 
 
 def _tuned_predictions(
-    run: RunFolder, backend: Any, ref: ModelRef, data: EvalSet, params: Mapping[str, Any], progress: Progress | None
+    run: RunFolder,
+    backend: Any,
+    ref: ModelRef,
+    data: EvalSet,
+    params: Mapping[str, Any],
+    progress: Progress | None,
+    count: AnswerCount | None = None,
 ) -> tuple[tuple[str, ...], tuple[bool | None, ...]]:
     path = run.eval_dir / PREDICTIONS_FILE
     saved = read_saved(path) or {}
@@ -264,7 +273,9 @@ def _tuned_predictions(
         progress(f"tuned: {ref.label} on {len(data.val)} examples")
     from backends.base import GenerationParams
 
-    answered, ended = backend.complete(ref, [e.prompt for e in data.val], GenerationParams(**params))
+    if count is not None:
+        count.expect(len(data.val))
+    answered, ended = answer_all(backend, ref, [e.prompt for e in data.val], GenerationParams(**params), count, "tuned model")
     predictions = tuple(answered)
     atomic_write_json(path, {**wanted, "predictions": list(predictions), "ended": list(ended)})
     return predictions, tuple(ended)

@@ -91,3 +91,14 @@ def format_seconds(seconds: float | None) -> str:
     minutes, secs = divmod(int(round(seconds)), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+def overfit_warning(progress: ProgressSummary, active: bool) -> str:
+    """The overfitting warning, in the tense of the run: a finished run is stopping no more."""
+    if not progress.overfitting:
+        return ""
+    if active:
+        return ("⚠ Overfitting: validation loss is rising while training loss falls. "
+                f"The best checkpoint is step {progress.best_step}; early stopping will end the run.")  # fmt: skip
+    return ("⚠ Overfitting: validation loss rose while training loss fell, to the end of the run. "
+            f"Its best checkpoint was step {progress.best_step}; fewer steps or more examples would help.")  # fmt: skip

@@ -11,6 +11,9 @@ from tuneui.viewmodels.cards import Card
 from tuneui.widgets.literal import literal
 
 KIND_STYLE = {"error": "bold red", "warning": "yellow"}
+# A border title is one line and is cut where the card ends: a longer title (an evaluation's
+# verdict) is written inside the card, where it wraps, at 80 columns as at 200.
+BORDER_TITLE_MAX = 44
 
 
 class CardView(Vertical):
@@ -19,9 +22,12 @@ class CardView(Vertical):
     def __init__(self, card: Card) -> None:
         super().__init__(classes=f"card card-{card.kind}")
         self.card = card
-        self.border_title = literal(card.title, keep="")
+        self.long_title = len(card.title) > BORDER_TITLE_MAX
+        self.border_title = "" if self.long_title else literal(card.title, keep="")
 
     def compose(self) -> ComposeResult:
+        if self.long_title:
+            yield Static(literal(self.card.title, style="bold"), classes="card-title")
         yield Static(self._table())
         if self.card.more:
             yield Static(f"… and {self.card.more} more (the full view lists them all)", classes="card-more")

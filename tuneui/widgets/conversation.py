@@ -27,7 +27,8 @@ class Conversation(VerticalScroll):
         widgets = turn_widgets(turn)
         if widgets:
             self.mount_all(widgets)
-        self.scroll_end(animate=False)
+        # After the new lines are laid out: scrolling now would stop at the old end.
+        self.call_after_refresh(self.scroll_end, animate=False)
 
 
 def turn_widgets(turn: Turn) -> list[Static | CardView]:

@@ -1,0 +1,64 @@
+"""Asking a model for many answers with a count as it goes: "answer 7 of 66" on the step's
+progress channel (the guide reads it from the child's stderr, `tuneui.guide.progress`).
+
+The answers are asked in chunks of the backend's batch, so counting costs no speed: a local model
+answers a batch at once anyway, a hosted one a request at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from backends.base import Backend, GenerationParams, ModelRef
+
+Progress = Callable[[str], None]
+LOCAL_CHUNK = 32  # the local inference worker's CPU batch (backends/local/inference.py)
+HOSTED_CHUNK = 8
+
+
+@dataclass
+class AnswerCount:
+    """The answers a whole step asks for, counted across its variants and models."""
+
+    total: int
+    progress: Progress | None = None
+    done: int = 0
+    said: list[str] = field(default_factory=list)
+
+    def expect(self, more: int) -> None:
+        """More answers to ask for than counted so far (a step learns some only as it goes)."""
+        self.total += more
+
+    def add(self, answered: int, what: str) -> None:
+        self.done += answered
+        if self.progress:
+            line = f"answer {self.done} of {self.total} ({what})"
+            self.said.append(line)
+            self.progress(line)
+
+
+def answer_all(
+    backend: Backend,
+    ref: ModelRef,
+    conversations: Sequence[Any],
+    params: GenerationParams,
+    count: AnswerCount | None,
+    what: str,
+) -> tuple[list[str], list[bool | None]]:
+    """`backend.complete` on every conversation, a chunk at a time, counted in `count`."""
+    if count is None:
+        answers, ended = backend.complete(ref, list(conversations), params)
+        return list(answers), list(ended)
+    chunk = LOCAL_CHUNK if ref.backend == "local" else HOSTED_CHUNK
+    answers: list[str] = []
+    ended: list[bool | None] = []
+    if count.done == 0:
+        count.add(0, what)
+    for start in range(0, len(conversations), chunk):
+        part = list(conversations[start : start + chunk])
+        got, ends = backend.complete(ref, part, params)
+        answers += list(got)
+        ended += list(ends)
+        count.add(len(part), what)
+    return answers, ended
