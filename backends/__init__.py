@@ -1,1 +1,1 @@
-"""Training and inference backends behind one interface (see `backends.base`)."""
+"""Training and inference backends behind one interface (see `tuneui.core.backend`)."""

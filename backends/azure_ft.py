@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Iterator, Sequence
 
-from backends.base import Conversation, GenerationParams, ModelRef, TrainSpec
+from tuneui.core.backend import Conversation, GenerationParams, ModelRef, TrainSpec
 from backends.hosted import azure_wire
 from backends.hosted import openai_wire as wire
 from backends.hosted.errors import safe_error

@@ -13,7 +13,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from backends.base import (
+from tuneui.core.backend import (
     TERMINAL_STATES,
     BackendError,
     Conversation,
@@ -53,7 +53,7 @@ class OpenAIBackend(HostedBackend):
 
     @staticmethod
     def today() -> dt.date:
-        from backends import registry
+        from tuneui.core import providers as registry
 
         return registry.today()
 
@@ -220,7 +220,7 @@ class OpenAIBackend(HostedBackend):
 
     def _require_served(self, model: ModelRef) -> None:
         """A model this provider tuned, of a family it has shut down, is gone: say so before any call."""
-        from backends import registry
+        from tuneui.core import providers as registry
 
         declared = registry.provider(self.name)
         name = model.model_id or model.base_model

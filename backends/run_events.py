@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable, Mapping
 
-from backends.base import Event
+from tuneui.core.backend import Event
 
 LARGEST_MEASURE = 1e15  # no loss, speed or clock gets near; plotting beyond it overflows plotext's axes
 

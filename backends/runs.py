@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from backends.base import TERMINAL_STATES, BackendError, Event, JobNotFoundError, JobStatus, ModelRef, TrainSpec
+from tuneui.core.backend import TERMINAL_STATES, BackendError, Event, JobNotFoundError, JobStatus, ModelRef, TrainSpec
 from backends.run_events import is_event, summarize_metrics, without_superseded
 from backends.run_locks import folder_lock, is_locked, try_lock
 from tuneui.core.files import atomic_write_json

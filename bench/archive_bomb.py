@@ -40,7 +40,7 @@ print(f"read {len(data) / 2**30:.2f} GiB into memory")
 TUNEUI = """
 import resource, sys
 from pathlib import Path
-from backends.base import BackendError
+from tuneui.core.backend import BackendError
 from backends.hosted.archive import extract_archive
 try:
     extract_archive(Path(sys.argv[1]), Path(sys.argv[2]))

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from backends.base import TrainSpec  # noqa: E402
+from tuneui.core.backend import TrainSpec  # noqa: E402
 from backends.openai_ft import OpenAIBackend  # noqa: E402
 from tests.hosted.fake_openai import FakeOpenAI  # noqa: E402
 from tuneui.core.workspace import init_workspace  # noqa: E402

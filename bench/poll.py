@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from backends.base import Event, TrainSpec  # noqa: E402
+from tuneui.core.backend import Event, TrainSpec  # noqa: E402
 from backends.runs import RunFolder, list_runs  # noqa: E402
 from tuneui.core.settings import Settings  # noqa: E402
 from tuneui.core.workspace import Workspace, init_workspace  # noqa: E402

@@ -130,7 +130,7 @@ def _tuneui(args, records, out, cuda):
 
     from transformers import AutoTokenizer
 
-    from backends.base import TrainSpec
+    from tuneui.core.backend import TrainSpec
     from backends.local import recipe, training_data
     from backends.local.config import model_config, plan_memory
     from tuneui.core.cost.memory import CUDA_OVERHEAD_GIB

@@ -101,7 +101,7 @@ def test_worker_only_modules_are_imported_by_the_worker_only() -> None:
 def test_the_local_backend_from_the_registry_stays_light(tmp_path: Path) -> None:
     """What the UI process runs to check a local project: no ML stack, no Textual."""
     code = (
-        "import sys\nfrom backends.registry import get_backend\nfrom tuneui.core.workspace import init_workspace\n"
+        "import sys\nfrom tuneui.core.providers import get_backend\nfrom tuneui.core.workspace import init_workspace\n"
         f"get_backend('local', init_workspace({str(tmp_path)!r})).check()\n"
         "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
     )
@@ -186,7 +186,7 @@ def test_the_import_graph_has_no_cycle() -> None:
     modules = _modules()
     graph = {name: _imports(name, path, set(modules)) for name, path in modules.items()}
     assert "tuneui.steps.report.inputs" in graph["tuneui.steps.report.html"]  # the walk sees imports
-    assert "backends.registry" in graph["tuneui.steps.baseline"]  # ...those inside functions too
+    assert "tuneui.core.providers" in graph["tuneui.steps.baseline"]  # ...those inside functions too
     assert _cycles(graph) == []
 
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from backends import registry
-from backends.base import Backend, Estimate, Event, JobStatus, ModelRef, Readiness
+from tuneui.core import providers as registry
+from tuneui.core.backend import Backend, Estimate, Event, JobStatus, ModelRef, Readiness
 from backends.runs import RunFolder
 from tuneui.cli import main
 from tuneui.core.settings import Section, Settings, SettingsError, setting
@@ -32,7 +32,7 @@ as_of = 2026-12-01
 MODULE = '''
 from dataclasses import dataclass
 
-from backends.registry import Provider
+from tuneui.core.providers import Provider
 from tuneui.core.settings import Section, setting
 
 
@@ -102,7 +102,7 @@ def dummy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (package / "__init__.py").write_text(MODULE)
     (package / "prices.toml").write_text(PRICES)
     monkeypatch.syspath_prepend(str(tmp_path / "plugins"))
-    monkeypatch.setitem(registry.BACKENDS, "dummy", "dummy_provider_plugin:PROVIDER")
+    monkeypatch.setitem(registry.table(), "dummy", "dummy_provider_plugin:PROVIDER")
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from tuneui.core.children import ENDING_SIGNALS, end_children
 from tuneui.core.files import disk_full_error, is_disk_full
 from tuneui.core.secrets import redact
 from tuneui.core.workspace import Workspace
-from backends.base import BackendError
+from tuneui.core.backend import BackendError
 from tuneui.errors import TuneError, WorkspaceError
 from tuneui.guide.machine import CANCEL_COMMAND, COMMANDS, HELP_COMMAND, REPORT_COMMAND, STATUS_COMMAND, Action, Guide, Turn
 from tuneui.guide.progress import StepProgress
@@ -257,7 +257,7 @@ class TuneApp(App):
 
     @work(thread=True, group="follow", name="fetch a hosted run's news", exit_on_error=False)
     def fetch_hosted(self, run_id: str, backend_name: str) -> None:
-        from backends.registry import get_backend
+        from tuneui.core.providers import get_backend
 
         delay = HOSTED_RETRY_SECONDS
         try:
@@ -364,8 +364,8 @@ def run_app(
 
 def _is_hosted(backend_name: str) -> bool:
     """Whether the run's news lives at a provider (a backend unknown here has none to fetch)."""
-    from backends.base import BackendError
-    from backends.registry import provider
+    from tuneui.core.backend import BackendError
+    from tuneui.core.providers import provider
 
     try:
         return provider(backend_name).hosted

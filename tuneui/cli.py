@@ -103,7 +103,7 @@ def _run(handler, args: argparse.Namespace) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
-        from backends.base import BackendError
+        from tuneui.core.backend import BackendError
 
         from tuneui.core.files import disk_full_error, is_disk_full
 

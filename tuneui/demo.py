@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
 
-from backends import registry
+from tuneui.core import providers as registry
 from tuneui.core.workspace import Workspace, init_workspace
 from tuneui.errors import TuneError
 from tuneui.guide import step_table
@@ -38,7 +38,7 @@ def create_demo(target: Path, progress: Progress | None = None) -> Workspace:
             f"{workspace.root} is not empty and holds no tuneui project",
             "Give `tuneui demo` a new or empty folder, e.g. `tuneui demo cadence-demo`.",
         )
-    from backends.base import BackendError
+    from tuneui.core.backend import BackendError
     from backends.local.models import ensure_embedded_model
 
     try:

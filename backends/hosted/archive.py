@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, Iterator
 
-from backends.base import BackendError
+from tuneui.core.backend import BackendError
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 GIB = 1024**3

@@ -1,9 +1,9 @@
-"""Azure OpenAI's declaration (see `backends.registry`); the backend is `backends.azure_ft`."""
+"""Azure OpenAI's declaration (see `tuneui.core.providers`); the backend is `backends.azure_ft`."""
 
 from dataclasses import dataclass, field
 from typing import Literal
 
-from backends.registry import Provider
+from tuneui.core.providers import Provider
 from tuneui.core.settings import Section, setting
 
 
@@ -38,4 +38,5 @@ PROVIDER = Provider(
     trains_families=("gpt-4o", "gpt-4.1"),
     default_model="gpt-4o-mini",
     new_customers=False,
+    preference=30,
 )

@@ -14,7 +14,7 @@ import re
 import urllib.parse
 from typing import Any, Mapping
 
-from backends.base import BackendError, ModelRef, NotReadyError, TrainSpec
+from tuneui.core.backend import BackendError, ModelRef, NotReadyError, TrainSpec
 from backends.hosted.errors import safe_error
 from backends.hosted.openai_wire import hyperparameters_of
 

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar, Mapping, Sequence
 
-from backends.base import (
+from tuneui.core.backend import (
     Backend,
     BackendError,
     Conversation,

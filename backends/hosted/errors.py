@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from backends.base import BackendError, NotReadyError
+from tuneui.core.backend import BackendError, NotReadyError
 from tuneui.core.secrets import redact
 
 SWITCH_ADVICE = (

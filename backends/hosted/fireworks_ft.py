@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from backends.base import (
+from tuneui.core.backend import (
     TERMINAL_STATES,
     BackendError,
     Conversation,
@@ -224,7 +224,7 @@ class FireworksBackend(HostedBackend):
             return self._local_generate(folder, model, conversations, params)
 
     def _local_generate(self, folder: RunFolder, model: ModelRef, conversations: Sequence[Conversation], params: GenerationParams) -> list[str]:
-        from backends.registry import get_backend, here
+        from tuneui.core.providers import get_backend, here
 
         base = self._local_base(folder)
         if base is None or not folder.adapter_dir.is_dir():

@@ -1,8 +1,8 @@
-"""Fireworks AI's declaration (see `backends.registry`); the backend is `backends.hosted.fireworks_ft`."""
+"""Fireworks AI's declaration (see `tuneui.core.providers`); the backend is `backends.hosted.fireworks_ft`."""
 
 from dataclasses import dataclass
 
-from backends.registry import Provider
+from tuneui.core.providers import Provider
 from tuneui.core.settings import Section, setting
 
 
@@ -24,4 +24,5 @@ PROVIDER = Provider(
     abilities=frozenset({"downloads_adapter"}),
     trains_families=("llama", "qwen", "deepseek", "gemma", "phi"),
     default_model="accounts/fireworks/models/llama-v3p1-8b-instruct",
+    preference=40,
 )

@@ -23,7 +23,7 @@ from typing import Any, Mapping
 
 import httpx
 
-from backends.base import BackendError, Event, NotReadyError
+from tuneui.core.backend import BackendError, Event, NotReadyError
 from backends.hosted.archive import ArchiveError, ArchiveLimits
 from backends.hosted.errors import (
     ProviderUnavailableError,

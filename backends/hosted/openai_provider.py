@@ -1,9 +1,9 @@
-"""OpenAI's declaration (see `backends.registry`); the backend is `backends.openai_ft`."""
+"""OpenAI's declaration (see `tuneui.core.providers`); the backend is `backends.openai_ft`."""
 
 import datetime as dt
 from dataclasses import dataclass
 
-from backends.registry import Provider
+from tuneui.core.providers import Provider
 from tuneui.core.settings import Section, setting
 
 
@@ -26,4 +26,5 @@ PROVIDER = Provider(
     no_new_jobs=dt.date(2027, 1, 6),
     models_gone=dt.date(2027, 1, 14),
     default_model="gpt-4o-mini",
+    preference=10,
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any, Mapping
 
-from backends.base import BackendError, Event, NotReadyError, TrainSpec
+from tuneui.core.backend import BackendError, Event, NotReadyError, TrainSpec
 from backends.hosted.errors import (
     ProviderUnavailableError,
     RateLimitedError,

@@ -15,7 +15,7 @@ import sys
 import time
 from typing import Any, Callable, Mapping
 
-from backends.base import BackendError, Event
+from tuneui.core.backend import BackendError, Event
 from backends.hosted import together_wire as wire
 from backends.hosted.errors import RefusedError, provider_word
 from backends.runs import RunFolder

@@ -1,8 +1,8 @@
-"""Together AI's declaration (see `backends.registry`); the backend is `backends.together_ft`."""
+"""Together AI's declaration (see `tuneui.core.providers`); the backend is `backends.together_ft`."""
 
 from dataclasses import dataclass
 
-from backends.registry import Provider
+from tuneui.core.providers import Provider
 from tuneui.core.settings import Section, setting
 
 
@@ -24,4 +24,5 @@ PROVIDER = Provider(
     abilities=frozenset({"downloads_adapter"}),
     trains_families=("llama", "qwen", "mistral", "gemma", "deepseek"),
     default_model="meta-llama/Meta-Llama-3.1-8B-Instruct-Reference",
+    preference=20,
 )

@@ -17,11 +17,11 @@ import time
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from backends.base import BackendError, Conversation, Event, GenerationParams, ModelRef
+from tuneui.core.backend import BackendError, Conversation, Event, GenerationParams, ModelRef
 from backends.hosted import together_endpoint as endpoint
 from backends.hosted import together_wire as wire
 from backends.hosted.errors import RefusedError, provider_text
-from backends.registry import here
+from tuneui.core.providers import here
 from backends.runs import RunFolder, list_runs
 
 SERVERLESS = "serverless"
@@ -128,7 +128,7 @@ class TogetherServing:
 
     def _local(self) -> Any:
         if self._local_backend is None:
-            from backends.registry import get_backend
+            from tuneui.core.providers import get_backend
 
             self._local_backend = get_backend(here().name, self.workspace)
         return self._local_backend

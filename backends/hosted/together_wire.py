@@ -16,7 +16,7 @@ from typing import Any, Iterator, Mapping
 
 import httpx
 
-from backends.base import BackendError, Event, NotReadyError
+from tuneui.core.backend import BackendError, Event, NotReadyError
 from backends.hosted.archive import ArchiveError
 from backends.hosted.errors import (
     ProviderUnavailableError,

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
-from backends.base import (
+from tuneui.core.backend import (
     TERMINAL_STATES,
     Backend,
     BackendError,

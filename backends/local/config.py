@@ -16,7 +16,7 @@ from tuneui.core.cost.training_plan import TrainingPlan, plan_training
 from tuneui.errors import TuneError
 
 if TYPE_CHECKING:
-    from backends.base import TrainSpec
+    from tuneui.core.backend import TrainSpec
     from tuneui.core.gpu import Gpu
     from tuneui.core.settings import LocalSettings
 

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Mapping
 
-from backends.base import BackendError
+from tuneui.core.backend import BackendError
 from backends.run_locks import try_lock
 
 LOCK_DIR_ENV = "TUNEUI_LOCK_DIR"

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from backends.base import BackendError
+from tuneui.core.backend import BackendError
 
 MARKERS = {"system": "\x01SYSTEM\x02", "user": "\x01USER\x02", "assistant": "\x01ASSISTANT\x02", "user2": "\x01USER2\x02"}
 CONVERTER_MODULE = "convert_hf_to_gguf"  # llama.cpp's converter, from the `convert-hf-to-gguf` distribution

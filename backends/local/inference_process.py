@@ -14,7 +14,7 @@ import threading
 from dataclasses import asdict
 from typing import Any, Iterator, Mapping, Sequence
 
-from backends.base import BackendError, Conversation, GenerationParams, ModelRef
+from tuneui.core.backend import BackendError, Conversation, GenerationParams, ModelRef
 from backends.local.launch import PROJECT_ROOT, child_environment
 from tuneui.core.children import tied_environment, track, untrack
 

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from backends.base import BackendError
+from tuneui.core.backend import BackendError
 from backends.local import model_check
 from backends.local.launch import child_environment
 from tuneui.core.children import module_command, tied_environment, track, untrack

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 from transformers import TrainerCallback
 
-from backends.base import Event
+from tuneui.core.backend import Event
 from backends.runs import RunFolder
 from tuneui.core.files import atomic_write_text
 

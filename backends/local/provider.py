@@ -1,6 +1,6 @@
-"""The local backend's declaration: training and inference on this machine (see `backends.registry`)."""
+"""The local backend's declaration: training and inference on this machine (see `tuneui.core.providers`)."""
 
-from backends.registry import Provider
+from tuneui.core.providers import Provider
 
 PROVIDER = Provider(
     name="local",
@@ -9,4 +9,5 @@ PROVIDER = Provider(
     hosted=False,
     inference="here",
     abilities=frozenset({"trains_here", "shares_device"}),
+    preference=0,
 )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from backends.base import TrainSpec
+from tuneui.core.backend import TrainSpec
 from backends.local import kernels
 from backends.local.config import DEFAULT_BATCH_SIZE, model_config, plan_memory
 from backends.local.kernels import KernelPlan

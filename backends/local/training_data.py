@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from backends.base import BackendError
+from tuneui.core.backend import BackendError
 from backends.local.tiny import CHATML_TEMPLATE
 
 

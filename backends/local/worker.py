@@ -17,7 +17,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from backends.base import BackendError
+from tuneui.core.backend import BackendError
 from backends.local.launch import DEVICE_LOCKS_ENV, WORKER_LOCK_ENV
 from backends.runs import RunFolder, WorkerBusyError
 from tuneui.core.files import atomic_write_json

@@ -13,13 +13,13 @@ from tests.evaluate.evalkit import TICKETS, ScriptedBackend, write_split
 @pytest.fixture
 def scripted(monkeypatch: pytest.MonkeyPatch) -> type[ScriptedBackend]:
     """Register ScriptedBackend as the backend named "scripted" for the test's duration."""
-    from backends import registry
+    from tuneui.core import providers as registry
 
     module = types.ModuleType("evaluate_scripted_backend")
     module.ScriptedBackend = ScriptedBackend
     module.PROVIDER = registry.Provider(name="scripted", title="a script", backend=f"{module.__name__}:ScriptedBackend")
     monkeypatch.setitem(sys.modules, module.__name__, module)
-    monkeypatch.setitem(registry.BACKENDS, "scripted", f"{module.__name__}:PROVIDER")
+    monkeypatch.setitem(registry.table(), "scripted", f"{module.__name__}:PROVIDER")
     monkeypatch.setattr(ScriptedBackend, "calls", [])
     monkeypatch.setattr(ScriptedBackend, "answer", staticmethod(lambda model, conversation: ""))
     return ScriptedBackend

@@ -6,7 +6,7 @@ import json
 import time
 from typing import Callable, Sequence
 
-from backends.base import Backend, Event, GenerationParams, ModelRef, TrainSpec
+from tuneui.core.backend import Backend, Event, GenerationParams, ModelRef, TrainSpec
 
 # (label question, label) pairs: a ticket classification task whose answers are single labels.
 TICKETS = [

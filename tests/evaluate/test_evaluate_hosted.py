@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from backends.base import TERMINAL_STATES, TrainSpec
-from backends.registry import get_backend
+from tuneui.core.backend import TERMINAL_STATES, TrainSpec
+from tuneui.core.providers import get_backend
 from tests.evaluate.evalkit import fair_judge, many_tickets, write_split
 from tests.hosted.fake_openai import FakeOpenAI
 from tests.hosted.fake_together import FakeTogether

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from backends.base import ModelRef
+from tuneui.core.backend import ModelRef
 from tuneui.core.intervals import bootstrap_mean_ci, paired_difference_ci
 from tuneui.core.judge import combine, parse_choice, parse_model_spec, reason_of, run_judge
 from tuneui.core.verdict import judge_verdict, metric_verdict

@@ -37,7 +37,7 @@ def tuned_project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from backends.base import ModelRef
+    from tuneui.core.backend import ModelRef
     from backends.local.models import ensure_embedded_model
     from backends.runs import RunFolder
     from tuneui.core.workspace import init_workspace

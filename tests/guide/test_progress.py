@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from backends.base import GenerationParams, ModelRef
+from tuneui.core.backend import GenerationParams, ModelRef
 from tuneui.guide.progress import StepProgress
 from tuneui.steps.answering import AnswerCount, answer_all
 

@@ -9,7 +9,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from backends.base import TERMINAL_STATES, TrainSpec
+from tuneui.core.backend import TERMINAL_STATES, TrainSpec
 from tests.hosted.fake_azure import API_VERSION, FakeAzure
 from tests.hosted.fake_http import FakeServer
 from tests.hosted.fake_openai import FakeOpenAI

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from backends.base import BackendError, ModelRef, NotReadyError
+from tuneui.core.backend import BackendError, ModelRef, NotReadyError
 from backends.azure_ft import AzureOpenAIBackend
 from backends.openai_ft import OpenAIBackend
 from tests.hosted.conftest import follow, make_spec, read_jsonl

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from backends.base import TERMINAL_STATES, TrainSpec
-from backends.registry import get_backend
+from tuneui.core.backend import TERMINAL_STATES, TrainSpec
+from tuneui.core.providers import get_backend
 from tests.evaluate.evalkit import many_tickets, write_split
 from tests.hosted.fake_azure import API_VERSION, FakeAzure
 from tuneui.cli import main

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from backends.base import TrainSpec
+from tuneui.core.backend import TrainSpec
 from backends.hosted import azure_wire
 from backends.hosted.notices import azure_model_notes
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from backends.registry import get_backend
+from tuneui.core.providers import get_backend
 from tests.hosted.conftest import follow, make_spec, read_jsonl
 from tuneui.cli import main
 

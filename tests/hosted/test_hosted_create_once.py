@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from backends.hosted import backoff
-from backends.registry import get_backend
+from tuneui.core.providers import get_backend
 from tests.hosted.conftest import make_spec
 
 pytestmark = pytest.mark.integration  # local servers, child processes or torch

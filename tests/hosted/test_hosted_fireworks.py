@@ -9,7 +9,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from backends.registry import get_backend
+from tuneui.core.providers import get_backend
 from tests.hosted.conftest import follow, make_spec, read_jsonl
 from tests.hosted.fake_fireworks import ACCOUNT, ADAPTER_FILES, FakeFireworks
 from tests.hosted.fake_http import FakeServer

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from backends.base import BackendError, NotReadyError
+from tuneui.core.backend import BackendError, NotReadyError
 from backends.hosted.errors import ResponseShapeError
 from backends.openai_ft import OpenAIBackend
 from tests.hosted.conftest import follow, make_spec, read_jsonl

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from backends.base import GenerationParams, ModelRef
+from tuneui.core.backend import GenerationParams, ModelRef
 from backends.openai_ft import OpenAIBackend
 from tests.hosted.conftest import follow, make_spec, read_jsonl
 

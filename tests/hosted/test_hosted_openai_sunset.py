@@ -1,5 +1,5 @@
 """OpenAI's sunset, by date: no new jobs from 2027-01-06, its tuned gpt-4o / gpt-4.1 models gone
-from 2027-01-14. Dates are injected (`backends.registry.today`); each rule is seen the day before,
+from 2027-01-14. Dates are injected (`tuneui.core.providers.today`); each rule is seen the day before,
 on the day and after."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from backends import registry
-from backends.registry import get_backend
+from tuneui.core import providers as registry
+from tuneui.core.providers import get_backend
 from tests.hosted.conftest import follow, make_spec
 from tuneui.cli import main
 

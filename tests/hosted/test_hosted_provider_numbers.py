@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from backends.registry import get_backend
+from tuneui.core.providers import get_backend
 from tests.hosted.conftest import follow, make_spec, read_jsonl
 
 pytestmark = pytest.mark.integration  # local servers, child processes or torch

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from backends.base import BackendError
+from tuneui.core.backend import BackendError
 from backends.openai_ft import OpenAIBackend
 from backends.together_ft import TogetherBackend
 from tests.hosted.conftest import follow, make_spec

@@ -135,7 +135,7 @@ def test_an_answer_of_the_wrong_shape_is_a_clear_error(fake_together, project) -
 
 
 def test_many_completions_come_back_in_order(fake_together, project) -> None:
-    from backends.base import ModelRef
+    from tuneui.core.backend import ModelRef
 
     fake_together.echo = True
     questions = [f"question {i}" for i in range(12)]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from backends.base import BackendError
+from tuneui.core.backend import BackendError
 from backends.hosted.archive import ArchiveLimits, extract_archive
 from tests.conftest import PROJECT_ROOT
 
@@ -61,7 +61,7 @@ def _unpack_in_a_child(archive: Path, target: Path) -> tuple[str, float]:
     script = (
         "import resource, sys\n"
         "from pathlib import Path\n"
-        "from backends.base import BackendError\n"
+        "from tuneui.core.backend import BackendError\n"
         "from backends.hosted.archive import extract_archive\n"
         "try:\n"
         "    extract_archive(Path(sys.argv[1]), Path(sys.argv[2]))\n"

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from backends.base import BackendError
+from tuneui.core.backend import BackendError
 from backends.together_ft import TogetherBackend
 from tests.hosted.conftest import follow, make_spec, published_spec
 from tests.hosted.fake_together import FakeTogether

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from backends.base import BackendError
+from tuneui.core.backend import BackendError
 from backends.together_ft import TogetherBackend
 from tests.hosted.conftest import follow, make_spec, read_jsonl
 from tests.hosted.fake_http import Recorded, Reply

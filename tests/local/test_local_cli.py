@@ -6,7 +6,7 @@ import pytest
 
 import json
 
-from backends.base import Event, TrainSpec
+from tuneui.core.backend import Event, TrainSpec
 from backends.local.backend import LocalBackend
 from tuneui.commands.follow import progress_line
 

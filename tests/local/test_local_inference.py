@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from backends.base import BackendError, GenerationParams, ModelRef
+from tuneui.core.backend import BackendError, GenerationParams, ModelRef
 from backends.local.backend import LocalBackend
 
 
@@ -87,7 +87,7 @@ def test_missing_model_is_a_backend_error_and_the_worker_keeps_serving(backend, 
 def test_the_calling_process_never_imports_torch(tiny_model, tmp_path):
     code = (
         "import sys\n"
-        "from backends.base import ModelRef, GenerationParams\n"
+        "from tuneui.core.backend import ModelRef, GenerationParams\n"
         "from backends.local.backend import LocalBackend\n"
         "from tuneui.core.workspace import init_workspace\n"
         f"b = LocalBackend(init_workspace({str(tmp_path / 'p')!r}))\n"

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from backends.base import TrainSpec
+from tuneui.core.backend import TrainSpec
 from backends.local import kernels as kernels_module
 from tuneui.core.gpu import Gpu
 from backends.local.kernels import (
@@ -172,7 +172,7 @@ def test_the_plan_on_this_cpu_records_the_kernels_and_why(tiny_model):
 
 
 def test_the_cost_step_estimates_with_the_kernels_the_worker_will_choose(workspace, tiny_model, monkeypatch):
-    from backends.base import TrainSpec
+    from tuneui.core.backend import TrainSpec
     from backends.local import backend as backend_module
     from backends.local import kernels
     from backends.local.backend import LocalBackend

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from backends.base import BackendError
+from tuneui.core.backend import BackendError
 from backends.local.models import HUB_ID, ensure_embedded_model, model_source
 
 

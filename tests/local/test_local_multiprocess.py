@@ -6,7 +6,7 @@ import pytest
 
 import json
 
-from backends.base import TrainSpec
+from tuneui.core.backend import TrainSpec
 from backends.local.backend import LocalBackend
 from backends.local.launch import launch_command, read_pid, worker_alive
 from backends.local.progress import newest_complete_checkpoint

@@ -8,7 +8,7 @@ import dataclasses
 import subprocess
 import sys
 
-from backends.base import TrainSpec
+from tuneui.core.backend import TrainSpec
 from backends.local.config import plan_memory
 from backends.local.launch import launch_command, visible_gpu_count, worker_alive
 from tuneui.core.gpu import Gpu

@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from backends.base import TrainSpec
+from tuneui.core.backend import TrainSpec
 from backends.local.backend import LocalBackend
 from backends.local.launch import read_pid, worker_alive
 from backends.local.progress import newest_complete_checkpoint

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from backends.base import BackendError, TrainSpec
+from tuneui.core.backend import BackendError, TrainSpec
 from backends.local.backend import LocalBackend
 from backends.local.launch import read_pid, worker_alive
 from backends.local.progress import newest_complete_checkpoint

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from backends.base import GenerationParams, TrainSpec
+from tuneui.core.backend import GenerationParams, TrainSpec
 from backends.local.backend import LocalBackend
 from backends.local.launch import read_pid, worker_alive
 from backends.runs import RunFolder

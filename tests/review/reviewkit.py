@@ -8,7 +8,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Sequence
 
-from backends.base import ModelRef, TrainSpec
+from tuneui.core.backend import ModelRef, TrainSpec
 from backends.runs import RunFolder
 from tuneui.core.dataset.loader import read_chat_jsonl
 from tuneui.core.dataset.split import publish_split, split

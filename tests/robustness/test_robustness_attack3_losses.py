@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from backends.base import BackendError, TrainSpec
+from tuneui.core.backend import BackendError, TrainSpec
 from backends.runs import RunFolder
 
 

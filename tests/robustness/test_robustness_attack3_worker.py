@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from backends.base import TrainSpec
+from tuneui.core.backend import TrainSpec
 from backends.local.backend import LocalBackend
 from backends.local.launch import read_pid, worker_alive
 from backends.local.progress import COMPLETE_MARKER

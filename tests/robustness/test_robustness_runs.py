@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from backends.base import BackendError, TrainSpec
+from tuneui.core.backend import BackendError, TrainSpec
 from backends.runs import RunFolder
 from tuneui.cli import main
 
@@ -115,7 +115,7 @@ def test_a_copied_project_points_at_its_own_files(workspace, tmp_path, capsys):
     import json
     import shutil
 
-    from backends.base import ModelRef
+    from tuneui.core.backend import ModelRef
 
     workspace.train_file.write_text("{}\n")
     (workspace.root / "models" / "tiny").mkdir(parents=True)
@@ -141,7 +141,7 @@ def test_a_copied_project_points_at_its_own_files(workspace, tmp_path, capsys):
 
 
 def test_metrics_a_resume_trains_again_are_read_once_the_latest(workspace):
-    from backends.base import Event
+    from tuneui.core.backend import Event
 
     folder = _run(workspace)
     metrics = lambda step, loss: Event("metrics", {"step": step, "train_loss": loss}, 1.0)  # noqa: E731

@@ -8,7 +8,7 @@ import os
 import sys
 
 import tuneui.commands.runs as run_commands
-from backends.base import TrainSpec
+from tuneui.core.backend import TrainSpec
 from backends.local.launch import read_pid, spawn_worker
 from backends.runs import RunFolder
 from tuneui.cli import main

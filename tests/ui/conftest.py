@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from backends.base import Event, ModelRef, TrainSpec
+from tuneui.core.backend import Event, ModelRef, TrainSpec
 from backends.runs import RunFolder
 from tuneui.core.files import atomic_write_json
 from tuneui.core.settings import Settings

@@ -182,8 +182,8 @@ async def test_a_step_that_breaks_becomes_a_message_not_a_crash(project) -> None
 
 
 async def test_a_hosted_run_is_followed_at_the_provider_until_it_ends(project, monkeypatch) -> None:
-    import backends.registry
-    from backends.base import Event
+    import tuneui.core.providers
+    from tuneui.core.backend import Event
 
     folder = write_run(project, status="running", backend="openai")
     asked: list[str] = []
@@ -198,7 +198,7 @@ async def test_a_hosted_run_is_followed_at_the_provider_until_it_ends(project, m
                 folder.write_status(status="succeeded")
             return folder.job_status()
 
-    monkeypatch.setattr(backends.registry, "get_backend", lambda name, workspace: Provider())
+    monkeypatch.setattr(tuneui.core.providers, "get_backend", lambda name, workspace: Provider())
     app = TuneApp(project, poll_seconds=0.05)
     async with app.run_test(size=SMALL) as pilot:
         for _ in range(40):

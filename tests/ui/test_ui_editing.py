@@ -8,8 +8,8 @@ from typing import Any, Iterator
 
 from textual.widgets import DataTable, Input, TextArea
 
-import backends.registry
-from backends.base import BackendError
+import tuneui.core.providers
+from tuneui.core.backend import BackendError
 from tuneui.app import create_app
 
 from .conftest import examples, write_imported, write_run
@@ -132,7 +132,7 @@ class FlakyBackend:
 
 async def test_a_chat_error_is_not_sent_back_to_the_model(finished_project, monkeypatch) -> None:
     backend = FlakyBackend()
-    monkeypatch.setattr(backends.registry, "get_backend", lambda name, workspace: backend)
+    monkeypatch.setattr(tuneui.core.providers, "get_backend", lambda name, workspace: backend)
     app = create_app(finished_project)
     async with app.run_test(size=SMALL) as pilot:
         await pilot.press("f6")

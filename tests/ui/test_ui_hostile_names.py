@@ -10,7 +10,7 @@ import os
 import pytest
 from textual.widgets import Input
 
-from backends.base import Event
+from tuneui.core.backend import Event
 from tuneui.app import create_app
 from tuneui.guide.runner import StepResult
 from tuneui.widgets.literal import restore_controls, visible

@@ -10,7 +10,7 @@ from typing import Iterator
 import pytest
 from textual.widgets import DataTable, Input, TextArea
 
-from backends.base import Backend
+from tuneui.core.backend import Backend
 from tuneui.app import TuneApp, create_app
 from tuneui.core.files import atomic_write_json
 from tuneui.guide.runner import StepResult
@@ -139,9 +139,9 @@ class EchoBackend(Backend):
 
 
 async def test_chat_shows_messages_and_replies_literally(finished_project, monkeypatch) -> None:
-    import backends.registry
+    import tuneui.core.providers
 
-    monkeypatch.setattr(backends.registry, "get_backend", lambda name, workspace: EchoBackend(workspace))
+    monkeypatch.setattr(tuneui.core.providers, "get_backend", lambda name, workspace: EchoBackend(workspace))
     app = create_app(finished_project)
     async with app.run_test(size=BIG) as pilot:
         await pilot.press("f6")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backends.base import Event
+from tuneui.core.backend import Event
 from tuneui.viewmodels.evaluation import read_evaluation, word_diff
 from tuneui.viewmodels.progress import format_seconds, progress_of
 from tuneui.guide.state import observe

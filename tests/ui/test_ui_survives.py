@@ -8,8 +8,8 @@ import json
 
 from textual.widgets import Static
 
-import backends.registry
-from backends.base import Event
+import tuneui.core.providers
+from tuneui.core.backend import Event
 from backends.runs import RunFolder
 from tuneui.app import TuneApp, create_app
 from tuneui.guide.runner import StepResult
@@ -63,7 +63,7 @@ async def test_a_provider_that_breaks_while_following_a_hosted_run_is_reported(p
             folder.write_status(status="succeeded")
             return folder.job_status()
 
-    monkeypatch.setattr(backends.registry, "get_backend", lambda name, workspace: Provider())
+    monkeypatch.setattr(tuneui.core.providers, "get_backend", lambda name, workspace: Provider())
     app = TuneApp(project, poll_seconds=0.05)
     async with app.run_test(size=BIG, notifications=True) as pilot:
         for _ in range(40):
@@ -125,7 +125,7 @@ async def test_a_chat_provider_that_raises_leaves_the_chat_usable(finished_proje
             yield "half an ans"
             raise ValueError("stream ended early")
 
-    monkeypatch.setattr(backends.registry, "get_backend", lambda name, workspace: Broken())
+    monkeypatch.setattr(tuneui.core.providers, "get_backend", lambda name, workspace: Broken())
     app = create_app(finished_project)
     async with app.run_test(size=BIG, notifications=True) as pilot:
         await pilot.press("f6")

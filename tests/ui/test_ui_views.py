@@ -8,7 +8,7 @@ from typing import Iterator
 import pytest
 from textual.widgets import DataTable, Input, Select, Static, TextArea
 
-from backends.base import Backend
+from tuneui.core.backend import Backend
 from tuneui.app import create_app
 
 from .conftest import chat_line, examples, write_imported, write_run
@@ -127,7 +127,7 @@ async def test_train_view_shows_progress_and_warns_of_overfitting(project) -> No
 
 
 async def test_train_view_shows_the_plan_and_its_reasons(project) -> None:
-    from backends.base import TrainSpec
+    from tuneui.core.backend import TrainSpec
     from backends.runs import RunFolder
 
     plan = {"learning_rate": 0.001, "steps": 24, "epochs": 0.75, "batch_size": 4, "max_length": 320, "lora_r": 16,
@@ -191,9 +191,9 @@ class EchoBackend(Backend):
 
 
 async def test_chat_streams_base_and_tuned_side_by_side(finished_project, monkeypatch) -> None:
-    import backends.registry
+    import tuneui.core.providers
 
-    monkeypatch.setattr(backends.registry, "get_backend", lambda name, workspace: EchoBackend(workspace))
+    monkeypatch.setattr(tuneui.core.providers, "get_backend", lambda name, workspace: EchoBackend(workspace))
     app = create_app(finished_project)
     async with app.run_test(size=SMALL) as pilot:
         await pilot.press("f6")

@@ -136,7 +136,7 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     from tuneui.commands import print_json
 
     workspace = _project(args)
-    from backends.registry import hosted_choice
+    from tuneui.core.providers import hosted_choice
 
     settings = workspace.settings()
     _, hosted = hosted_choice(settings.models.hosted_backend, settings.models.hosted)  # "" = the default of the day

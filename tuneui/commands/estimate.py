@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cmd_estimate(args: argparse.Namespace) -> int:
-    from backends.registry import here, provider
+    from tuneui.core.providers import here, provider
     from tuneui.core.settings import Settings
     from tuneui.core.workspace import find_workspace
 
@@ -87,7 +87,7 @@ def _estimate(
     backend: str, model: str | None, train: Sequence[Sequence[Mapping[str, Any]]],
     val: Sequence[Sequence[Mapping[str, Any]]] | None, args: argparse.Namespace, settings: Any, project: Path,
 ) -> dict[str, Any]:  # fmt: skip
-    from backends.registry import choose, provider, today
+    from tuneui.core.providers import choose, provider, today
 
     backend, model = choose(settings.models, backend, model)
     declared = provider(backend)
@@ -101,7 +101,7 @@ def _estimate(
 def refusal_of_closed(declared: Any, model: str, train: Any, settings: Any, epochs: int | None) -> TuneError:
     """The error for a provider that takes no new jobs: it is unavailable, and the providers that
     still train `model`'s family are named with what the same data would cost there."""
-    from backends.registry import still_training, today
+    from tuneui.core.providers import still_training, today
 
     others = []
     for other in still_training(model, declared.name, today()):
@@ -122,7 +122,7 @@ def refusal_of_closed(declared: Any, model: str, train: Any, settings: Any, epoc
 
 
 def _estimate_hosted(backend: str, model: str, train: Any, val: Any, args: argparse.Namespace, settings: Any) -> dict[str, Any]:
-    from backends.registry import today
+    from tuneui.core.providers import today
     from tuneui.core.cost import EvalTokens, hosted_estimate, load_prices
     from tuneui.core.tokens import count_examples, count_texts, encoding_for_model
 
@@ -219,7 +219,7 @@ def _answer_of(messages: Sequence[Mapping[str, Any]]) -> str:
 
 
 def _backend_of(model: str, settings: Any) -> str:
-    from backends.registry import here, providers
+    from tuneui.core.providers import here, providers
     from tuneui.core.cost import load_prices
 
     price = load_prices(settings.prices).find(model)
@@ -232,7 +232,7 @@ def _backend_of(model: str, settings: Any) -> str:
 
 
 def _configured(settings: Any) -> list[tuple[str, str]]:
-    from backends.registry import here, hosted_choice
+    from tuneui.core.providers import here, hosted_choice
 
     rows = [(here().name, settings.models.local)] if settings.models.local else []
     rows.append(hosted_choice(settings.models.hosted_backend, settings.models.hosted))

@@ -37,7 +37,7 @@ def _cmd_baseline(args: argparse.Namespace) -> int:
     from tuneui.errors import UsageError
 
     workspace = workspace_of(args)
-    from backends.registry import choose
+    from tuneui.core.providers import choose
 
     backend, model = choose(workspace.settings().models, args.backend, args.model)
     if not model:

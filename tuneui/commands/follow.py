@@ -13,7 +13,7 @@ from backends.run_events import measured, step_count
 from tuneui.core.visible import visible
 
 if TYPE_CHECKING:
-    from backends.base import Backend, Event, JobStatus
+    from tuneui.core.backend import Backend, Event, JobStatus
 
 
 def follow(backend: "Backend", run_id: str, after: int = 0, quiet: bool = False) -> "JobStatus":

@@ -1,6 +1,6 @@
 """`tuneui status`, `cancel` and `runs`: look at, stop and list the runs of a project, on any backend.
 
-Each run's folder names its backend, which `backends.registry.get_backend` then reaches; nothing
+Each run's folder names its backend, which `tuneui.core.providers.get_backend` then reaches; nothing
 here imports the ML stack. `tuneui.commands.train` registers these next to `train`.
 """
 
@@ -16,7 +16,7 @@ from tuneui.core.visible import visible
 from tuneui.errors import UsageError
 
 if TYPE_CHECKING:
-    from backends.base import Backend
+    from tuneui.core.backend import Backend
     from tuneui.core.workspace import Workspace
 
 
@@ -95,7 +95,7 @@ def _cmd_runs(args: argparse.Namespace) -> int:
 
 
 def backend_of_run(workspace: "Workspace", run_id: str) -> "Backend":
-    from backends.registry import get_backend
+    from tuneui.core.providers import get_backend
     from backends.runs import RunFolder
 
     workspace.settings()  # a clear error outside a project, before anything else

@@ -1,6 +1,6 @@
 """`tuneui train`: start a fine-tuning job on any backend, then (with --wait) follow it.
 
-Backend-neutral: every backend is reached through `backends.registry.get_backend`, so hosted and
+Backend-neutral: every backend is reached through `tuneui.core.providers.get_backend`, so hosted and
 local runs are started and followed the same way. Nothing here imports the ML stack. The commands
 that look at runs once started (`status`, `cancel`, `runs`) live in `tuneui.commands.runs`.
 """
@@ -20,7 +20,7 @@ from tuneui.core.visible import visible
 from tuneui.errors import UsageError
 
 if TYPE_CHECKING:
-    from backends.base import Backend
+    from tuneui.core.backend import Backend
     from tuneui.core.workspace import Workspace
 
 
@@ -67,7 +67,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         after = len(backend.events(run_id))
     else:
         spec = _spec_from_args(workspace, args)
-        from backends.registry import get_backend
+        from tuneui.core.providers import get_backend
 
         _refuse_a_closed_provider(workspace, spec)
         backend = get_backend(spec.backend, workspace)
@@ -119,9 +119,9 @@ def _print_plan(plan: Any) -> None:
 
 
 def _spec_from_args(workspace: "Workspace", args: argparse.Namespace):
-    from backends.base import TrainSpec
+    from tuneui.core.backend import TrainSpec
 
-    from backends.registry import choose, provider
+    from tuneui.core.providers import choose, provider
 
     settings = workspace.settings()
     backend, model = choose(settings.models, args.backend, args.model)
@@ -170,7 +170,7 @@ def _spec_from_args(workspace: "Workspace", args: argparse.Namespace):
 
 def _refuse_a_closed_provider(workspace: "Workspace", spec: Any) -> None:
     """A provider past its last day for new jobs is refused here, before any upload."""
-    from backends.registry import provider, today
+    from tuneui.core.providers import provider, today
 
     declared = provider(spec.backend)
     if not declared.accepts_jobs(today()):
@@ -209,7 +209,7 @@ def _refuse_a_leaking_split(workspace: "Workspace") -> None:
 
 def _allow_concurrent(backend: "Backend", allowed: bool) -> None:
     # Only a backend that trains here shares a device between runs; hosted providers queue their own jobs.
-    from backends.registry import provider
+    from tuneui.core.providers import provider
 
     if allowed and provider(backend.name).can("shares_device"):
         backend.allow_concurrent = True

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from backends.base import GenerationParams
+from tuneui.core.backend import GenerationParams
 from tuneui.core.dataset import Example, detect_task_type, read_chat_jsonl
 from tuneui.core.dataset.split import read_split_record, refuse_leakage
 from tuneui.core.files import read_json

@@ -22,7 +22,7 @@ from tuneui.core.intervals import bootstrap_mean_ci
 from tuneui.errors import UsageError
 
 if TYPE_CHECKING:
-    from backends.base import Backend, ModelRef
+    from tuneui.core.backend import Backend, ModelRef
 
 Choice = Literal["A", "B", "tie"]
 Outcome = Literal["win", "tie", "loss"]
@@ -155,7 +155,7 @@ def run_judge(
     seed: int = 0,
 ) -> JudgeResult:
     """Ask the judge about every example in both orders (one `generate` call) and tally."""
-    from backends.base import GenerationParams
+    from tuneui.core.backend import GenerationParams
 
     conversations: list[list[dict[str, str]]] = []
     for prompt, reference, mine, theirs in zip(prompts, references, tuned, baseline):

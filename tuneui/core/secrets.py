@@ -1,7 +1,7 @@
 """API keys: read from the environment or the system keyring, never written anywhere.
 
 A key is looked up by its environment variable name, as each provider declares it
-(`backends.registry`). The keyring entry uses the same name under the service "tuneui"
+(`tuneui.core.providers`). The keyring entry uses the same name under the service "tuneui"
 (`keyring set tuneui NAME`). Every value
 handed out is remembered for this process so `redact()` can strip it from any text.
 """
@@ -32,7 +32,7 @@ def api_key(name: str) -> str | None:
 
 def key_names() -> tuple[str, ...]:
     """The names of every provider's keys (each provider declares its own)."""
-    from backends.registry import key_names as declared
+    from tuneui.core.providers import key_names as declared
 
     return declared()
 

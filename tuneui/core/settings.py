@@ -199,7 +199,7 @@ def _table_of_names(value: Any, key: str) -> dict[str, str]:
 
 
 def _hosted_provider(name: str, key: str) -> str:
-    from backends.registry import hosted_names  # the providers are plug-ins: the registry knows them
+    from tuneui.core.providers import hosted_names  # the providers are plug-ins: the registry knows them
 
     if name and name not in hosted_names():
         raise SettingsError(key, f"should be one of {', '.join(repr(n) for n in hosted_names())}, not {name!r}")
@@ -207,8 +207,8 @@ def _hosted_provider(name: str, key: str) -> str:
 
 
 def _provider_sections() -> dict[str, type["_Section"]]:
-    """Each provider's own sections ([together], ...), declared with the provider (backends.registry)."""
-    from backends.registry import settings_sections
+    """Each provider's own sections ([together], ...), declared with the provider (tuneui.core.providers)."""
+    from tuneui.core.providers import settings_sections
 
     return settings_sections()
 
@@ -341,6 +341,6 @@ def _checked_section(kind: type[_Section], value: Any, key: str) -> _Section:
     return kind.from_dict(value, key + ".")
 
 
-# For providers' own sections (backends.registry): the same checked fields as the core's.
+# For providers' own sections (tuneui.core.providers): the same checked fields as the core's.
 Section = _Section
 setting = _setting

@@ -48,8 +48,8 @@ def model_is_set(workspace: Workspace) -> bool:
         return True  # a broken tuneui.toml is reported by the step that reads it
     if models.local:
         return True
-    from backends.base import BackendError
-    from backends.registry import hosted_choice, provider
+    from tuneui.core.backend import BackendError
+    from tuneui.core.providers import hosted_choice, provider
 
     try:
         name, _ = hosted_choice(models.hosted_backend, models.hosted)
@@ -60,7 +60,7 @@ def model_is_set(workspace: Workspace) -> bool:
 
 def _offered_providers() -> list[Any]:
     """The hosted providers a person could start with today: taking new jobs and new customers."""
-    from backends.registry import providers, today
+    from tuneui.core.providers import providers, today
 
     on = today()
     return [item for item in providers() if item.hosted and item.new_customers and item.accepts_jobs(on) and item.default_model]
@@ -97,7 +97,7 @@ def model_options() -> list[ModelOption]:
 
 def model_choice(text: str) -> tuple[str, dict[str, str]]:
     """What `/model TEXT` sets: a sentence and the `[models]` values (`embedded` is resolved by the caller)."""
-    from backends.registry import hosted_names
+    from tuneui.core.providers import hosted_names
 
     backend, _, model = text.partition(":")
     if model and backend in hosted_names():

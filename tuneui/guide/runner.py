@@ -112,7 +112,7 @@ class StepRunner:
 
     def prepare(self) -> StepResult:
         """The embedded model, prepared once in the user's cache (its conversion runs in a child)."""
-        from backends.base import BackendError
+        from tuneui.core.backend import BackendError
         from backends.local.models import ensure_embedded_model
 
         try:
@@ -123,8 +123,8 @@ class StepRunner:
 
     def ask(self, question: str, context: str) -> StepResult:
         """A free-text question to the `[models] assistant` model, with the project state as context."""
-        from backends.base import BackendError, ModelRef
-        from backends.registry import get_backend
+        from tuneui.core.backend import BackendError, ModelRef
+        from tuneui.core.providers import get_backend
 
         spec = self.workspace.settings().models.assistant
         backend_name, _, model = spec.partition(":")

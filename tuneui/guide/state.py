@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Hashable, Literal
 
-from backends.base import TERMINAL_STATES, BackendError, Event
+from tuneui.core.backend import TERMINAL_STATES, BackendError, Event
 from backends.run_events import step_count, summarize_metrics, without_superseded
 from backends.runs import RunFolder, list_runs
 from tuneui.core.workspace import Workspace

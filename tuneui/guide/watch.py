@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Generic, TypeVar
 
-from backends.base import Event
+from tuneui.core.backend import Event
 from backends.run_events import is_event
 
 Signature = tuple[int, int, int]  # inode, size, mtime in ns: any write changes one of them

@@ -14,7 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 from textual.worker import Worker, WorkerState
 
-from backends.base import BackendError, GenerationParams, ModelRef
+from tuneui.core.backend import BackendError, GenerationParams, ModelRef
 from backends.runs import RunFolder
 from tuneui.core.workspace import Workspace
 from tuneui.errors import TuneError
@@ -80,7 +80,7 @@ class ChatScreen(Screen):
 
     @work(thread=True, group="chat", name="stream a reply", exit_on_error=False)
     def stream_reply(self, side: str, model: ModelRef, conversation: list[dict[str, Any]]) -> None:
-        from backends.registry import get_backend
+        from tuneui.core.providers import get_backend
 
         try:
             backend = get_backend(model.backend, self.workspace)
@@ -155,7 +155,7 @@ def _models(workspace: Workspace) -> tuple[dict[str, ModelRef | None], dict[str,
         base: ModelRef | None = ModelRef(backend=tuned.backend, base_model=tuned.base_model)
     else:
         local = workspace.settings().models.local
-        from backends.registry import here
+        from tuneui.core.providers import here
 
         base = ModelRef(backend=here().name, base_model=local) if local else None
     labels = {

@@ -15,7 +15,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from backends.base import BackendError
+from tuneui.core.backend import BackendError
 from tuneui.core.review import Choice, ReviewSession, default_reviewer
 from tuneui.core.review_stats import HumanResult, human_result, summary_lines
 from tuneui.core.workspace import Workspace

@@ -11,7 +11,7 @@ from textual.widgets import Footer, Header, Static
 from textual.worker import Worker, WorkerState
 from textual_plotext import PlotextPlot
 
-from backends.base import BackendError
+from tuneui.core.backend import BackendError
 from backends.runs import RunFolder
 from tuneui.core.workspace import Workspace
 from tuneui.guide.state import DAMAGED, RunSummary

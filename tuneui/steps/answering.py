@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from backends.base import Backend, GenerationParams, ModelRef
+from tuneui.core.backend import Backend, GenerationParams, ModelRef
 
 Progress = Callable[[str], None]
 LOCAL_CHUNK = 32  # the local inference worker's CPU batch (backends/local/inference.py)

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from backends.base import Backend, ModelRef
+from tuneui.core.backend import Backend, ModelRef
 from tuneui.core.dataset.model import Example
 from tuneui.core.evalset import EvalSet, load_eval_set, message_text, read_saved, saved_ended, without_system
 from tuneui.core.files import atomic_write_json
@@ -118,7 +118,7 @@ def run_baseline(
     `backend` is an instance of `backend_name` to reuse (a local one keeps its model loaded);
     without it one is made only if some variant has no saved answers.
     """
-    from backends.registry import get_backend, provider
+    from tuneui.core.providers import get_backend, provider
 
     settings = workspace.settings()
     if provider(backend_name).can("trains_here"):

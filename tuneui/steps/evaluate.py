@@ -13,7 +13,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Mapping, Sequence
 
-from backends.base import ModelRef
+from tuneui.core.backend import ModelRef
 from backends.runs import RunFolder
 from tuneui.steps.baseline import DEFAULT_SHOTS, BaselineResult, checked, recorded_best, run_baseline
 from tuneui.steps.answering import AnswerCount, answer_all
@@ -146,7 +146,7 @@ def evaluate_run(
     progress: Progress | None = None,
 ) -> EvalResult:
     """Compare the run's model with the best baseline prompt of its base model; save and return it."""
-    from backends.registry import get_backend
+    from tuneui.core.providers import get_backend
 
     settings = workspace.settings()
     judge_spec = settings.models.judge if judge is None else judge  # "": no judge at all
@@ -234,7 +234,7 @@ def evaluate_run(
 
 
 def _judge_model(spec: str) -> ModelRef:
-    from backends.registry import backend_names
+    from tuneui.core.providers import backend_names
 
     backend_name, model = parse_model_spec(spec)
     if backend_name not in backend_names():
@@ -271,7 +271,7 @@ def _tuned_predictions(
         return tuple(str(answer) for answer in answers), saved_ended(saved.get("ended"), len(answers))
     if progress:
         progress(f"tuned: {ref.label} on {len(data.val)} examples")
-    from backends.base import GenerationParams
+    from tuneui.core.backend import GenerationParams
 
     if count is not None:
         count.expect(len(data.val))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from backends.base import Event
+from tuneui.core.backend import Event
 from backends.run_events import measured, step_count
 
 OVERFIT_WINDOW = 2  # consecutive validation rises, with training loss falling, before warning

@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from backends.base import Estimate
+from tuneui.core.backend import Estimate
 from tuneui.core.cost.prices import ModelPrice, PriceTable, load_prices
 from tuneui.core.judge import JUDGE_MAX_TOKENS
 from tuneui.errors import TuneError

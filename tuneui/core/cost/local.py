@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from backends.base import Estimate
+from tuneui.core.backend import Estimate
 from tuneui.core.cost.memory import (
     GIB as GIB_BYTES,
     MemoryBreakdown,

@@ -1,6 +1,6 @@
 """The hosted price table: each provider's dated TOML rows, their aliases, and tuneui.toml overrides.
 
-Every provider ships its own rows (its declaration's `prices`, see `backends.registry`): dollars per
+Every provider ships its own rows (its declaration's `prices`, see `tuneui.core.providers`): dollars per
 1M tokens unless a key says per hour, each entry with the address it was read from and the date it
 was read (`as_of`), which the Cost step shows next to every dollar figure. Any entry can be
 overridden or added in tuneui.toml (`[prices."gpt-4o-mini-2024-07-18"] train_per_million = 3.00`).
@@ -115,7 +115,7 @@ class PriceTable:
 
 def load_prices(overrides: Mapping[str, Mapping[str, Any]] | None = None) -> PriceTable:
     """The shipped table with `tuneui.toml`'s `[prices.<model>]` entries laid over it."""
-    from backends.registry import providers
+    from tuneui.core.providers import providers
 
     raw: dict[str, dict[str, Any]] = {"models": {}, "providers": {}}
     for declared in providers():

@@ -16,7 +16,7 @@ import subprocess
 from pathlib import Path
 from typing import Any, Callable
 
-from backends.base import BackendError, ModelRef
+from tuneui.core.backend import BackendError, ModelRef
 from backends.runs import RunFolder
 from tuneui.core.children import module_command
 from tuneui.core.files import atomic_write_json, atomic_write_text, fsync_dir

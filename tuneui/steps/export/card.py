@@ -8,7 +8,7 @@ import shlex
 from pathlib import Path
 from typing import Any, Mapping
 
-from backends.base import ModelRef
+from tuneui.core.backend import ModelRef
 from backends.runs import RunFolder
 from tuneui.core.files import read_json
 from tuneui.core.rules import pass_rate

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from backends.base import ModelRef
+from tuneui.core.backend import ModelRef
 from backends.run_events import summarize_metrics
 from backends.runs import RunFolder
 from tuneui.core.evalset import read_saved

@@ -1,11 +1,13 @@
-"""The providers, one line each: a name -> the module that declares it (its `PROVIDER`).
+"""The providers: plug-ins found by name, and the questions the rest of tuneui asks of them.
 
-A provider is a plug-in. Its declaration (`Provider`) carries everything the rest of tuneui needs
-to know about it: the backend class (imported only when asked for: hosted SDKs and torch are
-slow), its `tuneui.toml` section(s), the names of its keys, its price rows, where its tuned
-models answer, its CLI name and its abilities. No module outside the provider's own files names a
-provider; they ask this registry. Declarations are light (no SDK, no torch): the settings read
-them on every start.
+A provider is a plug-in. Its module declares a `Provider` that carries everything the rest of
+tuneui needs to know about it: the backend class (imported only when asked for: hosted SDKs and
+torch are slow), its `tuneui.toml` section(s), the names of its keys, its price rows, where its
+tuned models answer, its CLI name and its abilities. A provider is listed by one entry point in
+the `tuneui.providers` group (pyproject.toml, `name = "module:PROVIDER"`), so this module, like
+every core module, names no provider and imports nothing of `backends`: the providers import the
+core, never the other way. Declarations are light (no SDK, no torch): the settings read them on
+every start.
 """
 
 from __future__ import annotations
@@ -17,17 +19,33 @@ from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from backends.base import BackendError
+from tuneui.core.backend import BackendError
 
-# name (the CLI's `--backend NAME`, and each run's `backend`) -> "module:attribute" of its Provider.
-# The order is the order of preference for the default hosted backend (see `default_hosted`).
-BACKENDS: dict[str, str] = {
-    "local": "backends.local.provider:PROVIDER",
-    "openai": "backends.hosted.openai_provider:PROVIDER",
-    "together": "backends.hosted.together_provider:PROVIDER",
-    "azure": "backends.hosted.azure_provider:PROVIDER",
-    "fireworks": "backends.hosted.fireworks_provider:PROVIDER",
-}
+ENTRY_POINT_GROUP = "tuneui.providers"
+# name (the CLI's `--backend NAME`, and each run's `backend`) -> "module:attribute" of its Provider,
+# read once from the installed entry points, in each provider's order of `preference` (the default
+# hosted backend is the first that still takes jobs: see `default_hosted`). Tests add a row here.
+BACKENDS: dict[str, str] = {}
+
+
+def _installed_table() -> dict[str, str]:
+    from importlib.metadata import entry_points
+
+    found = {point.name: point.value for point in entry_points(group=ENTRY_POINT_GROUP)}
+    if not found:
+        raise BackendError(
+            "No provider is installed",
+            "tuneui's providers are entry points of its package: reinstall it (`pip install -e .` in a checkout).",
+        )
+    return dict(sorted(found.items(), key=lambda row: (_attribute(row[1]).preference, row[0])))
+
+
+def table() -> dict[str, str]:
+    """`BACKENDS`, filled from the installed entry points on first use."""
+    if not BACKENDS:
+        BACKENDS.update(_installed_table())
+    return BACKENDS
+
 
 # Abilities a provider may declare (never probed with hasattr):
 #   trains_here          trains on this machine: estimated by memory and hours, not a price table
@@ -62,6 +80,7 @@ class Provider:
     models_gone: dt.date | None = None
     default_model: str = ""  # proposed when it becomes the default hosted backend
     new_customers: bool = True  # False: trains only for those who already have an account (Azure)
+    preference: int = 100  # lower first: the order providers are listed and the default hosted one chosen
 
     def can(self, ability: str) -> bool:
         return ability in self.abilities
@@ -89,18 +108,18 @@ def today() -> dt.date:
 def provider(name: str) -> Provider:
     """The declaration of the provider named `name`, or a BackendError listing the known names."""
     try:
-        target = BACKENDS[name]
+        target = table()[name]
     except (KeyError, TypeError):
-        raise BackendError(f"Unknown backend {name!r}", f"Choose one of: {', '.join(BACKENDS)}.") from None
+        raise BackendError(f"Unknown backend {name!r}", f"Choose one of: {', '.join(table())}.") from None
     return _load(target, name)
 
 
 def providers() -> list[Provider]:
-    return [provider(name) for name in BACKENDS]
+    return [provider(name) for name in table()]
 
 
 def backend_names() -> list[str]:
-    return list(BACKENDS)
+    return list(table())
 
 
 def hosted_names() -> list[str]:
@@ -187,9 +206,9 @@ def _load(target: str, name: str) -> Provider:
     try:
         declared = _attribute(target)
     except (ImportError, AttributeError) as exc:
-        raise BackendError(f"The {name} provider cannot be loaded: {exc}", f"Check its line in backends/registry.py ({target}).") from None
+        raise BackendError(f"The {name} provider cannot be loaded: {exc}", f"Check its entry point in the {ENTRY_POINT_GROUP!r} group ({target}).") from None
     if not isinstance(declared, Provider) or declared.name != name:
-        raise BackendError(f"{target} does not declare the provider {name!r}", "Its PROVIDER must be a backends.registry.Provider of that name.")
+        raise BackendError(f"{target} does not declare the provider {name!r}", "Its PROVIDER must be a tuneui.core.providers.Provider of that name.")
     return declared
 
 
