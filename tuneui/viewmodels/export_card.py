@@ -4,21 +4,16 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from tuneui.steps.export.checks import CHECK_NAMES, describe
 from tuneui.viewmodels.cards import Card, one_line
 
-CHECK_NAMES = {
-    "merged_vs_adapter": "merged = adapter (greedy answers)",
-    "gguf_metadata": "GGUF holds the chat template and every stop id",
-    "gguf_answers": "GGUF read back: stops and passes rules like the merged model",
-    "modelfile": "Modelfile template = tokenizer's prompt",
-}
 
 
 def export_rows(data: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     rows: list[tuple[str, str, str]] = []
     for name, check in dict(data.get("checks") or {}).items():
         check = dict(check) if isinstance(check, Mapping) else {}
-        rows.append(("check", f"{'passed' if check.get('ok') else 'FAILED'}: {CHECK_NAMES.get(name, name)}", _detail(name, check)))
+        rows.append(("check", f"{'passed' if check.get('ok') else 'FAILED'}: {CHECK_NAMES.get(name, name)}", describe(name, check)))
     for file in data.get("files") or []:
         rows.append(("file", str(file), ""))
     for name, command in dict(data.get("commands") or {}).items():
@@ -37,19 +32,3 @@ def export_card(data: Mapping[str, Any]) -> Card:
     title = f"Exported run {data.get('run_id', '?')} to {data.get('folder', '?')}" + (f": {failed} checks FAILED" if failed else "")
     shown = [row for row in rows if row[0] != "command"][:10] + [row for row in rows if row[0] == "command"]
     return Card(title=title, kind="table", columns=("", "what", "detail"), rows=tuple(shown[:12]), more=max(0, len(rows) - 12))
-
-
-def _detail(name: str, check: Mapping[str, Any]) -> str:
-    if name == "merged_vs_adapter":
-        return f"{check.get('same')} of {check.get('total')} the same"
-    if name == "gguf_metadata":
-        files = dict(check.get("files") or {})
-        missing = sorted({i for f in files.values() for i in dict(f).get("missing_stop_ids") or []})
-        return f"stop ids {check.get('stop_ids')}" + (f"; missing {missing}" if missing else "") + f" in {', '.join(files)}"
-    if name == "gguf_answers":
-        ended, rules = dict(check.get("ended") or {}), check.get("rules_passed")
-        text = f"{check.get('file')}: stopped {ended.get('gguf')}/{check.get('total')} (merged {ended.get('merged')})"
-        return text + (f"; rules {rules.get('gguf')} (merged {rules.get('merged')})" if isinstance(rules, Mapping) else "; no task rules")
-    if name == "modelfile":
-        return str(check.get("why") or ("same text" if check.get("ok") else "the texts differ"))
-    return ""
