@@ -1,5 +1,5 @@
 """The demo project: the bundled Cadence Cycles sample copied into a workspace that names the real
-embedded model (SmolLM2-135M-Instruct), and the five steps run headless on it
+embedded model (SmolLM2-135M-Instruct), and every step run headless on it
 (`tuneui demo DIR --headless --json`).
 
 The model is prepared once per user by `backends.local.models` in a child process (it needs
@@ -62,7 +62,7 @@ def create_demo(target: Path, progress: Progress | None = None) -> Workspace:
 
 
 def run_headless(target: Path, *, train_steps: int | None = None, progress: Progress | None = None) -> dict[str, Any]:
-    """All five steps without the UI; the object `tuneui demo DIR --headless --json` prints.
+    """Every step without the UI; the object `tuneui demo DIR --headless --json` prints.
 
     Its top-level keys are an exact interface: baseline, dataset, cost, train, evaluate, and one more
     per step whose `headless` gives an object (export), named after the step. Timings go

@@ -21,7 +21,6 @@ from typing import Any, Mapping, Sequence
 
 from tuneui.core.backend import BackendError
 
-MARKERS = {"system": "\x01SYSTEM\x02", "user": "\x01USER\x02", "assistant": "\x01ASSISTANT\x02", "user2": "\x01USER2\x02"}
 CONVERTER_MODULE = "convert_hf_to_gguf"  # llama.cpp's converter, from the `convert-hf-to-gguf` distribution
 QUANTIZER = "llama-quantize"  # llama.cpp's quantizer, for the k-quants the converter cannot write
 
@@ -58,7 +57,7 @@ def export(request: Mapping[str, Any]) -> dict[str, Any]:
         "stop_ids": stop_ids,
         "stop_tokens": [loaded.tokenizer.convert_ids_to_tokens(i) for i in stop_ids],
         "chat_template": loaded.tokenizer.chat_template,
-        "template_probe": template_probe(loaded.tokenizer, request.get("system_prompt") or "You are helpful."),
+        "template_probe": template_probe(loaded.tokenizer, request.get("system_prompt") or "You are helpful.", request["markers"]),
         "answers": {"adapter": adapter_answers, "merged": merged_answers},
         "ended": {"adapter": adapter_ended, "merged": merged_ended},
         "architecture": (getattr(loaded.model.config, "architectures", None) or ["?"])[0],
@@ -81,16 +80,23 @@ def _save_merged(loaded: Any, folder: Path, stop_ids: Sequence[int]) -> None:
     config.save_pretrained(folder)
 
 
-def template_probe(tokenizer: Any, system_prompt: str) -> dict[str, str]:
+def template_probe(tokenizer: Any, system_prompt: str, markers: Mapping[str, str]) -> dict[str, str]:
     """The chat template rendered around marker texts, from which the Modelfile's template is built,
     and the real system + user prompt it must reproduce."""
 
     def render(messages: list[dict[str, str]], generation: bool) -> str:
         return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation)
 
-    system, user, assistant = ({"role": r, "content": MARKERS[r]} for r in ("system", "user", "assistant"))
-    second = {"role": "user", "content": MARKERS["user2"]}
+    system, user, assistant = ({"role": r, "content": markers[r]} for r in ("system", "user", "assistant"))
+    second = {"role": "user", "content": markers["user2"]}
     real = [{"role": "system", "content": system_prompt}, {"role": "user", "content": "Hello, who are you?"}]
+    try:
+        return _probe(render, system, user, assistant, second, real, system_prompt)
+    except Exception as exc:  # a template that refuses a system turn (Gemma's) raises from Jinja
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def _probe(render: Any, system: dict, user: dict, assistant: dict, second: dict, real: list, system_prompt: str) -> dict[str, str]:
     return {
         "system_user_prompt": render([system, user], True),
         "system_user": render([system, user], False),

@@ -218,3 +218,25 @@ def headless_demo(request: pytest.FixtureRequest):
 
     yield finish
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def write_export(workspace: Workspace, folder: RunFolder, *, command_text: str = "") -> None:
+    """What `tuneui export RUN` leaves in exports/RUN/export.json, every check passed."""
+    name = f"tiny-tuned-{folder.run_id}"
+    result = {
+        "run_id": folder.run_id, "folder": f"exports/{folder.run_id}", "backend": "local", "base_model": "models/tiny", "ok": True,
+        "files": ["README.md", "merged/", f"{name}-f16.gguf", f"{name}-q8_0.gguf", "Modelfile"],
+        "checks": {
+            "merged_vs_adapter": {"ok": True, "same": 5, "total": 5},
+            "gguf_metadata": {"ok": True, "stop_ids": [2], "files": {"f16": {"chat_template": True, "missing_stop_ids": []}, "q8_0": {"chat_template": True, "missing_stop_ids": []}}},
+            "gguf_answers": {"ok": True, "file": f"{name}-q8_0.gguf", "total": 5, "ended": {"gguf": 5, "merged": 5}, "rules_passed": None},
+            "modelfile": {"ok": True},
+        },
+        "commands": {
+            "ollama": f"ollama create {name} -f Modelfile{command_text}",
+            "llama_cpp": f"llama-server -m exports/{folder.run_id}/{name}-q8_0.gguf --jinja",
+            "vllm": f"vllm serve models/tiny --enable-lora --lora-modules {name}=runs/{folder.run_id}/adapter --max-lora-rank 8",
+        },
+        "notes": ["q4_k_m was not written: llama.cpp's quantizer (llama-quantize) is not on PATH; install llama.cpp to get it."],
+    }  # fmt: skip
+    atomic_write_json(workspace.root / "exports" / folder.run_id / "export.json", result)

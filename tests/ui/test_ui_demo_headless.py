@@ -1,4 +1,4 @@
-"""`tuneui demo DIR --headless --json`: all five steps on a CPU, on the real embedded model.
+"""`tuneui demo DIR --headless --json`: every step on a CPU, Export included, on the real embedded model.
 
 The end-to-end test is the point of the demo: SmolLM2-135M-Instruct, the defaults rule, and a
 tuned model that beats the best prompt with an interval above zero. docs/benchmarks.md records
@@ -39,7 +39,7 @@ def test_headless_demo_on_the_real_model_beats_the_best_prompt(headless_demo) ->
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Traceback" not in done.stderr
     result = json.loads(done.stdout)
-    assert set(result) == {"baseline", "dataset", "cost", "train", "evaluate"}
+    assert set(result) == {"baseline", "dataset", "cost", "train", "evaluate", "export"}
     assert f"model: {embedded_model.name}, from " in done.stderr  # the demo says where the model came from
     assert json.dumps(str(embedded_model)) in (target / "tuneui.toml").read_text(encoding="utf-8")
 
@@ -85,6 +85,15 @@ def test_headless_demo_on_the_real_model_beats_the_best_prompt(headless_demo) ->
     assert set(baseline["rules"]) == set(baseline["variants"])
     assert (target / "runs" / train["run_id"] / "adapter" / "adapter_config.json").is_file()
     assert "train done in" in done.stderr  # step times go to stderr, never into the JSON
+
+    # Export: the demo's tuned run leaves as merged safetensors, GGUF and a Modelfile, each checked.
+    export = result["export"]
+    assert export["run_id"] == train["run_id"] and "error" not in export, export
+    assert {"README.md", "merged/", "Modelfile"} <= set(export["files"])
+    assert set(export["checks"]) == {"merged_vs_adapter", "gguf_metadata", "gguf_answers", "modelfile"}
+    assert all(check["ok"] for check in export["checks"].values()), export["checks"]
+    assert export["checks"]["merged_vs_adapter"]["total"] == dataset["val"]
+    assert (target / "exports" / train["run_id"] / "README.md").is_file()
 
 
 def _existing_project(root: Path, local_model: str, val_lines: list[str]) -> Path:

@@ -10,7 +10,9 @@ from textual.widgets import Input
 
 from tuneui.app import create_app
 
-from .conftest import examples, write_imported, write_run
+from backends.runs import list_runs
+
+from .conftest import examples, write_export, write_imported, write_run
 
 def _open_still(*keys: str):
     """Press `keys`, then stop every cursor blinking: a blink is drawn or not depending on the moment."""
@@ -28,7 +30,7 @@ def _open_still(*keys: str):
 
 
 SIZES = {"80x24": (80, 24), "120x40": (120, 40)}
-VIEW_KEYS = {"dataset": "f2", "cost": "f3", "train": "f4", "evaluate": "f5", "chat": "f6"}
+VIEW_KEYS = {"dataset": "f2", "cost": "f3", "train": "f4", "evaluate": "f5", "chat": "f6", "export": "f7"}
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -43,4 +45,6 @@ def test_view_snapshot(snap_compare, finished_project, view: str, size: str) -> 
     if view == "train":
         losses = [(5, 3.0, 3.1), (10, 2.5, 2.7), (15, 2.1, 2.4), (20, 1.8, 2.3), (25, 1.6, 2.35), (30, 1.4, 2.5)]
         write_run(finished_project, run_id="20261123-140000-cafe", status="running", losses=losses, total_steps=60)
+    if view == "export":
+        write_export(finished_project, list_runs(finished_project.runs_dir)[-1])
     assert snap_compare(create_app(finished_project), terminal_size=SIZES[size], run_before=_open_still(VIEW_KEYS[view]))

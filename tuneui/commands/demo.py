@@ -14,7 +14,7 @@ DEFAULT_DIR = "tuneui-demo"
 def register(subparsers: argparse._SubParsersAction) -> None:
     demo = subparsers.add_parser("demo", help="create the sample project (no GPU, key or network needed) and open it")
     demo.add_argument("dir", nargs="?", type=Path, default=Path(DEFAULT_DIR), help=f"where (default: ./{DEFAULT_DIR})")
-    demo.add_argument("--headless", action="store_true", help="run all five steps without the UI")
+    demo.add_argument("--headless", action="store_true", help="run every step without the UI, Export included")
     demo.add_argument("--json", action="store_true", help="with --headless: print one JSON object")
     demo.add_argument("--steps", type=whole_number(MAX_STEPS), default=None, metavar="N", help="optimizer steps of the demo's training run (default: the planned length)")
     demo.set_defaults(func=_cmd_demo)

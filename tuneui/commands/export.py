@@ -57,11 +57,11 @@ def _progress(text: str) -> None:
 
 def _print_summary(result: dict) -> None:
     from tuneui.core.visible import visible
+    from tuneui.steps.export.checks import CHECK_NAMES, describe
 
     print(f"Exported run {result['run_id']} to {visible(result['folder'])}: {', '.join(result['files'])}")
     for name, check in (result.get("checks") or {}).items():
-        shown = {k: v for k, v in check.items() if k not in ("ok", "rendered", "expected")}
-        print(f"  check {name}: {'passed' if check['ok'] else 'FAILED'} {shown}")
+        print(f"  check {'passed' if check['ok'] else 'FAILED'}: {CHECK_NAMES.get(name, name)}: {visible(describe(name, check))}")
     for name, command in (result.get("commands") or {}).items():
         lines = command.splitlines()
         print(f"  {name}: {visible(lines[0]) if len(lines) == 1 else ''}")

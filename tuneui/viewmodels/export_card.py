@@ -4,52 +4,37 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from tuneui.steps.export.checks import CHECK_NAMES, describe
 from tuneui.viewmodels.cards import Card, one_line
 
-CHECK_NAMES = {
-    "merged_vs_adapter": "merged = adapter (greedy answers)",
-    "gguf_metadata": "GGUF holds the chat template and every stop id",
-    "gguf_answers": "GGUF read back: stops and passes rules like the merged model",
-    "modelfile": "Modelfile template = tokenizer's prompt",
-}
 
 
-def export_rows(data: Mapping[str, Any]) -> list[tuple[str, str, str]]:
-    rows: list[tuple[str, str, str]] = []
+def export_rows(data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Checks (with their numbers), files, the hosted model and notes: (what, detail) rows."""
+    rows: list[tuple[str, str]] = []
     for name, check in dict(data.get("checks") or {}).items():
         check = dict(check) if isinstance(check, Mapping) else {}
-        rows.append(("check", f"{'passed' if check.get('ok') else 'FAILED'}: {CHECK_NAMES.get(name, name)}", _detail(name, check)))
-    for file in data.get("files") or []:
-        rows.append(("file", str(file), ""))
-    for name, command in dict(data.get("commands") or {}).items():
-        rows.append(("command", str(name), one_line(str(command), 200)))
+        rows.append(("passed" if check.get("ok") else "FAILED", f"{CHECK_NAMES.get(name, name)}: {describe(name, check)}"))
+    rows += [("file", str(file)) for file in data.get("files") or []]
     hosted = data.get("hosted")
     if isinstance(hosted, Mapping):
-        rows.append(("hosted", str(hosted.get("provider", "")), str(hosted.get("model_id", ""))))
-    for note in data.get("notes") or []:
-        rows.append(("note", "", str(note)))
+        rows.append(("hosted", f"{hosted.get('provider', '')}: {hosted.get('model_id', '')}"))
+    rows += [("note", str(note)) for note in data.get("notes") or []]
     return rows
+
+
+def export_commands(data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(tool, command) for each way to use the export; a hosted run's call."""
+    commands = [(str(name), str(command)) for name, command in dict(data.get("commands") or {}).items()]
+    hosted = data.get("hosted")
+    if isinstance(hosted, Mapping) and hosted.get("python"):
+        commands.append(("python", str(hosted["python"])))
+    return commands
 
 
 def export_card(data: Mapping[str, Any]) -> Card:
     rows = export_rows(data)
-    failed = sum(1 for kind, what, _ in rows if kind == "check" and what.startswith("FAILED"))
+    failed = sum(1 for what, _ in rows if what == "FAILED")
     title = f"Exported run {data.get('run_id', '?')} to {data.get('folder', '?')}" + (f": {failed} checks FAILED" if failed else "")
-    shown = [row for row in rows if row[0] != "command"][:10] + [row for row in rows if row[0] == "command"]
-    return Card(title=title, kind="table", columns=("", "what", "detail"), rows=tuple(shown[:12]), more=max(0, len(rows) - 12))
-
-
-def _detail(name: str, check: Mapping[str, Any]) -> str:
-    if name == "merged_vs_adapter":
-        return f"{check.get('same')} of {check.get('total')} the same"
-    if name == "gguf_metadata":
-        files = dict(check.get("files") or {})
-        missing = sorted({i for f in files.values() for i in dict(f).get("missing_stop_ids") or []})
-        return f"stop ids {check.get('stop_ids')}" + (f"; missing {missing}" if missing else "") + f" in {', '.join(files)}"
-    if name == "gguf_answers":
-        ended, rules = dict(check.get("ended") or {}), check.get("rules_passed")
-        text = f"{check.get('file')}: stopped {ended.get('gguf')}/{check.get('total')} (merged {ended.get('merged')})"
-        return text + (f"; rules {rules.get('gguf')} (merged {rules.get('merged')})" if isinstance(rules, Mapping) else "; no task rules")
-    if name == "modelfile":
-        return str(check.get("why") or ("same text" if check.get("ok") else "the texts differ"))
-    return ""
+    shown = rows + [(name, one_line(command, 160)) for name, command in export_commands(data)]
+    return Card(title=title, kind="table", columns=("", "detail"), rows=tuple(shown[:12]), more=max(0, len(shown) - 12))

@@ -1,4 +1,4 @@
-"""The sidebar: the five steps by name, each with its state."""
+"""The sidebar: the steps by name, each with its state."""
 
 from __future__ import annotations
 

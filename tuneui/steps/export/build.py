@@ -19,6 +19,7 @@ from typing import Any, Callable
 from tuneui.core.backend import BackendError, ModelRef
 from backends.runs import RunFolder
 from tuneui.core.children import module_command
+from tuneui.core.visible import visible
 from tuneui.core.files import atomic_write_json, atomic_write_text, fsync_dir
 from tuneui.core.workspace import Workspace
 from tuneui.errors import TuneError, UsageError
@@ -75,8 +76,9 @@ def export_run(
 
 def _tuned_run(workspace: Workspace, run_id: str) -> tuple[RunFolder, ModelRef]:
     folder = RunFolder(workspace.run_dir(run_id))
-    if not folder.path.is_dir():
-        raise UsageError(f"There is no run {run_id!r} in {workspace.runs_dir}", "`tuneui runs` lists this project's runs.")
+    # A run is a folder of runs/ by its name: never a path that leads out of it (`../..`).
+    if not run_id or run_id.startswith(".") or Path(run_id).name != run_id or not folder.path.is_dir():
+        raise UsageError(f"There is no run {visible(run_id)!r} in {workspace.runs_dir}", "`tuneui runs` lists this project's runs.")
     try:
         status = folder.read_status()
         ref = folder.model_ref()
@@ -112,6 +114,7 @@ def _run_worker(workspace, ref: ModelRef, spec, formats, build: Path, system_pro
         "conversations": [list(example.prompt) for example in data.val],
         "params": {"max_new_tokens": params.max_new_tokens, "no_repeat_ngram_size": params.no_repeat_ngram_size},
         "system_prompt": system_prompt,
+        "markers": modelfile.MARKERS,
         "gguf": "gguf" in formats,
     }
     request_path = build / ".request.json"

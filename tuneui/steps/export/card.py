@@ -13,6 +13,7 @@ from backends.runs import RunFolder
 from tuneui.core.files import read_json
 from tuneui.core.rules import pass_rate
 from tuneui.core.workspace import Workspace
+from tuneui.steps.export.checks import CHECK_NAMES, describe
 
 VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)  # the values vLLM's --max-lora-rank accepts
 HOSTED_BASE_URLS = {"together": "https://api.together.xyz/v1"}
@@ -140,7 +141,7 @@ def _checks(result: Mapping[str, Any]) -> list[str]:
     found = result.get("checks") or {}
     if not found:
         return ["No weights were exported, so no check ran."]
-    return [f"- {name}: {'passed' if check.get('ok') else 'FAILED'} {json.dumps({k: v for k, v in check.items() if k not in ('ok', 'rendered', 'expected')})}" for name, check in found.items()]
+    return [f"- {'passed' if check.get('ok') else 'FAILED'}: {CHECK_NAMES.get(name, name)}: {describe(name, check)}" for name, check in found.items()]
 
 
 def _usage(result: Mapping[str, Any]) -> list[str]:

@@ -11,6 +11,12 @@ from tuneui.core.rules import check_answers, parse_rules
 from tuneui.core.settings import Settings
 from tuneui.steps.export import modelfile
 
+CHECK_NAMES = {
+    "merged_vs_adapter": "merged = adapter (greedy answers)",
+    "gguf_metadata": "GGUF holds the chat template and every stop id",
+    "gguf_answers": "GGUF read back: stops and passes rules like the merged model",
+    "modelfile": "Modelfile template = tokenizer's prompt",
+}
 TOLERANCE = 1  # the GGUF may differ from the merged model by this many answers (its weights are rounded)
 
 
@@ -60,3 +66,20 @@ def modelfile_renders(template: str, probe: Mapping[str, str]) -> dict[str, Any]
 
 def all_passed(found: Mapping[str, Mapping[str, Any]]) -> bool:
     return all(check.get("ok") for check in found.values())
+
+
+def describe(name: str, check: Mapping[str, Any]) -> str:
+    """A check's numbers in a few words, for the card, the view and the model card."""
+    if name == "merged_vs_adapter":
+        return f"{check.get('same')} of {check.get('total')} the same"
+    if name == "gguf_metadata":
+        files = dict(check.get("files") or {})
+        missing = sorted({i for f in files.values() for i in dict(f).get("missing_stop_ids") or []})
+        return f"stop ids {check.get('stop_ids')}" + (f"; missing {missing}" if missing else "") + f" in {', '.join(files)}"
+    if name == "gguf_answers":
+        ended, rules = dict(check.get("ended") or {}), check.get("rules_passed")
+        text = f"{check.get('file')}: stopped {ended.get('gguf')}/{check.get('total')} (merged {ended.get('merged')})"
+        return text + (f"; rules {rules.get('gguf')} (merged {rules.get('merged')})" if isinstance(rules, Mapping) else "; no task rules")
+    if name == "modelfile":
+        return str(check.get("why") or ("same text" if check.get("ok") else "the texts differ"))
+    return ""

@@ -52,15 +52,22 @@ def free_disk(folder: Path) -> int:
 
 
 def plan(base_model: str, build: Path) -> dict[str, Any]:
+    """The bytes the export needs and has (`*_bytes`), and the same in GiB for people (`*_gib`)."""
     parameters = parameter_count(base_model)
-    return {
+    needs: dict[str, Any] = {
         "parameters": parameters,
-        "merge_gib": round(parameters * MERGE_BYTES_PER_PARAMETER / GIB, 2),
-        "available_gib": None if (free := available_memory()) is None else round(free / GIB, 2),
-        "merged_disk_gib": round(parameters * 4 / GIB, 2),
-        "gguf_disk_gib": round(parameters * GGUF_BYTES_PER_PARAMETER / GIB, 2),
-        "free_disk_gib": round(free_disk(build) / GIB, 2),
+        "merge_bytes": int(parameters * MERGE_BYTES_PER_PARAMETER),
+        "available_bytes": available_memory(),
+        "merged_disk_bytes": parameters * 4,
+        "gguf_disk_bytes": int(parameters * GGUF_BYTES_PER_PARAMETER),
+        "free_disk_bytes": free_disk(build),
     }
+    needs.update({name.replace("_bytes", "_gib"): _gib(value) for name, value in list(needs.items()) if name.endswith("_bytes")})
+    return needs
+
+
+def _gib(value: int | None) -> float | None:
+    return None if value is None else round(value / GIB, 2)
 
 
 def sentence(needs: dict[str, Any]) -> str:
@@ -73,15 +80,19 @@ def sentence(needs: dict[str, Any]) -> str:
 
 
 def refuse_if_short(needs: dict[str, Any], gguf: bool) -> None:
-    if needs["available_gib"] is not None and needs["merge_gib"] > needs["available_gib"]:
+    if needs["available_bytes"] is not None and needs["merge_bytes"] > needs["available_bytes"]:
         raise TuneError(
-            f"Too little memory to merge: it needs about {needs['merge_gib']:.1f} GiB, and {needs['available_gib']:.1f} GiB are free",
+            f"Too little memory to merge: it needs about {_words(needs['merge_bytes'])}, and {_words(needs['available_bytes'])} are free",
             "Close other programs or export on a bigger machine. The adapter is not merged into a 4-bit base instead: "
             "that would change the answers. Until then, serve the adapter as it is (vLLM --enable-lora, see docs/export.md).",
         )
-    disk = needs["merged_disk_gib"] + (needs["gguf_disk_gib"] if gguf else 0)
-    if disk > needs["free_disk_gib"]:
+    disk = needs["merged_disk_bytes"] + (needs["gguf_disk_bytes"] if gguf else 0)
+    if disk > needs["free_disk_bytes"]:
         raise TuneError(
-            f"Too little disk space for the export: it needs about {disk:.1f} GiB, and {needs['free_disk_gib']:.1f} GiB are free",
+            f"Too little disk space for the export: it needs about {_words(disk)}, and {_words(needs['free_disk_bytes'])} are free",
             "Free disk space, or export only the merged model with --format merged.",
         )
+
+
+def _words(value: int) -> str:
+    return f"{value / GIB:.1f} GiB" if value >= GIB / 10 else f"{value / 1024**2:.1f} MiB"

@@ -33,6 +33,8 @@ class Pieces:
 
 def pieces(probe: Mapping[str, str]) -> Pieces:
     """Prefixes and suffixes from the marker renderings of `backends.local.export_worker.template_probe`."""
+    if probe.get("error"):
+        raise TemplateShapeError(f"the chat template cannot render a system + user turn ({probe['error']})")
     m = MARKERS
     with_prompt, plain, two = probe["system_user_prompt"], probe["system_user"], probe["two_turns"]
     if not with_prompt.startswith(plain):

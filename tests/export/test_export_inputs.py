@@ -1,0 +1,160 @@
+"""`tuneui export` on bad input: a clear message, a non-zero exit, and nothing half-written.
+
+All of these stop before the export worker would start, so no process and no torch here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from backends.base import ModelRef
+from backends.runs import RunFolder
+from tests.evaluate.evalkit import TICKETS, make_finished_run, write_split
+from tuneui.cli import main
+from tuneui.steps.export import build, memory
+
+
+@pytest.fixture
+def project(workspace):
+    write_split(workspace, TICKETS[:6], TICKETS[6:])
+    return workspace
+
+
+def _export(project, capsys, *args: str) -> tuple[int, str, str]:
+    code = main(["--project", str(project.root), "export", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _nothing_written(project) -> bool:
+    exports = project.root / "exports"
+    return not exports.exists() or not any(exports.iterdir())
+
+
+def _local_run(project, base: Path) -> str:
+    """A succeeded local run whose adapter folder and base model folder look real (headers only)."""
+    base.mkdir(parents=True, exist_ok=True)
+    header = json.dumps({"w": {"dtype": "F32", "shape": [1000, 1000], "data_offsets": [0, 4_000_000]}}).encode()
+    (base / "model.safetensors").write_bytes(len(header).to_bytes(8, "little") + header)
+    run_id = make_finished_run(project, backend="local", base_model=str(base))
+    folder = RunFolder(project.run_dir(run_id))
+    folder.adapter_dir.mkdir(parents=True, exist_ok=True)
+    (folder.adapter_dir / "adapter_config.json").write_text('{"r": 8}', encoding="utf-8")
+    return run_id
+
+
+@pytest.mark.parametrize("status", ["failed", "cancelled", "running"])
+def test_a_run_without_a_tuned_model_is_refused(project, capsys, status) -> None:
+    run_id = make_finished_run(project, backend="local")
+    RunFolder(project.run_dir(run_id)).write_status(status=status)
+    code, out, err = _export(project, capsys, run_id)
+    assert code == 2 and out == ""
+    assert f"error: Run {run_id} is {status}: it has no tuned model to export" in err
+    assert "hint:" in err and "Traceback" not in err
+    assert _nothing_written(project)
+
+
+def test_a_run_whose_adapter_was_removed_is_refused(project, capsys, tmp_path) -> None:
+    run_id = _local_run(project, tmp_path / "base")
+    (RunFolder(project.run_dir(run_id)).adapter_dir / "adapter_config.json").unlink()
+    code, _, err = _export(project, capsys, run_id)
+    assert code == 2 and "adapter is missing" in err and "adapter_config.json" in err
+    assert _nothing_written(project)
+
+
+@pytest.mark.parametrize("name", ["nope", "../..", "..", ".hidden", "a/b", "x\x1b[31m"])
+def test_an_unknown_run_or_a_path_out_of_runs_is_refused(project, capsys, name) -> None:
+    code, _, err = _export(project, capsys, name)
+    assert code == 2 and "There is no run" in err and "tuneui runs" in err
+    assert "\x1b" not in err
+    assert _nothing_written(project)
+
+
+def test_an_existing_export_is_refused_and_kept(project, capsys, tmp_path) -> None:
+    run_id = _local_run(project, tmp_path / "base")
+    kept = project.root / "exports" / run_id
+    kept.mkdir(parents=True)
+    (kept / "README.md").write_text("mine", encoding="utf-8")
+    code, _, err = _export(project, capsys, run_id)
+    assert code == 2 and "already exists" in err and f"tuneui export {run_id} --force" in err
+    assert (kept / "README.md").read_text(encoding="utf-8") == "mine"
+
+
+def test_too_little_memory_to_merge_is_refused_before_anything_loads(project, capsys, tmp_path, monkeypatch) -> None:
+    run_id = _local_run(project, tmp_path / "base")  # 1 M parameters: about 5 MB to merge in fp32
+    monkeypatch.setattr(memory, "available_memory", lambda: 1_000_000)
+    started = []
+    monkeypatch.setattr(build, "_run_worker", lambda *args: started.append(args))
+    code, _, err = _export(project, capsys, run_id)
+    assert code == 2 and "Too little memory to merge: it needs about" in err
+    assert "4-bit" in err and "--enable-lora" in err  # not merged into a 4-bit base; the adapter still serves
+    assert started == [] and _nothing_written(project)
+
+
+def test_a_full_disk_is_refused_before_anything_is_written(project, capsys, tmp_path, monkeypatch) -> None:
+    run_id = _local_run(project, tmp_path / "base")
+    monkeypatch.setattr(memory, "free_disk", lambda folder: 1000)
+    code, _, err = _export(project, capsys, run_id)
+    assert code == 2 and "Too little disk space for the export" in err and "--format merged" in err
+    assert _nothing_written(project)
+
+
+def test_a_disk_that_fills_up_midway_leaves_nothing_half_written(project, capsys, tmp_path, monkeypatch) -> None:
+    run_id = _local_run(project, tmp_path / "base")
+
+    def worker_fills_the_disk(*args, **kwargs):
+        (args[4] / "merged").mkdir()
+        (args[4] / "merged" / "model.safetensors").write_bytes(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(build, "_run_worker", worker_fills_the_disk)
+    code, _, err = _export(project, capsys, run_id)
+    assert code == 2 and "No space left on device" in err and "nothing was left half-written" in err
+    assert _nothing_written(project)
+
+
+def test_force_replaces_an_export_only_once_the_new_one_is_complete(project, capsys, tmp_path, monkeypatch) -> None:
+    run_id = _local_run(project, tmp_path / "base")
+    old = project.root / "exports" / run_id
+    old.mkdir(parents=True)
+    (old / "README.md").write_text("old", encoding="utf-8")
+    monkeypatch.setattr(build, "_run_worker", lambda *args: (_ for _ in ()).throw(build.TuneError("The converter broke", "try again")))
+    code, _, err = _export(project, capsys, run_id, "--force")
+    assert code == 2 and "The converter broke" in err
+    assert (old / "README.md").read_text(encoding="utf-8") == "old"  # the old export is untouched
+    assert sorted(p.name for p in old.parent.iterdir()) == [run_id]  # and no partial folder is left
+
+
+def test_an_unknown_format_is_named(project, capsys) -> None:
+    code, _, err = _export(project, capsys, "x", "--format", "merged,onnx")
+    assert code == 2 and "unknown format onnx" in err and "merged, gguf" in err
+
+
+def test_a_hosted_run_exports_its_model_id_and_a_ready_call(project, capsys) -> None:
+    settings = project.settings()
+    settings.project.system_prompt = "Reply with the label only."
+    project.save_settings(settings)
+    run_id = make_finished_run(project, backend="together")
+    ref = ModelRef(backend="together", base_model="meta-llama/Llama-3.2-1B-Instruct", kind="hosted", model_id="me/Llama-3.2-1B-ft-abc")
+    RunFolder(project.run_dir(run_id)).write_status(model_ref=ref.to_dict())
+    code, out, err = _export(project, capsys, run_id, "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    hosted = result["hosted"]
+    assert hosted["model_id"] == "me/Llama-3.2-1B-ft-abc"
+    assert "base_url='https://api.together.xyz/v1'" in hosted["python"] and "model='me/Llama-3.2-1B-ft-abc'" in hosted["python"]
+    compile(hosted["python"], "call.py", "exec")  # ready to run: at least valid Python
+    card = (project.root / "exports" / run_id / "README.md").read_text(encoding="utf-8")
+    assert "Hosted by together as `me/Llama-3.2-1B-ft-abc`" in card and "## Data" in card
+
+
+def test_memory_is_counted_from_the_safetensors_headers(tmp_path) -> None:
+    base = tmp_path / "base"
+    base.mkdir()
+    for name, shape in (("a.safetensors", [10, 20]), ("b.safetensors", [5])):
+        header = json.dumps({"__metadata__": {}, "t": {"dtype": "BF16", "shape": shape, "data_offsets": [0, 0]}}).encode()
+        (base / name).write_bytes(len(header).to_bytes(8, "little") + header)
+    assert memory.parameter_count(base) == 205
