@@ -98,7 +98,7 @@ def _estimate(
 def refusal_of_closed(declared: Any, model: str, train: Any, settings: Any, epochs: int | None) -> TuneError:
     """The error for a provider that takes no new jobs: it is unavailable, and the providers that
     still train `model`'s family are named with what the same data would cost there."""
-    from backends.registry import still_training, today
+    from backends.registry import here, providers, still_training, today
 
     others = []
     for other in still_training(model, declared.name, today()):
@@ -112,9 +112,11 @@ def refusal_of_closed(declared: Any, model: str, train: Any, settings: Any, epoc
         who = "" if other.new_customers else ", for existing customers only"
         others.append(f"{other.name} ({other.title}{who}): {row['billed_tokens']:,} billed tokens, {bill}")
     where = "; ".join(others) if others else f"no other provider trains {model}'s family"
+    open_now = [item.name for item in providers() if item.hosted and item.new_customers and item.accepts_jobs(today()) and item.name != declared.name]
+    elsewhere = f"on {' or '.join(open_now)}, or " if open_now else ""
     return TuneError(
         f"{declared.title} is unavailable: it takes no new fine-tuning jobs since {declared.no_new_jobs}",
-        f"Still training {model}'s family: {where}. Or train an open model on together, or here with --backend local.",
+        f"Still training {model}'s family: {where}. Or train an open model {elsewhere}here with --backend {here().name}.",
     )
 
 
