@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from backends.registry import backend_names
 from tuneui.errors import TuneError, UsageError
 
 LOCAL_DEFAULT_EPOCHS = 3  # the local backend's default (backends/local/recipe.py)
@@ -23,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("estimate", help="what training costs, before anything starts: dollars, GPU memory, hours")
     parser.add_argument("file", nargs="?", type=Path, metavar="FILE", help="training examples (default: the project's data/train.jsonl)")
     parser.add_argument("--val", type=Path, metavar="FILE", help="validation examples, for the evaluation cost (default: data/val.jsonl with data/train.jsonl)")
-    parser.add_argument("--backend", help="one backend, by name (default: every configured backend)")
+    parser.add_argument("--backend", help=f"one of {', '.join(backend_names())} (default: every configured backend)")
     parser.add_argument("--model", help="the base model (default: tuneui.toml [models])")
     parser.add_argument("--epochs", type=int, help="epochs (default: the provider's rule; 3 locally)")
     parser.add_argument("--method", choices=("qlora", "lora"), help="local only: force QLoRA or bf16 LoRA")
