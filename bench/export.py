@@ -70,7 +70,7 @@ import sys, torch
 sys.path.insert(0, {str(ROOT)!r})
 from peft import LoraConfig, get_peft_model
 from transformers import AutoModelForCausalLM, AutoTokenizer
-from backends.base import ModelRef
+from tuneui.core.backend import ModelRef
 from backends.local.models import ensure_embedded_model
 from backends.runs import RunFolder
 from tests.evaluate.evalkit import SYSTEM, TICKETS, make_finished_run, write_split

@@ -31,6 +31,7 @@ from backends.hosted.backoff import ATTEMPTS, backoff_seconds, transient
 from backends.hosted.errors import (
     ProviderUnavailableError,
     RateLimitedError,
+    UnconfirmedJobError,
     provider_data,
     provider_text,
     provider_time,
@@ -107,9 +108,7 @@ class HostedBackend(Backend):
         last: BackendError | None = None
         for attempt in range(ATTEMPTS):
             if attempt or interrupted_before:
-                # A lookup is safe to repeat: a rate limit or outage here must not end the run
-                # while the job it looks for may be training.
-                found = self._with_retries(lambda: self._find_job(folder, files))
+                found = self._look_for_job(folder, files)
                 if found is not None:
                     return found
             try:
@@ -119,7 +118,7 @@ class HostedBackend(Backend):
                     raise
                 last = error
                 time.sleep(backoff_seconds(attempt, error))
-        found = self._with_retries(lambda: self._find_job(folder, files))
+        found = self._look_for_job(folder, files)
         if found is not None:
             return found
         raise safe_error(
@@ -127,6 +126,20 @@ class HostedBackend(Backend):
             "Nothing was created. Run the same `tuneui train` again later.",
             ProviderUnavailableError,
         )
+
+    def _look_for_job(self, folder: RunFolder, files: dict[str, str]) -> dict[str, Any] | None:
+        """The lookup after an unanswered create, repeated like any safe request; when the provider
+        still cannot be asked, the job may exist: `UnconfirmedJobError`, and the run is kept."""
+        try:
+            return self._with_retries(lambda: self._find_job(folder, files))
+        except BackendError as error:
+            if not transient(error):
+                raise
+            raise safe_error(
+                f"{self.provider} may have made the job but could not be asked yet: {error.title}",
+                f"`tuneui status {folder.run_id}` looks for it again (a second job is never made).",
+                UnconfirmedJobError,
+            ) from None
 
     def _with_retries(self, request: Any) -> Any:
         """`request()`, tried again after transient failures; only for requests safe to repeat."""
@@ -196,6 +209,9 @@ class HostedBackend(Backend):
             return folder.run_id
         try:
             self._submit(folder, spec)
+        except UnconfirmedJobError as exc:
+            folder.write_status(create_unconfirmed=True, detail=exc.title)
+            raise
         except BackendError as exc:
             if not folder.read_status().get("job_id"):
                 # Nothing runs on the provider: say so in the run folder, or `runs` shows it queued forever.
@@ -266,6 +282,9 @@ class HostedBackend(Backend):
 
     def _refresh(self, folder: RunFolder, force: bool = False) -> None:
         status = folder.read_status()
+        if not status.get("job_id") and status.get("create_unconfirmed"):
+            self._confirm(folder, status)
+            status = folder.read_status()
         if not status.get("job_id") or status.get("follow_done"):
             return
         now = time.time()
@@ -282,6 +301,20 @@ class HostedBackend(Backend):
             folder.write_status(poll_not_before=now + wait, detail=f"rate limited; next poll in {wait:.0f} s")
         except ProviderUnavailableError as exc:
             folder.write_status(detail=f"{self.provider} unreachable, retrying: {exc.title}")
+
+    def _confirm(self, folder: RunFolder, status: dict[str, Any]) -> None:
+        """Find the job an unconfirmed create may have made: then follow it; none: the run failed."""
+        try:
+            self._connect()
+            found = self._find_job(folder, dict(status.get("files") or {}))
+        except (RateLimitedError, ProviderUnavailableError) as exc:
+            folder.write_status(detail=f"{self.provider} could not be asked yet whether the job exists: {exc.title}")
+            return
+        if found is None:
+            folder.write_status(status="failed", create_unconfirmed=None, error=f"{self.provider} did not make the job; nothing runs. Run `tuneui train` again.")
+            return
+        folder.write_status(create_unconfirmed=None)
+        self._append(folder, self._apply_status(folder, str(found["status"]), job_id=found["id"]))
 
     def _apply_status(self, folder: RunFolder, provider_status: str, **extra: Any) -> list[Event]:
         """Record the provider's status word; return the status/log events its change implies.

@@ -34,6 +34,11 @@ class ProviderUnavailableError(BackendError):
     """A timeout, a dropped connection or a 5xx: the job is fine, the next poll tries again."""
 
 
+class UnconfirmedJobError(ProviderUnavailableError):
+    """A create request went unanswered and the lookup that would find its job failed too: the job
+    may exist. The run is kept (not failed), and its next `status` looks again."""
+
+
 class RefusedError(BackendError):
     """The provider answered a request with a 4xx (other than 401/403/429): it will not do this."""
 

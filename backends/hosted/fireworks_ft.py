@@ -148,7 +148,11 @@ class FireworksBackend(HostedBackend):
         raw = http.json("GET", http.of_account(f"supervisedFineTuningJobs/{status['job_id']}"))
         job = self._as_job(raw, status["job_id"])  # its `status` becomes the state word; the reason is raw's
         state = str(job["state"])
-        self._append(folder, self._metric_events(folder, job, status))
+        metrics = self._metric_events(folder, job, status)
+        self._append(folder, metrics)
+        steps = [int(e.data["step"]) for e in metrics if e.type == "metrics"]
+        if steps:  # after the events are stored: a crash between the two re-reads rows, never loses one
+            folder.write_status(metrics_through=max(steps))
         ours = self.status_map.get(state)
         error = status.get("error")
         if ours == "failed":
@@ -165,12 +169,18 @@ class FireworksBackend(HostedBackend):
 
     def _metric_events(self, folder: RunFolder, job: dict[str, Any], status: dict[str, Any]) -> list[Event]:
         url = job.get("metricsFileSignedUrl")
-        if not isinstance(url, str) or not url:
+        if status.get("metrics_unavailable") or not isinstance(url, str) or not url:
             return []
-        through = int(status.get("metrics_through") or 0)
-        events = wire.metric_events(self._http().signed_json_lines(url), through)
-        if events:
-            folder.write_status(metrics_through=max(int(e.data["step"]) for e in events))
+        try:
+            rows = self._http().signed_json_lines(url)
+        except BackendError as exc:
+            if transient(exc):
+                raise
+            # A metrics file tuneui cannot read (refused, oversized): follow on without curves, say so once.
+            folder.write_status(metrics_unavailable=True)
+            note = {"level": "warn", "message": f"No training metrics from {self.provider}: {exc.title}"}
+            return [Event("log", note, time.time(), id="metrics-unavailable")]
+        events = wire.metric_events(rows, int(status.get("metrics_through") or 0))
         return [Event(e.type, e.data, time.time(), id=e.id) for e in events]
 
     def _download_adapter(self, folder: RunFolder, model_name: str) -> str | None:

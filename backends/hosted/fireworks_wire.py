@@ -41,6 +41,8 @@ PROVIDER = "Fireworks AI"
 KEY_NAME = "FIREWORKS_API_KEY"
 # A Fireworks resource id: lower-case letters, digits and hyphens, starting with a letter, at most 63.
 _RESOURCE_ID = re.compile(r"[a-z][a-z0-9-]{0,62}")
+# A metrics file holds a few rows per step: far below this for any real job; a bigger one is refused.
+METRICS_MAX_BYTES = 64 * 2**20
 _PLAIN_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 STATUS_MAP = {
@@ -134,14 +136,19 @@ class FireworksHTTP:
         """A JSONL file at a signed URL (the job's metrics), fetched without the key."""
         import json
 
+        body = bytearray()
         with httpx.Client(timeout=self.client.timeout, follow_redirects=True) as bare:
             try:
-                response = bare.get(url)
+                with bare.stream("GET", url) as response:
+                    raise_for(response, self.default_wait, read=True)
+                    for block in response.iter_bytes():
+                        body += block
+                        if len(body) > METRICS_MAX_BYTES:
+                            raise safe_error(f"{PROVIDER}'s metrics file is over {METRICS_MAX_BYTES // 2**20} MiB", "Following goes on without curves.", ResponseShapeError)
             except httpx.HTTPError as exc:
                 raise _unavailable(exc) from None
-            raise_for(response, self.default_wait)
         rows = []
-        for line in response.text.splitlines():
+        for line in body.decode("utf-8", errors="replace").splitlines():
             try:
                 rows.append(json.loads(line))
             except ValueError:

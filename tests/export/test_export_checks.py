@@ -9,7 +9,7 @@ import types
 
 import pytest
 
-from backends.base import BackendError
+from tuneui.core.backend import BackendError
 from backends.local import export_worker
 from tuneui.core.settings import Settings
 from tuneui.steps.export import checks

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from backends.base import ModelRef
+from tuneui.core.backend import ModelRef
 from backends.runs import RunFolder
 from tests.evaluate.evalkit import TICKETS, make_finished_run, write_split
 from tuneui.cli import main

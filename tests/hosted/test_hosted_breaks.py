@@ -115,3 +115,32 @@ def test_a_misspelt_azure_deployment_is_found_before_the_baseline_spends(project
 
         assert code != 0 and "tickets-v2" in err
         assert not server.calls("POST", "/openai/deployments/mini/chat/completions")  # the baseline spent nothing
+
+
+def test_together_a_lookup_rate_limited_past_every_retry_keeps_the_run_and_status_finds_the_job(fake_together, project, capsys, monkeypatch) -> None:
+    monkeypatch.setattr("backends.hosted.base.time.sleep", lambda seconds: None)
+    fake_together.fail("POST", "/fine-tunes$", status=500, after_handling=True)
+    fake_together.fail("GET", "/fine-tunes$", status=429, headers={"retry-after": "0"}, times=3)
+
+    code = main(["--project", str(project.root), "train", "--backend", "together", "--model", MODEL, "--json"])
+    err = capsys.readouterr().err
+
+    assert code != 0 and "may have made the job" in err and "tuneui status" in err
+    run_id = next(p.name for p in project.runs_dir.iterdir())
+    assert json.loads((project.run_dir(run_id) / "status.json").read_text())["status"] != "failed"
+    assert main(["--project", str(project.root), "status", run_id, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["job_id"] == next(iter(fake_together.jobs))
+    backend = get_backend("together", project)
+    assert follow(backend, run_id).status == "succeeded" and len(fake_together.jobs) == 1
+
+
+def test_together_an_unconfirmed_create_that_made_nothing_fails_the_run_at_the_next_status(fake_together, project, capsys, monkeypatch) -> None:
+    monkeypatch.setattr("backends.hosted.base.time.sleep", lambda seconds: None)
+    fake_together.fail("POST", "/fine-tunes$", status=500)  # before the work: nothing made
+    fake_together.fail("GET", "/fine-tunes$", status=429, headers={"retry-after": "0"}, times=3)
+
+    assert main(["--project", str(project.root), "train", "--backend", "together", "--model", MODEL, "--json"]) != 0
+    run_id = next(p.name for p in project.runs_dir.iterdir())
+    capsys.readouterr()
+    main(["--project", str(project.root), "status", run_id, "--json"])
+    assert json.loads(capsys.readouterr().out)["status"] == "failed" and not fake_together.jobs

@@ -134,3 +134,32 @@ def test_estimate_prices_fireworks_from_its_own_dated_rows(project, capsys) -> N
     code, out, _ = _cli(project, capsys, "estimate", "--backend", "fireworks", "--model", "llama-v3p1-8b-instruct", "--json")
     row = json.loads(out)
     assert code == 0 and row["price_per_million"] == 0.5 and row["price_as_of"] == "2026-12-07" and row["epochs"] == 1
+
+
+def test_a_hostile_adapter_file_name_is_refused_and_the_run_still_succeeds(fireworks, project, monkeypatch) -> None:
+    monkeypatch.setitem(ADAPTER_FILES, "../../escape.sh", b"#!/bin/sh\n")
+    backend = get_backend("fireworks", project)
+    run_id = backend.start(make_spec(project, "fireworks", model=MODEL))
+
+    assert follow(backend, run_id).status == "succeeded"
+
+    run = project.run_dir(run_id)
+    status = json.loads((run / "status.json").read_text())
+    assert status["adapter_download"] == "failed" and "escape.sh" in status["adapter_error"]
+    assert not (run / "adapter").exists() and not (run / "adapter.partial").exists()
+    assert not list(project.root.parent.rglob("escape.sh"))
+    assert backend.result(run_id).model_id  # the model on Fireworks still works
+
+
+def test_a_metric_row_echoing_the_key_is_stored_redacted(fireworks, project) -> None:
+    backend = get_backend("fireworks", project)
+    run_id = backend.start(make_spec(project, "fireworks", model=MODEL))
+    job_id = next(iter(fireworks.jobs))
+    for _ in range(3):
+        fireworks._tick(job_id)
+    fireworks.metric_rows[job_id].append({"step": 99, "train_loss": FakeServer.api_key, "eval_loss": 0.25})
+
+    follow(backend, run_id)
+
+    events = read_jsonl(project.run_dir(run_id) / "events.jsonl")
+    assert {"step": 99, "valid_loss": 0.25} in [e["data"] for e in events if e["type"] == "metrics"]

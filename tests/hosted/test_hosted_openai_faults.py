@@ -157,5 +157,5 @@ def test_an_eligibility_refusal_is_shown_as_is_with_a_way_out(fake_openai, proje
     with pytest.raises(NotReadyError) as caught:
         OpenAIBackend(project).start(make_spec(project, "openai"))
     assert "injected 403" in caught.value.title
-    assert "--backend together" in caught.value.hint and "--backend local" in caught.value.hint
+    assert "tuneui estimate" in caught.value.hint and "--backend local" in caught.value.hint
     assert not fake_openai.jobs

@@ -97,3 +97,13 @@ def test_a_gpt_model_named_without_a_backend_after_the_last_day_is_still_openais
     project.save_settings(settings)
     code, out, err = _cli(project, capsys, "train", "--model", "gpt-4o-mini", "--json")
     assert code != 0 and "OpenAI is unavailable" in err and not fake_openai.requests
+
+
+def test_from_the_last_day_a_plain_train_as_the_guide_runs_it_starts_on_together(fake_together, fake_openai, project, capsys, monkeypatch) -> None:
+    _on(monkeypatch, LAST_DAY)
+    settings = project.settings()
+    settings.models.hosted_backend = settings.models.hosted = ""  # what `tuneui init` writes
+    project.save_settings(settings)
+    code, out, err = _cli(project, capsys, "train", "--json")  # the guide's Train step: no --backend
+    assert code == 0, err
+    assert json.loads(out)["backend"] == "together" and len(fake_together.jobs) == 1 and not fake_openai.requests

@@ -66,3 +66,42 @@ def test_a_rejected_key_echoed_by_the_server_is_redacted_everywhere(fake_openai,
         backend.start(make_spec(project, "openai"))
     assert wrong not in str(caught.value) and "Incorrect API key" in str(caught.value)
     assert _files_containing(project.root, wrong) == []
+
+
+def _on_fireworks(server, project, monkeypatch, key: str) -> None:
+    from tests.hosted.fake_fireworks import ACCOUNT
+
+    monkeypatch.setenv("FIREWORKS_API_KEY", key)
+    monkeypatch.setenv("TUNEUI_POLL_SECONDS", "0.01")
+    settings = project.settings()
+    settings.fireworks.account_id, settings.fireworks.base_url = ACCOUNT, server.root_url
+    project.save_settings(settings)
+
+
+def test_after_a_full_fireworks_run_its_key_is_nowhere_on_disk_or_in_logs(project, caplog, monkeypatch) -> None:
+    from tuneui.core.providers import get_backend
+    from tests.hosted.fake_fireworks import FakeFireworks
+
+    caplog.set_level(logging.DEBUG)
+    with FakeFireworks() as server:
+        _on_fireworks(server, project, monkeypatch, server.api_key)
+        backend = get_backend("fireworks", project)
+        run_id = backend.start(make_spec(project, "fireworks", model="accounts/fireworks/models/llama-v3p1-8b-instruct"))
+        assert follow(backend, run_id).status == "succeeded"
+        backend.generate(backend.result(run_id), [[{"role": "user", "content": "hi"}]])
+    assert _files_containing(project.root, server.api_key) == [] and server.api_key not in caplog.text
+    # The storage host never saw it: signed URLs carry their own credential.
+    assert all("authorization" not in r.headers for r in server.storage.requests)
+
+
+def test_a_rejected_fireworks_key_echoed_by_the_server_is_redacted_everywhere(project, monkeypatch) -> None:
+    from tuneui.core.providers import get_backend
+    from tests.hosted.fake_fireworks import FakeFireworks
+
+    wrong = "fw_WRONGkey0123456789abcdefghij"  # not key-shaped: only the keys tuneui loaded (and the registry names) catch it
+    with FakeFireworks() as server:
+        _on_fireworks(server, project, monkeypatch, wrong)
+        with pytest.raises(BackendError) as caught:
+            get_backend("fireworks", project).start(make_spec(project, "fireworks", model="accounts/fireworks/models/llama-v3p1-8b-instruct"))
+    assert wrong not in str(caught.value) and "Incorrect API key" in str(caught.value)
+    assert _files_containing(project.root, wrong) == []

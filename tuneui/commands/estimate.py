@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from tuneui.commands import MAX_EPOCHS
+from tuneui.core.providers import backend_names
 from tuneui.errors import TuneError, UsageError
 
 LOCAL_DEFAULT_EPOCHS = 3  # the local backend's default (backends/local/recipe.py)
@@ -24,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("estimate", help="what training costs, before anything starts: dollars, GPU memory, hours")
     parser.add_argument("file", nargs="?", type=Path, metavar="FILE", help="training examples (default: the project's data/train.jsonl)")
     parser.add_argument("--val", type=Path, metavar="FILE", help="validation examples, for the evaluation cost (default: data/val.jsonl with data/train.jsonl)")
-    parser.add_argument("--backend", help="one backend, by name (default: every configured backend)")
+    parser.add_argument("--backend", help=f"one of {', '.join(backend_names())} (default: every configured backend)")
     parser.add_argument("--model", help="the base model (default: tuneui.toml [models])")
     parser.add_argument("--epochs", type=int, help="epochs (default: the provider's rule; 3 locally)")
     parser.add_argument("--method", choices=("qlora", "lora"), help="local only: force QLoRA or bf16 LoRA")
@@ -101,7 +102,7 @@ def _estimate(
 def refusal_of_closed(declared: Any, model: str, train: Any, settings: Any, epochs: int | None) -> TuneError:
     """The error for a provider that takes no new jobs: it is unavailable, and the providers that
     still train `model`'s family are named with what the same data would cost there."""
-    from tuneui.core.providers import still_training, today
+    from tuneui.core.providers import here, providers, still_training, today
 
     others = []
     for other in still_training(model, declared.name, today()):
@@ -115,9 +116,11 @@ def refusal_of_closed(declared: Any, model: str, train: Any, settings: Any, epoc
         who = "" if other.new_customers else ", for existing customers only"
         others.append(f"{other.name} ({other.title}{who}): {row['billed_tokens']:,} billed tokens, {bill}")
     where = "; ".join(others) if others else f"no other provider trains {model}'s family"
+    open_now = [item.name for item in providers() if item.hosted and item.new_customers and item.accepts_jobs(today()) and item.name != declared.name]
+    elsewhere = f"on {' or '.join(open_now)}, or " if open_now else ""
     return TuneError(
         f"{declared.title} is unavailable: it takes no new fine-tuning jobs since {declared.no_new_jobs}",
-        f"Still training {model}'s family: {where}. Or train an open model on together, or here with --backend local.",
+        f"Still training {model}'s family: {where}. Or train an open model {elsewhere}here with --backend {here().name}.",
     )
 
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any, Mapping
 
+from tuneui.core.providers import backend_names
 from tuneui.commands import MAX_SHOTS, print_json, workspace_of
 
 
@@ -13,7 +14,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     baseline = subparsers.add_parser(
         "baseline", help="score prompt variants (zero-shot, system prompt, k-shot) of the base model on the val split"
     )
-    baseline.add_argument("--backend", help="a backend's name (default: from tuneui.toml [models])")
+    baseline.add_argument("--backend", help=f"{', '.join(backend_names())} (default: from tuneui.toml [models])")
     baseline.add_argument("--model", help="the base model (default: from tuneui.toml [models])")
     baseline.add_argument("--shots", type=int, default=3, metavar="K", help="examples from train in the k-shot prompt (default 3)")
     baseline.add_argument("--json", action="store_true", help="print the result as JSON")

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tuneui.core.providers import backend_names
 from tuneui.commands import MAX_EPOCHS, MAX_STEPS, positive_number, print_json, whole_number, workspace_of
 from tuneui.commands import runs as run_commands
 from tuneui.commands.follow import follow
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     train = subparsers.add_parser("train", help="start a fine-tuning run (returns at once unless --wait)")
-    train.add_argument("--backend", help="a backend: `tuneui estimate --help` lists them (default: this machine when [models] local is set)")
+    train.add_argument("--backend", help=f"{', '.join(backend_names())} (default: this machine when [models] local is set)")
     train.add_argument("--model", help="base model: a Hugging Face id, a local folder, or a hosted model")
     length = train.add_mutually_exclusive_group()
     length.add_argument("--steps", type=whole_number(MAX_STEPS), metavar="N", help="train for N optimizer steps")
