@@ -1,7 +1,7 @@
 """The Dataset view's model: the examples of one workspace file, their findings, edits and saves.
 
-The examples come from `tuneui.core.dataset.load` and the findings from `check`, as `tuneui data
-check` reports them (token-based warnings, too_long and length_outlier, included). Every save
+The examples and findings come from `tuneui.core.dataset.whole_check`, as `tuneui data check`
+reports them (token-based warnings, too_long and length_outlier, included). Every save
 rewrites the file atomically as OpenAI chat JSONL, only files the workspace owns (under `data/`)
 are ever written, and a save refuses a file that changed since the view read it (another app or
 command wrote it): writing the view's stale copy would undo that edit without a word.
@@ -15,8 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from tuneui.core.dataset.checks import check
-from tuneui.core.dataset.loader import load
+from tuneui.core.dataset.whole_check import load_checked
 from tuneui.core.dataset.model import Example
 from tuneui.core.files import atomic_write_lines
 from tuneui.core.workspace import Workspace
@@ -85,10 +84,9 @@ class DatasetChangedError(TuneError):
 def read_dataset(path: Path) -> DatasetSnapshot:
     # The signature first: a write after it makes the save refuse, never pass on stale content.
     signature = _signature(path)
-    loaded = load(path)
-    report = check(path, partner=_split_partner(path))
-    findings = [FindingRow(f.line, "error", f.code, f.message, f.hint or "") for f in report.errors]
-    findings += [FindingRow(f.line, "warning", f.code, f.message, f.hint or "") for f in report.warnings]
+    loaded = load_checked(path, partner=_split_partner(path))
+    findings = [FindingRow(f.line, "error", f.code, f.message, f.hint or "") for f in loaded.errors]
+    findings += [FindingRow(f.line, "warning", f.code, f.message, f.hint or "") for f in loaded.warnings]
     return DatasetSnapshot(path, loaded.format, loaded.examples, tuple(findings), signature)
 
 
