@@ -47,6 +47,9 @@ DEFAULT_POLL_SECONDS = 30.0
 GENERATE_CONCURRENCY = 8
 
 
+MAX_POLL_SECONDS = 3600.0  # the bound of [hosted] poll_seconds
+
+
 def poll_seconds_for(workspace: Any) -> float:
     """TUNEUI_POLL_SECONDS, else `[hosted] poll_seconds` of the workspace, else 30 s."""
     raw = os.environ.get("TUNEUI_POLL_SECONDS", "").strip()
@@ -57,8 +60,11 @@ def poll_seconds_for(workspace: Any) -> float:
             raise BackendError(
                 f"TUNEUI_POLL_SECONDS={raw!r} is not a number", "Set it to seconds, e.g. TUNEUI_POLL_SECONDS=30."
             ) from None
-        if value > 0:
-            return value
+        if not 0 < value <= MAX_POLL_SECONDS:  # nan and inf too: time.sleep refuses both, mid-run
+            raise BackendError(
+                f"TUNEUI_POLL_SECONDS={raw!r} is out of range", f"Set it to seconds above 0 and at most {MAX_POLL_SECONDS:g}, e.g. 30."
+            )
+        return value
     if workspace is not None and workspace.exists():
         return float(workspace.settings().hosted.poll_seconds)
     return DEFAULT_POLL_SECONDS

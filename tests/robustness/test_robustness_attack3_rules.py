@@ -162,3 +162,18 @@ def test_the_cli_names_a_regex_too_big_to_compile(workspace, capsys):
 def test_ordinary_regexes_still_load_and_run():
     rules = parse_rules({"id": {"regex": r"^[A-Z]{3}-\d{4,6}$"}, "rep": {"regex": r"(?:ab){2,50}"}, "long": {"regex": "x{10000}"}})
     assert check_answers(rules, ["ABC-12345"]).passed == ((True, False, False),)
+
+
+def test_a_recursive_schema_on_an_answer_nested_without_end_fails_the_answer_not_the_step():
+    rules = parse_rules(_schema_rule({"type": "array", "items": {"$ref": "#"}}))
+    looping = "[" * 50_000 + "]" * 50_000  # a small model stuck on one token
+    assert check_answers(rules, ["[[]]", looping]).passed == ((True,), (False,))
+
+
+def test_a_reference_past_a_nested_id_is_named_when_answers_are_checked():
+    from tuneui.errors import TuneError
+
+    rules = parse_rules(_schema_rule({"properties": {"a": {"$id": "http://x.invalid/a", "$ref": "#/nowhere"}}}))
+    with pytest.raises(TuneError) as caught:
+        check_answers(rules, ['{"a": 1}'])
+    assert "Rule 'shape'" in caught.value.title and "cannot follow" in caught.value.title

@@ -144,3 +144,14 @@ def test_the_cpu_micro_batch_of_a_huge_batch_ends_at_once(monkeypatch):
     micro = cost_local.cpu_micro_batch(shape, 10**11, 512, 8, 0.05)
     assert time.monotonic() - started < 5 and 10**11 % micro == 0
     assert cost_local.cpu_micro_batch(shape, 12, 512, 8, 0.05) in (1, 2, 3, 4, 6, 12)
+
+
+@pytest.mark.parametrize("raw", ["inf", "nan", "-1", "0", "1e12"])
+def test_the_poll_interval_from_the_environment_is_bounded(monkeypatch, raw):
+    from backends.base import BackendError
+    from backends.hosted.base import poll_seconds_for
+
+    monkeypatch.setenv("TUNEUI_POLL_SECONDS", raw)
+    with pytest.raises(BackendError) as caught:
+        poll_seconds_for(None)
+    assert "TUNEUI_POLL_SECONDS" in caught.value.title and "at most 3600" in caught.value.hint

@@ -26,8 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     status.add_argument("--json", action="store_true", help="print the status object as JSON")
     status.set_defaults(func=_cmd_status)
 
-    cancel = subparsers.add_parser("cancel", help="stop a run; a local run saves a checkpoint first")
-    cancel.add_argument("run", help="the run id")
+    cancel = subparsers.add_parser("cancel", help="stop a run (default: the newest run); a local run saves a checkpoint first")
+    cancel.add_argument("run", nargs="?", help="the run id (default: the newest run, as `tuneui status` shows it)")
     cancel.set_defaults(func=_cmd_cancel)
 
     runs = subparsers.add_parser("runs", help="list the runs of this project")
@@ -59,8 +59,9 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 def _cmd_cancel(args: argparse.Namespace) -> int:
     workspace = workspace_of(args)
-    backend_of_run(workspace, args.run).cancel(args.run)
-    print(f"Cancel requested for run {args.run}. `tuneui status {args.run}` shows when it has stopped.")
+    run_id = args.run or _newest_run(workspace)
+    backend_of_run(workspace, run_id).cancel(run_id)
+    print(f"Cancel requested for run {run_id}. `tuneui status {run_id}` shows when it has stopped.")
     return 0
 
 

@@ -154,6 +154,10 @@ def _spec_from_args(workspace: "Workspace", args: argparse.Namespace):
                  ("learning_rate", args.learning_rate), ("batch_size", args.batch_size), ("max_length", args.max_length))
         extras = {name: value for name, value in given if value}  # fmt: skip
         steps, epochs = args.steps, args.epochs
+    from tuneui.core.trained_split import split_record
+
+    # Which split this run trains on, by content: `tuneui eval` refuses another one.
+    extras["options"] = {**extras.get("options", {}), "split": split_record(workspace, train_file, val_file if val_file.is_file() else None)}
     return TrainSpec(
         run_id=workspace.new_run_id(),
         backend=backend,

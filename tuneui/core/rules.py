@@ -100,11 +100,13 @@ class Rule:
 
         try:
             return bool(self._schema_validator.is_valid(value))
-        except (Unresolvable, RecursionError) as exc:
-            # Refused at load where it can be seen; what slips past (a nested $id) still ends here, named.
-            why = "refers to itself without end" if isinstance(exc, RecursionError) else f"has a reference tuneui cannot follow ({exc})"
+        except RecursionError:
+            # The schema's own cycles are refused at load; what is left is an answer nested deeper
+            # than Python recurses (a model that loops on "[[[["): it does not match.
+            return False
+        except Unresolvable as exc:  # refused at load where it can be seen; a nested $id may still get here
             raise TuneError(
-                f"Rule {self.name!r}: its JSON Schema {why}",
+                f"Rule {self.name!r}: its JSON Schema has a reference tuneui cannot follow ({exc})",
                 "Keep every $ref a pointer into the rule's own schema (\"#/$defs/NAME\") in [rules] of tuneui.toml; tuneui fetches nothing.",
             ) from None
 

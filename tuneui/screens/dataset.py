@@ -20,7 +20,15 @@ from tuneui.core.workspace import Workspace
 from tuneui.viewmodels.cards import one_line
 from tuneui.errors import TuneError
 from tuneui.guide.step_table import DATASET
-from tuneui.viewmodels.dataset import DatasetSnapshot, blank_example, dataset_file, read_dataset, save_examples, with_messages
+from tuneui.viewmodels.dataset import (
+    DatasetChangedError,
+    DatasetSnapshot,
+    blank_example,
+    dataset_file,
+    read_dataset,
+    save_examples,
+    with_messages,
+)
 from tuneui.widgets.literal import literal, visible
 from tuneui.screens.confirm import ConfirmModal
 from tuneui.screens.example_modal import ExampleModal
@@ -63,7 +71,8 @@ class DatasetScreen(Screen):
         if self.path is None:
             self.query_one("#dataset-title", Static).update("No examples yet: type /import PATH in the conversation.")
             return
-        self._load(lambda: read_dataset(self.path))
+        path = self.path
+        self._load(lambda: read_dataset(path))
         table.focus()
 
     def _load(self, read: Callable[[], DatasetSnapshot]) -> None:
@@ -210,9 +219,22 @@ class DatasetScreen(Screen):
 
     def _save(self, examples: list[Example]) -> None:
         assert self.path is not None
-        path = self.path
-        self._load(lambda: save_examples(self.workspace, path, examples))
-        self.notify(visible(f"Saved {path.name} and checked it again. Run {DATASET.command} to split the new version."), timeout=4, markup=False)
+        path, read = self.path, self.snapshot
+
+        def save() -> DatasetSnapshot:
+            try:
+                saved = save_examples(self.workspace, path, examples, read)
+            except DatasetChangedError as exc:
+                # Another app or command wrote the file: show what it holds now, and say the edit was not saved.
+                self.app.call_from_thread(self.notify, visible(f"{exc.title}. {exc.hint}"), severity="error", timeout=10, markup=False)
+                return read_dataset(path)
+            self.app.call_from_thread(
+                self.notify, visible(f"Saved {path.name} and checked it again. Run {DATASET.command} to split the new version."),
+                timeout=4, markup=False,
+            )  # fmt: skip
+            return saved
+
+        self._load(save)
 
     def _current(self) -> Example | None:
         table = self.query_one(DataTable)

@@ -24,6 +24,7 @@ from tuneui.core.intervals import paired_difference_ci
 from tuneui.core.judge import JudgeResult, parse_model_spec, reason_of, run_judge
 from tuneui.core.metrics import MetricReport, rouge_l, score_answers
 from tuneui.core.rules import Rule, RuleResults, parse_rules
+from tuneui.core.trained_split import refuse_another_split
 from tuneui.core.verdict import judge_verdict, metric_verdict
 from tuneui.core.review import pairs_of
 from tuneui.core.review_stats import HumanResult, human_result
@@ -154,6 +155,7 @@ def evaluate_run(
     run = RunFolder.open(workspace.runs_dir, run_id)
     tuned_ref = _tuned_model(run)
     data = load_eval_set(workspace)
+    refuse_another_split(workspace, run.run_id, (run.read_spec().options or {}).get("split"), data.fingerprint)
     seed = settings.data.seed
     recorded = recorded_best(workspace, tuned_ref.backend, tuned_ref.base_model, data.fingerprint)
     shots = int(recorded["shots"]) if recorded else DEFAULT_SHOTS

@@ -1,21 +1,25 @@
 """The Dataset view's model: the examples of one workspace file, their findings, edits and saves.
 
-Reading and checking go through `tuneui.core.dataset.load`; every save rewrites the file atomically
-as OpenAI chat JSONL, and only files the workspace owns (under `data/`) are ever written.
+The examples and findings come from `tuneui.core.dataset.whole_check`, as `tuneui data check`
+reports them (token-based warnings, too_long and length_outlier, included). Every save
+rewrites the file atomically as OpenAI chat JSONL, only files the workspace owns (under `data/`)
+are ever written, and a save refuses a file that changed since the view read it (another app or
+command wrote it): writing the view's stale copy would undo that edit without a word.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from tuneui.core.dataset.loader import load
+from tuneui.core.dataset.whole_check import load_checked
 from tuneui.core.dataset.model import Example
 from tuneui.core.files import atomic_write_lines
 from tuneui.core.workspace import Workspace
-from tuneui.errors import UsageError
+from tuneui.errors import TuneError, UsageError
 from tuneui.guide.state import observe
 
 
@@ -34,6 +38,7 @@ class DatasetSnapshot:
     format: str
     examples: tuple[Example, ...]
     findings: tuple[FindingRow, ...]
+    signature: str = ""  # sha256 of the bytes read: a save checks the file still holds them
 
     @property
     def editable(self) -> bool:
@@ -72,19 +77,49 @@ def dataset_file(workspace: Workspace) -> Path | None:
     return workspace.train_file if workspace.train_file.is_file() else None
 
 
+class DatasetChangedError(TuneError):
+    """The file changed on disk since the view read it; the edit was not written."""
+
+
 def read_dataset(path: Path) -> DatasetSnapshot:
-    loaded = load(path)
+    # The signature first: a write after it makes the save refuse, never pass on stale content.
+    signature = _signature(path)
+    loaded = load_checked(path, partner=_split_partner(path))
     findings = [FindingRow(f.line, "error", f.code, f.message, f.hint or "") for f in loaded.errors]
     findings += [FindingRow(f.line, "warning", f.code, f.message, f.hint or "") for f in loaded.warnings]
-    return DatasetSnapshot(path, loaded.format, loaded.examples, tuple(findings))
+    return DatasetSnapshot(path, loaded.format, loaded.examples, tuple(findings), signature)
 
 
-def save_examples(workspace: Workspace, path: Path, examples: Sequence[Example]) -> DatasetSnapshot:
-    """Rewrite the file atomically and check it again; refuses anything outside the workspace's data/."""
+def save_examples(workspace: Workspace, path: Path, examples: Sequence[Example], read: DatasetSnapshot | None = None) -> DatasetSnapshot:
+    """Rewrite the file atomically and check it again; refuses anything outside the workspace's data/,
+    and a file that no longer holds what `read` (the snapshot the edit was made on) read."""
     if workspace.data_dir.resolve() not in path.resolve().parents:
         raise UsageError(f"{path} is not a workspace file", "Import it first (`/import PATH`); your original stays untouched.")
+    if read is not None and _signature(path) != read.signature:
+        raise DatasetChangedError(
+            f"{path.name} changed on disk since this view read it (another tuneui or a command wrote it); your edit was not saved",
+            "The view now shows the file as it is: make the edit again there.",
+        )
     atomic_write_lines(path, (json.dumps(e.to_chat(), ensure_ascii=False) for e in examples))
     return read_dataset(path)
+
+
+def _signature(path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except FileNotFoundError:
+        return "missing"
+    return digest.hexdigest()
+
+
+def _split_partner(path: Path) -> Path | None:
+    """The other split file when `path` is one of the project's splits (data/train.jsonl and
+    data/val.jsonl), as `tuneui data check` pairs them: an example in both is leakage."""
+    partner = {"train.jsonl": "val.jsonl", "val.jsonl": "train.jsonl"}.get(path.name)
+    return path.with_name(partner) if partner and path.with_name(partner).is_file() else None
 
 
 def with_messages(example: Example, contents: Sequence[Any]) -> Example:

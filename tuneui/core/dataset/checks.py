@@ -17,19 +17,11 @@ from tuneui.core.dataset.audit import Audit
 from tuneui.core.dataset.findings import Finding
 from tuneui.core.dataset.loader import iter_examples, open_records
 from tuneui.core.dataset.model import Example
+from tuneui.core.dataset.whole_check import DEFAULT_MODEL, is_openai_model, openai_example_limit
 from tuneui.core.cpu import cpu_cores
 from tuneui.core.token_workers import Collect, CountingPool
 from tuneui.errors import TuneError
 
-# Per-example token limits of OpenAI fine-tuning (training context), longest prefix wins.
-OPENAI_EXAMPLE_LIMITS = {
-    "gpt-4o-mini": 65_536,
-    "gpt-4o": 65_536,
-    "gpt-4.1": 65_536,
-    "gpt-3.5-turbo": 16_385,
-}
-DEFAULT_OPENAI_LIMIT = 65_536
-_OPENAI_PREFIXES = ("gpt-", "chatgpt-", "ft:", "davinci", "babbage")
 # Examples whose tokens are counted together: enough for repeated system prompts to be encoded
 # once and for a frame to the counting helpers to repay its trip, few enough that their text is a
 # small part of memory.
@@ -76,19 +68,6 @@ class CheckReport:
         }
 
 
-def is_openai_model(model: str) -> bool:
-    name = model.strip().lower()
-    return name.startswith(_OPENAI_PREFIXES) or (len(name) > 1 and name[0] == "o" and name[1].isdigit())
-
-
-def openai_example_limit(model: str) -> int:
-    name = model.strip().lower()
-    if name.startswith("ft:"):
-        name = name[3:].split(":", 1)[0]
-    matches = [prefix for prefix in OPENAI_EXAMPLE_LIMITS if name.startswith(prefix)]
-    return OPENAI_EXAMPLE_LIMITS[max(matches, key=len)] if matches else DEFAULT_OPENAI_LIMIT
-
-
 def check(
     path: str | os.PathLike[str],
     format: str | None = None,
@@ -111,7 +90,7 @@ def check(
         raise TuneError("Pass --encoding or --model, not both", "--model chooses the encoding for you.")
     label, count = _counter(encoding, model)
     if token_limit is None and (model is None or is_openai_model(model)):
-        token_limit = openai_example_limit(model or "gpt-4o-mini")
+        token_limit = openai_example_limit(model or DEFAULT_MODEL)
     records = open_records(path, format, mapping)
     audit = Audit()
     if partner is not None:
