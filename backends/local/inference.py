@@ -16,6 +16,7 @@ import sys
 import threading
 from typing import Any, Iterator, Mapping, Sequence
 
+from backends.local.cpu_share import share
 from tuneui.core.children import watch_parent
 
 # Conversations per forward pass. On a CPU a decode step costs a fixed ~35 ms of per-layer
@@ -113,7 +114,9 @@ class _LoadedModel:
             ).to(self.device)
             prompt_length = batch["input_ids"].shape[1]
             with torch.inference_mode():
-                output = self.model.generate(**batch, **self.generation_kwargs(params, prompt_length))
+                output = self.model.generate(
+                    **batch, **self.generation_kwargs(params, prompt_length), stopping_criteria=_sharing_cores()
+                )
             for index, tokens in zip(indices, output[:, prompt_length:]):
                 text = self.tokenizer.decode(tokens, skip_special_tokens=True)
                 completions[index] = _cut_at_stop(text, stops)
@@ -138,7 +141,7 @@ class _LoadedModel:
             **batch,
             **self.generation_kwargs(params, batch["input_ids"].shape[1]),
             "streamer": streamer,
-            "stopping_criteria": StoppingCriteriaList([_StopWhenAsked()]),
+            "stopping_criteria": StoppingCriteriaList([_StopWhenAsked(), *_sharing_cores()]),
         }
         thread = threading.Thread(target=self.model.generate, kwargs=kwargs, daemon=True)
         thread.start()
@@ -157,6 +160,20 @@ class _LoadedModel:
             if chunk:
                 yield chunk
         thread.join()
+
+
+def _sharing_cores():
+    """A stopping criterion that never stops: between generated tokens, it takes this process's
+    share of the cores (backends.local.cpu_share) from the thread that generates."""
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class _ShareCores(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            share().adjust()
+            return torch.zeros((input_ids.shape[0],), dtype=torch.bool, device=input_ids.device)
+
+    return StoppingCriteriaList([_ShareCores()])
 
 
 class _RequestError(Exception):
@@ -200,11 +217,13 @@ class _Server:
         op = request.get("op")
         params = request.get("params") or {}
         if op == "generate":
-            completions, ended = self.model(request["model"]).generate(request["conversations"], params)
+            with share().busy():
+                completions, ended = self.model(request["model"]).generate(request["conversations"], params)
             self.send({"completions": completions, "ended": ended})
         elif op == "stream":
-            for chunk in self.model(request["model"]).stream(request["conversation"], params):
-                self.send({"chunk": chunk})
+            with share().busy():
+                for chunk in self.model(request["model"]).stream(request["conversation"], params):
+                    self.send({"chunk": chunk})
             self.send({"done": True})
         else:
             raise _RequestError(f"Unknown inference request {op!r}", "This is a bug in tuneui; please report it.")

@@ -15,6 +15,7 @@ from typing import Any, Mapping
 from transformers import TrainerCallback
 
 from tuneui.core.backend import Event
+from backends.local.cpu_share import share
 from backends.runs import RunFolder
 from tuneui.core.files import atomic_write_text
 
@@ -43,6 +44,7 @@ class RunProgress(TrainerCallback):
         self._tokens_at_log = state.num_input_tokens_seen
 
     def on_step_begin(self, args, state, control, **kwargs):
+        share().adjust()  # this step's share of the cores, if an inference child started meanwhile
         self._step_started = time.perf_counter()
 
     def on_step_end(self, args, state, control, **kwargs):

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tuneui.core.backend import BackendError
+from backends.local.cpu_share import share
 from backends.local.launch import DEVICE_LOCKS_ENV, WORKER_LOCK_ENV
 from backends.runs import RunFolder, WorkerBusyError
 from tuneui.core.files import atomic_write_json
@@ -93,7 +94,8 @@ def train(folder: RunFolder, cancel_requested: threading.Event) -> str:
         # epoch, would skip the trained batches and then train one step past max_steps.
         _restore_finished(trainer, newest[0], bool(val_records))
     else:
-        trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+        with share().busy():  # shares the cores with a baseline or chat running beside it
+            trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
 
     state = trainer.state
     best_step = state.best_global_step if val_records else None
