@@ -12,7 +12,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 from tuneui.core.backend import (
     TERMINAL_STATES,
@@ -221,6 +221,13 @@ class LocalBackend(Backend):
         self, model: ModelRef, conversations: Sequence[Conversation], params: GenerationParams = GenerationParams()
     ) -> tuple[list[str], list[bool | None]]:
         return self._inference.generate(self._resolved_ref(model), conversations, params)
+
+    def complete_counted(
+        self, model: ModelRef, conversations: Sequence[Conversation], params: GenerationParams, on_count: Callable[[int], None]
+    ) -> tuple[list[str], list[bool | None]]:
+        """`complete`, with `on_count(n)` told how many answers are done as they finish (the
+        worker counts inside a batch: a long baseline moves answer by answer, not batch by batch)."""
+        return self._inference.generate(self._resolved_ref(model), conversations, params, on_count)
 
     def stream(
         self, model: ModelRef, conversation: Conversation, params: GenerationParams = GenerationParams()

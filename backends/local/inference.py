@@ -3,7 +3,8 @@
 It runs in its own process so the UI never imports torch. One request a line:
 `{"op": "generate", "model": ModelRef, "conversations": [...], "params": GenerationParams}` is
 answered by `{"completions": [...], "ended": [...]}` (whether each ended before the token cap);
-`{"op": "stream", "model", "conversation", "params"}` is answered by
+With `"progress": true` a generate request is first answered by `{"progress": N, "total": M}`
+lines as answers finish (N answers done of M). `{"op": "stream", "model", "conversation", "params"}` is answered by
 `{"chunk": "..."}` lines then `{"done": true}`. A failure is `{"error": {"title", "hint"}}` and the
 process keeps serving. The last loaded model stays in memory for the next request.
 """
@@ -14,7 +15,7 @@ import json
 import os
 import sys
 import threading
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from backends.local.cpu_share import share
 from tuneui.core.children import watch_parent
@@ -25,6 +26,7 @@ from tuneui.core.children import watch_parent
 # sorted by length before batching, so padding stays small.
 GPU_BATCH = 16
 CPU_BATCH = 32
+COUNT_EVERY = 8  # decode steps between counts of finished answers (a count scans the batch's tokens)
 
 
 class _LoadedModel:
@@ -94,9 +96,13 @@ class _LoadedModel:
         return sorted(i for i in ids if isinstance(i, int))
 
     def generate(
-        self, conversations: Sequence[Sequence[Mapping[str, Any]]], params: Mapping[str, Any]
+        self,
+        conversations: Sequence[Sequence[Mapping[str, Any]]],
+        params: Mapping[str, Any],
+        on_count: Callable[[int], None] | None = None,
     ) -> tuple[list[str], list[bool]]:
-        """Completions, and whether each ended on its own (a stop token or string) before the cap."""
+        """Completions, and whether each ended on its own (a stop token or string) before the cap;
+        `on_count(n)` hears how many answers are done as they finish, inside a batch too."""
         import torch
 
         prompts = self.prompts(conversations)
@@ -113,14 +119,18 @@ class _LoadedModel:
                 [prompts[i] for i in indices], return_tensors="pt", padding=True, add_special_tokens=False
             ).to(self.device)
             prompt_length = batch["input_ids"].shape[1]
+            kwargs = self.generation_kwargs(params, prompt_length)
+            criteria = _sharing_cores()  # neither stops anything: one shares the cores, one counts answers
+            if on_count is not None:
+                criteria.extend(_finished_counter(torch, stop_ids, prompt_length, start, on_count))
             with torch.inference_mode():
-                output = self.model.generate(
-                    **batch, **self.generation_kwargs(params, prompt_length), stopping_criteria=_sharing_cores()
-                )
+                output = self.model.generate(**batch, **kwargs, stopping_criteria=criteria)
             for index, tokens in zip(indices, output[:, prompt_length:]):
                 text = self.tokenizer.decode(tokens, skip_special_tokens=True)
                 completions[index] = _cut_at_stop(text, stops)
                 ended[index] = bool(stop_ids & set(tokens.tolist())) or len(completions[index]) < len(text)
+            if on_count is not None:
+                on_count(start + len(indices))
         return completions, ended
 
     def stream(self, conversation: Sequence[Mapping[str, Any]], params: Mapping[str, Any]) -> Iterator[str]:
@@ -176,6 +186,29 @@ def _sharing_cores():
     return StoppingCriteriaList([_ShareCores()])
 
 
+def _finished_counter(torch: Any, stop_ids: set[int], prompt_length: int, before: int, on_count: Callable[[int], None]) -> Any:
+    """A stopping criterion that stops nothing: it counts the rows of a batch that have produced a
+    stop token, every few decode steps, so a long batch reports its answers as they finish."""
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    stops = torch.tensor(sorted(stop_ids))
+
+    class _CountFinished(StoppingCriteria):
+        def __init__(self) -> None:
+            self.steps, self.finished = 0, 0
+
+        def __call__(self, input_ids, scores, **kwargs):
+            self.steps += 1
+            if self.steps % COUNT_EVERY == 0:
+                finished = int(torch.isin(input_ids[:, prompt_length:], stops.to(input_ids.device)).any(dim=1).sum())
+                if finished > self.finished:
+                    self.finished = finished
+                    on_count(before + finished)
+            return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+
+    return StoppingCriteriaList([_CountFinished()])
+
+
 class _RequestError(Exception):
     def __init__(self, title: str, hint: str = "") -> None:
         super().__init__(title)
@@ -219,6 +252,11 @@ class _Server:
         if op == "generate":
             with share().busy():
                 completions, ended = self.model(request["model"]).generate(request["conversations"], params)
+
+
+            total = len(request["conversations"])
+            on_count = (lambda done: self.send({"progress": done, "total": total})) if request.get("progress") else None
+            completions, ended = self.model(request["model"]).generate(request["conversations"], params, on_count)
             self.send({"completions": completions, "ended": ended})
         elif op == "stream":
             with share().busy():

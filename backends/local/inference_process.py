@@ -12,7 +12,7 @@ import sys
 import tempfile
 import threading
 from dataclasses import asdict
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from tuneui.core.backend import BackendError, Conversation, GenerationParams, ModelRef
 from backends.local.launch import PROJECT_ROOT, child_environment
@@ -33,9 +33,14 @@ class InferenceProcess:
         self._lock = threading.Lock()
 
     def generate(
-        self, model: ModelRef, conversations: Sequence[Conversation], params: GenerationParams
+        self,
+        model: ModelRef,
+        conversations: Sequence[Conversation],
+        params: GenerationParams,
+        on_count: Callable[[int], None] | None = None,
     ) -> tuple[list[str], list[bool | None]]:
-        """Completions, and whether each ended on its own before the token cap."""
+        """Completions, and whether each ended on its own before the token cap; `on_count(n)`
+        hears how many are done as the worker finishes them."""
         if not conversations:
             return [], []
         request = {
@@ -43,10 +48,15 @@ class InferenceProcess:
             "model": model.to_dict(),
             "conversations": [[dict(m) for m in c] for c in conversations],
             "params": _params(params),
+            "progress": on_count is not None,
         }
         with self._lock:
             self._send(request)
             reply = self._receive()
+            while "progress" in reply:
+                if on_count is not None:
+                    on_count(int(reply["progress"]))
+                reply = self._receive()
         completions = list(reply["completions"])
         ended = reply.get("ended")
         return completions, list(ended) if isinstance(ended, list) else [None] * len(completions)

@@ -96,3 +96,31 @@ def test_the_calling_process_never_imports_torch(tiny_model, tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_counted_answers_match_and_the_count_reaches_every_answer(backend, tiny_model):
+    """Issue 21: the baseline's "answer N of M" comes from the worker, as answers finish."""
+    ref = ModelRef(backend="local", base_model=str(tiny_model))
+    conversations = [[{"role": "user", "content": f"Ticket {n}: the app crashes."}] for n in range(5)]
+    params = GenerationParams(max_new_tokens=6)
+    counts: list[int] = []
+    answers, ended = backend.complete_counted(ref, conversations, params, counts.append)
+    assert (answers, ended) == tuple(backend.complete(ref, conversations, params))
+    assert counts and counts[-1] == 5 and counts == sorted(counts)
+
+
+def test_the_count_inside_a_batch_follows_the_rows_that_stopped():
+    """A stop token in a row's answer counts it done before the batch ends; the prompt's do not."""
+    import torch
+
+    from backends.local.inference import COUNT_EVERY, _finished_counter
+
+    heard: list[int] = []
+    criteria = _finished_counter(torch, {7}, prompt_length=2, before=32, on_count=heard.append)[0]
+    prompt = [[7, 1], [1, 1], [1, 1]]  # a stop id in the prompt is no answer's end
+    for step, rows in enumerate(([3, 3, 3], [3, 7, 3], [7, 3, 3]), start=1):
+        answers = [[row[i] for row in ([3, 3, 3], [3, 7, 3], [7, 3, 3])[:step]] for i in range(3)]
+        ids = torch.tensor([p + a for p, a in zip(prompt, answers)])
+        for _ in range(COUNT_EVERY):
+            assert not criteria(ids, None).any(), "it never stops a row"
+    assert heard == [33, 34]

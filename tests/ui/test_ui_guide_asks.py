@@ -227,3 +227,11 @@ def test_a_number_picks_a_choice_even_while_a_prompt_is_awaited(project: Workspa
     turn = guide.answer("1")
     assert "No system prompt" in turn.says[0]
     assert project.settings().project.system_prompt == ""
+
+
+def test_with_a_key_present_the_verdict_offers_a_judge(finished_project: Workspace, monkeypatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-real-000000")
+    guide = Guide(finished_project)
+    done = guide.finished(Action("eval"), StepResult(True, {"verdict": "tuned wins", "judge": None}, summary="tuned wins"))
+    assert ("Judge with openai:gpt-4o-mini", "/eval --judge openai:gpt-4o-mini") in [(c.label, c.command) for c in done.choices]
+    assert guide.answer("2").action == Action("eval", "--judge openai:gpt-4o-mini")

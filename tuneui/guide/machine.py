@@ -215,6 +215,13 @@ class Guide(ProjectSetup):
             )
         if action.kind == "eval":
             says += _verdict_notes(result.data)
+            judge = judge_offer() if not result.data.get("judge") else ""
+            if judge and state.evaluated:
+                return self._ask(says, cards, "Open the verdict, ask a judge model too, or write the report for people to review?", (
+                    Choice("Open the verdict", EVALUATE.open_command),
+                    Choice(f"Judge with {judge}", f"{EVALUATE.command} --judge {judge}"),
+                    Choice("Write the report", REPORT_COMMAND),
+                ))  # fmt: skip
         if action.kind == "train":
             says.append("It runs in its own process: quit whenever you like, it goes on and I reattach next time.")
             return self._ask(says, cards, "Watch it?", (Choice("Watch it", TRAIN.open_command), Choice("Project status", STATUS_COMMAND)))
@@ -413,6 +420,13 @@ def _kind_of(command: str) -> str:
     if row is not None:
         return row.action
     return {SPLIT_COMMAND: "split", IMPORT_COMMAND: "import"}.get(command, "")
+
+
+def judge_offer() -> str:
+    """A judge the user can run now: a hosted model whose key is present ("" for none)."""
+    from tuneui.guide.questions import HOSTED, key_present
+
+    return next((f"{backend}:{model}" for backend, (variable, model, _) in HOSTED.items() if backend != "azure" and key_present(variable)), "")
 
 
 def _verdict_notes(data: Any) -> list[str]:

@@ -1,8 +1,8 @@
 """Asking a model for many answers with a count as it goes: "answer 7 of 66" on the step's
 progress channel (the guide reads it from the child's stderr, `tuneui.guide.progress`).
 
-The answers are asked in chunks of the backend's batch, so counting costs no speed: a local model
-answers a batch at once anyway, a hosted one a request at a time.
+A backend that counts its own answers (`complete_counted`: the local worker, inside its batches)
+reports each as it finishes; any other is asked in chunks of its batch, so counting costs no speed.
 """
 
 from __future__ import annotations
@@ -31,7 +31,13 @@ class AnswerCount:
         self.total += more
 
     def add(self, answered: int, what: str) -> None:
-        self.done += answered
+        self.reach(self.done + answered, what)
+
+    def reach(self, done: int, what: str) -> None:
+        """`done` answers counted so far (from a backend that counts as it goes)."""
+        if done <= self.done and self.said:
+            return
+        self.done = done
         if self.progress:
             line = f"answer {self.done} of {self.total} ({what})"
             self.said.append(line)
@@ -50,11 +56,17 @@ def answer_all(
     if count is None:
         answers, ended = backend.complete(ref, list(conversations), params)
         return list(answers), list(ended)
+    if count.done == 0:
+        count.add(0, what)
+    counted = getattr(backend, "complete_counted", None)
+    if counted is not None:  # the local worker counts answers as they finish, batch or no batch
+        before = count.done
+        got, ends = counted(ref, list(conversations), params, lambda done: count.reach(before + done, what))
+        count.reach(before + len(conversations), what)
+        return list(got), list(ends)
     chunk = LOCAL_CHUNK if ref.backend == "local" else HOSTED_CHUNK
     answers: list[str] = []
     ended: list[bool | None] = []
-    if count.done == 0:
-        count.add(0, what)
     for start in range(0, len(conversations), chunk):
         part = list(conversations[start : start + chunk])
         got, ends = backend.complete(ref, part, params)
