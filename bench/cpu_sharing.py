@@ -75,7 +75,7 @@ def train_child(model_dir: str, steps: int, batch: int, max_length: int, budget:
 
 def inference_child(model_dir: str) -> None:
     """Keep the real inference child busy generating until killed; print 'busy' once it generates."""
-    from backends.base import GenerationParams, ModelRef
+    from tuneui.core.backend import GenerationParams, ModelRef
     from backends.local.inference_process import InferenceProcess
 
     worker = InferenceProcess()

@@ -8,7 +8,7 @@ import types
 
 import pytest
 
-from backends.base import TrainSpec
+from tuneui.core.backend import TrainSpec
 from backends.runs import RunFolder
 from tuneui.cli import main
 
@@ -25,7 +25,7 @@ class CancellingBackend(ScriptedBackend):
 
 @pytest.fixture
 def two_runs(workspace, monkeypatch):
-    from backends import registry
+    from tuneui.core import providers as registry
 
     module = types.ModuleType("attack3_cancelling_backend")
     module.CancellingBackend = CancellingBackend

@@ -148,7 +148,7 @@ def test_the_cpu_micro_batch_of_a_huge_batch_ends_at_once(monkeypatch):
 
 @pytest.mark.parametrize("raw", ["inf", "nan", "-1", "0", "1e12"])
 def test_the_poll_interval_from_the_environment_is_bounded(monkeypatch, raw):
-    from backends.base import BackendError
+    from tuneui.core.backend import BackendError
     from backends.hosted.base import poll_seconds_for
 
     monkeypatch.setenv("TUNEUI_POLL_SECONDS", raw)

@@ -10,7 +10,7 @@ import types
 
 import pytest
 
-from backends.base import ModelRef
+from tuneui.core.backend import ModelRef
 from backends.runs import RunFolder
 from tuneui.cli import main
 
@@ -34,7 +34,7 @@ class StartingBackend(ScriptedBackend):
 
 @pytest.fixture
 def project(workspace, monkeypatch):
-    from backends import registry
+    from tuneui.core import providers as registry
 
     module = types.ModuleType("attack3_starting_backend")
     module.StartingBackend = StartingBackend
