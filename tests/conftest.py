@@ -48,7 +48,9 @@ def workspace(tmp_path: Path):
 @pytest.fixture(autouse=True)
 def _no_real_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     # A developer's real key in the environment must never reach a test server or a fixture file.
-    for name in ("OPENAI_API_KEY", "TOGETHER_API_KEY", "AZURE_OPENAI_API_KEY", "OPENAI_BASE_URL"):
+    from tuneui.core.providers import key_names
+
+    for name in (*key_names(), "OPENAI_BASE_URL"):  # every installed provider's keys
         monkeypatch.delenv(name, raising=False)
 
 

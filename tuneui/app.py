@@ -95,6 +95,8 @@ class TuneApp(App):
         self.set_interval(self.poll_seconds, self.poll_workspace)
         if self.handle_signals:
             self._quit_on_signals()
+        if self.first_view is not None:
+            self.push_screen(self.first_view(self.workspace))
 
     def _quit_on_signals(self) -> None:
         """SIGTERM and SIGHUP quit as ctrl+q does: the step's children end, and Textual gives the
@@ -111,8 +113,6 @@ class TuneApp(App):
         fallback = threading.Timer(SIGNAL_EXIT_GRACE_SECONDS, _leave_terminal_and_exit, args=(128 + signum,))
         fallback.daemon = True
         fallback.start()
-        if self.first_view is not None:
-            self.push_screen(self.first_view(self.workspace))
 
     def on_unmount(self) -> None:
         # A step still running in a child process is stopped, so quitting never waits on it.

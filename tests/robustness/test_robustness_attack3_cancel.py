@@ -30,7 +30,8 @@ def two_runs(workspace, monkeypatch):
     module = types.ModuleType("attack3_cancelling_backend")
     module.CancellingBackend = CancellingBackend
     monkeypatch.setitem(sys.modules, module.__name__, module)
-    monkeypatch.setitem(registry.BACKENDS, "cancelling", f"{module.__name__}:CancellingBackend")
+    module.PROVIDER = registry.Provider(name="cancelling", title="a test backend", backend=f"{module.__name__}:CancellingBackend")
+    monkeypatch.setitem(registry.table(), "cancelling", f"{module.__name__}:PROVIDER")
     monkeypatch.setattr(CancellingBackend, "cancelled", [])
     for run_id in ("20261201-100000-aaaa", "20261207-100000-bbbb"):
         RunFolder.create(workspace.runs_dir, TrainSpec(run_id=run_id, backend="cancelling", model="m", train_file="t.jsonl"))

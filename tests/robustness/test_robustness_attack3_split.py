@@ -39,7 +39,8 @@ def project(workspace, monkeypatch):
     module = types.ModuleType("attack3_starting_backend")
     module.StartingBackend = StartingBackend
     monkeypatch.setitem(sys.modules, module.__name__, module)
-    monkeypatch.setitem(registry.BACKENDS, "starting", f"{module.__name__}:StartingBackend")
+    module.PROVIDER = registry.Provider(name="starting", title="a test backend", backend=f"{module.__name__}:StartingBackend")
+    monkeypatch.setitem(registry.table(), "starting", f"{module.__name__}:PROVIDER")
     monkeypatch.setattr(StartingBackend, "calls", [])
     monkeypatch.setattr(StartingBackend, "answer", staticmethod(lambda model, conversation: "billing"))
     lines = [chat_line(q, a) for q, a in many_tickets(40)]

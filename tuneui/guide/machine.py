@@ -424,9 +424,9 @@ def _kind_of(command: str) -> str:
 
 def judge_offer() -> str:
     """A judge the user can run now: a hosted model whose key is present ("" for none)."""
-    from tuneui.guide.questions import HOSTED, key_present
+    from tuneui.guide.questions import judge_candidates
 
-    return next((f"{backend}:{model}" for backend, (variable, model, _) in HOSTED.items() if backend != "azure" and key_present(variable)), "")
+    return next(iter(judge_candidates()), "")
 
 
 def _verdict_notes(data: Any) -> list[str]:

@@ -66,6 +66,18 @@ def _offered_providers() -> list[Any]:
     return [item for item in providers() if item.hosted and item.new_customers and item.accepts_jobs(on) and item.default_model]
 
 
+def judge_candidates() -> list[str]:
+    """`backend:model` of each hosted provider that can judge now: its key is present, and its
+    models answer without a deployment to make first."""
+    from tuneui.core.providers import providers
+
+    return [
+        f"{item.name}:{item.default_model}"
+        for item in providers()
+        if item.hosted and item.default_model and not item.can("needs_deployment") and any(key_present(key) for key in item.keys)
+    ]
+
+
 def _what_it_needs(item: Any) -> str:
     needs = "paid per token (the Cost step sums it)"
     if item.can("needs_deployment"):
