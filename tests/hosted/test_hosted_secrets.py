@@ -78,6 +78,7 @@ def _on_fireworks(server, project, monkeypatch, key: str) -> None:
     project.save_settings(settings)
 
 
+@pytest.mark.integration
 def test_after_a_full_fireworks_run_its_key_is_nowhere_on_disk_or_in_logs(project, caplog, monkeypatch) -> None:
     from tuneui.core.providers import get_backend
     from tests.hosted.fake_fireworks import FakeFireworks
@@ -94,6 +95,7 @@ def test_after_a_full_fireworks_run_its_key_is_nowhere_on_disk_or_in_logs(projec
     assert all("authorization" not in r.headers for r in server.storage.requests)
 
 
+@pytest.mark.integration
 def test_a_rejected_fireworks_key_echoed_by_the_server_is_redacted_everywhere(project, monkeypatch) -> None:
     from tuneui.core.providers import get_backend
     from tests.hosted.fake_fireworks import FakeFireworks
