@@ -130,8 +130,6 @@ def finished_project(project: Workspace) -> Workspace:
 # demo's exit code, output and project from that folder.
 HEADLESS_DEMO_TEST = "test_headless_demo_on_the_real_model_beats_the_best_prompt"
 _headless_demo: dict[str, Any] = {}
-# The shell records the demo's exit code once it ends (written then renamed: a reader never sees half).
-_DEMO_SCRIPT = '"$0" -m tuneui demo "$1/demo" --headless --json >"$1/stdout" 2>"$1/stderr"; echo $? >"$1/rc.tmp"; mv "$1/rc.tmp" "$1/rc"'
 
 
 def _demo_folder(config: pytest.Config) -> Path:
@@ -150,17 +148,28 @@ def _start_headless_demo(folder: Path) -> None:
     import os
     import subprocess
     import sys
+    import threading
 
     from tests.conftest import PROJECT_ROOT
+    from tuneui.core.children import tied_environment
 
     folder.mkdir()
     # Its own device locks: the session's are shared by module-scoped fixtures that train (e.g.
     # tests/local/test_local_training.py), which would be refused while the demo trains beside them.
-    env = {**os.environ, "TUNEUI_LOCK_DIR": str(folder / "device-locks")}
-    process = subprocess.Popen(
-        ["sh", "-c", _DEMO_SCRIPT, sys.executable, str(folder)],
-        stdin=subprocess.DEVNULL, cwd=PROJECT_ROOT, start_new_session=True, env=env,
-    )  # fmt: skip  (its own process group: stopping it stops the children it started too)
+    # Tied to this process (TUNEUI_PARENT_PID): a test run killed by a signal takes the demo with it.
+    env = tied_environment({**os.environ, "TUNEUI_LOCK_DIR": str(folder / "device-locks")})
+    with open(folder / "stdout", "wb") as out, open(folder / "stderr", "wb") as err:  # files: a full pipe would stall it
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tuneui", "demo", str(folder / "demo"), "--headless", "--json"],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=PROJECT_ROOT, start_new_session=True, env=env,
+        )  # fmt: skip  (its own process group: stopping it stops the children it started too)
+
+    def record_exit_code() -> None:  # written then renamed: a reader in another worker never sees half
+        code = process.wait()
+        (folder / "rc.tmp").write_text(str(code))
+        os.replace(folder / "rc.tmp", folder / "rc")
+
+    threading.Thread(target=record_exit_code, name="headless-demo", daemon=True).start()
     _headless_demo.update(folder=folder, process=process)
 
 
