@@ -118,22 +118,27 @@ class Workspace:
             ) from None
 
     def update_settings(self, values: Mapping[str, Any]) -> None:
-        """Set the settings `values` ({"data.val_fraction": 0.2}) in tuneui.toml, changing only them:
-        comments, layout, multi-line strings and line ends stay as the user wrote them."""
+        """Set the settings `values` ({"data.val_fraction": 0.2, "rules.json.valid_json": True}) in
+        tuneui.toml, changing only them, all in one write: comments, layout, multi-line strings and
+        line ends stay as the user wrote them, and a missing table is added at the end."""
         import tomlkit  # only writers need it; the app's start reads settings and never writes them
+        from tomlkit.exceptions import TOMLKitError
 
         data = self.config_path.read_bytes()
         text = self.config_text()
-        document = tomlkit.parse(text)
-        for key, value in values.items():
-            section, name = key.split(".")
-            if section not in document:
-                document[section] = tomlkit.table()
-            document[section][name] = value
-        edited = tomlkit.dumps(document)
         try:
+            document = tomlkit.parse(text)
+            for key, value in values.items():
+                *tables, name = key.split(".")
+                table = document
+                for part in tables:
+                    if part not in table:
+                        table[part] = tomlkit.table()
+                    table = table[part]
+                table[name] = value
+            edited = tomlkit.dumps(document)
             Settings.from_dict(tomllib.loads(edited))  # never write a file that `settings()` refuses
-        except (tomllib.TOMLDecodeError, SettingsError) as exc:
+        except (TOMLKitError, tomllib.TOMLDecodeError, SettingsError, TypeError) as exc:
             raise WorkspaceError(f"{self.config_path}: cannot set {', '.join(values)}: {exc}", "Correct tuneui.toml by hand.") from None
         bom = "\ufeff" if data.startswith(codecs.BOM_UTF8) else ""
         atomic_write_text(self.config_path, bom + edited)

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tuneui.core.dataset.fixes import FIXES, FixPlan, apply_fix, can_undo, plan_fix, undo_fix
-from tuneui.core.toml_edit import set_value, toml_value
 from tuneui.errors import TuneError
 from tuneui.guide import questions
 from tuneui.guide.step_table import BASELINE, DATASET, TRAIN
@@ -148,13 +147,12 @@ class ProjectSetup:
         if argument != "add":
             self._declined.discard("rules")
             return self._lacking_turn(state, [], ()) or self._ask_next(state, [f"From your examples: {questions.rules_sentence(rules)}."])
+        values = {f"rules.{name}.{key}": value for name, table in rules.items() for key, value in table.items()}
         try:
-            for name, table in rules.items():
-                for key, value in table.items():
-                    set_value(self.workspace.config_path, f"rules.{name}", key, value)
+            self.workspace.update_settings(values)  # every rule in one write
         except TuneError as exc:
             return self._ask_next(state, [f"{exc.title}. {exc.hint}"])
-        written = [f"[rules.{name}] {key} = {toml_value(value)}" for name, table in rules.items() for key, value in table.items()]
+        written = [f"[rules.{name}] {key} = {_toml_text(value)}" for name, table in rules.items() for key, value in table.items()]
         return self._ask_next(state, ["Written to tuneui.toml:", *written])
 
     def _set_assistant(self, argument: str, state: WorkspaceState) -> Turn:
@@ -165,13 +163,11 @@ class ProjectSetup:
         return self._write("models", {"assistant": argument}, state, "Free questions now go to the assistant, from the next one.")
 
     def _write(self, table: str, values: dict[str, Any], state: WorkspaceState, said: str) -> Turn:
-        written = []
         try:
-            for key, value in values.items():
-                set_value(self.workspace.config_path, table, key, value)
-                written.append(f"  [{table}] {key} = {toml_value(value)}")
+            self.workspace.update_settings({f"{table}.{key}": value for key, value in values.items()})
         except TuneError as exc:
             return self._ask_next(state, [f"{exc.title}. {exc.hint}"])
+        written = [f"  [{table}] {key} = {_toml_text(value)}" for key, value in values.items()]
         return self._ask_next(self.state(), [said, "Written to tuneui.toml:", *written])
 
     def _fix(self, argument: str, state: WorkspaceState) -> Turn:
@@ -245,3 +241,10 @@ class ProjectSetup:
 
 
 __all__ = ["ProjectSetup", "SETUP_COMMANDS", "DATASET"]
+
+
+def _toml_text(value: Any) -> str:
+    """A value as tuneui.toml now holds it, to show the user what was written."""
+    import tomlkit
+
+    return tomlkit.item(value).as_string()
