@@ -18,8 +18,9 @@ from tuneui.steps.export import build, memory
 
 
 @pytest.fixture
-def project(workspace):
+def project(workspace, monkeypatch):
     write_split(workspace, TICKETS[:6], TICKETS[6:])
+    monkeypatch.setattr(build, "converter_installed", lambda: True)  # these stop before it would run
     return workspace
 
 
@@ -158,3 +159,12 @@ def test_memory_is_counted_from_the_safetensors_headers(tmp_path) -> None:
         header = json.dumps({"__metadata__": {}, "t": {"dtype": "BF16", "shape": shape, "data_offsets": [0, 0]}}).encode()
         (base / name).write_bytes(len(header).to_bytes(8, "little") + header)
     assert memory.parameter_count(base) == 205
+
+
+def test_without_the_converter_a_gguf_export_is_refused_before_the_merge(project, capsys, tmp_path, monkeypatch) -> None:
+    run_id = _local_run(project, tmp_path / "base")
+    monkeypatch.setattr(build, "converter_installed", lambda: False)
+    code, _, err = _export(project, capsys, run_id)
+    assert code == 2 and "llama.cpp's GGUF converter is not installed" in err
+    assert "tuneui[export]" in err and "--format merged" in err
+    assert _nothing_written(project)

