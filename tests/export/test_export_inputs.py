@@ -168,3 +168,12 @@ def test_without_the_converter_a_gguf_export_is_refused_before_the_merge(project
     assert code == 2 and "llama.cpp's GGUF converter is not installed" in err
     assert "tuneui[export]" in err and "--format merged" in err
     assert _nothing_written(project)
+
+
+def test_a_base_stored_in_4_bit_is_never_merged_into(project, capsys, tmp_path) -> None:
+    run_id = _local_run(project, tmp_path / "base")
+    config = {"architectures": ["LlamaForCausalLM"], "quantization_config": {"quant_method": "bitsandbytes", "load_in_4bit": True}}
+    (tmp_path / "base" / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    code, _, err = _export(project, capsys, run_id)
+    assert code == 2 and "is stored quantized (bitsandbytes)" in err and "16-bit original" in err
+    assert _nothing_written(project)

@@ -21,7 +21,7 @@ from backends.base import BackendError, ModelRef
 from backends.runs import RunFolder
 from tuneui.core.children import module_command
 from tuneui.core.visible import visible
-from tuneui.core.files import atomic_write_json, atomic_write_text, fsync_dir
+from tuneui.core.files import atomic_write_json, atomic_write_text, fsync_dir, read_json
 from tuneui.core.workspace import Workspace
 from tuneui.errors import TuneError, UsageError
 from tuneui.steps.export import card, checks, memory, modelfile, paths
@@ -109,6 +109,13 @@ def _tuned_run(workspace: Workspace, run_id: str) -> tuple[RunFolder, ModelRef]:
             f"Run {run_id}'s adapter is missing: {ref.path} holds no adapter_config.json",
             "The run's folder was changed after training; train again to get a model to export.",
         )
+    config = read_json(Path(ref.base_model) / "config.json", default={}) if ref.kind == "adapter" else {}
+    if isinstance(config, dict) and config.get("quantization_config"):
+        raise UsageError(
+            f"The base model {ref.base_model} is stored quantized ({config['quantization_config'].get('quant_method', '4-bit or 8-bit')})",
+            "Merging into a quantized base changes the answers: point [models] local at the 16-bit original, train, and export "
+            "again; or serve the adapter on its base as it is (vLLM --enable-lora, docs/export.md).",
+        )
     if ref.kind == "base":
         raise UsageError(f"Run {run_id} names only its base model, no tuned weights", "Train again; there is nothing tuned to export.")
     return folder, ref
@@ -130,6 +137,9 @@ def _run_worker(workspace, ref: ModelRef, spec, formats, build: Path, system_pro
         "markers": modelfile.MARKERS,
         "gguf": "gguf" in formats,
     }
+    saved = _evaluation_answers(RunFolder(workspace.run_dir(spec.run_id)), ref, data, params)
+    if saved is not None:
+        request["adapter_answers"] = saved
     request_path = build / ".request.json"
     request_path.write_text(json.dumps(request), encoding="utf-8")
     command = module_command("backends.local.export_worker", str(request_path))
@@ -152,6 +162,24 @@ def _run_worker(workspace, ref: ModelRef, spec, formats, build: Path, system_pro
     if process.returncode != 0 or not answer:
         raise TuneError(f"The export worker stopped (exit {process.returncode})", tail[-1] if tail else "Run again with TUNEUI_DEBUG=1.")
     return answer
+
+
+def _evaluation_answers(folder: RunFolder, ref: ModelRef, data: Any, params: Any) -> dict[str, Any] | None:
+    """The adapter's answers `tuneui eval` saved, when they are for these prompts and settings: the
+    export then compares the merged model with them instead of answering again with the adapter
+    (and answers again only when they differ: an evaluation on another device, say)."""
+    from dataclasses import asdict
+
+    from tuneui.core.evalset import read_saved
+
+    saved = read_saved(folder.eval_dir / "predictions.json") or {}
+    wanted = json.loads(json.dumps({"model": ref.to_dict(), "val_sha256": data.fingerprint, "params": asdict(params)}))
+    answers, ended = saved.get("predictions"), saved.get("ended")
+    if any(saved.get(key) != value for key, value in wanted.items()) or not isinstance(answers, list) or not isinstance(ended, list):
+        return None
+    if len(answers) != len(data.val) or len(ended) != len(answers):
+        return None
+    return {"answers": [str(answer) for answer in answers], "ended": [bool(flag) for flag in ended]}
 
 
 def _local_files(workspace, folder, ref, worker, build: Path, formats, settings) -> dict[str, Any]:
@@ -180,7 +208,8 @@ def _local_files(workspace, folder, ref, worker, build: Path, formats, settings)
         "q4_k_m was not written: llama.cpp's quantizer (llama-quantize) is not on PATH; install llama.cpp to get it."
     ]
     return {"files": ["README.md", *files], "checks": found, "commands": commands, "notes": notes,
-            "stop_tokens": worker["stop_tokens"], "device": worker["device"], "dtype": worker["dtype"]}  # fmt: skip
+            "stop_tokens": worker["stop_tokens"], "device": worker["device"], "dtype": worker["dtype"],
+            "seconds": worker.get("seconds", {})}  # fmt: skip
 
 
 def _put_in_place(build: Path, target: Path) -> None:
