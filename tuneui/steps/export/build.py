@@ -41,6 +41,7 @@ def export_run(
 ) -> dict[str, Any]:
     say = progress or (lambda text: None)
     folder, ref = _tuned_run(workspace, run_id)
+    hosted, ref, base_note = _weights_of(ref)
     target = export_dir(workspace, run_id)
     if target.exists() and not force:
         raise UsageError(f"{target} already exists", f"Use it as it is, or export again with `tuneui export {run_id} --force` to replace it.")
@@ -56,10 +57,12 @@ def export_run(
     result: dict[str, Any] = {"run_id": run_id, "folder": str(target), "backend": ref.backend, "base_model": ref.base_model}
     try:
         build.mkdir(parents=True)
+        if hosted is not None:
+            result["hosted"] = card.hosted_call(hosted, settings.project.system_prompt)
         if ref.kind == "hosted":
-            note = (f"Run {run_id} was tuned by {ref.backend}, whose weights stay with the provider: no merged model or "
-                    "GGUF is written, only its model id and a call.")  # fmt: skip
-            result.update(hosted=card.hosted_call(ref, settings.project.system_prompt), files=["README.md"], checks={}, notes=[note])
+            note = base_note or (f"Run {run_id} was tuned by {ref.backend}, whose weights stay with the provider: no merged "
+                                 "model or GGUF is written, only its model id and a call.")  # fmt: skip
+            result.update(files=["README.md"], checks={}, notes=[note])
         else:
             needs = memory.plan(ref.base_model, build)
             result["memory"] = needs
@@ -81,6 +84,36 @@ def export_run(
         shutil.rmtree(build, ignore_errors=True)
         raise
     return result
+
+
+def _weights_of(ref: ModelRef) -> tuple[ModelRef | None, ModelRef, str]:
+    """(the hosted model, what to merge, why a hosted run's adapter cannot be merged here). A hosted
+    run whose adapter was downloaded (Together) exports like a local one when its base model is on
+    this machine: a folder, or in the Hugging Face cache."""
+    if ref.kind != "hosted":
+        return None, ref, ""
+    config = read_json(Path(ref.path or "") / "adapter_config.json", default=None) if ref.path else None
+    if not isinstance(config, dict):
+        return ref, ref, ""
+    base = str(config.get("base_model_name_or_path") or ref.base_model)
+    folder = _local_copy(base)
+    if folder is None:
+        return ref, ref, (
+            f"The adapter was downloaded to {ref.path}, but its base model {base} is not on this machine: fetch it "
+            f"(`huggingface-cli download {base}`) and export again to get the merged model and GGUF too."
+        )
+    return ref, ModelRef(backend=ref.backend, base_model=folder, kind="adapter", path=ref.path), ""
+
+
+def _local_copy(base: str) -> str | None:
+    if Path(base).is_dir():
+        return base
+    try:
+        from huggingface_hub import snapshot_download
+
+        return snapshot_download(base, local_files_only=True)
+    except Exception:  # not a repo id, not in the cache, or huggingface_hub missing: there is no local copy
+        return None
 
 
 def converter_installed() -> bool:
