@@ -16,6 +16,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -42,15 +43,33 @@ def export(request: Mapping[str, Any]) -> dict[str, Any]:
             f"The base model {request['base_model']} is stored quantized (4-bit or 8-bit)",
             "Merging into a quantized base changes the answers: point [models] local at the 16-bit original and export again.",
         )
-    say(f"answering {len(conversations)} held-out prompts with the adapter")
-    adapter_answers, adapter_ended = loaded.generate(conversations, params)
+    clock = Clock()
+    saved = request.get("adapter_answers")  # the evaluation's answers of this adapter, same prompts and settings
+    if saved is None:
+        say(f"answering {len(conversations)} held-out prompts with the adapter")
+        adapter_answers, adapter_ended = loaded.generate(conversations, params)
+        clock.lap("adapter_answers")
     say("merging the adapter into the base")
-    loaded.model = loaded.model.merge_and_unload()
+    loaded.model.merge_adapter()  # in place, LoRA kept: it can be taken out again
+    clock.lap("merge")
     merged_answers, merged_ended = loaded.generate(conversations, params)
+    clock.lap("merged_answers")
+    if saved is not None and merged_answers == saved["answers"]:
+        adapter_answers, adapter_ended, source = saved["answers"], saved["ended"], "evaluation"
+    else:
+        source = "export"
+        if saved is not None:  # saved on another device or version, say: answer again with the adapter itself
+            say("the evaluation's answers differ: answering again with the adapter")
+            loaded.model.unmerge_adapter()
+            adapter_answers, adapter_ended = loaded.generate(conversations, params)
+            loaded.model.merge_adapter()
+            clock.lap("adapter_answers")
+    loaded.model = loaded.model.merge_and_unload()
     stop_ids = loaded._stop_token_ids()
     merged_dir = out / "merged"
     say(f"saving the merged model to {merged_dir.name}/")
     _save_merged(loaded, merged_dir, stop_ids)
+    clock.lap("save_merged")
     answer: dict[str, Any] = {
         "device": loaded.device,
         "dtype": str(loaded.model.dtype).replace("torch.", ""),
@@ -59,14 +78,29 @@ def export(request: Mapping[str, Any]) -> dict[str, Any]:
         "chat_template": loaded.tokenizer.chat_template,
         "template_probe": template_probe(loaded.tokenizer, request.get("system_prompt") or "You are helpful.", request["markers"]),
         "answers": {"adapter": adapter_answers, "merged": merged_answers},
+        "adapter_answers_from": source,
         "ended": {"adapter": adapter_ended, "merged": merged_ended},
         "architecture": (getattr(loaded.model.config, "architectures", None) or ["?"])[0],
         "gguf": {},
     }
     del loaded
     if request.get("gguf"):
-        answer["gguf"] = write_gguf(merged_dir, out, request, stop_ids, conversations, params)
+        answer["gguf"] = write_gguf(merged_dir, out, request, stop_ids, conversations, params, clock)
+    answer["seconds"] = clock.laps
     return answer
+
+
+class Clock:
+    """Seconds spent in each stage, for `bench/export.py` and the export's JSON."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.monotonic()
+
+    def lap(self, name: str) -> None:
+        now = time.monotonic()
+        self.laps[name] = round(self.laps.get(name, 0.0) + now - self._last, 2)
+        self._last = now
 
 
 def _save_merged(loaded: Any, folder: Path, stop_ids: Sequence[int]) -> None:
@@ -107,7 +141,9 @@ def _probe(render: Any, system: dict, user: dict, assistant: dict, second: dict,
     }
 
 
-def write_gguf(merged: Path, out: Path, request: Mapping[str, Any], stop_ids: Sequence[int], conversations: Any, params: dict) -> dict[str, Any]:
+def write_gguf(
+    merged: Path, out: Path, request: Mapping[str, Any], stop_ids: Sequence[int], conversations: Any, params: dict, clock: Clock
+) -> dict[str, Any]:
     name = request["model_name"]
     files: dict[str, str] = {}
     for quant in ("f16", "q8_0"):
@@ -115,6 +151,7 @@ def write_gguf(merged: Path, out: Path, request: Mapping[str, Any], stop_ids: Se
         say(f"converting to GGUF ({quant}) with llama.cpp's converter")
         convert(merged, target, quant)
         files[quant] = target.name
+        clock.lap(f"convert_{quant}")
     quantizer = shutil.which(QUANTIZER)
     if quantizer:
         target = out / f"{name}-q4_k_m.gguf"
@@ -126,6 +163,7 @@ def write_gguf(merged: Path, out: Path, request: Mapping[str, Any], stop_ids: Se
     checked = request.get("read_back", "q8_0")
     say(f"reading {files[checked]} back and answering the held-out prompts")
     answers, ended = read_back(out, files[checked], conversations, params)
+    clock.lap("gguf_answers")
     return {"files": files, "quantizer": quantizer or "", "metadata": metadata, "read_back": checked, "answers": answers, "ended": ended}
 
 

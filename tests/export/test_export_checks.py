@@ -32,7 +32,7 @@ def _worker(adapter, merged, gguf_answers, gguf_ended, merged_ended, metadata=No
 
 def test_one_answer_that_changed_in_the_merge_fails_the_merge_check() -> None:
     worker = _worker(["a", "b", "c"], ["a", "b", "C"], [], [], [True] * 3)
-    assert checks.same_answers(worker) == {"ok": False, "same": 2, "total": 3}
+    assert checks.same_answers(worker) == {"ok": False, "same": 2, "total": 3, "adapter_answers_from": "export"}
 
 
 def test_a_stop_id_the_gguf_lacks_or_a_lost_template_fails_the_metadata_check() -> None:

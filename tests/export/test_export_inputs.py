@@ -18,8 +18,9 @@ from tuneui.steps.export import build, memory
 
 
 @pytest.fixture
-def project(workspace):
+def project(workspace, monkeypatch):
     write_split(workspace, TICKETS[:6], TICKETS[6:])
+    monkeypatch.setattr(build, "converter_installed", lambda: True)  # these stop before it would run
     return workspace
 
 
@@ -158,3 +159,55 @@ def test_memory_is_counted_from_the_safetensors_headers(tmp_path) -> None:
         header = json.dumps({"__metadata__": {}, "t": {"dtype": "BF16", "shape": shape, "data_offsets": [0, 0]}}).encode()
         (base / name).write_bytes(len(header).to_bytes(8, "little") + header)
     assert memory.parameter_count(base) == 205
+
+
+def test_without_the_converter_a_gguf_export_is_refused_before_the_merge(project, capsys, tmp_path, monkeypatch) -> None:
+    run_id = _local_run(project, tmp_path / "base")
+    monkeypatch.setattr(build, "converter_installed", lambda: False)
+    code, _, err = _export(project, capsys, run_id)
+    assert code == 2 and "llama.cpp's GGUF converter is not installed" in err
+    assert "tuneui[export]" in err and "--format merged" in err
+    assert _nothing_written(project)
+
+
+def test_a_base_stored_in_4_bit_is_never_merged_into(project, capsys, tmp_path) -> None:
+    run_id = _local_run(project, tmp_path / "base")
+    config = {"architectures": ["LlamaForCausalLM"], "quantization_config": {"quant_method": "bitsandbytes", "load_in_4bit": True}}
+    (tmp_path / "base" / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    code, _, err = _export(project, capsys, run_id)
+    assert code == 2 and "is stored quantized (bitsandbytes)" in err and "16-bit original" in err
+    assert _nothing_written(project)
+
+
+def _together_run_with_adapter(project, base_name: str) -> str:
+    run_id = make_finished_run(project, backend="together")
+    folder = RunFolder(project.run_dir(run_id))
+    folder.adapter_dir.mkdir(parents=True, exist_ok=True)
+    (folder.adapter_dir / "adapter_config.json").write_text(json.dumps({"r": 8, "base_model_name_or_path": base_name}), encoding="utf-8")
+    ref = ModelRef(backend="together", base_model="Llama-3.2-1B-Instruct-Reference", kind="hosted", path=str(folder.adapter_dir), model_id="me/ft-1")
+    folder.write_status(model_ref=ref.to_dict())
+    return run_id
+
+
+def test_a_downloaded_together_adapter_exports_like_a_local_one(project, capsys, tmp_path, monkeypatch) -> None:
+    base = tmp_path / "base"
+    _local_run(project, base)  # writes a base folder with a safetensors header
+    run_id = _together_run_with_adapter(project, str(base))
+    merged_from = []
+
+    def worker(workspace, ref, *rest):
+        merged_from.append((ref.base_model, ref.kind))
+        raise build.TuneError("stop here", "")
+
+    monkeypatch.setattr(build, "_run_worker", worker)
+    code, _, err = _export(project, capsys, run_id)
+    assert merged_from == [(str(base), "adapter")] and "stop here" in err
+
+
+def test_a_downloaded_adapter_whose_base_is_not_here_exports_the_hosted_call_and_says_why(project, capsys) -> None:
+    run_id = _together_run_with_adapter(project, "example-org/not-downloaded-model")
+    code, out, err = _export(project, capsys, run_id, "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["hosted"]["model_id"] == "me/ft-1" and result["files"] == ["README.md"]
+    assert "its base model example-org/not-downloaded-model is not on this machine" in result["notes"][0]

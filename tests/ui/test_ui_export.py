@@ -60,3 +60,16 @@ async def test_the_export_view_shows_files_checks_and_commands_literally(finishe
 async def test_the_export_view_before_any_export_says_how_to_make_one(finished_project) -> None:
     screen, shown = await opened_view(finished_project, "f7")
     assert screen == "ExportScreen" and "Nothing exported yet: press x (or type /export)" in shown
+
+
+def test_with_ollama_on_path_the_guide_offers_to_create_the_model(finished_project, monkeypatch) -> None:
+    from tuneui.guide import export_step
+
+    folder = list_runs(finished_project.runs_dir)[-1]
+    write_export(finished_project, folder)
+    data = read_json(finished_project.root / "exports" / folder.run_id / "export.json")
+    monkeypatch.setattr(export_step.shutil, "which", lambda name: "/usr/local/bin/ollama" if name == "ollama" else None)
+    guide = Guide(finished_project)
+    turn = guide.finished(Action("export"), StepResult(True, data, summary="Exported."))
+    assert turn.question == "Ollama is installed: create the model in it now?"
+    assert guide.answer("yes").action == Action("export", "ollama")

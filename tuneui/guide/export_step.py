@@ -11,7 +11,7 @@ from tuneui.core.workspace import Workspace
 from tuneui.guide.state import WorkspaceState
 from tuneui.guide.step import BaseStep, Question, Start, StepResult, StepRunner
 from tuneui.guide.turns import REPORT_COMMAND, STATUS_COMMAND
-from tuneui.steps.export.paths import EXPORTS_DIR
+from tuneui.steps.export.paths import EXPORTS_DIR, RESULT_FILE, export_dir
 
 OLLAMA_ARGUMENT = "ollama"  # `/export ollama`: create the Ollama model from the export's Modelfile
 WINS = "tuned beats"  # how a verdict that favours the tuned model begins (tuneui.core.verdict)
@@ -64,7 +64,12 @@ class ExportStep(BaseStep):
         if run is None:
             return StepResult(False, title="No finished run to export")
         if argument == OLLAMA_ARGUMENT:
-            return runner.run_command(["export", run.run_id, "--ollama-create"], expect_json=False)
+            created = runner.run_command(["export", run.run_id, "--ollama-create"], expect_json=False)
+            if not created.ok:
+                return created
+            data = read_json(export_dir(runner.workspace.root, run.run_id) / RESULT_FILE, default={})
+            command = dict(data.get("commands") or {}).get("ollama", "")
+            return StepResult(True, data, summary=f"Created the model in Ollama; try it with: {command.rsplit('&& ', 1)[-1]}")
         result = runner.run_command(["export", run.run_id], accept_codes=(0, 1))
         if not result.ok:
             return result
@@ -72,7 +77,7 @@ class ExportStep(BaseStep):
 
     def after(self, result: StepResult, state: WorkspaceState) -> Question:
         row = _row()
-        if shutil.which("ollama") and "Modelfile" in (result.data.get("files") or ()):
+        if shutil.which("ollama") and not result.summary.startswith("Created the model in Ollama") and "Modelfile" in (result.data.get("files") or ()):
             return Question("Ollama is installed: create the model in it now?", (("Create it in Ollama", f"{row.command} {OLLAMA_ARGUMENT}"), (f"Open the {row.name} view", row.open_command)))
         return Question(f"The files, checks and commands are in the {row.name} view. Open it?", ((f"Open the {row.name} view", row.open_command), ("Project status", "/status")))
 

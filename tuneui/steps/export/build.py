@@ -9,6 +9,7 @@ The torch work (merge, conversion, the answers the checks compare) runs in the e
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -20,13 +21,14 @@ from tuneui.core.backend import BackendError, ModelRef
 from backends.runs import RunFolder
 from tuneui.core.children import module_command
 from tuneui.core.visible import visible
-from tuneui.core.files import atomic_write_json, atomic_write_text, fsync_dir
+from tuneui.core.files import atomic_write_json, atomic_write_text, fsync_dir, read_json
 from tuneui.core.workspace import Workspace
 from tuneui.errors import TuneError, UsageError
 from tuneui.steps.export import card, checks, memory, modelfile, paths
 from tuneui.steps.export.paths import RESULT_FILE
 
 FORMATS = ("merged", "gguf")  # `--format`: what is written; the model card and serve commands always are
+CONVERTER = "convert_hf_to_gguf"  # llama.cpp's converter, from the `convert-hf-to-gguf` distribution
 Progress = Callable[[str], None]
 
 
@@ -39,9 +41,15 @@ def export_run(
 ) -> dict[str, Any]:
     say = progress or (lambda text: None)
     folder, ref = _tuned_run(workspace, run_id)
+    hosted, ref, base_note = _weights_of(ref)
     target = export_dir(workspace, run_id)
     if target.exists() and not force:
         raise UsageError(f"{target} already exists", f"Use it as it is, or export again with `tuneui export {run_id} --force` to replace it.")
+    if "gguf" in formats and ref.kind != "hosted" and not converter_installed():
+        raise UsageError(
+            "llama.cpp's GGUF converter is not installed",
+            "Install it with `pip install 'tuneui[export]'` (nothing compiles), or export only the merged model with --format merged.",
+        )
     settings = workspace.settings()
     spec = folder.read_spec()
     build = target.parent / f".{run_id}.partial-{os.getpid()}"
@@ -49,8 +57,12 @@ def export_run(
     result: dict[str, Any] = {"run_id": run_id, "folder": str(target), "backend": ref.backend, "base_model": ref.base_model}
     try:
         build.mkdir(parents=True)
+        if hosted is not None:
+            result["hosted"] = card.hosted_call(hosted, settings.project.system_prompt)
         if ref.kind == "hosted":
-            result.update(hosted=card.hosted_call(ref, settings.project.system_prompt), files=["README.md"], checks={})
+            note = base_note or (f"Run {run_id} was tuned by {ref.backend}, whose weights stay with the provider: no merged "
+                                 "model or GGUF is written, only its model id and a call.")  # fmt: skip
+            result.update(files=["README.md"], checks={}, notes=[note])
         else:
             needs = memory.plan(ref.base_model, build)
             result["memory"] = needs
@@ -72,6 +84,40 @@ def export_run(
         shutil.rmtree(build, ignore_errors=True)
         raise
     return result
+
+
+def _weights_of(ref: ModelRef) -> tuple[ModelRef | None, ModelRef, str]:
+    """(the hosted model, what to merge, why a hosted run's adapter cannot be merged here). A hosted
+    run whose adapter was downloaded (Together) exports like a local one when its base model is on
+    this machine: a folder, or in the Hugging Face cache."""
+    if ref.kind != "hosted":
+        return None, ref, ""
+    config = read_json(Path(ref.path or "") / "adapter_config.json", default=None) if ref.path else None
+    if not isinstance(config, dict):
+        return ref, ref, ""
+    base = str(config.get("base_model_name_or_path") or ref.base_model)
+    folder = _local_copy(base)
+    if folder is None:
+        return ref, ref, (
+            f"The adapter was downloaded to {ref.path}, but its base model {base} is not on this machine: fetch it "
+            f"(`huggingface-cli download {base}`) and export again to get the merged model and GGUF too."
+        )
+    return ref, ModelRef(backend=ref.backend, base_model=folder, kind="adapter", path=ref.path), ""
+
+
+def _local_copy(base: str) -> str | None:
+    if Path(base).is_dir():
+        return base
+    try:
+        from huggingface_hub import snapshot_download
+
+        return snapshot_download(base, local_files_only=True)
+    except Exception:  # not a repo id, not in the cache, or huggingface_hub missing: there is no local copy
+        return None
+
+
+def converter_installed() -> bool:
+    return importlib.util.find_spec(CONVERTER) is not None
 
 
 def _tuned_run(workspace: Workspace, run_id: str) -> tuple[RunFolder, ModelRef]:
@@ -96,6 +142,13 @@ def _tuned_run(workspace: Workspace, run_id: str) -> tuple[RunFolder, ModelRef]:
             f"Run {run_id}'s adapter is missing: {ref.path} holds no adapter_config.json",
             "The run's folder was changed after training; train again to get a model to export.",
         )
+    config = read_json(Path(ref.base_model) / "config.json", default={}) if ref.kind == "adapter" else {}
+    if isinstance(config, dict) and config.get("quantization_config"):
+        raise UsageError(
+            f"The base model {ref.base_model} is stored quantized ({config['quantization_config'].get('quant_method', '4-bit or 8-bit')})",
+            "Merging into a quantized base changes the answers: point [models] local at the 16-bit original, train, and export "
+            "again; or serve the adapter on its base as it is (vLLM --enable-lora, docs/export.md).",
+        )
     if ref.kind == "base":
         raise UsageError(f"Run {run_id} names only its base model, no tuned weights", "Train again; there is nothing tuned to export.")
     return folder, ref
@@ -117,6 +170,9 @@ def _run_worker(workspace, ref: ModelRef, spec, formats, build: Path, system_pro
         "markers": modelfile.MARKERS,
         "gguf": "gguf" in formats,
     }
+    saved = _evaluation_answers(RunFolder(workspace.run_dir(spec.run_id)), ref, data, params)
+    if saved is not None:
+        request["adapter_answers"] = saved
     request_path = build / ".request.json"
     request_path.write_text(json.dumps(request), encoding="utf-8")
     command = module_command("backends.local.export_worker", str(request_path))
@@ -139,6 +195,24 @@ def _run_worker(workspace, ref: ModelRef, spec, formats, build: Path, system_pro
     if process.returncode != 0 or not answer:
         raise TuneError(f"The export worker stopped (exit {process.returncode})", tail[-1] if tail else "Run again with TUNEUI_DEBUG=1.")
     return answer
+
+
+def _evaluation_answers(folder: RunFolder, ref: ModelRef, data: Any, params: Any) -> dict[str, Any] | None:
+    """The adapter's answers `tuneui eval` saved, when they are for these prompts and settings: the
+    export then compares the merged model with them instead of answering again with the adapter
+    (and answers again only when they differ: an evaluation on another device, say)."""
+    from dataclasses import asdict
+
+    from tuneui.core.evalset import read_saved
+
+    saved = read_saved(folder.eval_dir / "predictions.json") or {}
+    wanted = json.loads(json.dumps({"model": ref.to_dict(), "val_sha256": data.fingerprint, "params": asdict(params)}))
+    answers, ended = saved.get("predictions"), saved.get("ended")
+    if any(saved.get(key) != value for key, value in wanted.items()) or not isinstance(answers, list) or not isinstance(ended, list):
+        return None
+    if len(answers) != len(data.val) or len(ended) != len(answers):
+        return None
+    return {"answers": [str(answer) for answer in answers], "ended": [bool(flag) for flag in ended]}
 
 
 def _local_files(workspace, folder, ref, worker, build: Path, formats, settings) -> dict[str, Any]:
@@ -167,7 +241,8 @@ def _local_files(workspace, folder, ref, worker, build: Path, formats, settings)
         "q4_k_m was not written: llama.cpp's quantizer (llama-quantize) is not on PATH; install llama.cpp to get it."
     ]
     return {"files": ["README.md", *files], "checks": found, "commands": commands, "notes": notes,
-            "stop_tokens": worker["stop_tokens"], "device": worker["device"], "dtype": worker["dtype"]}  # fmt: skip
+            "stop_tokens": worker["stop_tokens"], "device": worker["device"], "dtype": worker["dtype"],
+            "seconds": worker.get("seconds", {})}  # fmt: skip
 
 
 def _put_in_place(build: Path, target: Path) -> None:

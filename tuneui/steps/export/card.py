@@ -13,6 +13,7 @@ from backends.runs import RunFolder
 from tuneui.core.files import read_json
 from tuneui.core.rules import pass_rate
 from tuneui.core.workspace import Workspace
+from tuneui.errors import TuneError
 from tuneui.steps.export.checks import CHECK_NAMES, describe
 
 VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)  # the values vLLM's --max-lora-rank accepts
@@ -97,7 +98,11 @@ def _data(workspace: Workspace) -> list[str]:
         if not path.is_file():
             out.append(f"- {label}: no file")
             continue
-        report = check(path)
+        try:
+            report = check(path)
+        except TuneError as exc:  # the card still gets written; the data's problem is named in it
+            out.append(f"- {label}: could not be checked ({exc.title})")
+            continue
         codes: dict[str, int] = {}
         for finding in (*report.errors, *report.warnings):
             codes[finding.code] = codes.get(finding.code, 0) + 1

@@ -24,7 +24,9 @@ def same_answers(worker: Mapping[str, Any]) -> dict[str, Any]:
     """Merged vs adapter: greedy answers on the held-out prompts, the same one for one."""
     adapter, merged = worker["answers"]["adapter"], worker["answers"]["merged"]
     same = sum(a == b for a, b in zip(adapter, merged))
-    return {"ok": same == len(adapter), "same": same, "total": len(adapter)}
+    # "evaluation": the adapter's answers are those `tuneui eval` saved (same prompts, same settings)
+    source = worker.get("adapter_answers_from", "export")
+    return {"ok": same == len(adapter) == len(merged), "same": same, "total": len(adapter), "adapter_answers_from": source}
 
 
 def gguf_metadata(worker: Mapping[str, Any]) -> dict[str, Any]:
