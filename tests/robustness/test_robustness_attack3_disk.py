@@ -193,3 +193,29 @@ def test_split_during_an_import_never_breaks_the_import(workspace, tmp_path):
             importing.wait()
     assert importing.returncode == 0, err
     assert sum(1 for _ in (workspace.data_dir / "all.jsonl").open(encoding="utf-8")) == 60_000
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
+def test_a_signal_during_an_import_leaves_no_temp_file_and_no_traceback(workspace, tmp_path, name):
+    import signal
+
+    source = tmp_path / "big.jsonl"
+    source.write_text("".join(json.dumps(_chat(n, 100)) + "\n" for n in range(60_000)), encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    importing = subprocess.Popen([sys.executable, "-m", "tuneui", "--project", str(workspace.root), "data", "import", str(source)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not _temp_files(workspace.data_dir) and importing.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert importing.poll() is None, "the import finished before the signal; make the file larger"
+        importing.send_signal(getattr(signal, name))
+        _, err = importing.communicate(timeout=60)
+    finally:
+        if importing.poll() is None:
+            importing.kill()
+            importing.wait()
+    assert importing.returncode == 128 + getattr(signal, name), err
+    assert "Traceback" not in err and "failed unexpectedly" not in err, err
+    assert _temp_files(workspace.data_dir) == [] and not (workspace.data_dir / "all.jsonl").exists()

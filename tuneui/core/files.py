@@ -126,8 +126,12 @@ class AtomicWriter:
         self._committed = False
 
     def write(self, data: bytes) -> None:
-        with named_disk_full(self.target):
+        try:  # no context manager: this runs once per record of an import of millions
             self.handle.write(data)
+        except OSError as exc:
+            if is_disk_full(exc):
+                raise disk_full_error(self.target) from None
+            raise
 
     def commit(self) -> None:
         with named_disk_full(self.target):
