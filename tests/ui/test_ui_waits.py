@@ -249,3 +249,46 @@ async def test_at_80x24_no_label_is_cut(finished_project) -> None:
         for _ in range(3):
             await pilot.pause()
         assert verdict in region_text(app, card), "the whole verdict shows, wrapped inside its card"
+
+
+class SlowEvaluation(ScriptedRunner):
+    def __init__(self, workspace, app: TuneApp, folder) -> None:
+        super().__init__(workspace)
+        self.app, self.folder = app, folder
+        self.gate = threading.Semaphore(0)
+
+    def evaluate(self, run_id: str, *options: str) -> StepResult:
+        self.calls.append(f"eval {run_id}")
+        self.app._progress_from_thread("progress: answer 2 of 5 (tuned model)")
+        self.gate.acquire()
+        write_evaluation(self.workspace, self.folder)
+        return StepResult(True, {"verdict": "tuned beats the 3-shot prompt on rouge_l: 0.52 vs 0.31", "judge": None}, summary="done")
+
+
+async def test_the_evaluate_view_shows_the_progress_offers_no_second_run_and_then_the_verdict(project) -> None:
+    write_imported(project, examples(25), name="all.jsonl")
+    write_split(project)
+    write_baseline(project)
+    write_cost(project)
+    folder = write_run(project, status="succeeded")
+    app = create_app(project)
+    runner = SlowEvaluation(project, app, folder)
+    app.runner = runner
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        await pilot.press("1", "enter")  # Evaluate
+        await _until(pilot, lambda: "answer 2 of 5" in screen_text(app))
+        await pilot.press("f5")
+        await _shown(pilot)
+        screen = screen_text(app)
+        assert "answer 2 of 5" in screen and "Evaluating: the verdict appears here" in screen
+        assert "Re-evaluate" not in screen.splitlines()[-1], "no second evaluation is offered while one runs"
+        await pilot.press("r")
+        await pilot.pause()
+        runner.gate.release()
+        await app.workers.wait_for_complete()
+        await _shown(pilot)
+        assert runner.calls == [f"eval {folder.run_id}"], "r during the evaluation started nothing"
+        screen = screen_text(app)
+        assert "tuned beats the 3-shot prompt" in screen and "answer 2 of 5" not in screen
+        assert "Re-evaluate" in screen.splitlines()[-1]
