@@ -69,3 +69,14 @@ def test_a_file_that_would_not_read_back_is_left_alone(tmp_path: Path) -> None:
     with pytest.raises(WorkspaceError):
         set_value(path, "models", "local", "x")
     assert path.read_text(encoding="utf-8") == "[models\nlocal = 1\n"
+
+
+def test_hostile_text_is_written_escaped_and_reads_back_the_same(tmp_path: Path) -> None:
+    path = tmp_path / "tuneui.toml"
+    path.write_text(WRITTEN, encoding="utf-8")
+    hostile = 'He said "hi" \\ then\n"""\x1b[31m red\ttab é 🚲 # not a comment'
+    set_value(path, "project", "system_prompt", hostile)
+    from tuneui.core.workspace import tomllib
+
+    assert tomllib.loads(path.read_text(encoding="utf-8"))["project"]["system_prompt"] == hostile
+    assert "\x1b" not in path.read_text(encoding="utf-8"), "control characters are escaped in the file"

@@ -235,3 +235,14 @@ def test_with_a_key_present_the_verdict_offers_a_judge(finished_project: Workspa
     done = guide.finished(Action("eval"), StepResult(True, {"verdict": "tuned wins", "judge": None}, summary="tuned wins"))
     assert ("Judge with openai:gpt-4o-mini", "/eval --judge openai:gpt-4o-mini") in [(c.label, c.command) for c in done.choices]
     assert guide.answer("2").action == Action("eval", "--judge openai:gpt-4o-mini")
+
+
+def test_a_key_pasted_as_an_answer_never_reaches_tuneui_toml(fresh: Workspace) -> None:
+    _split_without_system(fresh)
+    guide = Guide(fresh)
+    guide.opening()
+    before = fresh.config_path.read_text(encoding="utf-8")
+    for command in ("/assistant openai:sk-proj-abcdefghijklmnop1234", "/system sk-abcdefghijklmnopqrstu"):
+        turn = guide.command(command)
+        assert "looks like an API key" in turn.says[0]
+    assert fresh.config_path.read_text(encoding="utf-8") == before

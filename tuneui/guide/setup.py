@@ -165,6 +165,12 @@ class ProjectSetup:
         return self._write("models", {"assistant": argument}, state, "Free questions now go to the assistant, from the next one.")
 
     def _write(self, table: str, values: dict[str, Any], state: WorkspaceState, said: str) -> Turn:
+        from tuneui.core.secrets import redact
+
+        if any(isinstance(value, str) and redact(value) != value for value in values.values()):
+            # A key pasted where a model or a prompt belongs: never into a file.
+            return self._ask_next(state, ["That looks like an API key: tuneui never writes keys to a file. Set it in the "
+                                          "environment (OPENAI_API_KEY, TOGETHER_API_KEY, AZURE_OPENAI_API_KEY) or the keyring."])
         written = []
         try:
             for key, value in values.items():
