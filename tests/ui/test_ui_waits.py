@@ -40,11 +40,11 @@ class SlowBaseline(ScriptedRunner):
         return StepResult(True, BASELINE, summary="Baseline saved.")
 
 
-async def _until(pilot, condition, tries: int = 200) -> None:
+async def _until(pilot, condition, tries: int = 2000) -> None:
     for _ in range(tries):
         if condition():
             return
-        await pilot.pause(0.02)
+        await pilot.pause()
     raise AssertionError("the screen never showed it:\n" + screen_text(pilot.app))
 
 
