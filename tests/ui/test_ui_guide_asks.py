@@ -14,7 +14,7 @@ from tuneui.core.workspace import Workspace, init_workspace
 from tuneui.guide.machine import Action, Guide
 from tuneui.guide.runner import StepResult
 
-from .conftest import chat_line, examples, write_baseline, write_cost, write_evaluation, write_imported, write_run, write_split
+from .conftest import write_baseline, write_cost, write_imported, write_run, write_split
 
 
 @pytest.fixture

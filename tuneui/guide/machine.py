@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Callable
 
 from tuneui.core.workspace import Workspace
 from tuneui.errors import WorkspaceError
@@ -19,7 +19,7 @@ from tuneui.guide.answers import answer_free, assistant_help
 from tuneui.guide.ending import REPORT_COMMAND, judge_offer, verdict_notes
 from tuneui.guide.options import OptionError, checked_options
 from tuneui.guide.setup import MODEL_COMMAND, SETUP_COMMANDS, ProjectSetup
-from tuneui.guide.turns import Action, ActionKind, Choice, Turn
+from tuneui.guide.turns import Action, Choice, Turn
 from tuneui.guide.state import DATA_SUFFIXES, STEP_NAMES, StepState, WorkspaceState, observe
 from tuneui.guide.runner import StepResult
 from tuneui.guide.step_table import BASELINE, CHAT, COST, DATASET, EVALUATE, OPEN_COMMAND, ROWS, TRAIN, VIEW_NAMES, by_action
