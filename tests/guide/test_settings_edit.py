@@ -66,3 +66,11 @@ def test_a_file_that_is_broken_or_would_be_refused_is_left_alone(written: Worksp
     with pytest.raises(WorkspaceError):
         written.update_settings({"models.assistant": "x"})
     assert written.config_path.read_text(encoding="utf-8") == broken
+
+
+def test_hostile_text_is_written_escaped_and_reads_back_the_same(written: Workspace) -> None:
+    hostile = 'He said "hi" \\ then\n"""\x1b[31m red\ttab é 🚲 # not a comment'
+    written.update_settings({"project.system_prompt": hostile})
+    text = written.config_path.read_text(encoding="utf-8")
+    assert tomllib.loads(text)["project"]["system_prompt"] == hostile
+    assert "\x1b" not in text, "control characters are escaped in the file"

@@ -37,3 +37,23 @@ def region_text(app: App, widget) -> str:
     region = widget.region
     rows = [line[region.x : region.x + region.width] for line in lines[region.y : region.y + region.height]]
     return " ".join(" ".join(row.strip("│╭╮╰╯─ ").split()) for row in rows if row.strip("│╭╮╰╯─ "))
+
+
+def assert_fits(app: App) -> None:
+    """Nothing cut at this size: every footer label whole, every step named whole in the sidebar,
+    every card's title whole (a short one on its border, a long one wrapped inside the card)."""
+    from tuneui.guide.step_table import STEPS
+    from tuneui.widgets.cards import CardView
+
+    lines = screen_text(app).splitlines()
+    footer = lines[-1]
+    for active in app.active_bindings.values():
+        if active.binding.show:
+            assert active.binding.description in footer, f"{active.binding.description!r} is cut from the footer: {footer!r}"
+    if type(app.screen).__name__ == "MainScreen":
+        sidebar = "\n".join(line[:20] for line in lines)
+        for step in STEPS:
+            assert f" {step.name} " in sidebar or f" {step.name}\n" in sidebar, f"{step.name} is cut in the sidebar"
+        for card in app.screen.query(CardView):
+            if card.region.height and not card.long_title:
+                assert len(card.card.title) + 4 <= card.region.width, f"card title {card.card.title!r} does not fit"

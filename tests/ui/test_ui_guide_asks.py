@@ -14,7 +14,7 @@ from tuneui.core.workspace import Workspace, init_workspace
 from tuneui.guide.machine import Action, Guide
 from tuneui.guide.runner import StepResult
 
-from .conftest import chat_line, examples, write_baseline, write_cost, write_evaluation, write_imported, write_run, write_split
+from .conftest import write_baseline, write_cost, write_imported, write_run, write_split
 
 
 @pytest.fixture
@@ -235,3 +235,37 @@ def test_with_a_key_present_the_verdict_offers_a_judge(finished_project: Workspa
     done = guide.finished(Action("eval"), StepResult(True, {"verdict": "tuned wins", "judge": None}, summary="tuned wins"))
     assert ("Judge with openai:gpt-4o-mini", "/eval --judge openai:gpt-4o-mini") in [(c.label, c.command) for c in done.choices]
     assert guide.answer("2").action == Action("eval", "--judge openai:gpt-4o-mini")
+
+
+def test_a_key_pasted_as_an_answer_never_reaches_tuneui_toml(fresh: Workspace) -> None:
+    _split_without_system(fresh)
+    guide = Guide(fresh)
+    guide.opening()
+    before = fresh.config_path.read_text(encoding="utf-8")
+    for command in ("/assistant openai:sk-proj-abcdefghijklmnop1234", "/system sk-abcdefghijklmnopqrstu"):
+        turn = guide.command(command)
+        assert "looks like an API key" in turn.says[0]
+    assert fresh.config_path.read_text(encoding="utf-8") == before
+
+
+def test_a_finished_run_is_not_promised_early_stopping() -> None:
+    from tuneui.viewmodels.progress import ProgressSummary, overfit_warning
+
+    rising = ProgressSummary(((10, 2.0), (20, 1.5), (30, 1.2), (42, 1.0)), ((10, 2.1), (20, 2.2), (30, 2.3), (42, 2.4)),
+                             42, 42, None, None, 10, 2.1)  # fmt: skip
+    assert rising.overfitting
+    assert "early stopping will end the run" in overfit_warning(rising, active=True)
+    ended = overfit_warning(rising, active=False)
+    assert "early stopping" not in ended and "best checkpoint was step 10" in ended
+
+
+async def test_report_and_cancel_are_in_the_palette_and_help(finished_project: Workspace) -> None:
+    from tuneui.app import create_app
+    from tuneui.guide.machine import COMMANDS, help_card
+
+    assert "/report" in COMMANDS and "/report" in [row[0] for row in help_card().rows]
+    app = create_app(finished_project)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        assert "/report" in titles and "/cancel" in titles

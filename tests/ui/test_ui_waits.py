@@ -15,7 +15,7 @@ from tuneui.guide.runner import StepResult
 from tuneui.widgets.cards import CardView
 
 from .conftest import examples, write_baseline, write_cost, write_evaluation, write_imported, write_run, write_split
-from .screen_text import conversation_text, region_text, screen_text, talk_text
+from .screen_text import assert_fits, conversation_text, region_text, screen_text, talk_text
 from .scripted import BASELINE, ScriptedRunner
 
 SMALL = (80, 24)
@@ -40,11 +40,11 @@ class SlowBaseline(ScriptedRunner):
         return StepResult(True, BASELINE, summary="Baseline saved.")
 
 
-async def _until(pilot, condition, tries: int = 200) -> None:
+async def _until(pilot, condition, tries: int = 2000) -> None:
     for _ in range(tries):
         if condition():
             return
-        await pilot.pause(0.02)
+        await pilot.pause()
     raise AssertionError("the screen never showed it:\n" + screen_text(pilot.app))
 
 
@@ -58,13 +58,6 @@ def _sidebar_state(screen: str, step: str) -> str:
     lines = screen.splitlines()
     index = next(i for i, line in enumerate(lines) if re.search(rf"\b{step}\b", line[:20]))
     return lines[index + 1][:18].strip()
-
-
-def _footer_fits(app: TuneApp) -> None:
-    footer = screen_text(app).splitlines()[-1]
-    shown = [b for b in app.active_bindings.values() if b.binding.show]
-    for active in shown:
-        assert active.binding.description in footer, f"{active.binding.description!r} is cut from the footer: {footer!r}"
 
 
 async def test_a_long_step_shows_its_count_and_is_never_done_while_it_runs(project) -> None:
@@ -222,7 +215,7 @@ async def test_at_80x24_no_label_is_cut(finished_project) -> None:
     async with app.run_test(size=SMALL) as pilot:
         await pilot.pause()
         main = screen_text(app)
-        _footer_fits(app)
+        assert_fits(app)
         for step in ("Baseline", "Dataset", "Cost", "Train", "Evaluate"):
             assert _sidebar_state(main, step) == "done"
         advice = rows[0]["advice"][0]
@@ -233,7 +226,7 @@ async def test_at_80x24_no_label_is_cut(finished_project) -> None:
             await app.workers.wait_for_complete()
             await pilot.pause()
             screen = screen_text(app)
-            _footer_fits(app)
+            assert_fits(app)
             joined = " ".join(screen.split())  # a wrapped note reads whole; a cut one does not
             for words_shown in words:
                 assert re.search(rf"(^|\s){re.escape(words_shown)}(\s|$)", joined), f"{words_shown!r} is cut in the {key} view:\n{screen}"
@@ -249,3 +242,46 @@ async def test_at_80x24_no_label_is_cut(finished_project) -> None:
         for _ in range(3):
             await pilot.pause()
         assert verdict in region_text(app, card), "the whole verdict shows, wrapped inside its card"
+
+
+class SlowEvaluation(ScriptedRunner):
+    def __init__(self, workspace, app: TuneApp, folder) -> None:
+        super().__init__(workspace)
+        self.app, self.folder = app, folder
+        self.gate = threading.Semaphore(0)
+
+    def evaluate(self, run_id: str, *options: str) -> StepResult:
+        self.calls.append(f"eval {run_id}")
+        self.app._progress_from_thread("progress: answer 2 of 5 (tuned model)")
+        self.gate.acquire()
+        write_evaluation(self.workspace, self.folder)
+        return StepResult(True, {"verdict": "tuned beats the 3-shot prompt on rouge_l: 0.52 vs 0.31", "judge": None}, summary="done")
+
+
+async def test_the_evaluate_view_shows_the_progress_offers_no_second_run_and_then_the_verdict(project) -> None:
+    write_imported(project, examples(25), name="all.jsonl")
+    write_split(project)
+    write_baseline(project)
+    write_cost(project)
+    folder = write_run(project, status="succeeded")
+    app = create_app(project)
+    runner = SlowEvaluation(project, app, folder)
+    app.runner = runner
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        await pilot.press("1", "enter")  # Evaluate
+        await _until(pilot, lambda: "answer 2 of 5" in screen_text(app))
+        await pilot.press("f5")
+        await _shown(pilot)
+        screen = screen_text(app)
+        assert "answer 2 of 5" in screen and "Evaluating: the verdict appears here" in screen
+        assert "Re-evaluate" not in screen.splitlines()[-1], "no second evaluation is offered while one runs"
+        await pilot.press("r")
+        await pilot.pause()
+        runner.gate.release()
+        await app.workers.wait_for_complete()
+        await _shown(pilot)
+        assert runner.calls == [f"eval {folder.run_id}"], "r during the evaluation started nothing"
+        screen = screen_text(app)
+        assert "tuned beats the 3-shot prompt" in screen and "answer 2 of 5" not in screen
+        assert "Re-evaluate" in screen.splitlines()[-1]

@@ -7,7 +7,6 @@ tiny random-weight model: this test is about the guide, not about the model's an
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from tuneui.app import create_app
 from tuneui.core.settings import Settings
 from tuneui.core.workspace import init_workspace
 
-from .screen_text import conversation_text, screen_text, talk_text
+from .screen_text import assert_fits, conversation_text, screen_text, talk_text
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
@@ -56,6 +55,7 @@ async def _until(pilot, *texts: str, timeout: float = 90.0, where=_said_and_offe
 
 
 async def _answer(pilot, text: str) -> None:
+    assert_fits(pilot.app)  # at every answer of the walk, 80x24 cuts nothing
     await pilot.press(*text, "enter")
     await pilot.pause()
 
@@ -122,6 +122,7 @@ async def test_a_new_project_walks_from_a_csv_to_a_verdict(tmp_path: Path, monke
         assert "Estimate the cost first" not in _last_question(app)
         await _answer(pilot, "1")  # Start training
         await _until(pilot, "succeeded after", timeout=600)
+        assert_fits(app)  # the Train view it opened
         await pilot.press("escape")
         await _until(pilot, "Compare the tuned model", where=talk_text)
         await _answer(pilot, "1")  # Evaluate
@@ -134,4 +135,5 @@ async def test_a_new_project_walks_from_a_csv_to_a_verdict(tmp_path: Path, monke
         await _answer(pilot, "1")  # Open the verdict
         await pilot.pause()
         assert type(app.screen).__name__ == "EvaluateScreen"
+        assert_fits(app)
     assert source.read_bytes() == before

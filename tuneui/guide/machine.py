@@ -16,9 +16,10 @@ from tuneui.core.workspace import Workspace
 from tuneui.errors import WorkspaceError
 from tuneui.viewmodels.cards import Card, card_for, status_card
 from tuneui.guide.answers import answer_free, assistant_help
+from tuneui.guide.ending import REPORT_COMMAND, judge_offer, verdict_notes
 from tuneui.guide.options import OptionError, checked_options
 from tuneui.guide.setup import MODEL_COMMAND, SETUP_COMMANDS, ProjectSetup
-from tuneui.guide.turns import Action, ActionKind, Choice, Turn
+from tuneui.guide.turns import Action, Choice, Turn
 from tuneui.guide.state import DATA_SUFFIXES, StepState, WorkspaceState, observe
 from tuneui.guide.runner import StepResult
 from tuneui.guide import step_table
@@ -28,7 +29,7 @@ from tuneui.guide.step_table import BASELINE, CHAT, COST, DATASET, EVALUATE, OPE
 VIEWS = VIEW_NAMES
 # The guide's own commands (in `tuneui.guide.turns`, where a step's question can offer them too);
 # each step's command is in its row of `tuneui.guide.step_table`.
-from tuneui.guide.turns import CANCEL_COMMAND, HELP_COMMAND, IMPORT_COMMAND, REPORT_COMMAND, SPLIT_COMMAND, STATUS_COMMAND  # noqa: E402
+from tuneui.guide.turns import CANCEL_COMMAND, HELP_COMMAND, IMPORT_COMMAND, SPLIT_COMMAND, STATUS_COMMAND  # noqa: E402
 
 COMMANDS: dict[str, str] = {
     **{row.command: row.help for row in ROWS},
@@ -214,7 +215,7 @@ class Guide(ProjectSetup):
                 (Choice("Split now", SPLIT_COMMAND), *fixes, Choice(f"Open the {DATASET.name} view", DATASET.open_command)),
             )
         if action.kind == "eval":
-            says += _verdict_notes(result.data)
+            says += verdict_notes(result.data)
             judge = judge_offer() if not result.data.get("judge") else ""
             if judge and state.evaluated:
                 return self._ask(says, cards, "Open the verdict, ask a judge model too, or write the report for people to review?", (
@@ -420,27 +421,6 @@ def _kind_of(command: str) -> str:
     if row is not None:
         return row.action
     return {SPLIT_COMMAND: "split", IMPORT_COMMAND: "import"}.get(command, "")
-
-
-def judge_offer() -> str:
-    """A judge the user can run now: a hosted model whose key is present ("" for none)."""
-    from tuneui.guide.questions import judge_candidates
-
-    return next(iter(judge_candidates()), "")
-
-
-def _verdict_notes(data: Any) -> list[str]:
-    """What the verdict cannot see when no judge ran, and where the report is."""
-    notes = []
-    if not data.get("judge"):
-        notes.append(
-            "No judge ran: ROUGE-L counts shared words with the reference, so a fluent answer with a wrong "
-            "fact, price or date can score well. Read the differing answers in the Evaluate view, ask people "
-            "to review the report, or add a judge: "
-            f"{EVALUATE.command} --judge openai:gpt-4o-mini (any backend:model)."
-        )
-    notes.append(f"{REPORT_COMMAND} writes the report (Markdown and HTML) to share.")
-    return notes
 
 
 def _looks_like_path(text: str) -> bool:

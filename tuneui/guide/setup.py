@@ -163,6 +163,14 @@ class ProjectSetup:
         return self._write("models", {"assistant": argument}, state, "Free questions now go to the assistant, from the next one.")
 
     def _write(self, table: str, values: dict[str, Any], state: WorkspaceState, said: str) -> Turn:
+        from tuneui.core.secrets import redact
+
+        if any(isinstance(value, str) and redact(value) != value for value in values.values()):
+            # A key pasted where a model or a prompt belongs: never into a file.
+            from tuneui.core.providers import key_names
+
+            return self._ask_next(state, ["That looks like an API key: tuneui never writes keys to a file. Set it in the "
+                                          f"environment ({', '.join(key_names())}) or the keyring."])
         try:
             self.workspace.update_settings({f"{table}.{key}": value for key, value in values.items()})
         except TuneError as exc:

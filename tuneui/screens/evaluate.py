@@ -60,11 +60,16 @@ class EvaluateScreen(Screen):
 
     def on_step_progressed(self, message: StepProgressed) -> None:
         line = self.query_one("#eval-progress", Static)
+        was_shown = bool(line.display)
         line.update(literal(message.text, keep="") if message.step == EVALUATE.action else "")
         line.display = message.step == EVALUATE.action and bool(message.text)
         self.refresh_bindings()
+        if was_shown and not line.display:
+            self.on_mount()  # the evaluation ended with the view open: its verdict replaces the old one
 
     def on_mount(self) -> None:
+        self.query_one(DataTable).clear(columns=True)
+        self.query_one("#eval-metrics", Static).update("")
         self.query_one("#eval-progress", Static).display = False
         if self._evaluating():
             self.query_one("#eval-progress", Static).display = True
