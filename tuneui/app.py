@@ -20,6 +20,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from tuneui.core import locations
 from tuneui.core.children import ENDING_SIGNALS, end_children
 from tuneui.core.files import disk_full_error, is_disk_full
 from tuneui.core.secrets import redact
@@ -332,7 +333,7 @@ def failure_text(error: BaseException | None, doing: str) -> tuple[str, str]:
         named = disk_full_error(getattr(error, "filename", None))
         return redact(named.title), redact(named.hint)
     title = redact(f"{doing} failed unexpectedly: {type(error).__name__}: {error}")
-    if os.environ.get("TUNEUI_DEBUG") and error is not None:
+    if locations.debugging() and error is not None:
         return title, redact("".join(traceback.format_exception(error)))
     return title, "This is a bug in tuneui, not in your data: see TUNEUI_DEBUG=1 for where, and report it."
 

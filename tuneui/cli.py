@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 from pathlib import Path
 from typing import Sequence
 
 from tuneui import __version__
+from tuneui.core import locations
 from tuneui.core.children import end_children, end_children_on_signals, watch_parent
 from tuneui.errors import TuneError
 
@@ -114,7 +114,7 @@ def _run(handler, args: argparse.Namespace) -> int:
             named = disk_full_error(getattr(exc, "filename", None))
             _print_error(named.title, named.hint)
             return named.exit_code
-        if os.environ.get("TUNEUI_DEBUG"):
+        if locations.debugging():
             raise
         # A bug, not bad input: still one line and no traceback, whose frames and chained
         # exceptions could carry provider text or a key.

@@ -9,12 +9,12 @@ rate limit's retry-after has passed, so any number of followers can reattach at 
 from __future__ import annotations
 
 import abc
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar, Mapping, Sequence
 
+from tuneui.core import locations
 from tuneui.core.backend import (
     Backend,
     BackendError,
@@ -52,7 +52,7 @@ MAX_POLL_SECONDS = 3600.0  # the bound of [hosted] poll_seconds
 
 def poll_seconds_for(workspace: Any) -> float:
     """TUNEUI_POLL_SECONDS, else `[hosted] poll_seconds` of the workspace, else 30 s."""
-    raw = os.environ.get("TUNEUI_POLL_SECONDS", "").strip()
+    raw = locations.poll_seconds_override()
     if raw:
         try:
             value = float(raw)

@@ -13,10 +13,11 @@ import os
 from pathlib import Path
 from typing import Mapping
 
+from tuneui.core import locations
 from tuneui.core.backend import BackendError
 from backends.run_locks import try_lock
 
-LOCK_DIR_ENV = "TUNEUI_LOCK_DIR"
+LOCK_DIR_ENV = locations.LOCK_DIR_ENV
 
 
 class DeviceBusyError(BackendError):
@@ -24,11 +25,7 @@ class DeviceBusyError(BackendError):
 
 
 def lock_dir(env: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if env is None else env
-    if env.get(LOCK_DIR_ENV):
-        return Path(env[LOCK_DIR_ENV])
-    cache = Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "tuneui" / "device-locks"
+    return locations.lock_dir(env)
 
 
 def device_names(gpu_count: int, env: Mapping[str, str] | None = None) -> list[str]:

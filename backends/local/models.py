@@ -1,6 +1,7 @@
 """The embedded default model, SmolLM2-135M-Instruct: where it lives and how it gets there.
 
-It is prepared once per user, in `$XDG_CACHE_HOME/tuneui/models/` (else `~/.cache/...`), and every
+It is prepared once per user, in the user cache's `models/` (`tuneui.core.locations`: `$TUNEUI_CACHE_DIR`,
+else `$XDG_CACHE_HOME/tuneui`, else `~/.cache/tuneui`), and every
 project and test reuses that folder. Before each use it is checked against the sizes and hashes its
 preparation recorded (`backends.local.model_check`); a damaged one is prepared again, and the temp
 folders of a killed preparation are removed. The work (a hub download, or the conversion of the GGUF that
@@ -17,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+from tuneui.core import locations
 from tuneui.core.backend import BackendError
 from backends.local import model_check
 from backends.local.launch import child_environment
@@ -34,8 +36,7 @@ Progress = Callable[[str], None]
 
 def models_cache() -> Path:
     """Where prepared models live, shared by every project of this user."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser() / "tuneui" / "models"
+    return locations.models_dir()
 
 
 def embedded_model_folder() -> Path:
@@ -122,8 +123,8 @@ def _refuse_read_only(cache: Path, title: str) -> None:
     if problem:
         raise BackendError(
             f"{title}: {problem}",
-            f"Make {cache} writable, or point XDG_CACHE_HOME at a writable folder (tuneui prepares models in "
-            "$XDG_CACHE_HOME/tuneui/models), then run the command again.",
+            f"Make {cache} writable, or point TUNEUI_CACHE_DIR (or XDG_CACHE_HOME) at a writable folder (tuneui "
+            "prepares models in its models/ folder), then run the command again.",
         )
 
 

@@ -13,18 +13,18 @@ from __future__ import annotations
 import getpass
 import hashlib
 import json
-import os
 import random
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Mapping, Protocol, Sequence
 
+from tuneui.core import locations
 from tuneui.errors import UsageError
 
 Side = Literal["A", "B"]
 Choice = Literal["A", "B", "tie", "skip"]
 CHOICES: tuple[Choice, ...] = ("A", "B", "tie", "skip")
-REVIEWER_ENV = "TUNEUI_REVIEWER"
+REVIEWER_ENV = locations.REVIEWER_ENV
 MAX_REVIEWER = 64
 
 
@@ -148,7 +148,7 @@ def latest_votes(votes: Sequence[Vote], keys: Sequence[str] | None = None) -> di
 
 def default_reviewer() -> str:
     """TUNEUI_REVIEWER, else the name of the user logged in."""
-    name = os.environ.get(REVIEWER_ENV, "").strip()
+    name = locations.reviewer_override()
     if name:
         return checked_reviewer(name, f"${REVIEWER_ENV}")
     try:

@@ -19,6 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
+from tuneui.core import locations
 from tuneui.core.files import atomic_write_bytes
 from tuneui.core.token_pieces import PieceCounter
 from tuneui.errors import TuneError
@@ -52,11 +53,8 @@ _env_lock = threading.Lock()
 
 
 def cache_dir() -> Path:
-    """Where the encoding files are kept: `$TUNEUI_CACHE_DIR/tiktoken`, else the user cache folder."""
-    root = os.environ.get("TUNEUI_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "tuneui"
-    )
-    return Path(root) / "tiktoken"
+    """Where the encoding files are kept (`tuneui.core.locations`)."""
+    return locations.tiktoken_dir()
 
 
 def encoding_for_model(model: str) -> str:
