@@ -81,3 +81,36 @@ def test_a_grad_norm_of_nan_is_written_as_null(workspace):
     progress.on_log(None, _state(1), _control(), logs={"loss": 2.0, "grad_norm": math.inf, "learning_rate": 1e-4})
     (metrics,) = [e for e in _events(folder) if e["type"] == "metrics"]
     assert metrics["data"]["grad_norm"] is None and metrics["data"]["train_loss"] == 2.0
+
+
+@pytest.mark.integration  # trains the tiny model in this process (torch, transformers, peft, trl)
+def test_a_worker_whose_loss_turns_nan_fails_with_the_reason_and_saves_no_adapter(workspace, tmp_path, monkeypatch):
+    from backends.local import progress as progress_module
+    from backends.local import worker
+    from backends.local.tiny import build_tiny_model
+
+    from tests.local.conftest import SYSTEM, TICKETS, chat, write_jsonl
+
+    model = build_tiny_model(tmp_path / "model", [SYSTEM] + [text for pair in TICKETS for text in pair])
+    write_jsonl(workspace.train_file, [chat(u, a) for u, a in TICKETS * 2])
+    write_jsonl(workspace.val_file, [chat(u, a) for u, a in TICKETS[::3]])
+    spec = TrainSpec(
+        run_id="nan-run", backend="local", model=str(model), train_file=str(workspace.train_file), val_file=str(workspace.val_file),
+        steps=6, learning_rate=1e-3, batch_size=4, max_length=64, lora_r=4, lora_alpha=8,
+    )  # fmt: skip
+    folder = RunFolder.create(workspace.runs_dir, spec)
+    real_on_log = progress_module.RunProgress.on_log
+
+    def nan_at_step_3(self, args, state, control, logs=None, **kwargs):
+        if logs and "loss" in logs and state.global_step >= 3:
+            logs = {**logs, "loss": math.nan}  # what lr = inf did to the demo's real run
+        return real_on_log(self, args, state, control, logs=logs, **kwargs)
+
+    monkeypatch.setattr(progress_module.RunProgress, "on_log", nan_at_step_3)
+    with pytest.raises(BackendError) as caught:
+        worker.train(folder, threading.Event())
+    assert "Training diverged: the training loss became nan at step 3" in caught.value.title
+    assert "learning rate" in caught.value.hint
+    assert not folder.adapter_dir.exists()
+    steps = [e["data"]["step"] for e in _events(folder) if e["type"] == "metrics" and "train_loss" in e["data"]]
+    assert steps == [1, 2]

@@ -19,13 +19,14 @@ NAME = "<script>alert('name')</script> Support"
 LINK = "[click me](javascript:alert(1))"
 IMAGE = "![pixel](http://tracker.invalid/p.png)"
 HTML = "<img src=x onerror=alert(2)>"
+TITLE = "\x1b]0;pwned\x07"  # retitles the terminal of whoever `cat`s the report
 
 
 def _answer(model, conversation):
     question = question_of(conversation)
     if not any(question.startswith(ticket) for ticket, _ in TICKETS):
         return f"Paris {HTML}"  # a general prompt of the forgetting check
-    return f"{LINK} {IMAGE} **bold** `code`" if model.kind == "adapter" else "question"
+    return f"{LINK} {IMAGE} **bold** `code` {TITLE}" if model.kind == "adapter" else "question"
 
 
 @pytest.fixture
@@ -74,3 +75,9 @@ def test_a_hostile_run_id_cannot_end_a_report_link():
     from tuneui.steps.report.markdown import _href
 
     assert _href("../runs/a) [x](javascript:alert(1)/spec.json") == "../runs/a%29%20%5Bx%5D%28javascript%3Aalert%281%29/spec.json"
+
+
+def test_the_markdown_report_holds_no_control_character(hostile_report):
+    markdown, _ = hostile_report
+    assert "\x1b" not in markdown and "\x07" not in markdown
+    assert "␛\\]0;pwned␇" in markdown  # shown, as the CLI shows it (the ] escaped as Markdown)

@@ -177,3 +177,8 @@ def test_a_reference_past_a_nested_id_is_named_when_answers_are_checked():
     with pytest.raises(TuneError) as caught:
         check_answers(rules, ['{"a": 1}'])
     assert "Rule 'shape'" in caught.value.title and "cannot follow" in caught.value.title
+
+
+def test_a_ref_key_inside_a_constant_is_data_not_a_reference():
+    rules = parse_rules(_schema_rule({"const": {"$ref": "http://example.com/x.json"}}))
+    assert check_answers(rules, ['{"$ref": "http://example.com/x.json"}', "{}"]).passed == ((True,), (False,))

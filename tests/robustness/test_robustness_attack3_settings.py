@@ -107,8 +107,10 @@ def test_a_price_override_must_be_finite(workspace, capsys):
         (["data", "split", "--val", "inf"], "--val"),
     ],
 )
-def test_every_numeric_flag_is_bounded_and_named(workspace, capsys, monkeypatch, args, flag):
+def test_every_numeric_flag_is_bounded_and_named(workspace, capsys, monkeypatch, tmp_path, args, flag):
     from tuneui import demo
+
+    monkeypatch.chdir(tmp_path)  # `tuneui demo` would make ./tuneui-demo
 
     def started(*_, **__):
         raise AssertionError("the demo started with a bad --steps")

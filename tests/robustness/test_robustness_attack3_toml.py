@@ -97,3 +97,22 @@ def test_other_layouts_of_the_data_table_are_edited_in_place(workspace, capsys, 
     text = workspace.config_path.read_text(encoding="utf-8")
     assert text.endswith('[project]\nname = "p"\n') and "9" in text.splitlines()[0]
     assert workspace.settings().data.seed == 9
+
+
+def test_a_table_added_to_a_crlf_file_ends_its_lines_as_the_file_does(workspace, capsys):
+    workspace.config_path.write_bytes(b'[project]\r\nname = "p"\r\n')
+    _examples(workspace)
+    assert _split(workspace, capsys, "--seed", "4")[0] == 0
+    data = workspace.config_path.read_bytes()
+    assert data.startswith(b'[project]\r\nname = "p"\r\n') and b"seed = 4\r\n" in data and b"\n" not in data.replace(b"\r\n", b"")
+
+
+def test_a_linked_tuneui_toml_stays_a_link(workspace, capsys, tmp_path):
+    real = tmp_path / "dotfiles" / "tuneui.toml"
+    real.parent.mkdir()
+    real.write_text(HAND_WRITTEN, encoding="utf-8")
+    workspace.config_path.unlink()
+    workspace.config_path.symlink_to(real)
+    _examples(workspace)
+    assert _split(workspace, capsys, "--seed", "2")[0] == 0
+    assert workspace.config_path.is_symlink() and b"seed = 2\r\n" in real.read_bytes()

@@ -117,8 +117,8 @@ def _cmd_split(args: argparse.Namespace) -> int:
     # train, val and their share (data/current/split.json) switch in one rename; tuneui.toml
     # follows as the default of the next split.
     publish_split(workspace.data_dir, result, val_fraction, seed)
-    changed = {f"data.{name}": value for name, value, before in (("val_fraction", val_fraction, settings.data.val_fraction),
-               ("seed", seed, settings.data.seed)) if value != before}  # fmt: skip
+    wanted = {"data.val_fraction": (val_fraction, settings.data.val_fraction), "data.seed": (seed, settings.data.seed)}
+    changed = {key: new for key, (new, old) in wanted.items() if new != old}
     if changed:
         workspace.update_settings(changed)  # the split can be made again exactly from tuneui.toml
     how = ", stratified by answer label" if result.stratified else ""

@@ -16,7 +16,7 @@ from tuneui.core.providers import backend_names
 from tuneui.commands import MAX_EPOCHS, MAX_STEPS, positive_number, print_json, whole_number, workspace_of
 from tuneui.commands import runs as run_commands
 from tuneui.commands.follow import follow
-from tuneui.core.settings import MAX_BATCH_SIZE, MAX_LORA_RANK, MAX_TOKENS
+from tuneui.core.settings import MAX_BATCH_SIZE, MAX_LEARNING_RATE, MAX_LORA_RANK, MAX_TOKENS
 from tuneui.core.visible import visible
 from tuneui.errors import UsageError
 
@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--save-every", type=whole_number(MAX_STEPS), metavar="N", help="checkpoint every N steps")
     train.add_argument("--lora-r", type=whole_number(MAX_LORA_RANK), metavar="R", help="LoRA rank (default: [local] lora_r, else from the data's size)")
     train.add_argument("--lora-alpha", type=whole_number(4 * MAX_LORA_RANK), metavar="A", help="LoRA alpha (default: [local] lora_alpha, else 2 x rank)")
-    train.add_argument("--learning-rate", type=positive_number(1.0), metavar="LR", help="peak learning rate (default: [local] learning_rate, else from the model's size)")
+    train.add_argument("--learning-rate", type=positive_number(MAX_LEARNING_RATE), metavar="LR", help="peak learning rate (default: [local] learning_rate, else from the model's size)")
     train.add_argument("--batch-size", type=whole_number(MAX_BATCH_SIZE), metavar="N", help="examples per optimizer step (default: [local] batch_size)")
     train.add_argument("--max-length", type=whole_number(MAX_TOKENS), metavar="TOKENS", help="longest example in tokens (default: [local] max_length, shrunk to the data)")
     train.add_argument("--train-file", metavar="FILE", help="training data (default: data/train.jsonl)")

@@ -30,6 +30,7 @@ REF_KEYS = ("$ref", "$dynamicRef", "$recursiveRef")
 IN_PLACE_LISTS = ("allOf", "anyOf", "oneOf")
 IN_PLACE_SCHEMAS = ("not", "if", "then", "else")
 IN_PLACE_TABLES = ("dependentSchemas",)
+DATA_KEYS = ("const", "enum", "default", "examples")  # values, not schemas: a "$ref" key in them is data
 KEEP_INSIDE = "tuneui never fetches a schema (no network, no file): copy the definition under $defs and refer to it as \"#/$defs/NAME\""
 
 
@@ -154,13 +155,14 @@ def _deepest(value: Any) -> tuple[int, str]:
 
 
 def _subschemas(schema: Any) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    """Every table of the schema with its JSON pointer (keys escaped as RFC 6901 says)."""
+    """Every table of the schema with its JSON pointer (keys escaped as RFC 6901 says), values of
+    `DATA_KEYS` left out."""
     stack = [("", schema)]
     while stack:
         pointer, node = stack.pop()
         if isinstance(node, Mapping):
             yield pointer, node
-            stack.extend((f"{pointer}/{_escaped(str(key))}", child) for key, child in node.items())
+            stack.extend((f"{pointer}/{_escaped(str(key))}", child) for key, child in node.items() if key not in DATA_KEYS)
         elif isinstance(node, list):
             stack.extend((f"{pointer}/{index}", child) for index, child in enumerate(node))
 

@@ -162,13 +162,6 @@ def _range_of(spec: _FieldSpec) -> str:
     return f" ({' and '.join(words)})" if words else ""
 
 
-def checked_number(key: str, value: int | float) -> int | float:
-    """`value` for the numeric setting `key` (`local.batch_size`), or `SettingsError` naming its bound;
-    the CLI's flags that stand for a setting check their value here, so both share one bound."""
-    section, name = key.split(".")
-    return _checked(_schema(Settings)[section].kind, name, value, key)
-
-
 def _table_of_tables(value: Any, key: str) -> dict[str, dict[str, Any]]:
     if not isinstance(value, Mapping):
         raise SettingsError(key, f"should be a table ([{key}]), not {_shown(value)}")
@@ -267,6 +260,7 @@ MAX_TOKENS = 2**20  # the longest context of any model tuneui plans for is far b
 MAX_LORA_RANK = 4096
 MAX_BATCH_SIZE = 65_536
 MAX_MINUTES = 43_200  # thirty days
+MAX_LEARNING_RATE = 1.0  # LoRA rates are around 1e-4..1e-3; above 1 every step overshoots
 
 
 @dataclass
@@ -276,7 +270,7 @@ class LocalSettings(_Section):
     lora_r: int | None = _setting(None, "LoRA rank; unset = chosen from the data's size (docs/local.md).", gt=0, le=MAX_LORA_RANK)
     lora_alpha: int | None = _setting(None, "LoRA alpha (scale = alpha / r); unset = 2 x rank.", gt=0, le=4 * MAX_LORA_RANK)
     lora_dropout: float = _setting(0.05, "Dropout on the LoRA path.", ge=0, lt=1)
-    learning_rate: float | None = _setting(None, "Peak learning rate; unset = chosen from the model's size (docs/local.md).", gt=0, le=1)
+    learning_rate: float | None = _setting(None, "Peak learning rate; unset = chosen from the model's size (docs/local.md).", gt=0, le=MAX_LEARNING_RATE)
     batch_size: int = _setting(4, "Examples per optimizer step (per device).", gt=0, le=MAX_BATCH_SIZE)
     time_budget_minutes: float = _setting(30.0, "Training time the default length may take; explicit steps or epochs win.", gt=0, le=MAX_MINUTES)
     measured_mfu: float | None = _setting(None, "Set by the last local run; used by the time estimate (a share of the GPU's peak).", gt=0, le=1)

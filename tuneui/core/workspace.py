@@ -137,11 +137,13 @@ class Workspace:
                     table = table[part]
                 table[name] = value
             edited = tomlkit.dumps(document)
+            if "\r\n" in text and "\n" not in text.replace("\r\n", ""):
+                edited = edited.replace("\r\n", "\n").replace("\n", "\r\n")  # a table tomlkit adds ends its lines as the file does
             Settings.from_dict(tomllib.loads(edited))  # never write a file that `settings()` refuses
         except (TOMLKitError, tomllib.TOMLDecodeError, SettingsError, TypeError) as exc:
             raise WorkspaceError(f"{self.config_path}: cannot set {', '.join(values)}: {exc}", "Correct tuneui.toml by hand.") from None
         bom = "\ufeff" if data.startswith(codecs.BOM_UTF8) else ""
-        atomic_write_text(self.config_path, bom + edited)
+        atomic_write_text(self.config_path.resolve(), bom + edited)  # a linked tuneui.toml stays a link
 
     def save_settings(self, settings: Settings) -> None:
         """Write every setting (a new project's file); an existing file is edited with `update_settings`."""

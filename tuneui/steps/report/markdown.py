@@ -12,6 +12,7 @@ from typing import Any, Mapping, Sequence
 from urllib.parse import quote
 
 from tuneui.core.metrics import METRIC_TITLES
+from tuneui.core.visible import visible
 from tuneui.steps.report.people import people_markdown
 from tuneui.steps.report.inputs import FINDINGS_SHOWN, DataCheck, ReportInputs, facts, fmt, metric_rows, rule_rows, rules_broken
 
@@ -137,8 +138,11 @@ _MARKDOWN_PUNCTUATION = re.compile(r"[\\`*\[\]~|]|(?<![A-Za-z0-9])_|_(?![A-Za-z0
 
 
 def _md(text: Any) -> str:
-    """`text` as literal Markdown on one line: no raw HTML, entity, link, emphasis or line break."""
-    flat = " ".join(str(text).split())  # a line break could start a heading, a list or an HTML block
+    """`text` as literal Markdown on one line: no raw HTML, entity, link, emphasis, line break or
+    control character."""
+    # A line break could start a heading, a list or an HTML block; an ESC would reach the terminal of
+    # whoever `cat`s the report, as the CLI's prints never let it.
+    flat = visible(" ".join(str(text).split()), keep="")
     flat = flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _MARKDOWN_PUNCTUATION.sub(lambda found: "\\" + found.group(), flat)
 
