@@ -173,7 +173,9 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(folder, is_main, f"{exc.title}\n{exc.hint}" if exc.hint else exc.title, device_locks)
     except Exception as exc:
         traceback.print_exc()
-        return _fail(folder, is_main, f"{type(exc).__name__}: {exc}", device_locks)
+        # The recorded error is one line; the traceback above, in worker.log, has the rest.
+        first_line = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+        return _fail(folder, is_main, f"{type(exc).__name__}: {first_line}" if first_line else type(exc).__name__, device_locks)
     _release(device_locks)  # the device is free once training is over: the next run may start
     if is_main:
         changes: dict[str, Any] = {}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tuneui.core.backend import BackendError, ModelRef
+from backends.base import BackendError, ModelRef
 from backends.local.models import EMBEDDED_MODEL, ensure_embedded_model
 
 TENSOR_BYTES = 64 * 1024
@@ -64,7 +64,7 @@ def test_a_whole_prepared_model_is_used_as_it_is(cache: Path) -> None:
     assert said == []
 
 
-@pytest.mark.integration
+@pytest.mark.integration  # the damaged folder is prepared again: a child process (that fails here)
 def test_a_cut_short_model_file_is_not_used(cache: Path) -> None:
     weights = cache / EMBEDDED_MODEL / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[: TENSOR_BYTES // 2])
@@ -73,7 +73,7 @@ def test_a_cut_short_model_file_is_not_used(cache: Path) -> None:
     assert any("damaged" in line and "model.safetensors" in line for line in said), said
 
 
-@pytest.mark.integration
+@pytest.mark.integration  # the damaged folder is prepared again: a child process (that fails here)
 def test_a_model_file_with_its_middle_zeroed_is_not_used(cache: Path) -> None:
     weights = cache / EMBEDDED_MODEL / "model.safetensors"
     data = bytearray(weights.read_bytes())
@@ -84,7 +84,7 @@ def test_a_model_file_with_its_middle_zeroed_is_not_used(cache: Path) -> None:
     assert any("damaged" in line and "checksum" in line for line in said), said
 
 
-@pytest.mark.integration
+@pytest.mark.integration  # the damaged folder is prepared again: a child process (that fails here)
 def test_a_cut_short_model_from_an_older_tuneui_is_not_used(cache: Path) -> None:
     folder = cache / EMBEDDED_MODEL
     _record(folder, with_files=False)  # what tuneui wrote before sizes and hashes
