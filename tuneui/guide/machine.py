@@ -270,7 +270,7 @@ class Guide:
         return self._ask(
             says,
             cards,
-            f"All five steps are done: the verdict is in the {EVALUATE.name} view. Chat with the tuned model?",
+            f"All five steps are done: the verdict is in the {EVALUATE.name} view. Judge the answers yourself, blind, or chat with the tuned model?",
             (Choice("Open the verdict", EVALUATE.open_command), Choice("Review blind", REVIEW.command), Choice(CHAT.name, CHAT.command)),
         )
 
