@@ -220,3 +220,27 @@ async def test_the_evaluate_view_shows_people_and_opens_the_review(twins, monkey
         assert isinstance(app.screen, ReviewScreen) and "Every pair has your vote" in screen_text(app)
     card = eval_card({"metrics": {}, "verdict": "v", "human": human_for_run(workspace, RUN_ID).summary()})
     assert ("people's win rate", "", "1.000 [1.000, 1.000], 22 votes") in card.rows
+
+
+async def test_a_vote_the_disk_refuses_is_said_and_the_pair_stays(twins, monkeypatch) -> None:
+    import errno
+
+    from tuneui.steps.review import VoteStore
+
+    workspace, _ = twins
+
+    def full(self, votes):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    app = _app(workspace)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        shown = app.screen.session.current
+        monkeypatch.setattr(VoteStore, "add", full)
+        await pilot.press("1")
+        await pilot.pause()
+        assert app.screen.session.current == shown and "1 of 22" in screen_text(app)
+        assert "The vote was not saved" in " ".join(str(n.message) for n in app._notifications)
+        monkeypatch.undo()
+        await pilot.press("1")
+        assert "2 of 22" in screen_text(app) and len(_votes(workspace)) == 1

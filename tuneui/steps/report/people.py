@@ -16,6 +16,7 @@ from tuneui.steps.report.inputs import ReportInputs
 Table = Callable[[Sequence[str], Sequence[Sequence[str]]], str]
 DISAGREEMENTS_SHOWN = 10
 TITLE = "People's blind review"
+OUTCOME_WORDS = {"win": "tuned better", "loss": "baseline better", "tie": "tie"}
 METHOD = (
     "Each reviewer saw the baseline's and the tuned answer as A and B, sides and order drawn from a "
     "stored seed; a tie counts half a win; the 95 % interval is the seeded percentile bootstrap the "
@@ -77,6 +78,10 @@ def _numbers(human: HumanResult) -> tuple[list[str], list[list[str]]]:
 
 def _disagreements(human: HumanResult) -> tuple[list[str], list[list[str]]]:
     rows = [
-        [str(d.line or "-"), d.request, d.reviewer, d.people, d.judge] for d in human.disagreements[:DISAGREEMENTS_SHOWN]
+        [str(d.line or "-"), d.request, d.reviewer, OUTCOME_WORDS[d.people], OUTCOME_WORDS[d.judge]]
+        for d in human.disagreements[:DISAGREEMENTS_SHOWN]
     ]
-    return ["val line", "request", "reviewer", "people (tuned)", "judge (tuned)"], rows
+    more = len(human.disagreements) - DISAGREEMENTS_SHOWN
+    if more > 0:
+        rows.append(["", f"and {more} more", "", "", ""])
+    return ["val line", "request", "reviewer", "people", "judge"], rows
