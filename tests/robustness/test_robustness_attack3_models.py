@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from backends.base import BackendError, ModelRef
+from tuneui.core.backend import BackendError, ModelRef
 from backends.local.models import EMBEDDED_MODEL, ensure_embedded_model
 
 TENSOR_BYTES = 64 * 1024
