@@ -35,7 +35,7 @@ def test_an_example_cannot_retitle_or_clear_the_terminal(project, tmp_path: Path
         terminal.line(f"{TUNEUI} --project {project.root}")
         terminal.wait_for("Baseline", "Evaluate", timeout=90)
         terminal.type("F2")
-        terminal.wait_for("caf\\udce9.jsonl: 4 examples", "Hi ␛]0;HIJACKED␇ there ␛[2J", "Hello [red]x[/red]", timeout=60)
+        terminal.wait_for("caf\\udce9.jsonl: 4 examples", "Hi ␛]0;HIJACKED␇ there", "Hello [red]x[/red]", timeout=60)
         terminal.type("Enter")
         screen = terminal.wait_for("Example at line 1", "␛[2J", timeout=30)
         assert "Hello [red]x[/red]" in screen, "the editor still shows every message"
