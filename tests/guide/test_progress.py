@@ -62,10 +62,31 @@ def test_answers_are_asked_a_batch_at_a_time_and_counted_across_variants() -> No
     hosted = ModelRef(backend="openai", base_model="gpt-4o-mini")
     answers, ended = answer_all(backend, hosted, [[{"role": "user", "content": str(i)}] for i in range(40)], GenerationParams(), count, "zero-shot")
     assert len(answers) == 40 and ended == [True] * 40
-    assert backend.calls == [8] * 5
+    assert backend.calls == [24, 16]
     local = ModelRef(backend="local", base_model="m")
     answer_all(backend, local, [[{"role": "user", "content": str(i)}] for i in range(40)], GenerationParams(), count, "3-shot")
-    assert backend.calls[5:] == [32, 8], "a local model answers in its own batch size: counting costs no speed"
+    assert backend.calls[2:] == [32, 8], "without its own count, a local model is asked a batch at a time"
     assert said[0] == "answer 0 of 80 (zero-shot)"
     assert said[-1] == "answer 80 of 80 (3-shot)"
-    assert said[1:6] == [f"answer {n} of 80 (zero-shot)" for n in (8, 16, 24, 32, 40)]
+    assert said[1:3] == [f"answer {n} of 80 (zero-shot)" for n in (24, 40)]
+
+
+class SelfCountingBackend(CountingBackend):
+    """Like the local worker: it says how many answers are done as they finish, inside a batch."""
+
+    def complete_counted(self, ref, conversations, params, on_count):
+        for done in (1, 2, 5, 7):
+            on_count(done)
+        return self.complete(ref, conversations, params)
+
+
+def test_a_backend_that_counts_its_answers_reports_each_count() -> None:
+    said: list[str] = []
+    count = AnswerCount(0, said.append)
+    count.expect(14)
+    backend = SelfCountingBackend()
+    local = ModelRef(backend="local", base_model="m")
+    answer_all(backend, local, [[{"role": "user", "content": "a"}]] * 7, GenerationParams(), count, "zero-shot")
+    answer_all(backend, local, [[{"role": "user", "content": "b"}]] * 7, GenerationParams(), count, "system")
+    assert backend.calls == [7, 7], "asked at once: the worker batches and counts"
+    assert said == [f"answer {n} of 14 (zero-shot)" for n in (0, 1, 2, 5, 7)] + [f"answer {n} of 14 (system)" for n in (8, 9, 12, 14)]

@@ -22,6 +22,7 @@ def fresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
     """A new user's project: no model, no system prompt, no key; the embedded model not prepared."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr("tuneui.core.secrets._from_keyring", lambda name: None)
+    monkeypatch.setattr("tuneui.guide.questions._IN_KEYRING", {})
     settings = Settings()
     settings.project.name = "My shop"
     workspace = init_workspace(tmp_path / "fresh", settings)

@@ -77,6 +77,7 @@ async def test_a_new_project_walks_from_a_csv_to_a_verdict(tmp_path: Path, monke
     from backends.local.tiny import build_tiny_model
 
     monkeypatch.setattr("tuneui.core.secrets._from_keyring", lambda name: None)
+    monkeypatch.setattr("tuneui.guide.questions._IN_KEYRING", {})
     source = _csv(tmp_path / "my-tickets.csv")
     before = source.read_bytes()
     model = build_tiny_model(tmp_path / "tiny", [line for line in source.read_text(encoding="utf-8").splitlines()])

@@ -32,12 +32,18 @@ class ModelOption:
 
 
 def key_present(variable: str) -> bool:
-    """Whether a key is there, without loading it (the keyring only when the environment has none)."""
+    """Whether a key is there (the keyring only when the environment has none). The keyring is
+    asked once per process: the guide asks this at every question, and a keyring can be slow."""
     if os.environ.get(variable, "").strip():
         return True
-    from tuneui.core.secrets import api_key
+    if variable not in _IN_KEYRING:
+        from tuneui.core.secrets import api_key
 
-    return api_key(variable) is not None
+        _IN_KEYRING[variable] = api_key(variable) is not None
+    return _IN_KEYRING[variable]
+
+
+_IN_KEYRING: dict[str, bool] = {}
 
 
 def model_is_set(workspace: Workspace) -> bool:

@@ -14,7 +14,9 @@ from tuneui.core.backend import Backend, GenerationParams, ModelRef
 
 Progress = Callable[[str], None]
 LOCAL_CHUNK = 32  # the local inference worker's CPU batch (backends/local/inference.py)
-HOSTED_CHUNK = 8
+# Three rounds of the hosted backends' 8 requests in flight (backends/hosted/base.py): each chunk
+# waits for its slowest answer, so a chunk of 8 would leave the pool idle at every count.
+HOSTED_CHUNK = 24
 
 
 @dataclass
