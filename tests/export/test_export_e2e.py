@@ -81,7 +81,8 @@ def test_export_writes_every_format_and_every_check_passes_on_the_real_model(tun
     # answers here (as if evaluated on another device): the export answers again with the adapter.
     workspace, folder = Workspace(root), RunFolder(root / "runs" / run_id)
     data = load_eval_set(workspace)
-    saved = {"model": folder.model_ref().to_dict(), "val_sha256": data.fingerprint, "params": asdict(data.generation_params())}
+    params = asdict(data.generation_params(seed=workspace.settings().data.seed))
+    saved = {"model": folder.model_ref().to_dict(), "val_sha256": data.fingerprint, "params": params}
     atomic_write_json(folder.eval_dir / "predictions.json", {**json.loads(json.dumps(saved)), "predictions": ["x"] * 6, "ended": [True] * 6})
     done = _tuneui(root, "export", run_id, "--json")
     assert done.returncode == 0, done.stderr[-3000:]

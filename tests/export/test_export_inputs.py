@@ -211,3 +211,23 @@ def test_a_downloaded_adapter_whose_base_is_not_here_exports_the_hosted_call_and
     result = json.loads(out)
     assert result["hosted"]["model_id"] == "me/ft-1" and result["files"] == ["README.md"]
     assert "its base model example-org/not-downloaded-model is not on this machine" in result["notes"][0]
+
+
+def test_the_adapter_answers_an_evaluation_saved_are_reused_only_for_the_same_prompts_and_settings(project, tmp_path) -> None:
+    from dataclasses import asdict
+
+    from tuneui.core.evalset import load_eval_set
+    from tuneui.core.files import atomic_write_json
+
+    run_id = _local_run(project, tmp_path / "base")
+    folder = RunFolder(project.run_dir(run_id))
+    ref, data = folder.model_ref(), load_eval_set(project)
+    params = data.generation_params(seed=project.settings().data.seed)  # what `tuneui eval` uses
+    saved = json.loads(json.dumps({"model": ref.to_dict(), "val_sha256": data.fingerprint, "params": asdict(params)}))
+    answers = {"predictions": ["billing"] * 6, "ended": [True] * 6}
+    atomic_write_json(folder.eval_dir / "predictions.json", {**saved, **answers})
+    assert build._evaluation_answers(folder, ref, data, params) == {"answers": ["billing"] * 6, "ended": [True] * 6}
+    other = data.generation_params(seed=project.settings().data.seed + 1)
+    assert build._evaluation_answers(folder, ref, data, other) is None  # other settings: answered again
+    atomic_write_json(folder.eval_dir / "predictions.json", {**saved, **answers, "val_sha256": "0" * 64})
+    assert build._evaluation_answers(folder, ref, data, params) is None  # other prompts

@@ -158,7 +158,7 @@ def _run_worker(workspace, ref: ModelRef, spec, formats, build: Path, system_pro
     from tuneui.core.evalset import load_eval_set
 
     data = load_eval_set(workspace)
-    params = data.generation_params()
+    params = data.generation_params(seed=workspace.settings().data.seed)  # as `tuneui eval` asks: its saved answers match
     request = {
         "base_model": ref.base_model,
         "adapter": ref.path,
