@@ -231,3 +231,25 @@ def test_the_adapter_answers_an_evaluation_saved_are_reused_only_for_the_same_pr
     assert build._evaluation_answers(folder, ref, data, other) is None  # other settings: answered again
     atomic_write_json(folder.eval_dir / "predictions.json", {**saved, **answers, "val_sha256": "0" * 64})
     assert build._evaluation_answers(folder, ref, data, params) is None  # other prompts
+
+
+def test_force_swaps_in_the_new_export_and_leaves_no_old_or_partial_folder(project, capsys, tmp_path, monkeypatch) -> None:
+    run_id = _local_run(project, tmp_path / "base")
+    old = project.root / "exports" / run_id
+    (old / "merged").mkdir(parents=True)
+    (old / "Modelfile").write_text("FROM ./old.gguf\n", encoding="utf-8")
+
+    def worker(workspace, ref, spec, formats, build_dir, system_prompt, say):
+        (build_dir / "merged").mkdir()
+        (build_dir / "merged" / "model.safetensors").write_bytes(b"new")
+        return {
+            "answers": {"adapter": ["billing"], "merged": ["billing"]}, "ended": {"adapter": [True], "merged": [True]},
+            "stop_ids": [2], "stop_tokens": ["<|im_end|>"], "device": "cpu", "dtype": "float32", "gguf": {}, "seconds": {},
+        }  # fmt: skip
+
+    monkeypatch.setattr(build, "_run_worker", worker)
+    code, out, err = _export(project, capsys, run_id, "--format", "merged", "--force", "--json")
+    assert code == 0, err
+    assert json.loads(out)["checks"] == {"merged_vs_adapter": {"ok": True, "same": 1, "total": 1, "adapter_answers_from": "export"}}
+    assert (old / "merged" / "model.safetensors").read_bytes() == b"new" and not (old / "Modelfile").exists()
+    assert sorted(p.name for p in old.parent.iterdir()) == [run_id]
