@@ -253,3 +253,16 @@ def test_force_swaps_in_the_new_export_and_leaves_no_old_or_partial_folder(proje
     assert json.loads(out)["checks"] == {"merged_vs_adapter": {"ok": True, "same": 1, "total": 1, "adapter_answers_from": "export"}}
     assert (old / "merged" / "model.safetensors").read_bytes() == b"new" and not (old / "Modelfile").exists()
     assert sorted(p.name for p in old.parent.iterdir()) == [run_id]
+
+
+def test_the_model_card_shows_a_hostile_project_name_literally(project, capsys) -> None:
+    settings = project.settings()
+    settings.project.name = "<script>alert(1)</script>\x1b[31m"
+    project.save_settings(settings)
+    run_id = make_finished_run(project, backend="openai")
+    ref = ModelRef(backend="openai", base_model="gpt-4o-mini-2024-07-18", kind="hosted", model_id="ft:gpt-4o-mini:me::abc")
+    RunFolder(project.run_dir(run_id)).write_status(model_ref=ref.to_dict())
+    code, _, err = _export(project, capsys, run_id)
+    assert code == 0, err
+    card = (project.root / "exports" / run_id / "README.md").read_text(encoding="utf-8")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in card and "<script>" not in card and "\x1b" not in card
