@@ -3,7 +3,7 @@ writes the merged model and its GGUF files, and checks them. It runs in its own 
 the CLI never import torch; `tuneui.steps.export` starts it, builds the rest of the export from its
 answer and owns the folder it writes into.
 
-The answer is one JSON object on stdout: what it wrote, the greedy answers of the adapter, the merged
+The answer is one JSON object, written to the file named by its second argument: what it wrote, the greedy answers of the adapter, the merged
 model and the GGUF read back, and what the GGUF metadata holds. A failure is `{"error": {"title",
 "hint"}}` with exit code 1. Progress goes to stderr, a line per stage.
 """
@@ -235,19 +235,18 @@ def read_back(folder: Path, file: str, conversations: Any, params: dict) -> tupl
 
 def main() -> int:
     request = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
+    answer_path = Path(sys.argv[2])  # a file, not stdout: an answer of any size never fills a pipe
+    code = 1
     try:
-        answer = export(request)
+        answer, code = export(request), 0
     except BackendError as exc:
-        print(json.dumps({"error": {"title": exc.title, "hint": exc.hint}}))
-        return 1
+        answer = {"error": {"title": exc.title, "hint": exc.hint}}
     except MemoryError:
-        print(json.dumps({"error": {"title": "The machine ran out of memory while merging", "hint": "Close other programs, or export on a machine with more memory."}}))
-        return 1
+        answer = {"error": {"title": "The machine ran out of memory while merging", "hint": "Close other programs, or export on a machine with more memory."}}
     except OSError as exc:
-        print(json.dumps({"error": {"title": f"Could not write the export: {exc.strerror or exc}", "hint": "Free disk space (or check the folder's permissions) and export again."}}))
-        return 1
-    print(json.dumps(answer, ensure_ascii=False))
-    return 0
+        answer = {"error": {"title": f"Could not write the export: {exc.strerror or exc}", "hint": "Free disk space (or check the folder's permissions) and export again."}}
+    answer_path.write_text(json.dumps(answer, ensure_ascii=False), encoding="utf-8")
+    return code
 
 
 if __name__ == "__main__":

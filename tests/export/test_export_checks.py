@@ -80,3 +80,20 @@ def test_without_the_converter_the_export_says_what_to_install(tmp_path, monkeyp
     with pytest.raises(BackendError) as caught:
         export_worker.convert(tmp_path, tmp_path / "m.gguf", "f16")
     assert "not installed" in caught.value.title and "tuneui[export]" in caught.value.hint
+
+
+def test_the_worker_writes_its_answer_or_its_error_to_a_file_whatever_its_size(tmp_path, monkeypatch) -> None:
+    request, answer = tmp_path / "request.json", tmp_path / "answer.json"
+    request.write_text("{}", encoding="utf-8")
+    monkeypatch.setattr(sys, "argv", ["export_worker", str(request), str(answer)])
+    big = {"answers": {"merged": ["x" * 1000] * 200}}  # 200 kB: more than a pipe holds
+    monkeypatch.setattr(export_worker, "export", lambda request: big)
+    assert export_worker.main() == 0 and json.loads(answer.read_text(encoding="utf-8")) == big
+
+    def full_disk(request):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(export_worker, "export", full_disk)
+    assert export_worker.main() == 1
+    error = json.loads(answer.read_text(encoding="utf-8"))["error"]
+    assert error["title"] == "Could not write the export: No space left on device" and "Free disk space" in error["hint"]

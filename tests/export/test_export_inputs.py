@@ -211,3 +211,58 @@ def test_a_downloaded_adapter_whose_base_is_not_here_exports_the_hosted_call_and
     result = json.loads(out)
     assert result["hosted"]["model_id"] == "me/ft-1" and result["files"] == ["README.md"]
     assert "its base model example-org/not-downloaded-model is not on this machine" in result["notes"][0]
+
+
+def test_the_adapter_answers_an_evaluation_saved_are_reused_only_for_the_same_prompts_and_settings(project, tmp_path) -> None:
+    from dataclasses import asdict
+
+    from tuneui.core.evalset import load_eval_set
+    from tuneui.core.files import atomic_write_json
+
+    run_id = _local_run(project, tmp_path / "base")
+    folder = RunFolder(project.run_dir(run_id))
+    ref, data = folder.model_ref(), load_eval_set(project)
+    params = data.generation_params(seed=project.settings().data.seed)  # what `tuneui eval` uses
+    saved = json.loads(json.dumps({"model": ref.to_dict(), "val_sha256": data.fingerprint, "params": asdict(params)}))
+    answers = {"predictions": ["billing"] * 6, "ended": [True] * 6}
+    atomic_write_json(folder.eval_dir / "predictions.json", {**saved, **answers})
+    assert build._evaluation_answers(folder, ref, data, params) == {"answers": ["billing"] * 6, "ended": [True] * 6}
+    other = data.generation_params(seed=project.settings().data.seed + 1)
+    assert build._evaluation_answers(folder, ref, data, other) is None  # other settings: answered again
+    atomic_write_json(folder.eval_dir / "predictions.json", {**saved, **answers, "val_sha256": "0" * 64})
+    assert build._evaluation_answers(folder, ref, data, params) is None  # other prompts
+
+
+def test_force_swaps_in_the_new_export_and_leaves_no_old_or_partial_folder(project, capsys, tmp_path, monkeypatch) -> None:
+    run_id = _local_run(project, tmp_path / "base")
+    old = project.root / "exports" / run_id
+    (old / "merged").mkdir(parents=True)
+    (old / "Modelfile").write_text("FROM ./old.gguf\n", encoding="utf-8")
+
+    def worker(workspace, ref, spec, formats, build_dir, system_prompt, say):
+        (build_dir / "merged").mkdir()
+        (build_dir / "merged" / "model.safetensors").write_bytes(b"new")
+        return {
+            "answers": {"adapter": ["billing"], "merged": ["billing"]}, "ended": {"adapter": [True], "merged": [True]},
+            "stop_ids": [2], "stop_tokens": ["<|im_end|>"], "device": "cpu", "dtype": "float32", "gguf": {}, "seconds": {},
+        }  # fmt: skip
+
+    monkeypatch.setattr(build, "_run_worker", worker)
+    code, out, err = _export(project, capsys, run_id, "--format", "merged", "--force", "--json")
+    assert code == 0, err
+    assert json.loads(out)["checks"] == {"merged_vs_adapter": {"ok": True, "same": 1, "total": 1, "adapter_answers_from": "export"}}
+    assert (old / "merged" / "model.safetensors").read_bytes() == b"new" and not (old / "Modelfile").exists()
+    assert sorted(p.name for p in old.parent.iterdir()) == [run_id]
+
+
+def test_the_model_card_shows_a_hostile_project_name_literally(project, capsys) -> None:
+    settings = project.settings()
+    settings.project.name = "<script>alert(1)</script>\x1b[31m"
+    project.save_settings(settings)
+    run_id = make_finished_run(project, backend="openai")
+    ref = ModelRef(backend="openai", base_model="gpt-4o-mini-2024-07-18", kind="hosted", model_id="ft:gpt-4o-mini:me::abc")
+    RunFolder(project.run_dir(run_id)).write_status(model_ref=ref.to_dict())
+    code, _, err = _export(project, capsys, run_id)
+    assert code == 0, err
+    card = (project.root / "exports" / run_id / "README.md").read_text(encoding="utf-8")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in card and "<script>" not in card and "\x1b" not in card

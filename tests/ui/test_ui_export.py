@@ -73,3 +73,28 @@ def test_with_ollama_on_path_the_guide_offers_to_create_the_model(finished_proje
     turn = guide.finished(Action("export"), StepResult(True, data, summary="Exported."))
     assert turn.question == "Ollama is installed: create the model in it now?"
     assert guide.answer("yes").action == Action("export", "ollama")
+
+
+def test_export_force_in_the_guide_exports_again(finished_project) -> None:
+    guide = Guide(finished_project)
+    guide.opening()
+    turn = guide.answer("/export force")
+    assert turn.action == Action("export", "force") and "again" in turn.says[0]
+
+
+def test_an_export_that_exists_tells_the_guide_user_how_to_replace_it(finished_project) -> None:
+    from tuneui.guide.export_step import EXPORT_STEP
+
+    class Refusing:
+        workspace = finished_project
+        calls: list = []
+
+        def run_command(self, args, **kwargs):
+            self.calls.append(list(args))
+            return StepResult(False, title=f"{finished_project.root}/exports/{args[1]} already exists", hint="use --force")
+
+    runner = Refusing()
+    result = EXPORT_STEP.run(runner, "")
+    assert not result.ok and result.hint == "Type /export force to export it again over the old one."
+    EXPORT_STEP.run(runner, "force")
+    assert runner.calls[-1][-1] == "--force"

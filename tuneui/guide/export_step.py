@@ -14,6 +14,7 @@ from tuneui.guide.turns import REPORT_COMMAND, STATUS_COMMAND
 from tuneui.steps.export.paths import EXPORTS_DIR, RESULT_FILE, export_dir
 
 OLLAMA_ARGUMENT = "ollama"  # `/export ollama`: create the Ollama model from the export's Modelfile
+FORCE_ARGUMENT = "force"  # `/export force`: export again over an existing export
 WINS = "tuned beats"  # how a verdict that favours the tuned model begins (tuneui.core.verdict)
 
 
@@ -55,7 +56,9 @@ class ExportStep(BaseStep):
             return Start("There is no finished run to export yet.")
         if argument == OLLAMA_ARGUMENT:
             return Start("Creating the model in Ollama from the export's Modelfile…", action=_row().action, argument=argument)
-        return Start(f"Exporting run {run.run_id}: merge, GGUF, Modelfile, model card, then the checks…", action=_row().action)
+        again = argument == FORCE_ARGUMENT
+        says = f"Exporting run {run.run_id}{' again' if again else ''}: merge, GGUF, Modelfile, model card, then the checks…"
+        return Start(says, action=_row().action, argument=FORCE_ARGUMENT if again else "")
 
     def run(self, runner: StepRunner, argument: str) -> StepResult:
         from tuneui.guide.state import observe
@@ -70,7 +73,10 @@ class ExportStep(BaseStep):
             data = read_json(export_dir(runner.workspace.root, run.run_id) / RESULT_FILE, default={})
             command = dict(data.get("commands") or {}).get("ollama", "")
             return StepResult(True, data, summary=f"Created the model in Ollama; try it with: {command.rsplit('&& ', 1)[-1]}")
-        result = runner.run_command(["export", run.run_id], accept_codes=(0, 1))
+        force = ["--force"] if argument == FORCE_ARGUMENT else []
+        result = runner.run_command(["export", run.run_id, *force], accept_codes=(0, 1))
+        if not result.ok and "already exists" in result.title:
+            return StepResult(False, title=result.title, hint=f"Type {_row().command} {FORCE_ARGUMENT} to export it again over the old one.")
         if not result.ok:
             return result
         return StepResult(True, result.data, summary=_summary(result.data))

@@ -158,7 +158,7 @@ def _run_worker(workspace, ref: ModelRef, spec, formats, build: Path, system_pro
     from tuneui.core.evalset import load_eval_set
 
     data = load_eval_set(workspace)
-    params = data.generation_params()
+    params = data.generation_params(seed=workspace.settings().data.seed)  # as `tuneui eval` asks: its saved answers match
     request = {
         "base_model": ref.base_model,
         "adapter": ref.path,
@@ -173,26 +173,26 @@ def _run_worker(workspace, ref: ModelRef, spec, formats, build: Path, system_pro
     saved = _evaluation_answers(RunFolder(workspace.run_dir(spec.run_id)), ref, data, params)
     if saved is not None:
         request["adapter_answers"] = saved
-    request_path = build / ".request.json"
+    request_path, answer_path = build / ".request.json", build / ".answer.json"
     request_path.write_text(json.dumps(request), encoding="utf-8")
-    command = module_command("backends.local.export_worker", str(request_path))
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert process.stderr is not None and process.stdout is not None
+    command = module_command("backends.local.export_worker", str(request_path), str(answer_path))
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert process.stderr is not None
     tail: list[str] = []
     for line in process.stderr:
         if line.startswith("export: "):
             say(line[len("export: "):].rstrip())
         tail = (tail + [line.rstrip()])[-5:]
-    stdout = process.stdout.read()
     process.wait()
-    request_path.unlink(missing_ok=True)
     try:
-        answer = json.loads(stdout.strip().splitlines()[-1]) if stdout.strip() else {}
-    except json.JSONDecodeError:
+        answer = json.loads(answer_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         answer = {}
-    if "error" in answer:
+    request_path.unlink(missing_ok=True)
+    answer_path.unlink(missing_ok=True)
+    if isinstance(answer, dict) and "error" in answer:
         raise TuneError(answer["error"]["title"], answer["error"].get("hint", ""))
-    if process.returncode != 0 or not answer:
+    if process.returncode != 0 or not isinstance(answer, dict) or not answer:
         raise TuneError(f"The export worker stopped (exit {process.returncode})", tail[-1] if tail else "Run again with TUNEUI_DEBUG=1.")
     return answer
 

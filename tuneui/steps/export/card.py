@@ -12,6 +12,7 @@ from tuneui.core.backend import ModelRef
 from backends.runs import RunFolder
 from tuneui.core.files import read_json
 from tuneui.core.rules import pass_rate
+from tuneui.core.visible import visible
 from tuneui.core.workspace import Workspace
 from tuneui.errors import TuneError
 from tuneui.steps.export.checks import CHECK_NAMES, describe
@@ -80,8 +81,9 @@ def licence(base_model: str) -> str:
 
 
 def model_card(workspace: Workspace, folder: RunFolder, ref: ModelRef, spec: Any, result: Mapping[str, Any]) -> str:
-    lines = [f"# {model_name(ref, folder.run_id)}", "", f"Fine-tuned with tuneui from run {folder.run_id} of project {workspace.settings().project.name}.", ""]
-    lines += ["## Base model", "", f"- Model: `{ref.base_model}`", f"- Licence: {licence(ref.base_model)}", ""]
+    project = _text(workspace.settings().project.name)
+    lines = [f"# {model_name(ref, folder.run_id)}", "", f"Fine-tuned with tuneui from run {folder.run_id} of project {project}.", ""]
+    lines += ["## Base model", "", f"- Model: {_text(ref.base_model)}", f"- Licence: {_text(licence(ref.base_model))}", ""]
     lines += ["## Data", ""] + _data(workspace) + [""]
     lines += ["## Training", ""] + _training(spec, folder) + [""]
     lines += ["## Evaluation", ""] + _evaluation(folder) + [""]
@@ -127,9 +129,9 @@ def _evaluation(folder: RunFolder) -> list[str]:
     if not isinstance(result, dict):
         return ["Not evaluated: run `tuneui eval " + folder.run_id + "` and export again to put the numbers here."]
     primary = result.get("primary_metric", "score")
-    out = [f"Verdict: {result.get('verdict', '')}", "", f"| prompt or model | {primary} |", "| --- | --- |"]
+    out = [f"Verdict: {_text(result.get('verdict', ''))}", "", f"| prompt or model | {_text(primary)} |", "| --- | --- |"]
     for variant, values in dict(result.get("variants") or {}).items():
-        out.append(f"| baseline: {variant} | {_number(dict(values).get(primary))} |")
+        out.append(f"| baseline: {_text(variant).replace('|', chr(92) + '|')} | {_number(dict(values).get(primary))} |")
     tuned = dict((result.get("metrics") or {}).get("tuned") or {})
     out.append(f"| tuned | {_number(tuned.get(primary))} |")
     low, high = (list(result.get("difference_ci95") or []) + [None, None])[:2]
@@ -157,6 +159,12 @@ def _usage(result: Mapping[str, Any]) -> list[str]:
     for name, command in dict(result.get("commands") or {}).items():
         out += [f"{name}:", "", "```" + ("python" if name == "transformers" else "sh"), command, "```", ""]
     return out + [f"Note: {note}" for note in result.get("notes") or []]
+
+
+def _text(value: Any) -> str:
+    """Text from a file or a person, as Markdown shows it literally: one line, no raw HTML, control characters visible."""
+    flat = visible(" ".join(str(value).split()))
+    return flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _number(value: Any) -> str:
