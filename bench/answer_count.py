@@ -29,7 +29,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
-    from backends.base import GenerationParams, ModelRef
+    from tuneui.core.backend import GenerationParams, ModelRef
     from backends.local.backend import LocalBackend
     from backends.local.models import ensure_embedded_model
     from tuneui.core.workspace import init_workspace

@@ -98,8 +98,8 @@ def test_demo_walk_quit_while_training_and_reattach(terminal: Terminal, tiny_dem
     terminal.line("1")
     terminal.wait_for("Next: Evaluate", timeout=120)
     terminal.line("1")
-    terminal.wait_for("All five steps are done", timeout=300)
-    terminal.line("1")
+    terminal.wait_for("Next: Export", timeout=300)
+    terminal.line("2")  # Open the verdict
     screen = terminal.wait_for("Re-evaluate", "held-out examples", timeout=30)
     assert "beats" in screen or "no clear difference" in screen, screen
     terminal.type("C-q")

@@ -127,13 +127,13 @@ async def test_a_new_project_walks_from_a_csv_to_a_verdict(tmp_path: Path, monke
         await pilot.press("escape")
         await _until(pilot, "Compare the tuned model", where=talk_text)
         await _answer(pilot, "1")  # Evaluate
-        said = await _until(pilot, "All five steps are done", timeout=600)
+        said = await _until(pilot, "Next: Export", timeout=600)
         assert "No judge ran: ROUGE-L counts shared words" in said
         assert "/report writes the report" in said
-        await _answer(pilot, "2")  # Write the report
+        await _answer(pilot, "3")  # Write the report
         said = await _until(pilot, "Report written:", timeout=120)
         assert list((workspace.root / "reports").glob("*.html"))
-        await _answer(pilot, "1")  # Open the verdict
+        await _answer(pilot, "2")  # Open the verdict
         await pilot.pause()
         assert type(app.screen).__name__ == "EvaluateScreen"
         assert_fits(app)

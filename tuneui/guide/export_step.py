@@ -42,7 +42,14 @@ class ExportStep(BaseStep):
         row = _row()
         run = state.finished_run
         verdict = _verdict(workspace, run.run_id) if run else ""
-        choices = (("Export it", row.command), ("Write the report", REPORT_COMMAND), ("Not now: project status", STATUS_COMMAND))
+        from tuneui.guide.step_table import EVALUATE
+
+        choices = (
+            ("Export it", row.command),
+            ("Open the verdict", EVALUATE.open_command),
+            ("Write the report", REPORT_COMMAND),
+            ("Not now: project status", STATUS_COMMAND),
+        )
         if verdict.startswith(WINS):
             return Question(
                 f"Next: {row.name}. The tuned model wins; export it for Ollama, llama.cpp, vLLM and transformers?", choices
