@@ -163,3 +163,38 @@ def test_nothing_scored_says_how_to_start():
     board = build([Entry("local:a", "run", "r1", OTHER)], "accuracy")
     assert board.rows[0]["rank"] is None
     assert "tuneui baseline --candidates" in board.advice
+
+
+def test_the_report_holds_the_leaderboard_of_every_candidate(ticket_project, scripted):
+    from backends.runs import RunFolder
+    from tuneui.core.backend import ModelRef, TrainSpec
+    from tuneui.steps.baseline import run_baseline
+    from tuneui.steps.evaluate import evaluate_run
+    from tuneui.steps.report import write_report
+
+    from tests.evaluate.evalkit import label_of, question_of
+
+    def answer(model, conversation):
+        if model.kind == "adapter":
+            return label_of(question_of(conversation))
+        return "bug" if model.base_model == "base-model" else "question"
+
+    scripted.answer = staticmethod(answer)
+    hostile = "<b>model</b>|two"
+    run_baseline(ticket_project, "scripted", hostile)  # a second candidate, with a name that is data
+    run_id = ticket_project.new_run_id()
+    split = split_record(ticket_project, ticket_project.train_file, ticket_project.val_file)
+    spec = TrainSpec(run_id=run_id, backend="scripted", model="base-model", train_file=str(ticket_project.train_file), options={"split": split})
+    run = RunFolder.create(ticket_project.runs_dir, spec)
+    ref = ModelRef(backend="scripted", base_model="base-model", kind="adapter", path=str(run.adapter_dir))
+    run.write_status(status="succeeded", model_ref=ref.to_dict())
+    evaluate_run(ticket_project, run_id, judge="", forgetting=False)
+
+    files = write_report(ticket_project, run_id)
+    markdown, html = files.markdown.read_text(), files.html.read_text()
+    assert "## Comparing base models" in markdown and "<h2>Comparing base models</h2>" in html
+    table = markdown.split("## Comparing base models")[1].split("\n## ")[0]
+    assert f"| 1 | scripted:base-model | {run_id} | current | 1.000 |" in table
+    assert "scripted:&lt;b&gt;model&lt;/b&gt;\\|two" in table  # literal in any Markdown viewer
+    assert "<b>model</b>" not in html and "scripted:&lt;b&gt;model&lt;/b&gt;|two" in html
+    assert "Carry on with scripted:base-model" in table

@@ -136,6 +136,20 @@ def text_table(board: Board) -> list[str]:
     return lines + ["", board.advice]
 
 
+CELL_HEADER = ("#", "model", "variant or run", "split", "value", "vs best baseline (95 % interval)", "rules passed", "stopped on their own", "train time", "dollars", "note")
+
+
+def cells(board: Board) -> list[list[str]]:
+    """The rows as plain text cells (CELL_HEADER's columns), for the report and the app's card;
+    each renderer escapes them its own way."""
+    return [
+        [str(row["rank"] or "-"), row["model"], row["variant"] or row["run"] or "-", row["split"], _number(row["value"]), _against(row),
+         _percent(row["rule_pass_rate"]), _percent(row["stopped_on_their_own_rate"]), _duration(row["train_seconds"]),
+         _dollars(row["dollars"]), row["note"]]
+        for row in board.rows
+    ]  # fmt: skip
+
+
 def _against(row: dict[str, Any]) -> str:
     if row["vs_best_baseline"] is None:
         return "-"
