@@ -56,11 +56,18 @@ def _cmd_baseline(args: argparse.Namespace) -> int:
     from tuneui.steps.baseline import run_baseline
 
     result = run_baseline(workspace, backend, model, shots=args.shots, progress=_progress)
+    _refresh_board(workspace)
     if args.json:
         print_json(result.summary())
         return 0
     _print_baseline(result)
     return 0
+
+
+def _refresh_board(workspace: Any) -> Any:
+    from tuneui.steps.leaderboard_files import refresh_board
+
+    return refresh_board(workspace)  # the leaderboard the app shows, with this step's new scores
 
 
 def _check_shots(shots: int) -> None:
@@ -84,6 +91,7 @@ def _baseline_of_candidates(workspace: Any, args: argparse.Namespace) -> int:
         raise UsageError("[models] candidates is empty in tuneui.toml", 'Set it, e.g. candidates = ["./model-a", "HuggingFaceTB/SmolLM2-360M-Instruct"], or pass --model twice.')
     _check_shots(args.shots)
     results = [run_baseline(workspace, backend, model, shots=args.shots, progress=_progress) for backend, model in candidates_of(named, models, args.backend)]
+    board = _refresh_board(workspace)
     if args.json:
         print_json([result.summary() for result in results])
         return 0
@@ -91,7 +99,11 @@ def _baseline_of_candidates(workspace: Any, args: argparse.Namespace) -> int:
         if index:
             print()
         _print_baseline(result)
-    print("\nSide by side, with the runs: `tuneui runs --compare`.")
+    if board is not None:
+        from tuneui.core.visible import visible
+
+        print(f"\n{visible(board.advice)}")
+    print("Side by side, with the runs: `tuneui runs --compare`.")
     return 0
 
 
@@ -114,6 +126,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     workspace = workspace_of(args)
     judge = "" if args.no_judge else args.judge
     result = evaluate_run(workspace, args.run, judge=judge, forgetting=not args.no_forgetting, progress=_progress)
+    _refresh_board(workspace)
     if args.json:
         print_json(result.summary())
         return 0

@@ -106,9 +106,10 @@ def _cmd_runs(args: argparse.Namespace) -> int:
 
 def _compare(workspace: "Workspace", as_json: bool) -> int:
     from tuneui.steps.leaderboard import text_table
-    from tuneui.steps.leaderboard_files import project_board
+    from tuneui.steps.leaderboard_files import project_board, save_board
 
     board = project_board(workspace)
+    save_board(workspace, board)  # what the app's Evaluate view shows
     if as_json:
         print_json(list(board.rows))
         return 0

@@ -19,6 +19,7 @@ from typing import Any, Sequence
 from tuneui.core.intervals import paired_difference_ci
 
 CURRENT, OTHER = "current", "other"  # a row's `split`
+BOARD_FILE = "leaderboard.json"  # in reports/: the rows and the advice as last computed, for the app
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,30 @@ from tuneui.core.rules import check_answers, parse_rules
 from tuneui.core.trained_split import file_sha256
 from tuneui.core.workspace import Workspace
 from tuneui.steps.eval_files import PREDICTIONS_FILE
-from tuneui.steps.leaderboard import CURRENT, OTHER, Board, Entry, build
+from tuneui.steps.leaderboard import BOARD_FILE, CURRENT, OTHER, Board, Entry, build
 
 BEST_FILE = "best.json"
+
+
+def save_board(workspace: Workspace, board: Board) -> None:
+    """Record the leaderboard in reports/leaderboard.json, which the app's Evaluate view reads: the
+    UI process never scores answers (that needs the dataset readers, and their ML imports)."""
+    from tuneui.core.files import atomic_write_json
+
+    atomic_write_json(workspace.reports_dir / BOARD_FILE, {"metric": board.metric, "rows": list(board.rows), "advice": board.advice})
+
+
+def refresh_board(workspace: Workspace) -> Board | None:
+    """After a baseline or an evaluation: the leaderboard computed and saved again. None, nothing
+    written, when it cannot be (no split yet): the step that just ran has already succeeded."""
+    from tuneui.errors import TuneError
+
+    try:
+        board = project_board(workspace)
+    except TuneError:
+        return None
+    save_board(workspace, board)
+    return board
 
 
 def project_board(workspace: Workspace) -> Board:
