@@ -52,3 +52,17 @@ async def test_one_candidate_alone_shows_no_leaderboard(finished_project) -> Non
         await pilot.press("f5")
         await pilot.pause()
         assert app.screen.query_one("#eval-compare", Static).display is False
+
+
+def test_the_guide_says_which_model_to_carry_on_with_once_two_have_scores(workspace) -> None:
+    from tuneui.viewmodels.cards import compare_sentence
+
+    assert compare_sentence(workspace) == ""  # nothing compared yet
+    workspace.reports_dir.mkdir(exist_ok=True)
+    board = workspace.reports_dir / "leaderboard.json"
+    board.write_text(json.dumps({"rows": ROWS[:1] + ROWS[2:], "advice": "only one"}))
+    assert compare_sentence(workspace) == ""  # one model scored; the other split's run never counts
+    board.write_text(json.dumps({"rows": ROWS, "advice": ADVICE}))
+    assert compare_sentence(workspace) == ADVICE
+    board.write_text("{not json")
+    assert compare_sentence(workspace) == ""

@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from backends.runs import DamagedRunError
 from tuneui.core.workspace import Workspace
-from tuneui.viewmodels.cards import Card, leaderboard_card, one_line, read_leaderboard
+from tuneui.viewmodels.cards import Card, leaderboard_card, one_line, ranked_models, read_leaderboard
 from tuneui.viewmodels.evaluation import ComparedExample, Evaluation, read_evaluation, word_diff
 from tuneui.guide.state import observe
 from tuneui.guide.step_table import EVALUATE, REVIEW
@@ -105,7 +105,7 @@ class EvaluateScreen(Screen):
         """The leaderboard under the metrics once two or more models have scores, as `tuneui eval`,
         `tuneui baseline` or `tuneui runs --compare` last recorded it (reports/leaderboard.json)."""
         saved = read_leaderboard(self.workspace)
-        if saved is None or len({row.get("model") for row in saved["rows"] if isinstance(row, dict) and row.get("rank")}) < 2:
+        if saved is None or len(ranked_models(saved["rows"])) < 2:
             return
         self._show_compare(leaderboard_card(saved["rows"], str(saved.get("advice") or "")))
 

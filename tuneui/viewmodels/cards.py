@@ -151,6 +151,20 @@ def read_leaderboard(workspace: Any) -> dict[str, Any] | None:
     return saved if isinstance(saved, dict) and isinstance(saved.get("rows"), list) else None
 
 
+def compare_sentence(workspace: Any) -> str:
+    """The guide's sentence on which base model to carry on with, once two models have scores on
+    the current split (reports/leaderboard.json); empty before that."""
+    saved = read_leaderboard(workspace)
+    if saved is None or len(ranked_models(saved["rows"])) < 2:
+        return ""
+    return str(saved.get("advice") or "")
+
+
+def ranked_models(rows: Any) -> set[str]:
+    """The models with a ranked row: those scored on the current split."""
+    return {str(row.get("model")) for row in rows if isinstance(row, Mapping) and row.get("rank")}
+
+
 def _candidate_name(label: str) -> str:
     # "local:~/.cache/tuneui/models/SmolLM2-135M-Instruct": the folder's last part names it well enough.
     backend, _, model = label.partition(":")
