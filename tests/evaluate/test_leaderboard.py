@@ -198,3 +198,27 @@ def test_the_report_holds_the_leaderboard_of_every_candidate(ticket_project, scr
     assert "scripted:&lt;b&gt;model&lt;/b&gt;\\|two" in table  # literal in any Markdown viewer
     assert "<b>model</b>" not in html and "scripted:&lt;b&gt;model&lt;/b&gt;|two" in html
     assert "Carry on with scripted:base-model" in table
+
+
+def test_damaged_and_foreign_files_are_skipped_not_fatal(project, capsys):
+    save_baseline(project, "model-a", "zero-shot", 4)
+    (project.baseline_dir / "folder.json").mkdir()  # not a file
+    (project.baseline_dir / "broken.json").write_text("{not json", encoding="utf-8")
+    (project.baseline_dir / "list.json").write_text("[1, 2]", encoding="utf-8")
+    (project.baseline_dir / "short.json").write_text(json.dumps({"val_sha256": "x", "predictions": ["a"]}), encoding="utf-8")
+    save_run(project, "20261207-100000-aaaa", "model-a", 6)
+    (project.runs_dir / "20261207-100000-aaaa" / "eval" / "predictions.json").unlink()
+    (project.runs_dir / "20261207-100000-aaaa" / "eval" / "predictions.json").mkdir()
+    rows = compare_json(project, capsys)
+    assert [(row["rank"], row["variant"] or row["run"]) for row in rows] == [(1, "zero-shot"), (None, "20261207-100000-aaaa")]
+
+
+def test_without_a_split_the_comparison_says_how_to_make_one(workspace, capsys):
+    assert main(["--project", str(workspace.root), "runs", "--compare", "--json"]) == 2
+    err = capsys.readouterr().err
+    assert "No validation split" in err and "tuneui data split" in err and "Traceback" not in err
+
+
+def test_json_without_compare_is_refused(project, capsys):
+    assert main(["--project", str(project.root), "runs", "--json"]) == 2
+    assert "--json goes with --compare" in capsys.readouterr().err

@@ -61,7 +61,7 @@ def baseline_entries(workspace: Workspace, data: EvalSet, primary: str) -> list[
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else ():
         if path.name == BEST_FILE:
             continue
-        saved = read_saved(path)
+        saved = _read(path)
         if not isinstance(saved, Mapping) or saved.get("val_sha256") != data.fingerprint:
             continue  # another split's answers (or not a baseline file): nothing to compare here
         predictions, variant = saved.get("predictions"), saved.get("variant")
@@ -93,9 +93,10 @@ def run_entries(workspace: Workspace, data: EvalSet, primary: str) -> list[Entry
         model = _label(workspace, spec.backend, spec.model)
         seconds = _train_seconds(status)
         dollars = _dollars(workspace, spec.backend, spec.model, seconds, settings)
-        split, note = _split_of((spec.options or {}).get("split"), data.fingerprint, train_sha)
+        options = spec.options if isinstance(spec.options, Mapping) else {}
+        split, note = _split_of(options.get("split"), data.fingerprint, train_sha)
         entry = Entry(model, "run", folder.run_id, split, train_seconds=seconds, dollars=dollars, note=note)
-        saved = read_saved(folder.eval_dir / PREDICTIONS_FILE) or {}
+        saved = _read(folder.eval_dir / PREDICTIONS_FILE) or {}
         answers = saved.get("predictions")
         if split == CURRENT and saved.get("val_sha256") == data.fingerprint and isinstance(answers, list) and len(answers) == len(data.val):
             entry = _scored(entry, [str(a) for a in answers], saved.get("ended"), data, primary, rules)
@@ -104,6 +105,14 @@ def run_entries(workspace: Workspace, data: EvalSet, primary: str) -> list[Entry
             entry = _with_note(entry, f"not evaluated yet: `tuneui eval {folder.run_id}`" if word == "succeeded" else f"{word}")
         entries.append(entry)
     return entries
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    """A saved JSON object, or None when it is missing, damaged, or not a file at all."""
+    try:
+        return read_saved(path)
+    except OSError:  # a folder named like a result, a file without read permission
+        return None
 
 
 def _scored(entry: Entry, answers: list[str], ended: Any, data: EvalSet, primary: str, rules: Any) -> Entry:
@@ -159,7 +168,7 @@ def _dollars(workspace: Workspace, backend: str, model: str, seconds: float | No
         return None
     if trains_here:
         return None if seconds is None else seconds / 3600 * settings.local.gpu_hour_usd
-    rows = (read_saved(cost_report_path(workspace)) or {}).get("rows")
+    rows = (_read(cost_report_path(workspace)) or {}).get("rows")
     for row in rows if isinstance(rows, list) else ():
         if isinstance(row, Mapping) and row.get("backend") == backend and row.get("model") == model and isinstance(row.get("cost_usd"), (int, float)):
             return float(row["cost_usd"])
