@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -41,7 +42,7 @@ def save_baseline(workspace, model: str, variant: str, correct: int) -> None:
         "backend": "local", "model": model, "variant": {"name": variant}, "val_sha256": load_eval_set(workspace).fingerprint,
         "predictions": answers(correct), "ended": [True] * (len(VAL) - 1) + [False], "created": 1.0,
     }  # fmt: skip
-    (workspace.baseline_dir / f"{variant}-{model}.json").write_text(json.dumps(record), encoding="utf-8")
+    (workspace.baseline_dir / f"{variant}-{Path(model).name}.json").write_text(json.dumps(record), encoding="utf-8")
 
 
 def save_run(workspace, run_id: str, model: str, correct: int | None, *, seconds: float = 120.0, other_split: bool = False) -> None:
@@ -222,3 +223,11 @@ def test_without_a_split_the_comparison_says_how_to_make_one(workspace, capsys):
 def test_json_without_compare_is_refused(project, capsys):
     assert main(["--project", str(project.root), "runs", "--json"]) == 2
     assert "--json goes with --compare" in capsys.readouterr().err
+
+
+def test_a_model_folder_is_one_candidate_however_it_was_named(project, capsys):
+    (project.root / "tiny").mkdir()
+    save_baseline(project, str(project.root / "tiny"), "zero-shot", 3)
+    save_run(project, "20261207-100000-aaaa", "tiny", 4)
+    rows = compare_json(project, capsys)
+    assert {row["model"] for row in rows} == {"local:./tiny"}

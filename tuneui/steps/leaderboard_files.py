@@ -176,8 +176,9 @@ def _dollars(workspace: Workspace, backend: str, model: str, seconds: float | No
 
 
 def _label(workspace: Workspace, backend: Any, model: Any) -> str:
-    """`backend:model`, a folder shown relative to the project (or to ~) rather than in full."""
-    name = str(model)
+    """`backend:model`, a folder shown relative to the project (or to ~) rather than in full. A
+    folder is resolved first, so `tiny`, `./tiny` and its absolute path are one candidate."""
+    name = workspace.local_model_path(str(model)) if backend == _here_name() else str(model)
     path = Path(name)
     if path.is_absolute():
         for root, prefix in ((workspace.root.resolve(), "./"), (Path.home(), "~/")):
@@ -187,3 +188,9 @@ def _label(workspace: Workspace, backend: Any, model: Any) -> str:
             except ValueError:
                 continue
     return f"{backend}:{name}"
+
+
+def _here_name() -> str:
+    from tuneui.core.providers import here
+
+    return here().name
