@@ -4,7 +4,8 @@ Each candidate (`[models] candidates`, or `--model` given more than once) gets a
 `runs/`, started with the same flags: the same data and split, and the same budget (`--steps`,
 `--epochs`, or `[local] time_budget_minutes` when neither is given). The runs go one after another:
 a local run holds this machine's device, and the next one waits for it anyway. Each finished run is
-evaluated on the val split (the forgetting check is left for the model chosen), so the leaderboard
+evaluated on the val split (the judge and the forgetting check are left for the model chosen: the
+leaderboard ranks by the metrics, and a judge may cost money), so the leaderboard
 ends with every candidate scored. One candidate that cannot start or fails does not stop the others.
 """
 
@@ -53,7 +54,7 @@ def train_candidates(workspace: "Workspace", args: argparse.Namespace, spec_of: 
             final = follow(backend, run_id, 0, quiet=args.json)
             outcome: dict[str, Any] = {"backend": backend_name, "model": model, "run_id": run_id, "status": final.status}
             if final.status == "succeeded":
-                evaluate_run(workspace, run_id, forgetting=False, progress=_progress)
+                evaluate_run(workspace, run_id, judge="", forgetting=False, progress=_progress)
         except (TuneError, BackendError) as exc:  # the next candidate still gets its run
             say(f"error: {visible(exc.title)}\n  hint: {visible(exc.hint)}")
             outcome = {"backend": backend_name, "model": model, "run_id": None, "status": "not started", "error": exc.title}
