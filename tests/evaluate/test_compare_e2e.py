@@ -37,12 +37,12 @@ def test_two_candidates_get_a_baseline_a_short_run_and_one_leaderboard(tmp_path,
     from tuneui.demo import create_demo
 
     project = create_demo(tmp_path / "demo")
-    tuneui(project.root, "data", "split", "--val", "0.05")  # 8 held-out examples: a short test
+    tuneui(project.root, "data", "split", "--val", "0.04")  # 6 held-out examples: a short test
     texts = [str(m.get("content")) for example in read_chat_jsonl(project.train_file) for m in example.messages]
     build_tiny_model(project.root / "tiny-candidate", texts)  # the second candidate: random weights, built here
     project.update_settings({"models.candidates": [str(embedded_model), "./tiny-candidate"]})
 
-    baselines = json.loads(tuneui(project.root, "baseline", "--candidates", "--shots", "1", "--json").stdout)
+    baselines = json.loads(tuneui(project.root, "baseline", "--candidates", "--shots", "0", "--json").stdout)
     assert [Path(b["model"]).name for b in baselines] == [embedded_model.name, "tiny-candidate"]
 
     trained = json.loads(tuneui(project.root, "train", "--compare", "--steps", "2", "--json").stdout)
@@ -52,11 +52,11 @@ def test_two_candidates_get_a_baseline_a_short_run_and_one_leaderboard(tmp_path,
 
     rows = json.loads(tuneui(project.root, "runs", "--compare", "--json").stdout)
     assert all(set(row) == ROW_FIELDS for row in rows)
-    models = {f"local:{embedded_model.relative_to(Path.home())}" if embedded_model.is_relative_to(Path.home()) else f"local:{embedded_model}",
-              "local:./tiny-candidate"}  # fmt: skip
-    assert {row["model"] for row in rows} == models
+    home = Path.home()
+    embedded = f"local:~/{embedded_model.relative_to(home)}" if embedded_model.is_relative_to(home) else f"local:{embedded_model}"
+    assert {row["model"] for row in rows} == {embedded, "local:./tiny-candidate"}
     ranked = [row for row in rows if row["rank"] is not None]
-    assert len(ranked) == len(rows) == 2 * 3 + 2  # zero-shot, system and 1-shot per model, and one run each
+    assert len(ranked) == len(rows) == 2 * 2 + 2  # zero-shot and system prompt per model, and one run each
     assert [row["rank"] for row in ranked] == list(range(1, len(ranked) + 1))
     values = [row["value"] for row in ranked]
     assert values == sorted(values, reverse=True)
@@ -74,7 +74,7 @@ def test_two_candidates_get_a_baseline_a_short_run_and_one_leaderboard(tmp_path,
     assert "Comparing base models" in (project.reports_dir / f"{run_ids[0]}.html").read_text(encoding="utf-8")
 
     # A new split: the runs trained on the old one are listed apart, never ranked against it.
-    tuneui(project.root, "data", "split", "--val", "0.05", "--seed", "7")
+    tuneui(project.root, "data", "split", "--val", "0.04", "--seed", "7")
     after = json.loads(tuneui(project.root, "runs", "--compare", "--json").stdout)
     assert {row["run"] for row in after if row["kind"] == "run"} == set(run_ids)
     assert all(row["rank"] is None and row["split"] == "other" and row["value"] is None for row in after if row["kind"] == "run")
