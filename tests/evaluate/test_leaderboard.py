@@ -231,3 +231,9 @@ def test_a_model_folder_is_one_candidate_however_it_was_named(project, capsys):
     save_run(project, "20261207-100000-aaaa", "tiny", 4)
     rows = compare_json(project, capsys)
     assert {row["model"] for row in rows} == {"local:./tiny"}
+
+
+def test_within_noise_a_prompt_that_needs_no_training_is_the_cheaper_choice():
+    text = advice([entry("local:big", 21, dollars=0.0, seconds=600), entry("local:small", 20, kind="baseline")], "accuracy")
+    assert "within noise" in text
+    assert "Carry on with local:small, whose local:small-baseline prompt needs no fine-tuning at all" in text

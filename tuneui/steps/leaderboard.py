@@ -71,7 +71,8 @@ def advice(ranked: Sequence[Entry], metric: str, *, seed: int = 0) -> str:
 
     Each model is represented by its best entry (a run or a prompt); the leader is compared with
     the runner-up on the same examples. When the interval holds 0 the difference is "within
-    noise", and the cheaper of the two (dollars, then train time) is the one to carry on with.
+    noise", and the cheaper of the two (a prompt needs no training; then dollars, then train time)
+    is the one to carry on with.
     """
     best_of: dict[str, Entry] = {}
     for entry in ranked:
@@ -90,7 +91,7 @@ def advice(ranked: Sequence[Entry], metric: str, *, seed: int = 0) -> str:
         why = _cheaper_reason(cheaper, first if cheaper is second else second)
         return (
             f"{first.model} ({_what(first)}) and {second.model} ({_what(second)}) are within noise: {worth}. "
-            f"Carry on with {cheaper.model}{why}; more validation examples would separate them."
+            f"Carry on with {cheaper.model}{why}; more validation examples could separate them."
         )
     return f"Carry on with {first.model} ({_what(first)}): it beats {second.model} ({_what(second)}) on {worth}, beyond noise."
 
@@ -163,10 +164,14 @@ def _what(entry: Entry) -> str:
 
 
 def _cost_key(entry: Entry) -> tuple[float, float]:
+    if entry.kind == "baseline":
+        return (0.0, 0.0)  # a prompt needs no training at all
     return (entry.dollars if entry.dollars is not None else math.inf, entry.train_seconds if entry.train_seconds is not None else math.inf)
 
 
 def _cheaper_reason(chosen: Entry, other: Entry) -> str:
+    if chosen.kind == "baseline" and other.kind != "baseline":
+        return f", whose {chosen.name} prompt needs no fine-tuning at all"
     if chosen.dollars is not None and other.dollars is not None and chosen.dollars < other.dollars:
         return f", which costs less ({_dollars(chosen.dollars)} against {_dollars(other.dollars)})"
     if chosen.train_seconds is not None and other.train_seconds is not None and chosen.train_seconds < other.train_seconds:
