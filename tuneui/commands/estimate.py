@@ -237,9 +237,12 @@ def _backend_of(model: str, settings: Any) -> str:
 def _configured(settings: Any) -> list[tuple[str, str]]:
     from tuneui.core.providers import here, hosted_choice
 
+    from tuneui.steps.candidates import configured_candidates
+
     rows = [(here().name, settings.models.local)] if settings.models.local else []
     rows.append(hosted_choice(settings.models.hosted_backend, settings.models.hosted))
-    return rows
+    # Each base-model candidate is priced too, so the comparison weighs what each one costs.
+    return rows + [pair for pair in configured_candidates(settings.models) if pair not in rows]
 
 
 def _print_one(result: Mapping[str, Any], as_json: bool) -> None:

@@ -15,7 +15,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "baseline", help="score prompt variants (zero-shot, system prompt, k-shot) of the base model on the val split"
     )
     baseline.add_argument("--backend", help=f"{', '.join(backend_names())} (default: from tuneui.toml [models])")
-    baseline.add_argument("--model", help="the base model (default: from tuneui.toml [models])")
+    baseline.add_argument(
+        "--model", action="append", metavar="MODEL",
+        help="the base model (default: from tuneui.toml [models]); repeat it to score several candidates side by side "
+        "(a folder, a hub id, or backend:model)",
+    )  # fmt: skip
+    baseline.add_argument("--candidates", action="store_true", help="score every model of [models] candidates in tuneui.toml")
     baseline.add_argument("--shots", type=int, default=3, metavar="K", help="examples from train in the k-shot prompt (default 3)")
     baseline.add_argument("--json", action="store_true", help="print the result as JSON")
     baseline.set_defaults(func=_cmd_baseline)
@@ -34,34 +39,85 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cmd_baseline(args: argparse.Namespace) -> int:
-    from tuneui.steps.baseline import run_baseline
     from tuneui.errors import UsageError
 
     workspace = workspace_of(args)
+    if args.candidates or (args.model and len(args.model) > 1):
+        return _baseline_of_candidates(workspace, args)
     from tuneui.core.providers import choose
 
-    backend, model = choose(workspace.settings().models, args.backend, args.model)
+    backend, model = choose(workspace.settings().models, args.backend, args.model[0] if args.model else None)
+    _check_shots(args.shots)
     if not model:
         raise UsageError(
             f"No base model for the {backend} backend",
             "Pass --model, or set [models] local (or hosted) in tuneui.toml.",
         )
-    if args.shots < 0:
-        raise UsageError(f"--shots {args.shots} is negative", "Pass 0 for no k-shot variant, or a positive count.")
-    if args.shots > MAX_SHOTS:
-        raise UsageError(f"--shots {args.shots}: at most {MAX_SHOTS} examples in a k-shot prompt", "Pass a smaller count (the default is 3).")
+    from tuneui.steps.baseline import run_baseline
+
     result = run_baseline(workspace, backend, model, shots=args.shots, progress=_progress)
+    _refresh_board(workspace)
     if args.json:
         print_json(result.summary())
         return 0
+    _print_baseline(result)
+    return 0
+
+
+def _refresh_board(workspace: Any) -> Any:
+    from tuneui.steps.leaderboard_files import refresh_board
+
+    return refresh_board(workspace)  # the leaderboard the app shows, with this step's new scores
+
+
+def _check_shots(shots: int) -> None:
+    from tuneui.errors import UsageError
+
+    if shots < 0:
+        raise UsageError(f"--shots {shots} is negative", "Pass 0 for no k-shot variant, or a positive count.")
+    if shots > MAX_SHOTS:
+        raise UsageError(f"--shots {shots}: at most {MAX_SHOTS} examples in a k-shot prompt", "Pass a smaller count (the default is 3).")
+
+
+def _baseline_of_candidates(workspace: Any, args: argparse.Namespace) -> int:
+    """Each candidate's baseline on the same val split, one after another; `--json` prints a list."""
+    from tuneui.errors import UsageError
+    from tuneui.steps.baseline import run_baseline
+    from tuneui.steps.candidates import candidates_of
+
+    models = workspace.settings().models
+    named = list(args.model or ()) + (list(models.candidates) if args.candidates else [])
+    if not named:
+        raise UsageError("[models] candidates is empty in tuneui.toml", 'Set it, e.g. candidates = ["./model-a", "HuggingFaceTB/SmolLM2-360M-Instruct"], or pass --model twice.')
+    _check_shots(args.shots)
+    results = [run_baseline(workspace, backend, model, shots=args.shots, progress=_progress) for backend, model in candidates_of(named, models, args.backend)]
+    board = _refresh_board(workspace)
+    if args.json:
+        print_json([result.summary() for result in results])
+        return 0
+    for index, result in enumerate(results):
+        if index:
+            print()
+        _print_baseline(result)
+    if board is not None:
+        from tuneui.core.visible import visible
+
+        print(f"\n{visible(board.advice)}")
+    print("Side by side, with the runs: `tuneui runs --compare`.")
+    return 0
+
+
+def _print_baseline(result: Any) -> None:
+    from tuneui.core.visible import visible
+
     summary = result.summary()
+    backend, model = result.backend, visible(result.model)
     print(f"Baseline of {backend}:{model} on {len(result.best.predictions)} validation examples ({result.task_type}):")
     _print_table(summary["variants"], summary["best"])
     if summary["rules"]:
         _print_rules(summary["rules"])
     primary = summary["primary_metric"]
     print(f"Baseline to beat: {result.best.variant} ({primary} {result.best.report.values[primary]:.3f}).")
-    return 0
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
@@ -70,6 +126,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     workspace = workspace_of(args)
     judge = "" if args.no_judge else args.judge
     result = evaluate_run(workspace, args.run, judge=judge, forgetting=not args.no_forgetting, progress=_progress)
+    _refresh_board(workspace)
     if args.json:
         print_json(result.summary())
         return 0

@@ -31,6 +31,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cancel.set_defaults(func=_cmd_cancel)
 
     runs = subparsers.add_parser("runs", help="list the runs of this project")
+    runs.add_argument(
+        "--compare", action="store_true",
+        help="the leaderboard: every baseline variant and run on the current split, scored side by side",
+    )  # fmt: skip
+    runs.add_argument("--json", action="store_true", help="with --compare: print the rows as a JSON list")
     runs.set_defaults(func=_cmd_runs)
 
 
@@ -70,6 +75,10 @@ def _cmd_runs(args: argparse.Namespace) -> int:
 
     workspace = workspace_of(args)
     workspace.settings()
+    if args.compare:
+        return _compare(workspace, args.json)
+    if args.json:
+        raise UsageError("--json goes with --compare", "Use `tuneui runs --compare --json`, or `tuneui status RUN --json` for one run.")
     folders = list_runs(workspace.runs_dir)
     if not folders:
         print("No runs yet. Start one with `tuneui train`.")
@@ -93,6 +102,23 @@ def _cmd_runs(args: argparse.Namespace) -> int:
         print(f"{folder.run_id:<22} {current.backend:<9} {current.status:<10} {current.metrics.get('steps', 0):>6} "
               f"{loss_text(current.metrics.get('best_valid_loss')):>10}  {visible(spec.model)}")  # fmt: skip
     return 1 if damaged else 0
+
+
+def _compare(workspace: "Workspace", as_json: bool) -> int:
+    from tuneui.steps.leaderboard import text_table
+    from tuneui.steps.leaderboard_files import project_board, save_board
+
+    board = project_board(workspace)
+    save_board(workspace, board)  # what the app's Evaluate view shows
+    if as_json:
+        print_json(list(board.rows))
+        return 0
+    if not board.rows:
+        print("Nothing to compare yet: run `tuneui baseline --candidates` (or --model A --model B), then `tuneui train --compare`.")
+        return 0
+    for line in text_table(board):
+        print(visible(line))  # model names and notes come from files a person may edit
+    return 0
 
 
 def backend_of_run(workspace: "Workspace", run_id: str) -> "Backend":

@@ -28,7 +28,15 @@ if TYPE_CHECKING:
 def register(subparsers: argparse._SubParsersAction) -> None:
     train = subparsers.add_parser("train", help="start a fine-tuning run (returns at once unless --wait)")
     train.add_argument("--backend", help=f"{', '.join(backend_names())} (default: this machine when [models] local is set)")
-    train.add_argument("--model", help="base model: a Hugging Face id, a local folder, or a hosted model")
+    train.add_argument(
+        "--model", action="append", metavar="MODEL",
+        help="base model: a Hugging Face id, a local folder, or a hosted model (with --compare: repeat it, one per candidate)",
+    )  # fmt: skip
+    train.add_argument(
+        "--compare", action="store_true",
+        help="a run per candidate ([models] candidates, or each --model) with the same budget, data and split, "
+        "one after another, each evaluated; then the leaderboard",
+    )  # fmt: skip
     length = train.add_mutually_exclusive_group()
     length.add_argument("--steps", type=whole_number(MAX_STEPS), metavar="N", help="train for N optimizer steps")
     length.add_argument("--epochs", type=whole_number(MAX_EPOCHS), metavar="N", help="train for N passes over the data")
@@ -54,6 +62,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     workspace = workspace_of(args)
+    if args.compare:
+        from tuneui.commands.train_compare import train_candidates
+
+        return train_candidates(workspace, args, _spec_from_args)
+    if args.model and len(args.model) > 1:
+        raise UsageError("--model is given more than once", "One model per run; to train each of them, add --compare.")
+    args.model = args.model[0] if args.model else None
     if args.resume:
         given = [flag for flag, value in (("--backend", args.backend), ("--model", args.model), ("--steps", args.steps),
                  ("--epochs", args.epochs), ("--lora-r", args.lora_r), ("--lora-alpha", args.lora_alpha),

@@ -73,6 +73,8 @@ class _Section:
                 value = value.to_dict()
             elif isinstance(value, dict):
                 value = _without_none(value)
+            elif isinstance(value, list) and not value:
+                continue  # no candidates: nothing to write, so a new tuneui.toml stays as it was
             if value is not None:
                 out[name] = value
         return out
@@ -107,6 +109,8 @@ def _schema(cls: type) -> dict[str, _FieldSpec]:
             kind, choices = str, get_args(kind)
         elif get_origin(kind) is dict:
             kind = NamesTable if get_args(kind)[1] is str else dict
+        elif get_origin(kind) is list:
+            kind = ModelList
         bounds = tuple((name, float(item.metadata[name])) for name in NUMBER_BOUNDS if name in item.metadata)
         factory = None if item.default_factory is MISSING else item.default_factory
         schema[item.name] = _FieldSpec(kind, optional, choices, bounds, item.default, factory, item.metadata.get("check"))
@@ -137,6 +141,8 @@ def _checked(cls: type, name: str, value: Any, key: str) -> Any:
         return spec.check(table, key) if spec.check else table
     if kind is NamesTable:
         return _table_of_names(value, key)
+    if kind is ModelList:
+        return _model_list(value, key)
     if kind is str:
         if not isinstance(value, str):
             raise SettingsError(key, f"should be text in quotes, not {_shown(value)}")
@@ -173,6 +179,28 @@ def _table_of_tables(value: Any, key: str) -> dict[str, dict[str, Any]]:
 
 class NamesTable:
     """The schema kind of a `dict[str, str]` field: a TOML table of names, e.g. model -> deployment."""
+
+
+class ModelList:
+    """The schema kind of a `list[str]` field: a TOML list of model names, e.g. `[models] candidates`."""
+
+
+MAX_CANDIDATES = 16  # each candidate is a baseline and a run: more than this is a typo, not a plan
+
+
+def _model_list(value: Any, key: str) -> list[str]:
+    if not isinstance(value, list):
+        raise SettingsError(key, f"should be a list of models in quotes, e.g. [\"./my-model\", \"openai:gpt-4o-mini\"], not {_shown(value)}")
+    if len(value) > MAX_CANDIDATES:
+        raise SettingsError(key, f"should name at most {MAX_CANDIDATES} models, not {len(value)}")
+    names: list[str] = []
+    for index, item in enumerate(value):
+        if not isinstance(item, str) or not item.strip() or any(ord(c) < 32 for c in item):
+            raise SettingsError(f"{key}[{index}]", f"should be a model name in quotes (a folder, a hub id or backend:model), not {_shown(item)}")
+        if item in names:
+            raise SettingsError(f"{key}[{index}]", f"names {item!r} twice; list each candidate once")
+        names.append(item)
+    return names
 
 
 # Names that end up in a URL path (an Azure deployment): letters, digits, '-', '_' and '.'.
@@ -252,6 +280,10 @@ class ModelSettings(_Section):
     hosted_backend: str = field(default="", metadata={"description": "Default hosted backend (a provider's name); empty = the first that still takes new jobs.", "check": _hosted_provider})
     judge: str = _setting("", "'backend:model' of the LLM judge; empty = no judge.")
     assistant: str = _setting("", "'backend:model' answering free-text questions in the guide.")
+    candidates: list[str] = field(
+        default_factory=list,
+        metadata={"description": "Base models to compare (`tuneui baseline`, `tuneui train --compare`): folders, hub ids or 'backend:model'."},
+    )
 
 
 # Upper bounds far above any real run, low enough that a typo (1e18) fails here, not in a planner's

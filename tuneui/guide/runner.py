@@ -22,7 +22,7 @@ from tuneui.guide import step_table
 from tuneui.guide.progress import PREFIX as PROGRESS_PREFIX
 from tuneui.guide.state import observe
 from tuneui.guide.step import StepResult
-from tuneui.viewmodels.cards import rules_sentence
+from tuneui.viewmodels.cards import compare_sentence, rules_sentence
 
 STEP_TIMEOUT_S = 3600.0
 
@@ -74,7 +74,8 @@ class StepRunner:
         """`options` are those of `tuneui baseline` (`--backend local --model X --shots 0`)."""
         result = self.run_command(["baseline", *options])
         if result.ok:
-            summary = " ".join(filter(None, ["Baseline saved: this is the score the tuned model must beat.", rules_sentence("baseline", result.data)]))
+            summary = " ".join(filter(None, ["Baseline saved: this is the score the tuned model must beat.", rules_sentence("baseline", result.data),
+                                             compare_sentence(self.workspace)]))  # fmt: skip
             return StepResult(True, result.data, summary=summary)
         return result
 
@@ -100,7 +101,9 @@ class StepRunner:
         if result.ok:
             verdict = str(result.data.get("verdict") or "Evaluation done.")
             rules = rules_sentence("eval", result.data)
-            return StepResult(True, result.data, summary=f"{verdict.rstrip('.')}. {rules}" if rules else verdict)
+            summary = f"{verdict.rstrip('.')}. {rules}" if rules else verdict
+            compared = compare_sentence(self.workspace)  # two or more base models scored: which to carry on with
+            return StepResult(True, result.data, summary=f"{summary} {compared}" if compared else summary)
         return result
 
     def report(self, run_id: str) -> StepResult:

@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from backends.runs import DamagedRunError
 from tuneui.core.workspace import Workspace
-from tuneui.viewmodels.cards import one_line
+from tuneui.viewmodels.cards import Card, leaderboard_card, one_line, ranked_models, read_leaderboard
 from tuneui.viewmodels.evaluation import ComparedExample, Evaluation, read_evaluation, word_diff
 from tuneui.guide.state import observe
 from tuneui.guide.step_table import EVALUATE, REVIEW
@@ -38,6 +38,7 @@ class EvaluateScreen(Screen):
         yield Static("", id="verdict", classes="view-title")
         yield Static("", id="eval-metrics")
         yield Static("", id="eval-people")
+        yield Static("", id="eval-compare")
         yield DataTable(id="eval-examples", cursor_type="row", zebra_stripes=True)
         with VerticalScroll(id="eval-detail"):
             yield Static("", id="eval-request")
@@ -71,6 +72,7 @@ class EvaluateScreen(Screen):
         self.query_one(DataTable).clear(columns=True)
         self.query_one("#eval-metrics", Static).update("")
         self.query_one("#eval-progress", Static).display = False
+        self.query_one("#eval-compare", Static).display = False
         if self._evaluating():
             self.query_one("#eval-progress", Static).display = True
             self.query_one("#eval-progress", Static).update(literal(self.app.guide.progress(), keep=""))
@@ -92,6 +94,7 @@ class EvaluateScreen(Screen):
         people = self.query_one("#eval-people", Static)
         people.update(literal("people: " + "; ".join(self.evaluation.people), style="italic") if self.evaluation.people else "")
         people.display = bool(self.evaluation.people)
+        self._compare_candidates()
         table = self.query_one(DataTable)
         # Narrow enough for 80 columns, header included: the cells read "pass → fail".
         table.add_columns("line", "request", "judge", *(("rules base → tuned",) if self.evaluation.has_rules else ()))
@@ -102,6 +105,24 @@ class EvaluateScreen(Screen):
         table.focus()
         if self.evaluation.examples:
             self._show(self.evaluation.examples[0])
+
+    def _compare_candidates(self) -> None:
+        """The leaderboard under the metrics once two or more models have scores, as `tuneui eval`,
+        `tuneui baseline` or `tuneui runs --compare` last recorded it (reports/leaderboard.json)."""
+        saved = read_leaderboard(self.workspace)
+        if saved is None or len(ranked_models(saved["rows"])) < 2:
+            return
+        self._show_compare(leaderboard_card(saved["rows"], str(saved.get("advice") or "")))
+
+    def _show_compare(self, card: Card) -> None:
+        text = Text()
+        text.append(visible(card.title) + "\n", style="bold")
+        for row in card.rows[:6]:
+            rank, model, entry, score, against, rules, stopped = row
+            text.append(visible(f"{rank:>2} {one_line(model, 28)}  {one_line(entry, 24)}  {score}  {against}  rules {rules}  stopped {stopped}", keep="") + "\n")
+        compare = self.query_one("#eval-compare", Static)
+        compare.update(text)
+        compare.display = True
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if self.evaluation and 0 <= event.cursor_row < len(self.evaluation.examples):

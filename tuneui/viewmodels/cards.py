@@ -116,6 +116,67 @@ def eval_card(data: Mapping[str, Any]) -> Card:
     return _limited(str(data.get("verdict") or "Evaluation"), "table", ("metric", "baseline", "tuned"), rows)
 
 
+def leaderboard_card(rows: Any, advice: str = "") -> Card:
+    """`tuneui runs --compare --json`: the candidates side by side, the advice as the title.
+
+    Only the current split's rows are ranked; a run on another split keeps its row, marked."""
+    cells = []
+    for row in rows if isinstance(rows, list) else ():
+        if not isinstance(row, Mapping):
+            continue
+        interval = row.get("ci95")
+        against = (
+            f"{row['vs_best_baseline']:+.3f} [{interval[0]:+.3f}, {interval[1]:+.3f}]"
+            if isinstance(row.get("vs_best_baseline"), (int, float)) and isinstance(interval, list) and len(interval) == 2
+            else "—"
+        )
+        split = "" if row.get("split") == "current" else " (other split)"
+        cells.append((
+            str(row.get("rank") or "—"), _candidate_name(str(row.get("model") or "")),
+            str(row.get("variant") or row.get("run") or "?") + split, _number(row.get("value")), against,
+            _share(row.get("rule_pass_rate")), _share(row.get("stopped_on_their_own_rate")),
+        ))  # fmt: skip
+    return _limited(advice or "Base models side by side", "table", ("#", "model", "variant or run", "score", "vs best baseline", "rules", "stopped"), cells)
+
+
+def read_leaderboard(workspace: Any) -> dict[str, Any] | None:
+    """reports/leaderboard.json as the leaderboard last left it, or None when absent or damaged."""
+    from tuneui.core.files import read_json
+    from tuneui.steps.leaderboard import BOARD_FILE
+
+    try:
+        saved = read_json(workspace.reports_dir / BOARD_FILE)
+    except (OSError, ValueError):
+        return None
+    return saved if isinstance(saved, dict) and isinstance(saved.get("rows"), list) else None
+
+
+def compare_sentence(workspace: Any) -> str:
+    """The guide's sentence on which base model to carry on with, once two models have scores on
+    the current split (reports/leaderboard.json); empty before that."""
+    saved = read_leaderboard(workspace)
+    if saved is None or len(ranked_models(saved["rows"])) < 2:
+        return ""
+    return str(saved.get("advice") or "")
+
+
+def ranked_models(rows: Any) -> set[str]:
+    """The models with a ranked row: those scored on the current split."""
+    return {str(row.get("model")) for row in rows if isinstance(row, Mapping) and row.get("rank")}
+
+
+def _candidate_name(label: str) -> str:
+    # "local:~/.cache/tuneui/models/SmolLM2-135M-Instruct": the folder's last part names it well enough.
+    backend, _, model = label.partition(":")
+    if model.startswith(("/", "./", "~/")):
+        return f"{backend}:{model.rstrip('/').rsplit('/', 1)[-1]}"
+    return label
+
+
+def _share(value: Any) -> str:
+    return f"{100 * value:.0f} %" if isinstance(value, (int, float)) and not isinstance(value, bool) else "—"
+
+
 def review_card(human: Mapping[str, Any], examples: int, reviewed: int) -> Card:
     """People's blind review so far: the `human` object of `tuneui eval --json`, in rows."""
     from tuneui.core.review_stats import summary_lines

@@ -42,6 +42,7 @@ def render_html(inputs: ReportInputs) -> str:
         _rules(result),
         _judge(result),
         people_html(inputs, _table),
+        _leaderboard(inputs),
         "<h2>Training</h2>",
         loss_chart_svg(inputs.losses),
         _data_checks(inputs.data_checks),
@@ -204,6 +205,22 @@ def _forgetting(check: Mapping[str, Any] | None) -> str:
     return (
         "<h2>Forgetting check: general prompts</h2>"
         f'<p class="muted">{escape(summary)}</p>' + _table(["prompt", "base model", "tuned model"], body)
+    )
+
+
+def _leaderboard(inputs: ReportInputs) -> str:
+    from tuneui.steps.leaderboard import CELL_HEADER, cells
+
+    board = inputs.leaderboard
+    if board is None:
+        return ""
+    metric = METRIC_TITLES.get(board.metric, board.metric)
+    return (
+        "<h2>Comparing base models</h2>"
+        f'<p class="muted">Primary metric: {escape(metric)}, each against the best baseline on the same examples; '
+        "runs on another split are listed, never ranked.</p>"
+        + _table(CELL_HEADER, [[escape(c) for c in row] for row in cells(board)])
+        + f"<p>{escape(board.advice)}</p>"
     )
 
 

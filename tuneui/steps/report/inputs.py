@@ -20,6 +20,7 @@ from tuneui.core.evalset import read_saved
 from tuneui.steps.cost import cost_report_path
 from tuneui.core.review_stats import HumanResult
 from tuneui.steps.eval_files import RESULT_FILE
+from tuneui.steps.leaderboard import Board
 from tuneui.steps.review import current_verdict, human_for_run
 from tuneui.core.metrics import METRIC_TITLES
 from tuneui.core.rules import pass_rate
@@ -57,6 +58,7 @@ class ReportInputs:
     data_checks: tuple[DataCheck, ...]
     cost: str | None  # the Cost step's estimate for the run's backend, in words
     human: HumanResult | None = None  # people's blind review, as the votes stand now
+    leaderboard: Board | None = None  # every baseline variant and run of the current split; None when none can be read
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,20 @@ def gather(workspace: Workspace, run_id: str) -> ReportInputs:
         data_checks=_data_checks(workspace),
         cost=_cost(workspace, str(spec.get("backend", ""))),
         human=human,
+        leaderboard=_leaderboard(workspace),
     )
+
+
+def _leaderboard(workspace: Workspace) -> Board | None:
+    """The project's leaderboard, or None when the split cannot be read: a report stays writable."""
+    from tuneui.errors import TuneError
+    from tuneui.steps.leaderboard_files import project_board
+
+    try:
+        board = project_board(workspace)
+    except TuneError:
+        return None
+    return board if board.rows else None
 
 
 def _wrongly_typed(result: Mapping[str, Any]) -> str | None:

@@ -44,12 +44,27 @@ def render_markdown(inputs: ReportInputs) -> str:
             "",
         ]
     out += people_markdown(inputs, _md_table)
+    out += _leaderboard_markdown(inputs)
     out += _training_markdown(inputs)
     out += _checks_markdown(inputs.data_checks)
     out += _differing_markdown(result.get("differing", []))
     out += _forgetting_markdown(result.get("forgetting"))
     out += ["## Files", ""] + [f"- [{_md(label)}]({_href(href)})" for label, href in inputs.links] + [""]
     return "\n".join(out)
+
+
+def _leaderboard_markdown(inputs: ReportInputs) -> list[str]:
+    from tuneui.steps.leaderboard import CELL_HEADER, cells
+
+    board = inputs.leaderboard
+    if board is None:
+        return []
+    note = "Runs on another split scored other examples: listed, never ranked." if any(r["split"] != "current" for r in board.rows) else ""
+    return [
+        "## Comparing base models", "",
+        f"Primary metric: {_md(METRIC_TITLES.get(board.metric, board.metric))}, each against the best baseline on the same examples.", "",
+        _md_table(CELL_HEADER, cells(board)), "", _md(board.advice), "",
+    ] + ([_md(note), ""] if note else [])  # fmt: skip
 
 
 def _facts_markdown(inputs: ReportInputs) -> list[str]:
