@@ -40,3 +40,21 @@ def test_importing_torch_fails_a_fast_tier_test() -> None:
 @pytest.mark.integration
 def test_a_marked_test_may_start_a_process() -> None:
     assert subprocess.run([sys.executable, "-c", "print(1)"], capture_output=True, text=True).stdout == "1\n"
+
+
+def test_collecting_the_tests_imports_no_ml_stack() -> None:
+    """A test module that imports torch (or a module that does) at its top would load it while the
+    fast tier is collected: seconds per worker, and the guard could no longer see a test import it."""
+    import ast
+    from pathlib import Path
+
+    heavy = ("torch", "transformers", "peft", "trl", "bitsandbytes", "accelerate", "backends.local.progress",
+             "backends.local.inference_guard", "backends.local.recipe", "backends.local.worker")
+    found = []
+    for path in sorted(Path(__file__).parent.rglob("*.py")):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:  # module level only
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and getattr(node.value.func, "attr", "") == "importorskip":
+                names = [arg.value for arg in node.value.args if isinstance(arg, ast.Constant)]
+            found += [f"{path.name}:{node.lineno} {name}" for name in names if name.split(".")[0] in heavy or name in heavy]
+    assert found == []

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-import torch
+import pytest
 
-from backends.local.inference_guard import NoRepeatInAnswer
+# torch, and transformers through the guard: imported by each test, never at collection, so that
+# collecting the fast tier imports no ML stack.
+pytestmark = pytest.mark.integration
 
 
 def _banned(tokens: list[int], prompt_length: int, n: int = 3, vocab: int = 10) -> set[int]:
+    import torch
+
+    from backends.local.inference_guard import NoRepeatInAnswer
+
     scores = torch.zeros(1, vocab)
     out = NoRepeatInAnswer(n, prompt_length)(torch.tensor([tokens]), scores)
     return {i for i in range(vocab) if out[0, i] == -float("inf")}
@@ -24,6 +30,10 @@ def test_the_prompt_may_be_repeated_once():
 
 
 def test_rows_are_guarded_separately():
+    import torch
+
+    from backends.local.inference_guard import NoRepeatInAnswer
+
     scores = torch.zeros(2, 10)
     out = NoRepeatInAnswer(2, 0)(torch.tensor([[4, 5, 4], [4, 6, 7]]), scores)
     assert out[0, 5] == -float("inf") and torch.isfinite(out[1]).all()

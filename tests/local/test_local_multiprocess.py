@@ -9,7 +9,6 @@ import json
 from tuneui.core.backend import TrainSpec
 from backends.local.backend import LocalBackend
 from backends.local.launch import launch_command, read_pid, worker_alive
-from backends.local.progress import newest_complete_checkpoint
 from backends.runs import RunFolder
 
 from .conftest import TICKETS, chat, wait_for, write_jsonl
@@ -33,6 +32,7 @@ def test_cpu_processes_launch_through_accelerate_with_gloo_settings():
 
 
 def test_two_cpu_processes_train_cancel_resume_and_save_one_adapter(workspace, tiny_model):
+    from backends.local.progress import newest_complete_checkpoint  # imports transformers: only where it runs
     write_jsonl(workspace.train_file, [chat(u, a) for u, a in TICKETS * 2])
     backend = LocalBackend(workspace)
     spec = TrainSpec(

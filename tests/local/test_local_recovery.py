@@ -11,7 +11,6 @@ import pytest
 from tuneui.core.backend import TrainSpec
 from backends.local.backend import LocalBackend
 from backends.local.launch import read_pid, worker_alive
-from backends.local.progress import newest_complete_checkpoint
 from backends.runs import RunFolder
 
 from .conftest import TICKETS, chat, run_cli, wait_for, write_jsonl
@@ -35,6 +34,7 @@ def _steps_seen(folder: RunFolder, kind: str) -> list[int]:
 
 
 def test_sigterm_saves_a_checkpoint_and_ends_cancelled(workspace, tiny_model):
+    from backends.local.progress import newest_complete_checkpoint  # imports transformers: only where it runs
     backend, run_id, folder = _start(workspace, tiny_model, steps=400, save_every=300)
     wait_for(lambda: _steps_seen(folder, "metrics"), timeout=120)
     backend.cancel(run_id)
@@ -48,6 +48,7 @@ def test_sigterm_saves_a_checkpoint_and_ends_cancelled(workspace, tiny_model):
 
 
 def test_sigkill_then_resume_continues_from_the_newest_complete_checkpoint(workspace, tiny_model):
+    from backends.local.progress import newest_complete_checkpoint  # imports transformers: only where it runs
     backend, run_id, folder = _start(workspace, tiny_model, steps=30, save_every=5)
     wait_for(lambda: _steps_seen(folder, "checkpoint"), timeout=120, every=0.05)
     os.killpg(read_pid(folder), signal.SIGKILL)

@@ -22,7 +22,6 @@ import pytest
 from tuneui.core.backend import BackendError, TrainSpec
 from backends.local.backend import LocalBackend
 from backends.local.launch import read_pid, worker_alive
-from backends.local.progress import newest_complete_checkpoint
 from backends.runs import RunFolder
 
 from .conftest import PROJECT_ROOT, TICKETS, chat, run_cli, wait_for, write_jsonl
@@ -42,6 +41,7 @@ def _start(workspace, tiny_model, steps: int, save_every: int) -> tuple[LocalBac
 
 
 def _kill_after_first_checkpoint(backend: LocalBackend, run_id: str, folder: RunFolder) -> int:
+    from backends.local.progress import newest_complete_checkpoint  # imports transformers: only where it runs
     wait_for(lambda: newest_complete_checkpoint(folder.checkpoints_dir), timeout=120, every=0.05)
     os.killpg(read_pid(folder), signal.SIGKILL)
     wait_for(lambda: not worker_alive(read_pid(folder)), timeout=20)
@@ -178,6 +178,7 @@ def test_concurrent_status_calls_on_a_killed_run_append_one_failed_event(workspa
 
 
 def test_kill_and_resume_log_each_metric_step_once(workspace, tiny_model):
+    from backends.local.progress import newest_complete_checkpoint  # imports transformers: only where it runs
     backend, run_id, folder = _start(workspace, tiny_model, steps=30, save_every=5)
     wait_for(lambda: newest_complete_checkpoint(folder.checkpoints_dir), timeout=120, every=0.05)
     # Let it log a few steps past the checkpoint: those are trained again after the resume.

@@ -15,7 +15,13 @@ import pytest
 
 pytestmark = pytest.mark.integration  # imports torch
 
-torch = pytest.importorskip("torch")
+torch = None  # imported by the fixture below, never at collection: collecting the fast tier loads no torch
+
+
+@pytest.fixture(autouse=True)
+def _torch():
+    global torch
+    torch = pytest.importorskip("torch")
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import pytest
 from tuneui.core.backend import TrainSpec
 from backends.local.backend import LocalBackend
 from backends.local.launch import read_pid, worker_alive
-from backends.local.progress import COMPLETE_MARKER
 from backends.runs import RunFolder
 
 from tests.local.conftest import TICKETS, chat, run_cli, tiny_model, wait_for, write_jsonl  # noqa: F401 (a fixture)
@@ -56,6 +55,7 @@ def test_a_worker_whose_run_folder_is_deleted_stops_within_a_minute(workspace, t
 
 
 def test_a_worker_killed_in_its_first_checkpoint_is_resumed_with_a_reason_and_a_sentence(workspace, tiny_model):
+    from backends.local.progress import COMPLETE_MARKER  # imports transformers: only where it runs
     backend, run_id, folder = _start(workspace, tiny_model, steps=12, save_every=4)
     pid = read_pid(folder)
     try:
@@ -84,6 +84,7 @@ def test_a_worker_killed_in_its_first_checkpoint_is_resumed_with_a_reason_and_a_
 
 
 def test_a_resume_names_the_checkpoint_it_continues_from(workspace, tiny_model):
+    from backends.local.progress import COMPLETE_MARKER  # imports transformers: only where it runs
     backend, run_id, folder = _start(workspace, tiny_model, steps=12, save_every=4)
     pid = read_pid(folder)
     try:
