@@ -135,6 +135,7 @@ def _tiny_chat_tokenizer(template: str | None):
     return tokenizer
 
 
+@pytest.mark.integration
 def test_local_model_counts_use_its_chat_template():
     template = "{% for m in messages %}<|{{ m['role'] }}|> {{ m['content'] }} {% endfor %}"
     tokenizer = _tiny_chat_tokenizer(template)
@@ -146,6 +147,7 @@ def test_local_model_counts_use_its_chat_template():
     assert tokens.count_with_tokenizer(tokenizer, chats) == [5, 4]
 
 
+@pytest.mark.integration
 def test_local_model_without_template_is_a_clear_error():
     with pytest.raises(TuneError, match="no chat template"):
         tokens.count_with_tokenizer(_tiny_chat_tokenizer(None), [[{"role": "user", "content": "hi"}]])

@@ -11,6 +11,8 @@ from tuneui.cli import main
 
 from .conftest import chat, many_chats
 
+pytestmark = pytest.mark.integration  # local servers, child processes or torch
+
 TEMPLATE = "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
 
 

@@ -96,6 +96,7 @@ def test_csv_cell_over_a_megabyte_is_read(tmp_path: Path) -> None:
     assert result.ok and len(result.examples[0].user_text) == 1_200_000
 
 
+@pytest.mark.integration
 def test_parquet_and_saved_dataset_folder(tmp_path: Path) -> None:
     datasets = pytest.importorskip("datasets")
     table = datasets.Dataset.from_dict({"prompt": ["a", "b"], "response": ["x", "y"]})

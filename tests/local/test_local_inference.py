@@ -109,6 +109,7 @@ def test_counted_answers_match_and_the_count_reaches_every_answer(backend, tiny_
     assert counts and counts[-1] == 5 and counts == sorted(counts)
 
 
+@pytest.mark.integration
 def test_the_count_inside_a_batch_follows_the_rows_that_stopped():
     """A stop token in a row's answer counts it done before the batch ends; the prompt's do not."""
     import torch

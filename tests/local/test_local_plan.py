@@ -96,6 +96,7 @@ def test_options_force_the_plan():
     assert (cpu.quantization, cpu.fits) == ("none", None)  # CPU: fp32 LoRA, memory not planned
 
 
+@pytest.mark.integration
 def test_only_checkpoints_with_the_marker_count_for_resume(tmp_path):
     from backends.local.progress import COMPLETE_MARKER, newest_complete_checkpoint, remove_incomplete_checkpoints
 
