@@ -156,8 +156,18 @@ def _needs_integration_tier(item: pytest.Item) -> bool:
     return any(name in _INTEGRATION_FIXTURES or name.startswith("fake_") for name in names)
 
 
+def _drives_the_app(item: pytest.Item) -> bool:
+    """A Pilot test (every async test here drives the Textual app) or a snapshot of the app."""
+    import inspect
+
+    function = getattr(item, "function", None)
+    return inspect.iscoroutinefunction(function) or "snap_compare" in getattr(item, "fixturenames", ())
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
+        if _drives_the_app(item) and not item.get_closest_marker("app"):
+            item.add_marker(pytest.mark.app)
         # `slow` predates the tiers and means the same as `e2e`: `-m "not e2e"` leaves both out.
         if item.get_closest_marker("slow") and not item.get_closest_marker("e2e"):
             item.add_marker(pytest.mark.e2e)

@@ -58,3 +58,12 @@ def test_collecting_the_tests_imports_no_ml_stack() -> None:
                 names = [arg.value for arg in node.value.args if isinstance(arg, ast.Constant)]
             found += [f"{path.name}:{node.lineno} {name}" for name in names if name.split(".")[0] in heavy or name in heavy]
     assert found == []
+
+
+async def test_an_async_test_drives_the_app_and_is_in_the_app_tier(request: pytest.FixtureRequest) -> None:
+    assert request.node.get_closest_marker("app") is not None
+    assert request.node.get_closest_marker("integration") is None
+
+
+def test_a_plain_test_is_in_the_fast_tier(request: pytest.FixtureRequest) -> None:
+    assert not any(request.node.get_closest_marker(mark) for mark in ("app", "integration", "e2e"))
