@@ -14,6 +14,7 @@ KIND_STYLE = {"error": "bold red", "warning": "yellow"}
 # A border title is one line and is cut where the card ends: a longer title (an evaluation's
 # verdict) is written inside the card, where it wraps, at 80 columns as at 200.
 BORDER_TITLE_MAX = 44
+LEADING_COLUMN_MAX = 22
 
 
 class CardView(Vertical):
@@ -37,7 +38,15 @@ class CardView(Vertical):
         table = Table(show_header=show_header, box=None, padding=(0, 1), expand=True, header_style="bold")
         for position, column in enumerate(self.card.columns):
             last = position == len(self.card.columns) - 1
-            table.add_column(literal(column, keep=""), overflow="fold" if last else "ellipsis", ratio=3 if last else None, no_wrap=not last)
+            # The last column (notes, messages) wraps; the others are cut with an ellipsis at
+            # LEADING_COLUMN_MAX so that a long model path cannot squeeze the notes to a word a line.
+            table.add_column(
+                literal(column, keep=""),
+                overflow="fold" if last else "ellipsis",
+                ratio=3 if last else None,
+                no_wrap=not last,
+                max_width=None if last else LEADING_COLUMN_MAX,
+            )
         for row in self.card.rows:
             cells = [literal(cell, style=KIND_STYLE.get(cell, "")) for cell in row]
             table.add_row(*cells)
