@@ -270,3 +270,19 @@ async def test_report_and_cancel_are_in_the_palette_and_help(finished_project: W
         await pilot.pause()
         titles = [command.title for command in app.get_system_commands(app.screen)]
         assert "/report" in titles and "/cancel" in titles
+
+
+def test_a_run_taking_steps_is_not_asked_about_again_at_every_step(project: Workspace) -> None:
+    """While a run trains, its step count moves in the Train view and the sidebar; the guide's open
+    question stays put instead of being said again at each step."""
+    write_imported(project, [])
+    write_split(project)
+    write_baseline(project)
+    write_cost(project)
+    folder = write_run(project, status="running")
+    guide = Guide(project)
+    assert "Watch" in guide.opening().question
+    from tuneui.core.backend import Event
+
+    folder.append_events([Event("metrics", {"step": 16, "total_steps": 40, "train_loss": 2.0}, 1016.0)])
+    assert guide.recheck() is None

@@ -333,10 +333,12 @@ class Guide(ProjectSetup):
         if step == TRAIN.name and state.active_run:
             run = state.active_run
             progress = f"step {run.steps}/{run.total_steps}" if run.total_steps else f"step {run.steps}"
+            # The step count is said, not asked: the open question stays put while the run takes
+            # steps (the sidebar and the Train view move with it), so it is not said again each step.
             return self._ask(
-                says,
+                [*says, f"Run {run.run_id} is {run.status}: {progress}."],
                 cards,
-                f"{step}: run {run.run_id} is {run.status} ({progress}). Watch it?",
+                f"{step}: run {run.run_id} is {run.status}. Watch it?",
                 (Choice("Watch the run", TRAIN.open_command), Choice("Project status", STATUS_COMMAND)),
             )
         if step == TRAIN.name:
