@@ -15,7 +15,9 @@ from tuneui.core.rules import pass_rate
 from tuneui.core.visible import visible
 from tuneui.core.workspace import Workspace
 from tuneui.errors import TuneError
+from tuneui.core.review_stats import summary_lines
 from tuneui.steps.export.checks import CHECK_NAMES, describe
+from tuneui.steps.review import current_verdict, human_for_run
 
 VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)  # the values vLLM's --max-lora-rank accepts
 HOSTED_BASE_URLS = {"together": "https://api.together.xyz/v1"}
@@ -86,7 +88,7 @@ def model_card(workspace: Workspace, folder: RunFolder, ref: ModelRef, spec: Any
     lines += ["## Base model", "", f"- Model: {_text(ref.base_model)}", f"- Licence: {_text(licence(ref.base_model))}", ""]
     lines += ["## Data", ""] + _data(workspace) + [""]
     lines += ["## Training", ""] + _training(spec, folder) + [""]
-    lines += ["## Evaluation", ""] + _evaluation(folder) + [""]
+    lines += ["## Evaluation", ""] + _evaluation(workspace, folder) + [""]
     lines += ["## Export checks", ""] + _checks(result) + [""]
     lines += ["## How to use it", ""] + _usage(result)
     return "\n".join(lines) + "\n"
@@ -124,12 +126,14 @@ def _training(spec: Any, folder: RunFolder) -> list[str]:
     return [f"- {name}: {value}" for name, value in rows if value is not None]
 
 
-def _evaluation(folder: RunFolder) -> list[str]:
+def _evaluation(workspace: Workspace, folder: RunFolder) -> list[str]:
     result = read_json(folder.eval_dir / "result.json", default=None)
     if not isinstance(result, dict):
         return ["Not evaluated: run `tuneui eval " + folder.run_id + "` and export again to put the numbers here."]
+    human, people = _people(workspace, folder.run_id)
     primary = result.get("primary_metric", "score")
-    out = [f"Verdict: {_text(result.get('verdict', ''))}", "", f"| prompt or model | {_text(primary)} |", "| --- | --- |"]
+    out = [f"Verdict: {_text(current_verdict(result, human))}", "", *people]
+    out += [f"| prompt or model | {_text(primary)} |", "| --- | --- |"]
     for variant, values in dict(result.get("variants") or {}).items():
         out.append(f"| baseline: {_text(variant).replace('|', chr(92) + '|')} | {_number(dict(values).get(primary))} |")
     tuned = dict((result.get("metrics") or {}).get("tuned") or {})
@@ -142,6 +146,17 @@ def _evaluation(folder: RunFolder) -> list[str]:
     forgetting = result.get("forgetting")
     out.append(f"Forgetting check: {json.dumps(forgetting, ensure_ascii=False)}" if forgetting else "Forgetting check: not run.")
     return out
+
+
+def _people(workspace: Workspace, run_id: str) -> tuple[Any, list[str]]:
+    """People's blind review of the run (`tuneui review`), as the verdict counts it now."""
+    try:
+        human = human_for_run(workspace, run_id)
+    except TuneError as exc:  # a damaged review file: named, the rest of the card still written
+        return None, [f"People's blind review: not read ({_text(exc.title)}).", ""]
+    if human is None:
+        return None, ["People's blind review: none yet (`tuneui review " + run_id + "`).", ""]
+    return human, ["People's blind review:", *(f"- {_text(line)}" for line in summary_lines(human.summary())), ""]
 
 
 def _checks(result: Mapping[str, Any]) -> list[str]:
