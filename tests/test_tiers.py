@@ -31,8 +31,9 @@ def test_sleeping_past_the_budget_fails_a_fast_tier_test() -> None:
         time.sleep(1)
 
 
-@pytest.mark.skipif("torch" in sys.modules, reason="torch was imported earlier in this process")
 def test_importing_torch_fails_a_fast_tier_test() -> None:
+    if "torch" in sys.modules:  # checked as the test runs: an integration test in this worker may have loaded it
+        pytest.skip("torch was imported earlier in this process")
     with pytest.raises(FastTierViolation, match="import torch"):
         import torch  # noqa: F401
 
