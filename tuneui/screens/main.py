@@ -62,6 +62,10 @@ class MainScreen(Screen):
         # Back from a view: what happened there (a fix, a run, an edit) may change the question.
         self.show_state(self.app.workspace_state())
         self.app.recheck()
+        # Turns said while a view covered this screen were scrolled to with this screen's old size:
+        # the newest question would sit below the fold. Scroll once the screen is laid out again.
+        conversation = self.query_one(Conversation)
+        self.call_after_refresh(conversation.scroll_end, animate=False)
 
     def show_working(self, text: str) -> None:
         self.query_one("#working", Static).update(text)
