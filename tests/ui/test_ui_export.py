@@ -98,3 +98,21 @@ def test_an_export_that_exists_tells_the_guide_user_how_to_replace_it(finished_p
     assert not result.ok and result.hint == "Type /export force to export it again over the old one."
     EXPORT_STEP.run(runner, "force")
     assert runner.calls[-1][-1] == "--force"
+
+
+async def test_at_80x24_the_export_view_wraps_its_details_instead_of_cutting_them(finished_project) -> None:
+    import re
+
+    from tuneui.app import create_app
+
+    from .screen_text import screen_text
+
+    write_export(finished_project, list_runs(finished_project.runs_dir)[-1])
+    app = create_app(finished_project)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f7")
+        for _ in range(3):
+            await pilot.pause()
+        words = " ".join(re.sub(r"[│╭╮╰╯─▄▉▁▃▅▆]", " ", screen_text(app)).split())  # the card's border out
+    assert "every stop id: stop ids [2] in f16, q8_0" in words, words
+    assert "merged = adapter (greedy answers): 5 of 5 the same" in words, words

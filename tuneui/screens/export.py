@@ -6,19 +6,20 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import Footer, Header, Static
 
 from tuneui.core.files import read_json
 from tuneui.core.workspace import Workspace
 from tuneui.guide.step_table import EXPORT
 from tuneui.steps.export.paths import EXPORTS_DIR, RESULT_FILE
+from tuneui.viewmodels.cards import Card
 from tuneui.viewmodels.export_card import export_card, export_commands, export_rows
+from tuneui.widgets.cards import CardView
 from tuneui.widgets.literal import literal
 
 
 class ExportScreen(Screen):
     DEFAULT_CSS = """
-    ExportScreen #export-table { height: auto; max-height: 60%; }
     ExportScreen #export-scroll { height: 1fr; }
     ExportScreen #export-commands { padding: 1 1 0 1; }
     """
@@ -31,7 +32,6 @@ class ExportScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="export-title", classes="view-title")
-        yield DataTable(id="export-table", cursor_type="row", zebra_stripes=True)
         with VerticalScroll(id="export-scroll"):
             yield Static("", id="export-commands")
         yield Static(
@@ -57,10 +57,11 @@ class ExportScreen(Screen):
                                  f"Export again with `tuneui export RUN --force`."))  # fmt: skip
             return
         title.update(literal(card.title))
-        table = self.query_one(DataTable)
-        table.add_columns(*(literal(column) for column in card.columns))
-        for row in rows:
-            table.add_row(*(literal(cell) for cell in row))
+        # Drawn as the guide's cards are: the details wrap at word ends, where a table's cells would be
+        # cut at 80 columns. The table and the commands scroll together.
+        every_row = Card(title="", kind="table", columns=card.columns, rows=tuple(tuple(row) for row in rows))
+        commands_text = self.query_one("#export-commands", Static)
+        self.query_one("#export-scroll", VerticalScroll).mount(CardView(every_row), before=commands_text)
         text = "\n\n".join(f"{name}:\n{command}" for name, command in commands)
-        self.query_one("#export-commands", Static).update(literal(text))
-        table.focus()
+        commands_text.update(literal(text))
+        self.query_one("#export-scroll", VerticalScroll).focus()
