@@ -250,13 +250,10 @@ class _Server:
         op = request.get("op")
         params = request.get("params") or {}
         if op == "generate":
-            with share().busy():
-                completions, ended = self.model(request["model"]).generate(request["conversations"], params)
-
-
             total = len(request["conversations"])
             on_count = (lambda done: self.send({"progress": done, "total": total})) if request.get("progress") else None
-            completions, ended = self.model(request["model"]).generate(request["conversations"], params, on_count)
+            with share().busy():
+                completions, ended = self.model(request["model"]).generate(request["conversations"], params, on_count)
             self.send({"completions": completions, "ended": ended})
         elif op == "stream":
             with share().busy():
