@@ -6,13 +6,16 @@
   tokenizer), then llama.cpp's converter to f16 and to q8_0; no check of anything;
 - tuneui: `tuneui export RUN --force --json`, which writes the same files plus the Modelfile and the
   model card, and runs every check (greedy answers of the adapter, the merged model and the GGUF
-  read back on the held-out prompts).
+  read back on the held-out prompts; the last two proven against the answers before them by one
+  forward pass each, backends/local/forced.py).
 
 Each runs in a fresh interpreter of its own, so its peak memory (the largest ru_maxrss among its
 processes) is its own. `--project` is a demo project (`tuneui demo DIR --headless`) whose newest
-succeeded run is exported; without it, a project like the export e2e test's is built in a temporary
-folder (the real SmolLM2-135M-Instruct with a random LoRA, 6 held-out prompts). Goal: tuneui at most
-1.2x the reference's time and memory. Needs the `export` extra (llama.cpp's converter).
+succeeded run is exported; without it, a stand-in project is built in a temporary
+folder (the real SmolLM2-135M-Instruct with a random LoRA, 6 held-out prompts) and evaluated with
+`tuneui eval RUN --no-judge`, as the guide offers Export after Evaluate (`--unevaluated` skips that:
+the export then answers the prompts with the adapter itself). Goal: tuneui at most 1.2x the
+reference's time and memory. Needs the `export` extra (llama.cpp's converter).
 """
 
 from __future__ import annotations
@@ -63,8 +66,8 @@ def measure(command: list[str]) -> tuple[float, float]:
     return float(seconds), float(peak_mib)
 
 
-def stand_in_project(folder: Path) -> tuple[Path, str]:
-    """A project with a tuned run of the real embedded model (as tests/export/test_export_e2e.py)."""
+def stand_in_project(folder: Path, evaluated: bool) -> tuple[Path, str]:
+    """A project with a tuned run of the real embedded model: a random LoRA on q and v, 6 held-out prompts."""
     script = f"""
 import sys, torch
 sys.path.insert(0, {str(ROOT)!r})
@@ -93,7 +96,11 @@ run.write_status(model_ref=ModelRef(backend="local", base_model=str(model_dir), 
 print(run_id)
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    return folder, done.stdout.split()[-1]
+    run_id = done.stdout.split()[-1]
+    if evaluated:
+        command = [sys.executable, "-m", "tuneui", "--project", str(folder), "eval", run_id, "--no-judge", "--no-forgetting"]
+        subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT)
+    return folder, run_id
 
 
 def newest_succeeded(project: Path) -> str:
@@ -108,12 +115,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--project", type=Path, default=None)
     parser.add_argument("--run", default=None)
+    parser.add_argument("--unevaluated", action="store_true", help="do not evaluate the stand-in run first")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="export-bench-") as scratch:
         if args.project:
             project, run_id = args.project.resolve(), args.run or newest_succeeded(args.project.resolve())
         else:
-            project, run_id = stand_in_project(Path(scratch) / "project")
+            project, run_id = stand_in_project(Path(scratch) / "project", evaluated=not args.unevaluated)
         status = json.loads((project / "runs" / run_id / "status.json").read_text())
         ref = status["model_ref"]
         adapter = ref["path"] if os.path.isabs(ref["path"]) else str(project / ref["path"])
@@ -130,6 +138,10 @@ def main() -> int:
     checking = sum(value for name, value in seconds.items() if name.endswith("answers"))
     print("export worker stages: " + ", ".join(f"{name} {value:.1f} s" for name, value in seconds.items()))
     print(f"of which the checks' answers: {checking:.1f} s; without them: {ours[0] - checking:.1f} s ({(ours[0] - checking) / reference[0]:.2f}x)")
+    merged = result["checks"]["merged_vs_adapter"]
+    gguf = result["checks"].get("gguf_answers") or {}
+    print(f"adapter answers from: {merged.get('adapter_answers_from')}; proven by one forward pass: merged "
+          f"{merged.get('proven_by_forcing')} of {merged.get('total')}, GGUF {gguf.get('proven_by_forcing')} of {gguf.get('total')}")
     print("checks: " + ", ".join(f"{name} {'passed' if check['ok'] else 'FAILED'}" for name, check in result["checks"].items()))
     return 0
 

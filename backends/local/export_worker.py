@@ -3,8 +3,9 @@ writes the merged model and its GGUF files, and checks them. It runs in its own 
 the CLI never import torch; `tuneui.steps.export` starts it, builds the rest of the export from its
 answer and owns the folder it writes into.
 
-The answer is one JSON object, written to the file named by its second argument: what it wrote, the greedy answers of the adapter, the merged
-model and the GGUF read back, and what the GGUF metadata holds. A failure is `{"error": {"title",
+The answer is one JSON object, written to the file named by its second argument: what it wrote, the
+greedy answers of the adapter, the merged model and the GGUF read back (the last two checked against
+the answers before them by forcing, `backends.local.forced`), and what the GGUF metadata holds. A failure is `{"error": {"title",
 "hint"}}` with exit code 1. Progress goes to stderr, a line per stage.
 """
 
@@ -31,6 +32,7 @@ def say(text: str) -> None:
 
 
 def export(request: Mapping[str, Any]) -> dict[str, Any]:
+    from backends.local.forced import greedy_answers
     from backends.local.inference import _LoadedModel
 
     out = Path(request["out"])
@@ -52,7 +54,8 @@ def export(request: Mapping[str, Any]) -> dict[str, Any]:
     say("merging the adapter into the base")
     loaded.model.merge_adapter()  # in place, LoRA kept: it can be taken out again
     clock.lap("merge")
-    merged_answers, merged_ended = loaded.generate(conversations, params)
+    expected = saved["answers"] if saved is not None else adapter_answers
+    merged_answers, merged_ended, proven = greedy_answers(loaded, conversations, params, expected)
     clock.lap("merged_answers")
     if saved is not None and merged_answers == saved["answers"]:
         adapter_answers, adapter_ended, source = saved["answers"], saved["ended"], "evaluation"
@@ -79,13 +82,15 @@ def export(request: Mapping[str, Any]) -> dict[str, Any]:
         "template_probe": template_probe(loaded.tokenizer, request.get("system_prompt") or "You are helpful.", request["markers"]),
         "answers": {"adapter": adapter_answers, "merged": merged_answers},
         "adapter_answers_from": source,
+        "proven_by_forcing": {"merged": proven},
         "ended": {"adapter": adapter_ended, "merged": merged_ended},
         "architecture": (getattr(loaded.model.config, "architectures", None) or ["?"])[0],
         "gguf": {},
     }
     del loaded
     if request.get("gguf"):
-        answer["gguf"] = write_gguf(merged_dir, out, request, stop_ids, conversations, params, clock)
+        answer["gguf"] = write_gguf(merged_dir, out, request, conversations, params, merged_answers, clock)
+        answer["proven_by_forcing"]["gguf"] = answer["gguf"].pop("proven")
     answer["seconds"] = clock.laps
     return answer
 
@@ -142,7 +147,7 @@ def _probe(render: Any, system: dict, user: dict, assistant: dict, second: dict,
 
 
 def write_gguf(
-    merged: Path, out: Path, request: Mapping[str, Any], stop_ids: Sequence[int], conversations: Any, params: dict, clock: Clock
+    merged: Path, out: Path, request: Mapping[str, Any], conversations: Any, params: dict, expected: Sequence[str], clock: Clock
 ) -> dict[str, Any]:
     name = request["model_name"]
     files: dict[str, str] = {}
@@ -162,9 +167,12 @@ def write_gguf(
     metadata = {quant: gguf_metadata(out / file) for quant, file in files.items()}
     checked = request.get("read_back", "q8_0")
     say(f"reading {files[checked]} back and answering the held-out prompts")
-    answers, ended = read_back(out, files[checked], conversations, params)
+    answers, ended, proven = read_back(out, files[checked], conversations, params, expected)
     clock.lap("gguf_answers")
-    return {"files": files, "quantizer": quantizer or "", "metadata": metadata, "read_back": checked, "answers": answers, "ended": ended}
+    return {
+        "files": files, "quantizer": quantizer or "", "metadata": metadata, "read_back": checked,
+        "answers": answers, "ended": ended, "proven": proven,
+    }  # fmt: skip
 
 
 def convert(merged: Path, target: Path, quant: str) -> None:
@@ -216,10 +224,12 @@ def gguf_metadata(path: Path) -> dict[str, Any]:
     return {name: (fields[key].contents() if key in fields else None) for name, key in wanted.items()}
 
 
-def read_back(folder: Path, file: str, conversations: Any, params: dict) -> tuple[list[str], list[bool]]:
-    """The GGUF as transformers reads it (through `gguf`): its own weights, tokenizer and template."""
+def read_back(folder: Path, file: str, conversations: Any, params: dict, expected: Sequence[str]) -> tuple[list[str], list[bool], int]:
+    """The GGUF as transformers reads it (through `gguf`): its own weights, tokenizer and template;
+    its greedy answers, checked against the merged model's by forcing (backends.local.forced)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from backends.local.forced import greedy_answers
     from backends.local.inference import _LoadedModel
 
     loaded = _LoadedModel.__new__(_LoadedModel)
@@ -230,7 +240,7 @@ def read_back(folder: Path, file: str, conversations: Any, params: dict) -> tupl
     if loaded.tokenizer.pad_token is None:
         loaded.tokenizer.pad_token = loaded.tokenizer.eos_token
     loaded.model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=file).eval()
-    return loaded.generate(conversations, params)
+    return greedy_answers(loaded, conversations, params, expected)
 
 
 def main() -> int:

@@ -32,7 +32,8 @@ def _worker(adapter, merged, gguf_answers, gguf_ended, merged_ended, metadata=No
 
 def test_one_answer_that_changed_in_the_merge_fails_the_merge_check() -> None:
     worker = _worker(["a", "b", "c"], ["a", "b", "C"], [], [], [True] * 3)
-    assert checks.same_answers(worker) == {"ok": False, "same": 2, "total": 3, "adapter_answers_from": "export"}
+    worker["proven_by_forcing"] = {"merged": 2}  # two proven by one forward pass, the third generated
+    assert checks.same_answers(worker) == {"ok": False, "same": 2, "total": 3, "adapter_answers_from": "export", "proven_by_forcing": 2}
 
 
 def test_a_stop_id_the_gguf_lacks_or_a_lost_template_fails_the_metadata_check() -> None:

@@ -250,7 +250,8 @@ def test_force_swaps_in_the_new_export_and_leaves_no_old_or_partial_folder(proje
     monkeypatch.setattr(build, "_run_worker", worker)
     code, out, err = _export(project, capsys, run_id, "--format", "merged", "--force", "--json")
     assert code == 0, err
-    assert json.loads(out)["checks"] == {"merged_vs_adapter": {"ok": True, "same": 1, "total": 1, "adapter_answers_from": "export"}}
+    merged_check = {"ok": True, "same": 1, "total": 1, "adapter_answers_from": "export", "proven_by_forcing": None}
+    assert json.loads(out)["checks"] == {"merged_vs_adapter": merged_check}
     assert (old / "merged" / "model.safetensors").read_bytes() == b"new" and not (old / "Modelfile").exists()
     assert sorted(p.name for p in old.parent.iterdir()) == [run_id]
 

@@ -26,7 +26,12 @@ def same_answers(worker: Mapping[str, Any]) -> dict[str, Any]:
     same = sum(a == b for a, b in zip(adapter, merged))
     # "evaluation": the adapter's answers are those `tuneui eval` saved (same prompts, same settings)
     source = worker.get("adapter_answers_from", "export")
-    return {"ok": same == len(adapter) == len(merged), "same": same, "total": len(adapter), "adapter_answers_from": source}
+    # How many merged answers one forward pass proved equal to the adapter's (the rest were generated)
+    proven = (worker.get("proven_by_forcing") or {}).get("merged")
+    return {
+        "ok": same == len(adapter) == len(merged), "same": same, "total": len(adapter),
+        "adapter_answers_from": source, "proven_by_forcing": proven,
+    }  # fmt: skip
 
 
 def gguf_metadata(worker: Mapping[str, Any]) -> dict[str, Any]:
@@ -56,7 +61,11 @@ def gguf_answers(worker: Mapping[str, Any], settings: Settings) -> dict[str, Any
             "merged": check_answers(rules, worker["answers"]["merged"]).summary()["passed"],
         }
     ok = ended["gguf"] >= ended["merged"] - TOLERANCE and (passed is None or passed["gguf"] >= passed["merged"] - TOLERANCE)
-    return {"ok": ok, "file": gguf["files"][gguf["read_back"]], "total": len(gguf["answers"]), "ended": ended, "rules_passed": passed}
+    proven = (worker.get("proven_by_forcing") or {}).get("gguf")
+    return {
+        "ok": ok, "file": gguf["files"][gguf["read_back"]], "total": len(gguf["answers"]), "ended": ended,
+        "rules_passed": passed, "proven_by_forcing": proven,
+    }  # fmt: skip
 
 
 def modelfile_renders(template: str, probe: Mapping[str, str]) -> dict[str, Any]:
