@@ -173,3 +173,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.e2e)
         if _is_fast_tier(item) and _needs_integration_tier(item):
             item.add_marker(pytest.mark.integration)
+    if config.getoption("dist", "no") == "worksteal":
+        items[:] = _long_tests_first_in_each_half(items)
+
+
+# The test that reads the headless demo's result (tests/ui/conftest.py starts the demo itself).
+_DEMO_READER = "test_headless_demo_on_the_real_model_beats_the_best_prompt"
+
+
+def _long_tests_first_in_each_half(items: list[pytest.Item]) -> list[pytest.Item]:
+    """CI's order on two workers. xdist's worksteal hands each worker one contiguous half of the
+    collection and lets an idle worker take the back half of the other's queue, so: the end-to-end
+    tests start first in each half (a long test started last is the wall time's tail), and the
+    demo's reader comes last, since it only waits for the demo, which runs from the start anyway."""
+    reader = [item for item in items if item.name == _DEMO_READER]
+    long = [item for item in items if item.get_closest_marker("e2e") and item not in reader]
+    rest = [item for item in items if item not in reader and item not in long]
+    first, second = long[0::2], long[1::2]
+    split = max(0, len(items) // 2 - len(first))
+    return [*first, *rest[:split], *second, *rest[split:], *reader]

@@ -68,3 +68,23 @@ async def test_an_async_test_drives_the_app_and_is_in_the_app_tier(request: pyte
 
 def test_a_plain_test_is_in_the_fast_tier(request: pytest.FixtureRequest) -> None:
     assert not any(request.node.get_closest_marker(mark) for mark in ("app", "integration", "e2e"))
+
+
+class _Item:
+    def __init__(self, name: str, e2e: bool = False) -> None:
+        self.name, self.e2e = name, e2e
+
+    def get_closest_marker(self, name: str):
+        return name == "e2e" and self.e2e or None
+
+
+def test_on_two_workers_each_half_starts_with_end_to_end_tests_and_the_demos_reader_comes_last() -> None:
+    from tests.conftest import _DEMO_READER, _long_tests_first_in_each_half
+
+    items = [_Item(f"t{n}", e2e=n in (3, 7, 9)) for n in range(12)]
+    items.insert(5, _Item(_DEMO_READER, e2e=True))
+    ordered = _long_tests_first_in_each_half(items)
+    assert sorted(i.name for i in ordered) == sorted(i.name for i in items)  # nothing lost or doubled
+    half = len(ordered) // 2  # what worksteal hands the first worker
+    assert [i.name for i in ordered[:2]] == ["t3", "t9"] and ordered[half].name == "t7"
+    assert ordered[-1].name == _DEMO_READER
