@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -93,7 +94,56 @@ def test_headless_demo_on_the_real_model_beats_the_best_prompt(headless_demo) ->
     assert set(export["checks"]) == {"merged_vs_adapter", "gguf_metadata", "gguf_answers", "modelfile"}
     assert all(check["ok"] for check in export["checks"].values()), export["checks"]
     assert export["checks"]["merged_vs_adapter"]["total"] == dataset["val"]
-    assert (target / "exports" / train["run_id"] / "README.md").is_file()
+    _check_the_exported_files(target, train["run_id"], export, dataset["val"])
+
+
+def _check_the_exported_files(target: Path, run_id: str, export: dict, held_out: int) -> None:
+    """`tuneui export RUN --json` on the demo's tuned run (issue 20): every format, check and command."""
+    folder = target / "exports" / run_id
+    assert export["folder"] == str(folder) and export["ok"] is True
+    # The adapter's answers are the evaluation's; the merged model and the GGUF read back are checked
+    # against them by one forward pass each (bench/export.py), answering anew only where they differ.
+    merged_check, gguf_check = export["checks"]["merged_vs_adapter"], export["checks"]["gguf_answers"]
+    assert merged_check["adapter_answers_from"] == "evaluation" and merged_check["same"] == held_out
+    assert merged_check["proven_by_forcing"] >= held_out - 2, merged_check  # answers cut at the cap are generated on
+    assert gguf_check["total"] == held_out and gguf_check["rules_passed"] is not None
+
+    # merged/: safetensors, tokenizer, chat template, and every end-of-turn token as eos.
+    merged = folder / "merged"
+    assert (merged / "model.safetensors").is_file() and (merged / "tokenizer.json").is_file()
+    assert json.loads((merged / "generation_config.json").read_text())["eos_token_id"] == [2]  # <|im_end|>
+    assert "<|im_start|>" in (merged / "chat_template.jinja").read_text()
+    assert export["stop_tokens"] == ["<|im_end|>"] and export["checks"]["gguf_metadata"]["stop_ids"] == [2]
+
+    # GGUF: f16 and q8_0 at least, and the Modelfile points at one that exists.
+    name = f"SmolLM2-135M-Instruct-tuned-{run_id}"
+    for quant in ("f16", "q8_0"):
+        assert (folder / f"{name}-{quant}.gguf").stat().st_size > 50_000_000
+    modelfile = (folder / "Modelfile").read_text()
+    system = tomllib.loads((target / "tuneui.toml").read_text(encoding="utf-8"))["project"]["system_prompt"]
+    assert modelfile.startswith(f"FROM ./{name}-q8_0.gguf\n")
+    assert 'PARAMETER stop "<|im_end|>"' in modelfile and f'SYSTEM """{system}"""' in modelfile
+    assert "{{ range .Messages }}" in modelfile
+
+    # The model card and the commands.
+    card = (folder / "README.md").read_text()
+    for heading in ("## Base model", "## Data", "## Training", "## Evaluation", "## Export checks", "## How to use it"):
+        assert heading in card
+    assert "Licence:" in card
+    commands = export["commands"]
+    rank = json.loads((target / "runs" / run_id / "adapter" / "adapter_config.json").read_text())["r"]
+    assert "--enable-lora --lora-modules" in commands["vllm"] and f"--max-lora-rank {rank}" in commands["vllm"]
+    assert commands["llama_cpp"].startswith("llama-server -m ") and commands["ollama"].endswith(f"ollama run {name.lower()}")
+    assert len(commands["transformers"].splitlines()) == 5
+
+    # Exporting again is refused (exit 2, nothing touched); --force is tested on stand-in answers
+    # in tests/export/test_export_inputs.py.
+    again = subprocess.run(
+        [sys.executable, "-m", "tuneui", "--project", str(target), "export", run_id, "--format", "merged"],
+        capture_output=True, text=True, timeout=120, cwd=PROJECT_ROOT,
+    )  # fmt: skip
+    assert again.returncode == 2 and "already exists" in again.stderr and "--force" in again.stderr
+    assert (folder / "Modelfile").is_file()
 
 
 def _existing_project(root: Path, local_model: str, val_lines: list[str]) -> Path:
