@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from tuneui.core.workspace import Workspace
-from tuneui.guide import step_table
+from tuneui.steps import step_table
 from tuneui.guide.machine import Action, Guide
 from tuneui.guide.runner import StepRunner, run_action
 from tuneui.guide.state import RunSummary, WorkspaceState
-from tuneui.guide.step import BaseStep, Question, Start, StepResult
+from tuneui.steps.step import BaseStep, Question, Start, StepResult
 
 
 class PolishStep(BaseStep):

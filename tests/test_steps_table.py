@@ -1,4 +1,4 @@
-"""A step's name, key and command are written once, in `tuneui.guide.step_table`, and read from there."""
+"""A step's name, key and command are written once, in `tuneui.steps.step_table`, and read from there."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import ast
 import re
 from pathlib import Path
 
-from tuneui.guide.step_table import ROWS, STEPS, VIEWS
+from tuneui.steps.step_table import ROWS, STEPS, VIEWS
 
 ROOT = Path(__file__).resolve().parent.parent
-TABLE = ROOT / "tuneui" / "guide" / "step_table.py"
+TABLE = ROOT / "tuneui" / "steps" / "step_table.py"
 
 
 def _holds_command(text: str, command: str) -> bool:

@@ -32,7 +32,7 @@ from tuneui.guide.progress import StepProgress
 from tuneui.guide.watch import CachedFile
 from tuneui.guide.state import DAMAGED, WorkspaceState, WorkspaceWatch
 from tuneui.guide.runner import StepResult, StepRunner, run_action
-from tuneui.guide.step_table import ROWS, TRAIN, VIEWS
+from tuneui.steps.step_table import ROWS, TRAIN, VIEWS
 from tuneui.widgets.literal import visible
 from tuneui.messages import StepFinished, StepProgressed, WorkspaceChanged
 from tuneui.screens.main import MainScreen

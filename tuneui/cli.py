@@ -23,7 +23,7 @@ OWN_COMMAND_MODULES = ("tuneui.commands.demo",)  # each step's command group is 
 
 
 def command_modules() -> tuple[str, ...]:
-    from tuneui.guide.step_table import ROWS
+    from tuneui.steps.step_table import ROWS
 
     return tuple(dict.fromkeys([*(row.cli for row in ROWS if row.cli), *OWN_COMMAND_MODULES]))
 

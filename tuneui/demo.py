@@ -17,7 +17,7 @@ from typing import Any, Callable
 from tuneui.core import providers as registry
 from tuneui.core.workspace import Workspace, init_workspace
 from tuneui.errors import TuneError
-from tuneui.guide import step_table
+from tuneui.steps import step_table
 from tuneui.guide.runner import StepResult, StepRunner
 from tuneui.guide.state import observe
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tuneui.app import create_app
 from tuneui.core.workspace import Workspace
-from tuneui.guide.step_table import VIEWS
+from tuneui.steps.step_table import VIEWS
 
 SIZE = (120, 36)
 

@@ -144,7 +144,7 @@ async def test_answers_are_shown_literally(tmp_path) -> None:
 
 
 async def test_review_is_reached_from_the_guide_a_key_and_the_palette(twins) -> None:
-    from tuneui.guide.step_table import REVIEW
+    from tuneui.steps.step_table import REVIEW
 
     workspace, _ = twins
     app = create_app(workspace)
@@ -167,7 +167,7 @@ async def test_review_is_reached_from_the_guide_a_key_and_the_palette(twins) -> 
 
 
 async def test_review_before_any_evaluation_says_what_to_do(tmp_path) -> None:
-    from tuneui.guide.step_table import REVIEW
+    from tuneui.steps.step_table import REVIEW
 
     workspace = demo_project(tmp_path / "demo")
     app = create_app(workspace)
@@ -200,7 +200,7 @@ async def test_the_csv_round_trip_equals_the_same_votes_in_the_app(twins, tmp_pa
 
 async def test_the_evaluate_view_shows_people_and_opens_the_review(twins, monkeypatch) -> None:
     from tuneui.core.review import Vote
-    from tuneui.guide.step_table import EVALUATE
+    from tuneui.steps.step_table import EVALUATE
     from tuneui.viewmodels.cards import eval_card
 
     workspace, _ = twins

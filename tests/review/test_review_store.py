@@ -9,7 +9,7 @@ import pytest
 from tuneui.cli import main
 from tuneui.core.review import Vote
 from tuneui.guide.machine import Guide
-from tuneui.guide.step_table import REVIEW
+from tuneui.steps.step_table import REVIEW
 from tuneui.steps.review import human_for_run, open_review
 
 from tests.review.reviewkit import RUN_ID, demo_project, write_evaluated_run

@@ -42,7 +42,7 @@ def region_text(app: App, widget) -> str:
 def assert_fits(app: App) -> None:
     """Nothing cut at this size: every footer label whole, every step named whole in the sidebar,
     every card's title whole (a short one on its border, a long one wrapped inside the card)."""
-    from tuneui.guide.step_table import STEPS
+    from tuneui.steps.step_table import STEPS
     from tuneui.widgets.cards import CardView
 
     lines = screen_text(app).splitlines()

@@ -9,7 +9,8 @@ from textual.widgets import DataTable, Static
 
 from tuneui.app import create_app
 from tuneui.guide.machine import Action, Guide
-from tuneui.viewmodels.cards import card_for, rules_sentence
+from tuneui.guide.cards import card_for
+from tuneui.viewmodels.cards import rules_sentence
 from tuneui.guide.runner import StepResult
 
 SIGN_OFF = {"passed": 1, "total": 2, "by_rule": {"sign-off": 1, "next-step": 2}}

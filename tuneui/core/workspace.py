@@ -20,6 +20,8 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 CONFIG_NAME = "tuneui.toml"
+# The files `tuneui data import` copies into data/ (the split's two files aside).
+DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".parquet")
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,14 @@ class Workspace:
     @property
     def baseline_dir(self) -> Path:
         return self.root / "baseline"
+
+    def imported_files(self) -> tuple[str, ...]:
+        """The names of the imported example files in data/, sorted; the split's files are not among them."""
+        if not self.data_dir.is_dir():
+            return ()
+        split_files = {self.train_file.name, self.val_file.name}
+        names = (p.name for p in self.data_dir.iterdir() if p.is_file() and p.suffix in DATA_SUFFIXES and p.name not in split_files)
+        return tuple(sorted(names))
 
     def exists(self) -> bool:
         return self.config_path.is_file()

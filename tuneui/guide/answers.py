@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from tuneui.core.files import read_json
 from tuneui.core.workspace import Workspace
 from tuneui.guide.state import WorkspaceState
-from tuneui.guide.step_table import BASELINE, COST, TRAIN
+from tuneui.steps.step_table import BASELINE, COST, TRAIN
 
 PROVIDERS = ("openai", "azure", "together", "local")
 ASSISTANT_EXAMPLES = (

@@ -1,4 +1,4 @@
-"""The first five steps as `tuneui.guide.step.Step`s: when each is ready, done, running or needs
+"""The first five steps as `tuneui.steps.step.Step`s: when each is ready, done, running or needs
 attention, and how each runs. Their questions and commands are the guide machine's own
 (`tuneui.guide.machine`); a step added later brings its own through the same protocol.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 import shlex
 
 from tuneui.guide.state import DAMAGED, WorkspaceState
-from tuneui.guide.step import BaseStep, StepResult, StepRunner
+from tuneui.steps.step import BaseStep, StepResult, StepRunner
 
 FAILED_STATES = ("failed", "cancelled", DAMAGED)  # a latest run in one of these needs attention
 
@@ -70,7 +70,7 @@ class EvaluateStep(BaseStep):
 
     def run(self, runner: StepRunner, argument: str) -> StepResult:
         from tuneui.guide.state import observe
-        from tuneui.guide.step_table import TRAIN
+        from tuneui.steps.step_table import TRAIN
 
         options = shlex.split(argument)  # `/eval [RUN] [--judge ...]` as on the command line
         run_id = options.pop(0) if options and not options[0].startswith("-") else ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tuneui.guide.questions import judge_candidates
-from tuneui.guide.step_table import EVALUATE
+from tuneui.steps.step_table import EVALUATE
 from tuneui.guide.turns import REPORT_COMMAND
 
 

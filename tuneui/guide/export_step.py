@@ -1,4 +1,4 @@
-"""Export as a step of the guide (`tuneui.guide.step.Step`): offered once the tuned model is
+"""Export as a step of the guide (`tuneui.steps.step.Step`): offered once the tuned model is
 evaluated, with a plain warning when the verdict says to keep the prompt; it runs `tuneui export`."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any, Mapping
 from tuneui.core.files import read_json
 from tuneui.core.workspace import Workspace
 from tuneui.guide.state import WorkspaceState
-from tuneui.guide.step import BaseStep, Question, Start, StepResult, StepRunner
+from tuneui.steps.step import BaseStep, Question, Start, StepResult, StepRunner
 from tuneui.guide.turns import REPORT_COMMAND, STATUS_COMMAND
 from tuneui.steps.export.paths import EXPORTS_DIR, RESULT_FILE, export_dir
 
@@ -19,7 +19,7 @@ WINS = "tuned beats"  # how a verdict that favours the tuned model begins (tuneu
 
 
 def _row() -> Any:
-    from tuneui.guide.step_table import EXPORT
+    from tuneui.steps.step_table import EXPORT
 
     return EXPORT
 
@@ -42,7 +42,7 @@ class ExportStep(BaseStep):
         row = _row()
         run = state.finished_run
         verdict = _verdict(workspace, run.run_id) if run else ""
-        from tuneui.guide.step_table import EVALUATE
+        from tuneui.steps.step_table import EVALUATE
 
         choices = (
             ("Export it", row.command),

@@ -12,23 +12,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from tuneui.core.workspace import Workspace
+from tuneui.core.workspace import DATA_SUFFIXES, Workspace
 from tuneui.errors import WorkspaceError
-from tuneui.viewmodels.cards import Card, card_for, status_card
+from tuneui.guide.cards import card_for, status_card
+from tuneui.viewmodels.cards import Card
 from tuneui.guide.answers import answer_free, assistant_help
 from tuneui.guide.ending import REPORT_COMMAND, judge_offer, verdict_notes
 from tuneui.guide.options import OptionError, checked_options
 from tuneui.guide.setup import MODEL_COMMAND, SETUP_COMMANDS, ProjectSetup
 from tuneui.guide.turns import Action, Choice, Turn
-from tuneui.guide.state import DATA_SUFFIXES, StepState, WorkspaceState, observe
+from tuneui.guide.state import StepState, WorkspaceState, observe
 from tuneui.guide.runner import StepResult
-from tuneui.guide import step_table
-from tuneui.guide.step import Question
-from tuneui.guide.step_table import BASELINE, CHAT, COST, DATASET, EVALUATE, OPEN_COMMAND, REVIEW, ROWS, STEP_NAMES, TRAIN, VIEW_NAMES, by_action
+from tuneui.steps import step_table
+from tuneui.steps.step import Question
+from tuneui.steps.step_table import BASELINE, CHAT, COST, DATASET, EVALUATE, OPEN_COMMAND, REVIEW, ROWS, STEP_NAMES, TRAIN, VIEW_NAMES, by_action
 
 VIEWS = VIEW_NAMES
 # The guide's own commands (in `tuneui.guide.turns`, where a step's question can offer them too);
-# each step's command is in its row of `tuneui.guide.step_table`.
+# each step's command is in its row of `tuneui.steps.step_table`.
 from tuneui.guide.turns import CANCEL_COMMAND, HELP_COMMAND, IMPORT_COMMAND, SPLIT_COMMAND, STATUS_COMMAND  # noqa: E402
 
 COMMANDS: dict[str, str] = {
@@ -377,7 +378,7 @@ class Guide(ProjectSetup):
         return Turn(says=tuple(says), cards=cards, question=question, choices=choices)
 
     def _asked(self, says: list[str], cards: tuple[Card, ...], asked: Question) -> Turn:
-        """A step's own question (`tuneui.guide.step.Step`), asked like the machine's."""
+        """A step's own question (`tuneui.steps.step.Step`), asked like the machine's."""
         choices = tuple(Choice(label, command) for label, command in asked.choices)
         return self._ask([*says, *asked.says], cards, asked.text, choices)
 

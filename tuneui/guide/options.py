@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import shlex
 
-from tuneui.guide.step_table import BASELINE, COST, DATASET, EVALUATE, TRAIN
+from tuneui.steps.step_table import BASELINE, COST, DATASET, EVALUATE, TRAIN
 
 # command -> {option: takes a value}; the headless command's own names (tuneui/commands/evaluate.py)
 ACCEPTED: dict[str, dict[str, bool]] = {

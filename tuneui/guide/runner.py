@@ -18,10 +18,10 @@ from typing import IO, Any, Callable, Mapping, Sequence
 
 from tuneui.core.children import module_command, tied_environment, track, untrack
 from tuneui.core.workspace import Workspace
-from tuneui.guide import step_table
+from tuneui.steps import step_table
 from tuneui.guide.progress import PREFIX as PROGRESS_PREFIX
 from tuneui.guide.state import observe
-from tuneui.guide.step import StepResult
+from tuneui.steps.step import StepResult
 from tuneui.viewmodels.cards import compare_sentence, rules_sentence
 
 STEP_TIMEOUT_S = 3600.0
@@ -207,7 +207,7 @@ def _read_all(stream: IO[str] | None, into: list[str], on_progress: Callable[[st
 
 
 def run_action(runner: StepRunner, kind: str, argument: str = "", context: str = "") -> StepResult:
-    """Carry out one guide action: the step whose row names `kind` runs it (`tuneui.guide.step.Step.run`);
+    """Carry out one guide action: the step whose row names `kind` runs it (`tuneui.steps.step.Step.run`);
     used by the app and the demo."""
     if kind == "ask":
         return runner.ask(argument, context)

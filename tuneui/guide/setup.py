@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from tuneui.core.dataset.fixes import FIXES, FixPlan, apply_fix, can_undo, plan_fix, undo_fix
 from tuneui.errors import TuneError
 from tuneui.guide import questions
-from tuneui.guide.step_table import BASELINE, DATASET, TRAIN
+from tuneui.steps.step_table import BASELINE, DATASET, TRAIN
 from tuneui.viewmodels.cards import Card
 
 from tuneui.guide.turns import Action, Choice, Turn

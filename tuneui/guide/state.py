@@ -13,12 +13,11 @@ from tuneui.core.backend import TERMINAL_STATES, BackendError, Event
 from backends.run_events import step_count, summarize_metrics, without_superseded
 from backends.runs import RunFolder, list_runs
 from tuneui.core.workspace import Workspace
-from tuneui.guide import step_table
+from tuneui.steps import step_table
 from tuneui.steps.cost import cost_report_path
 from tuneui.guide.watch import CachedFile, EventTail
 
 StepState = Literal["todo", "next", "running", "done", "attention"]
-DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".parquet")
 DAMAGED = "damaged"  # a run whose files tuneui cannot read: listed with its problem, never followed
 
 
@@ -182,7 +181,7 @@ class WorkspaceWatch:
             if folder.run_id not in self.runs:
                 self.runs[folder.run_id] = RunWatch(folder)
         state = WorkspaceState(
-            imported=_imported_files(self.workspace),
+            imported=self.workspace.imported_files(),
             train_examples=self._train.value(),
             val_examples=self._val.value(),
             baseline_saved=self._baseline.value(),
@@ -212,19 +211,6 @@ def _total_steps(events: list[Event]) -> int | None:
         if total is not None:
             return total
     return None
-
-
-def _imported_files(workspace: Workspace) -> tuple[str, ...]:
-    if not workspace.data_dir.is_dir():
-        return ()
-    split_files = {workspace.train_file.name, workspace.val_file.name}
-    return tuple(
-        sorted(
-            path.name
-            for path in workspace.data_dir.iterdir()
-            if path.is_file() and path.suffix in DATA_SUFFIXES and path.name not in split_files
-        )
-    )
 
 
 def _count_lines(path: Path) -> int:

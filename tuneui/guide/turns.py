@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from tuneui.viewmodels.cards import Card
 
-# The guide's own commands; each step's command is in its row of `tuneui.guide.step_table`.
+# The guide's own commands; each step's command is in its row of `tuneui.steps.step_table`.
 STATUS_COMMAND, HELP_COMMAND, SPLIT_COMMAND, IMPORT_COMMAND = "/status", "/help", "/split", "/import"
 REPORT_COMMAND, CANCEL_COMMAND = "/report", "/cancel"
 

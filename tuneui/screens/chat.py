@@ -19,7 +19,7 @@ from backends.runs import RunFolder
 from tuneui.core.workspace import Workspace
 from tuneui.errors import TuneError
 from tuneui.guide.state import observe
-from tuneui.guide.step_table import TRAIN
+from tuneui.steps.step_table import TRAIN
 from tuneui.widgets.literal import literal, visible
 from tuneui.messages import ChatChunk
 

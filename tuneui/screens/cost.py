@@ -9,7 +9,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from tuneui.core.files import read_json
 from tuneui.core.workspace import Workspace
-from tuneui.guide.step_table import COST
+from tuneui.steps.step_table import COST
 from tuneui.viewmodels.cards import cost_card
 from tuneui.steps.cost import cost_report_path
 from tuneui.widgets.literal import literal

@@ -19,7 +19,7 @@ from tuneui.core.dataset.model import Example
 from tuneui.core.workspace import Workspace
 from tuneui.viewmodels.cards import one_line
 from tuneui.errors import TuneError
-from tuneui.guide.step_table import DATASET
+from tuneui.steps.step_table import DATASET
 from tuneui.viewmodels.dataset import (
     DatasetChangedError,
     DatasetSnapshot,

@@ -15,7 +15,7 @@ from tuneui.core.workspace import Workspace
 from tuneui.viewmodels.cards import Card, leaderboard_card, one_line, ranked_models, read_leaderboard
 from tuneui.viewmodels.evaluation import ComparedExample, Evaluation, read_evaluation, word_diff
 from tuneui.guide.state import observe
-from tuneui.guide.step_table import EVALUATE, REVIEW
+from tuneui.steps.step_table import EVALUATE, REVIEW
 from tuneui.messages import StepProgressed
 from tuneui.widgets.literal import literal, visible
 

@@ -10,7 +10,7 @@ from textual.widgets import Footer, Header, Static
 
 from tuneui.core.files import read_json
 from tuneui.core.workspace import Workspace
-from tuneui.guide.step_table import EXPORT
+from tuneui.steps.step_table import EXPORT
 from tuneui.steps.export.paths import EXPORTS_DIR, RESULT_FILE
 from tuneui.viewmodels.cards import Card
 from tuneui.viewmodels.export_card import export_card, export_commands, export_rows

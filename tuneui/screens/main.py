@@ -10,7 +10,7 @@ from textual.widgets import Footer, Header, Input, Static
 
 from tuneui.guide.machine import Turn
 from tuneui.guide.state import WorkspaceState
-from tuneui.guide.step_table import VIEWS
+from tuneui.steps.step_table import VIEWS
 from tuneui.messages import ChoiceMade, WorkspaceChanged
 from tuneui.widgets.conversation import ChoiceBar, Conversation, choice_labels, turn_widgets
 from tuneui.widgets.literal import literal

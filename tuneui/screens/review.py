@@ -22,7 +22,7 @@ from tuneui.core.workspace import Workspace
 from tuneui.errors import TuneError
 from tuneui.guide.machine import Turn
 from tuneui.guide.state import observe
-from tuneui.guide.step_table import EVALUATE
+from tuneui.steps.step_table import EVALUATE
 from tuneui.screens.main import MainScreen
 from tuneui.steps.review import VoteStore, open_review
 from tuneui.viewmodels.cards import review_card

@@ -15,7 +15,7 @@ from tuneui.core.backend import BackendError
 from backends.runs import RunFolder
 from tuneui.core.workspace import Workspace
 from tuneui.guide.state import DAMAGED, RunSummary
-from tuneui.guide.step_table import TRAIN
+from tuneui.steps.step_table import TRAIN
 from tuneui.widgets.literal import literal, visible
 from tuneui.viewmodels.progress import ProgressSummary, format_seconds, overfit_warning, progress_of
 from tuneui.messages import WorkspaceChanged

@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.screen import Screen
 
 from tuneui.core.workspace import Workspace
-from tuneui.guide.step_table import by_name, load
+from tuneui.steps.step_table import by_name, load
 
 
 def create(name: str, workspace: Workspace) -> Screen:

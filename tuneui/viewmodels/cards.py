@@ -1,6 +1,7 @@
 """Cards: the tables and findings the guide shows inline, as plain data.
 
-Built from the JSON the step commands print; the widgets only draw them.
+Built from the JSON the step commands print; the widgets only draw them. Which card a result gets
+is the guide's choice (`tuneui.guide.cards`): view models never import the guide.
 """
 
 from __future__ import annotations
@@ -9,8 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Mapping
 
 from tuneui.core.rules import pass_rate
-from tuneui.guide.state import WorkspaceState
-from tuneui.guide.step_table import BASELINE, by_action, load
+from tuneui.steps.step_table import BASELINE
 
 CardKind = Literal["table", "findings"]
 MAX_ROWS = 12
@@ -23,15 +23,6 @@ class Card:
     columns: tuple[str, ...] = ()
     rows: tuple[tuple[str, ...], ...] = ()
     more: int = 0  # rows left out so a card stays small; the full view shows them all
-
-
-def card_for(kind: str, data: Mapping[str, Any]) -> Card:
-    """The card for the result of the guide's action `kind`: its step's card (`tuneui.guide.step_table`),
-    the split's, or the plain values."""
-    row = by_action(kind)
-    if row is not None and row.card:
-        return load(row.card)(data)
-    return split_card(data) if kind == "split" else _key_values_card(data)
 
 
 def findings_card(data: Mapping[str, Any]) -> Card:
@@ -58,7 +49,7 @@ def baseline_card(data: Mapping[str, Any]) -> Card:
     if isinstance(variants, Mapping):
         variants = [{"name": name, "metrics": value} for name, value in variants.items() if isinstance(value, Mapping)]
     if not isinstance(variants, list) or not variants:
-        return _key_values_card(data, title=BASELINE.name)
+        return key_values_card(data, title=BASELINE.name)
     metric_names: list[str] = []
     for variant in variants:
         for name, value in dict(variant.get("metrics") or {}).items():
@@ -208,14 +199,6 @@ def rules_sentence(kind: str, data: Mapping[str, Any]) -> str:
     return ""
 
 
-def status_card(state: WorkspaceState) -> Card:
-    rows = [(name, value) for name, value in state.step_states().items()]
-    for run in state.runs[-3:]:
-        total = f"/{run.total_steps}" if run.total_steps else ""
-        rows.append((f"run {run.run_id}", f"{run.status}, step {run.steps}{total}"))
-    return Card(title="Status", kind="table", columns=("step", "state"), rows=tuple(rows))
-
-
 def one_line(text: str, width: int) -> str:
     """`text` flattened to one line of at most `width` characters, for table cells."""
     flat = " ".join(text.split())
@@ -249,7 +232,7 @@ def _model_name(model: Any) -> str:
     return text.rstrip("/").rsplit("/", 1)[-1] if text.startswith("/") else text
 
 
-def _key_values_card(data: Mapping[str, Any], title: str = "Result") -> Card:
+def key_values_card(data: Mapping[str, Any], title: str = "Result") -> Card:
     rows = [(key, _number(value)) for key, value in _flatten(data)]
     return _limited(title, "table", ("", ""), rows)
 

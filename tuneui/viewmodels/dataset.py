@@ -20,7 +20,6 @@ from tuneui.core.dataset.model import Example
 from tuneui.core.files import atomic_write_lines
 from tuneui.core.workspace import Workspace
 from tuneui.errors import TuneError, UsageError
-from tuneui.guide.state import observe
 
 
 @dataclass(frozen=True)
@@ -71,9 +70,9 @@ class DatasetSnapshot:
 
 def dataset_file(workspace: Workspace) -> Path | None:
     """The file the Dataset view shows: the imported examples, else the training split."""
-    state = observe(workspace)
-    if state.imported:
-        return workspace.data_dir / state.imported[0]
+    imported = workspace.imported_files()
+    if imported:
+        return workspace.data_dir / imported[0]
     return workspace.train_file if workspace.train_file.is_file() else None
 
 

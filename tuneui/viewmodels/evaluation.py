@@ -17,7 +17,7 @@ from tuneui.core.workspace import Workspace
 from tuneui.core.review_stats import HumanResult, summary_lines
 from tuneui.errors import TuneError
 from tuneui.steps.review import current_verdict, human_for_run
-from tuneui.guide.step_table import EVALUATE
+from tuneui.steps.step_table import EVALUATE
 
 OUTCOME_WORDS = {"win": "tuned better", "loss": "baseline better", "tie": "tie"}
 

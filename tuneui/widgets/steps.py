@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from tuneui.guide.state import StepState
-from tuneui.guide.step_table import STEPS
+from tuneui.steps.step_table import STEPS
 
 MARKS: dict[str, tuple[str, str]] = {
     "done": ("✓", "green"),

@@ -3,7 +3,7 @@ written, and the only list of them. The guide, its state, the runner, the sideba
 the command palette, `/help`, the CLI, the demo, the views and the cards all read this table, so a
 new step is one row plus its own files.
 
-A row names its behaviour (a `tuneui.guide.step.Step`), its view, its card and its CLI command group
+A row names its behaviour (a `tuneui.steps.step.Step`), its view, its card and its CLI command group
 by `module:attribute` (or module) and `load` imports them when first used: the table stays
 importable without Textual, and each view's widgets load only when it opens.
 """
@@ -14,7 +14,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
-from tuneui.guide.step import BaseStep, Step
+from tuneui.steps.step import BaseStep, Step
 
 OPEN_COMMAND = "/open"  # `/open NAME` opens the view of any row that has one
 
@@ -29,7 +29,7 @@ class StepInfo:
     view: str = ""  # "module:Class" of its full view, built from the workspace
     card: str = ""  # "module:function" turning its command's JSON into the card the guide shows
     is_step: bool = True  # Chat is a view the user opens, not a step the project completes
-    step: str = ""  # "module:object" of its `tuneui.guide.step.Step`: when it is done, what the guide asks, how it runs
+    step: str = ""  # "module:object" of its `tuneui.steps.step.Step`: when it is done, what the guide asks, how it runs
     cli: str = ""  # the `tuneui.commands` module that registers its command line
     in_footer: bool = True  # its key listed in the main screen's footer (all fit in 80 columns)
 

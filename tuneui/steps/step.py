@@ -1,4 +1,4 @@
-"""What a step is to the guide: the `Step` protocol a row of `tuneui.guide.step_table` names.
+"""What a step is to the guide: the `Step` protocol a row of `tuneui.steps.step_table` names.
 
 A step says what it reads of the workspace on each poll (`facts`), when it can start (`ready`),
 when it is done, running or needs attention, what the guide asks when it is next (`question`), what
