@@ -22,8 +22,13 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("tuneui", "backends")
 UI = ("tuneui.app", "tuneui.screens", "tuneui.widgets", "tuneui.messages")
 # Imported only by a child process that has already loaded the ML stack: the trainer callbacks (by
-# the training worker) and the repetition guard (by the inference process).
-WORKER_ONLY = {"backends.local.progress": {"backends.local.worker"}, "backends.local.inference_guard": {"backends.local.inference"}}
+# the training worker), the repetition guard (by the inference process and the export's checks) and
+# the export's forced checks (by the export worker).
+WORKER_ONLY = {
+    "backends.local.progress": {"backends.local.worker"},
+    "backends.local.inference_guard": {"backends.local.inference", "backends.local.forced"},
+    "backends.local.forced": {"backends.local.export_worker"},
+}
 
 
 def _ml_stack() -> set[str]:
