@@ -8,8 +8,9 @@ would write exactly that answer: that is induction over the positions, whatever 
 tokenization. The loop guard (`NoRepeatInAnswer`) bans the same tokens here as in decoding.
 
 Where the model's choice differs at position k, its own greedy answer is generated from the k
-tokens it agrees with (decoding would have followed them too), so the answers returned are always
-the model's own greedy answers; forcing only skips the generation where it can prove the result.
+tokens it agrees with (decoding would have followed them too), all such answers in one batch, so
+the answers returned are always the model's own greedy answers; forcing only skips the generation
+where it can prove the result.
 Runs in the export worker (it imports torch).
 """
 
@@ -19,7 +20,10 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
+from backends.local.cpu_share import share
 from backends.local.inference_guard import NoRepeatInAnswer
+
+CONTINUE_BATCH = 16  # answers continued in one generate call, where forcing could not prove them
 
 
 def greedy_answers(
@@ -31,22 +35,21 @@ def greedy_answers(
     cap = int(params.get("max_new_tokens", 256))
     guard = int(params.get("no_repeat_ngram_size") or 0)
     stop_ids = set(loaded._stop_token_ids())
-    answers: list[str] = []
-    ended: list[bool] = []
-    proven = 0
-    for prompt, text in zip(loaded.prompts(conversations), expected):
+    answers: list[str] = list(expected)
+    ended: list[bool] = [True] * len(expected)
+    unproven: list[tuple[int, list[int], list[int]]] = []  # (row, prompt ids, the answer ids agreed)
+    for row, (prompt, text) in enumerate(zip(loaded.prompts(conversations), expected)):
+        share().adjust()  # between rows, this process's share of the cores (backends/local/cpu_share.py)
         prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
         answer_ids = tokenizer(text, add_special_tokens=False)["input_ids"][:cap]
         agreed, stops_after = _agreement(loaded.model, loaded.device, prompt_ids, answer_ids, guard, stop_ids)
-        if agreed == len(answer_ids) and stops_after:
-            answers.append(text)
-            ended.append(True)
-            proven += 1
-            continue
-        answer, stopped = _continue(loaded, prompt_ids, answer_ids[:agreed], params, cap, stop_ids)
-        answers.append(answer)
-        ended.append(stopped)
-    return answers, ended, proven
+        if not (agreed == len(answer_ids) and stops_after):
+            unproven.append((row, prompt_ids, answer_ids[:agreed]))
+    for start in range(0, len(unproven), CONTINUE_BATCH):
+        batch = unproven[start : start + CONTINUE_BATCH]
+        for (row, _, _), (answer, stopped) in zip(batch, _continue(loaded, batch, params, cap, stop_ids)):
+            answers[row], ended[row] = answer, stopped
+    return answers, ended, len(expected) - len(unproven)
 
 
 def _agreement(model: Any, device: str, prompt_ids: list[int], answer_ids: list[int], guard: int, stop_ids: set[int]) -> tuple[int, bool]:
@@ -70,16 +73,30 @@ def _agreement(model: Any, device: str, prompt_ids: list[int], answer_ids: list[
     return len(answer_ids), False  # not reached: the loop returns at the last position
 
 
-def _continue(loaded: Any, prompt_ids: list[int], agreed: list[int], params: Mapping[str, Any], cap: int, stop_ids: set[int]) -> tuple[str, bool]:
-    """The greedy answer from the agreed tokens on, as decoding would go on after them."""
+def _continue(
+    loaded: Any, rows: Sequence[tuple[int, list[int], list[int]]], params: Mapping[str, Any], cap: int, stop_ids: set[int]
+) -> list[tuple[str, bool]]:
+    """Each row's greedy answer from its agreed tokens on, as decoding would go on after them: one
+    batch, left-padded, each row with its own answer start for the loop guard and its own budget."""
     tokenizer = loaded.tokenizer
-    new: list[int] = []
-    if len(agreed) < cap:
-        ids = torch.tensor([prompt_ids + agreed], device=loaded.device)
-        # The guard counts the agreed tokens as answer: the prompt ends where the prompt ends.
-        kwargs = loaded.generation_kwargs({**params, "max_new_tokens": cap - len(agreed)}, len(prompt_ids))
+    sequences = [prompt + agreed for _, prompt, agreed in rows]
+    width = max(len(sequence) for sequence in sequences)
+    pad = tokenizer.pad_token_id
+    ids = torch.tensor([[pad] * (width - len(s)) + s for s in sequences], device=loaded.device)
+    mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in sequences], device=loaded.device)
+    # The guard counts the agreed tokens as answer: a row's answer starts where its prompt ends.
+    starts = [width - len(agreed) for _, _, agreed in rows]
+    budget = max(cap - len(agreed) for _, _, agreed in rows)
+    new_rows: list[list[int]] = [[] for _ in rows]
+    if budget > 0:
+        kwargs = loaded.generation_kwargs({**params, "max_new_tokens": budget}, starts)
         with torch.inference_mode():
-            output = loaded.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), **kwargs)
-        new = output[0, ids.shape[1] :].tolist()
-    text = tokenizer.decode(agreed + new, skip_special_tokens=True)
-    return text, bool(stop_ids & set(new))
+            output = loaded.model.generate(input_ids=ids, attention_mask=mask, **kwargs)
+        new_rows = output[:, width:].tolist()
+    answers = []
+    for (_, _, agreed), new in zip(rows, new_rows):
+        new = new[: max(0, cap - len(agreed))]  # a row's own cap, in a batch that ran to the longest
+        stop = next((i for i, token in enumerate(new) if token in stop_ids), None)
+        new = new if stop is None else new[: stop + 1]  # past a stop, a batch pads with the pad token
+        answers.append((tokenizer.decode(agreed + new, skip_special_tokens=True), stop is not None))
+    return answers

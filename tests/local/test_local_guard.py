@@ -37,3 +37,18 @@ def test_rows_are_guarded_separately():
     scores = torch.zeros(2, 10)
     out = NoRepeatInAnswer(2, 0)(torch.tensor([[4, 5, 4], [4, 6, 7]]), scores)
     assert out[0, 5] == -float("inf") and torch.isfinite(out[1]).all()
+
+
+def test_each_row_may_start_its_answer_at_its_own_place():
+    import torch
+
+    from backends.local.inference_guard import NoRepeatInAnswer
+
+    # Row 0's answer starts after [9] and loops ("1 2 3 1 2": 3 is banned). Row 1's answer starts
+    # at its fifth token: "2 3" repeats nothing, though with row 0's start "2 3 1" would be banned.
+    rows = torch.tensor([[9, 1, 2, 3, 1, 2], [1, 2, 3, 1, 2, 3]])
+    out = NoRepeatInAnswer(3, [1, 4])(rows, torch.zeros(2, 10))
+    assert (out[0] == -float("inf")).nonzero().flatten().tolist() == [3]
+    assert not (out[1] == -float("inf")).any()
+    same_start = NoRepeatInAnswer(3, 1)(rows, torch.zeros(2, 10))
+    assert (same_start[1] == -float("inf")).nonzero().flatten().tolist() == [1]
