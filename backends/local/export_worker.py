@@ -5,8 +5,8 @@ answer and owns the folder it writes into.
 
 The answer is one JSON object, written to the file named by its second argument: what it wrote, the
 greedy answers of the adapter, the merged model and the GGUF read back (the last two checked against
-the answers before them by forcing, `backends.local.forced`), and what the GGUF metadata holds. A failure is `{"error": {"title",
-"hint"}}` with exit code 1. Progress goes to stderr, a line per stage.
+the answers before them by forcing, `backends.local.forced`), and what the GGUF metadata holds. A
+failure is `{"error": {"title", "hint"}}` with exit code 1. Progress goes to stderr, a line per stage.
 """
 
 from __future__ import annotations
