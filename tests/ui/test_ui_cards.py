@@ -27,3 +27,26 @@ def test_a_long_model_path_leaves_the_notes_whole_words_at_80_columns() -> None:
     words = " ".join(drawn.split())
     assert "fine-tuning" in words and "2027-01-06" in words, drawn
     assert "…" in drawn, "the long path is cut with an ellipsis, not wrapped"
+
+
+def test_hosted_and_local_rows_put_their_notes_under_them_whole_where_the_column_would_be_narrow() -> None:
+    # The Cost step's card of a fresh project at 80x24 (found walking one): the OpenAI model's name
+    # left the notes about ten columns, and "fine-tuning" and dates were cut in the middle.
+    card = Card(
+        title="Training cost by backend",
+        kind="table",
+        columns=("backend", "model", "cost", "notes"),
+        rows=(
+            ("local", "SmolLM2-135M-Instruct", "—", "2.0 GiB lora; fits in free RAM; 0.01 h; No NVIDIA GPU: the trainer runs LoRA in fp32"),
+            ("openai", "gpt-4o-mini-2024-07-18", "$0.02", f"6,170 tokens over 5 epochs; prices as of 2026-11-23; {NOTE}"),
+        ),
+    )
+    drawn = _drawn(card, 51)  # what the card's table gets beside the sidebar at 80x24
+    lines = drawn.splitlines()
+    assert any("openai" in line and "gpt-4o-mini-2024-07-18" in line and "$0.02" in line for line in lines), drawn
+    words = drawn.split()
+    for word in ("fine-tuning", "2027-01-06", "2026-11-23;", "accepting"):
+        assert word in words, drawn
+    assert max(len(line.rstrip()) for line in lines) <= 51
+    wide = _drawn(card, 120)  # with room, one row a line, the notes in their column
+    assert any("openai" in line and "accepting" in line for line in wide.splitlines()), wide
