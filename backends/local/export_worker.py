@@ -33,6 +33,11 @@ def say(text: str) -> None:
 
 
 def export(request: Mapping[str, Any]) -> dict[str, Any]:
+    with share().busy():  # beside a training run or a baseline, each takes its share of the cores
+        return _export(request)
+
+
+def _export(request: Mapping[str, Any]) -> dict[str, Any]:
     from backends.local.forced import greedy_answers
     from backends.local.inference import _LoadedModel
 
@@ -269,8 +274,7 @@ def main() -> int:
     answer_path = Path(sys.argv[2])  # a file, not stdout: an answer of any size never fills a pipe
     code = 1
     try:
-        with share().busy():  # beside a training run or a baseline, each takes its share of the cores
-            answer, code = export(request), 0
+        answer, code = export(request), 0
     except BackendError as exc:
         answer = {"error": {"title": exc.title, "hint": exc.hint}}
     except MemoryError:
