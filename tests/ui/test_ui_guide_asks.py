@@ -286,3 +286,18 @@ def test_a_run_taking_steps_is_not_asked_about_again_at_every_step(project: Work
 
     folder.append_events([Event("metrics", {"step": 16, "total_steps": 40, "train_loss": 2.0}, 1016.0)])
     assert guide.recheck() is None
+
+
+def test_after_a_run_starts_its_question_is_not_said_again_in_other_words(project: Workspace) -> None:
+    """Walking a fresh project: "Watch it?" after the start, then back from the Train view "Train:
+    run … is running. Watch it?" and the step count, the same question said twice."""
+    write_imported(project, [])
+    write_split(project)
+    write_baseline(project)
+    write_cost(project)
+    guide = Guide(project)
+    guide.opening()
+    folder = write_run(project, status="running")
+    started = guide.finished(Action("train"), StepResult(True, {"run_id": folder.run_id}, summary=f"Run {folder.run_id} started."))
+    assert "Watch" in started.question and "in its own process" in " ".join(started.says)
+    assert guide.recheck() is None  # back from the Train view, nothing new to ask

@@ -226,6 +226,10 @@ class Guide(ProjectSetup):
                 ))  # fmt: skip
         if action.kind == "train":
             says.append("It runs in its own process: quit whenever you like, it goes on and I reattach next time.")
+            # The question a running run gets from the state: back from its view, the guide does not
+            # say the same question again in other words.
+            if state.active_run:
+                return self._ask_next(state, says, cards=cards)
             return self._ask(says, cards, "Watch it?", (Choice("Watch it", TRAIN.open_command), Choice("Project status", STATUS_COMMAND)))
         row = step_table.by_action(action.kind)
         asked = step_table.behaviour(row).after(result, state) if row is not None else None
