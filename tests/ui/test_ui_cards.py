@@ -50,3 +50,12 @@ def test_hosted_and_local_rows_put_their_notes_under_them_whole_where_the_column
     assert max(len(line.rstrip()) for line in lines) <= 51
     wide = _drawn(card, 120)  # with room, one row a line, the notes in their column
     assert any("openai" in line and "accepting" in line for line in wide.splitlines()), wide
+
+
+def test_a_clean_check_says_so_instead_of_drawing_an_empty_table() -> None:
+    from tuneui.viewmodels.cards import findings_card
+
+    card = findings_card({"examples": 24, "errors": [], "warnings": [], "tokens": {"total": 1475}})
+    drawn = _drawn(card, 51)
+    assert card.title == "24 examples · 0 errors · 0 warnings · 1,475 tokens"
+    assert "No problems found" in drawn and "message" not in drawn, drawn

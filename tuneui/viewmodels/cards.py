@@ -35,6 +35,8 @@ def findings_card(data: Mapping[str, Any]) -> Card:
     title = f"{data.get('examples', 0)} examples · {len(errors)} errors · {len(warnings)} warnings"
     if tokens is not None:
         title += f" · {tokens:,} tokens"
+    if not rows:  # a header over no rows reads as something missing
+        return Card(title, "findings", ("",), (("No problems found in any example.",),))
     return _limited(title, "findings", ("line", "kind", "code", "message"), rows)
 
 
