@@ -49,15 +49,14 @@ class StepRunner:
         return StepResult(True, {"file": str(source)}, summary=output.splitlines()[0] if output else f"Imported {source.name}.")
 
     def check(self) -> StepResult:
-        state = observe(self.workspace)
-        target = self.workspace.data_dir / state.imported[0] if state.imported else self.workspace.train_file
+        imported = self.workspace.imported_files()
+        target = self.workspace.data_dir / imported[0] if imported else self.workspace.train_file
         result = self.run_command(["data", "check", str(target)], accept_codes=(0, 1))
         if not result.ok:
             return result
         errors, warnings = len(result.data.get("errors") or []), len(result.data.get("warnings") or [])
-        return StepResult(
-            True, result.data, summary=f"Checked {target.name}: {errors} errors, {warnings} warnings, each with its line."
-        )
+        found = f"{errors} errors, {warnings} warnings" + (", each with its line" if errors or warnings else "")
+        return StepResult(True, result.data, summary=f"Checked {target.name}: {found}.")
 
     def split(self) -> StepResult:
         result = self.run_command(["data", "split"], expect_json=False)
