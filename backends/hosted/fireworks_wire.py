@@ -25,6 +25,7 @@ import httpx
 
 from tuneui.core.backend import BackendError, Event, NotReadyError
 from backends.hosted.archive import ArchiveError, ArchiveLimits
+from backends.hosted.http import api_client
 from backends.hosted.errors import (
     ProviderUnavailableError,
     RateLimitedError,
@@ -111,12 +112,7 @@ class FireworksHTTP:
             raise NotReadyError(f"No {PROVIDER} account id", 'Set `[fireworks] account_id = "<your account id>"` in tuneui.toml.')
         self.account = account
         self.default_wait = default_wait
-        self.client = httpx.Client(
-            base_url=base_url.rstrip("/") + "/",
-            headers={"Authorization": f"Bearer {key}"},
-            timeout=httpx.Timeout(120.0, connect=10.0),
-            transport=httpx.HTTPTransport(retries=2),
-        )
+        self.client = api_client(base_url, key)
 
     def of_account(self, path: str) -> str:
         return f"v1/accounts/{self.account}/{path}"

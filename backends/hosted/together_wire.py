@@ -18,6 +18,7 @@ import httpx
 
 from tuneui.core.backend import BackendError, Event, NotReadyError
 from backends.hosted.archive import ArchiveError
+from backends.hosted.http import api_client
 from backends.hosted.errors import (
     ProviderUnavailableError,
     RateLimitedError,
@@ -45,12 +46,7 @@ class TogetherHTTP:
         if not key:
             raise NotReadyError(f"No {PROVIDER} API key", key_hint(KEY_NAME))
         self.default_wait = default_wait
-        self.client = httpx.Client(
-            base_url=base_url.rstrip("/") + "/",
-            headers={"Authorization": f"Bearer {key}"},
-            timeout=httpx.Timeout(120.0, connect=10.0),
-            transport=httpx.HTTPTransport(retries=2),
-        )
+        self.client = api_client(base_url, key)
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self._send(method, path, **kwargs)
