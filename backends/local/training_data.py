@@ -6,7 +6,6 @@ Runs only in the worker process (it imports transformers and trl).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from tuneui.core.backend import BackendError
@@ -14,24 +13,19 @@ from backends.local.tiny import CHATML_TEMPLATE
 
 
 def read_chat_file(path: str) -> list[dict[str, Any]]:
-    """Chat JSONL as trl's conversational records; a bad line is an error naming file and line."""
-    records: list[dict[str, Any]] = []
-    with open(path, encoding="utf-8-sig") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                raw = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise BackendError(f"{where}: not valid JSON ({exc.msg})", "Fix that line, or re-run `tuneui data split`.") from None
-            messages = raw.get("messages") if isinstance(raw, dict) else None
-            if not isinstance(messages, list) or not any(isinstance(m, dict) and m.get("role") == "assistant" for m in messages):
-                raise BackendError(f"{where}: no assistant message to learn from", "Each line needs {\"messages\": [..., {\"role\": \"assistant\", ...}]}.")
-            records.append({"messages": [{"role": m.get("role"), "content": _text(m.get("content"))} for m in messages]})
-    if not records:
+    """Chat JSONL as trl's conversational records, read by the dataset step's own reader
+    (`tuneui.core.dataset.read_chat_jsonl`): the same lines are refused with the same words as in
+    `tuneui data check`, naming the file and line."""
+    from tuneui.core.dataset import read_chat_jsonl
+    from tuneui.errors import TuneError
+
+    try:
+        examples = read_chat_jsonl(path)
+    except TuneError as exc:
+        raise BackendError(exc.title, exc.hint) from None
+    if not examples:
         raise BackendError(f"{path} holds no examples", "Import examples with `tuneui data import`, then `tuneui data split`.")
-    return records
+    return [{"messages": [{"role": m.get("role"), "content": _text(m.get("content"))} for m in e.messages]} for e in examples]
 
 
 def choose_loss(tokenizer) -> tuple[str, str | None]:
