@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tuneui.core.providers import backend_names
-from tuneui.commands import MAX_EPOCHS, MAX_STEPS, positive_number, print_json, whole_number, workspace_of
+from tuneui.commands import print_json, workspace_of
 from tuneui.commands import runs as run_commands
 from tuneui.commands.follow import follow
-from tuneui.core.settings import MAX_BATCH_SIZE, MAX_LEARNING_RATE, MAX_LORA_RANK, MAX_TOKENS
+from tuneui.commands.run_options import add_run_options, run_options_given
 from tuneui.core.visible import visible
 from tuneui.errors import UsageError
 
@@ -29,25 +29,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train = subparsers.add_parser("train", help="start a fine-tuning run (returns at once unless --wait)")
     train.add_argument("--backend", help=f"{', '.join(backend_names())} (default: this machine when [models] local is set)")
     train.add_argument(
-        "--model", action="append", metavar="MODEL",
-        help="base model: a Hugging Face id, a local folder, or a hosted model (with --compare: repeat it, one per candidate)",
-    )  # fmt: skip
-    train.add_argument(
         "--compare", action="store_true",
         help="a run per candidate ([models] candidates, or each --model) with the same budget, data and split, "
         "one after another, each evaluated; then the leaderboard",
     )  # fmt: skip
-    length = train.add_mutually_exclusive_group()
-    length.add_argument("--steps", type=whole_number(MAX_STEPS), metavar="N", help="train for N optimizer steps")
-    length.add_argument("--epochs", type=whole_number(MAX_EPOCHS), metavar="N", help="train for N passes over the data")
-    train.add_argument("--save-every", type=whole_number(MAX_STEPS), metavar="N", help="checkpoint every N steps")
-    train.add_argument("--lora-r", type=whole_number(MAX_LORA_RANK), metavar="R", help="LoRA rank (default: [local] lora_r, else from the data's size)")
-    train.add_argument("--lora-alpha", type=whole_number(4 * MAX_LORA_RANK), metavar="A", help="LoRA alpha (default: [local] lora_alpha, else 2 x rank)")
-    train.add_argument("--learning-rate", type=positive_number(MAX_LEARNING_RATE), metavar="LR", help="peak learning rate (default: [local] learning_rate, else from the model's size)")
-    train.add_argument("--batch-size", type=whole_number(MAX_BATCH_SIZE), metavar="N", help="examples per optimizer step (default: [local] batch_size)")
-    train.add_argument("--max-length", type=whole_number(MAX_TOKENS), metavar="TOKENS", help="longest example in tokens (default: [local] max_length, shrunk to the data)")
-    train.add_argument("--train-file", metavar="FILE", help="training data (default: data/train.jsonl)")
-    train.add_argument("--val-file", metavar="FILE", help="validation data (default: data/val.jsonl)")
+    add_run_options(train)  # --model, --steps ... --val-file: tuneui/commands/run_options.py
     train.add_argument("--resume", metavar="RUN", help="continue a stopped run from its newest complete checkpoint")
     train.add_argument(
         "--allow-concurrent", action="store_true",
@@ -70,11 +56,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise UsageError("--model is given more than once", "One model per run; to train each of them, add --compare.")
     args.model = args.model[0] if args.model else None
     if args.resume:
-        given = [flag for flag, value in (("--backend", args.backend), ("--model", args.model), ("--steps", args.steps),
-                 ("--epochs", args.epochs), ("--lora-r", args.lora_r), ("--lora-alpha", args.lora_alpha),
-                 ("--learning-rate", args.learning_rate), ("--batch-size", args.batch_size),
-                 ("--max-length", args.max_length), ("--save-every", args.save_every),
-                 ("--train-file", args.train_file), ("--val-file", args.val_file)) if value]  # fmt: skip
+        given = ["--backend"] * bool(args.backend) + run_options_given(args)
         if given:
             raise UsageError(f"--resume continues a run as it was started; {', '.join(given)} cannot change it", "Drop those flags, or start a new run.")
         backend = run_commands.backend_of_run(workspace, args.resume)
