@@ -19,9 +19,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from backends.local.cpu_share import share
+from backends.local.gguf_reading import parsed_once
 from tuneui.core.backend import BackendError
 
 CONVERTER_MODULE = "convert_hf_to_gguf"  # llama.cpp's converter, from the `convert-hf-to-gguf` distribution
@@ -245,28 +246,9 @@ def read_back(folder: Path, file: str, conversations: Any, params: dict, expecte
     loaded.tokenizer.padding_side = "left"
     if loaded.tokenizer.pad_token is None:
         loaded.tokenizer.pad_token = loaded.tokenizer.eos_token
-    with _gguf_parsed_once():
+    with parsed_once():  # one parse of the file, not one per module (backends/local/gguf_reading.py)
         loaded.model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=file).eval()
     return greedy_answers(loaded, conversations, params, expected)
-
-
-@contextlib.contextmanager
-def _gguf_parsed_once() -> Iterator[None]:
-    """transformers reads a GGUF once for its config and again for its weights, and builds gguf's
-    tensor-name map anew for each of the model's modules (397 for SmolLM2-135M): 14 of the 19 s
-    that loading the demo's q8_0 GGUF took. While the model loads, one parse per file and one map
-    per architecture; what is read is the same."""
-    import functools
-
-    import gguf
-
-    reader, name_map = gguf.GGUFReader, gguf.get_tensor_name_map
-    gguf.GGUFReader = functools.cache(reader)  # type: ignore[misc]
-    gguf.get_tensor_name_map = functools.cache(name_map)
-    try:
-        yield
-    finally:
-        gguf.GGUFReader, gguf.get_tensor_name_map = reader, name_map
 
 
 def main() -> int:

