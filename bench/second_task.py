@@ -74,7 +74,7 @@ def tuneui(project: Path, *args: str) -> dict:
 
 def main() -> int:
     args = sys.argv[1:]
-    budget = "2.4"  # the demo's ([local] time_budget_minutes in tuneui/data/demo/tuneui.toml)
+    budget = "2.9"  # the demo's ([local] time_budget_minutes in tuneui/data/demo/tuneui.toml)
     if "--budget" in args:
         budget = args.pop(args.index("--budget") + 1)
         args.remove("--budget")

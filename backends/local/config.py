@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from tuneui.core.cost import find_model_config, local_estimate, model_shape
-from tuneui.core.cost.local import seconds_per_step
+from tuneui.core.cost.local import seconds_per_step, seconds_per_validation
 from tuneui.core.cost.training_plan import TrainingPlan, plan_training
 from tuneui.errors import TuneError
 
@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     from tuneui.core.settings import LocalSettings
 
 DEFAULT_BATCH_SIZE = 4
+EVALUATIONS_PER_RUN = 10  # default eval cadence: often enough to catch overfitting, cheap enough
+# On a CPU an evaluation pass costs about a third of a training step per batch of val examples;
+# runs there last minutes, and ten evaluations would add most of a run's time again.
+CPU_EVALUATIONS_PER_RUN = 4
 QUANTIZATION_OF_METHOD = {"qlora": "nf4", "lora": "none"}
 
 
@@ -109,12 +113,14 @@ def plan_local_run(
     train_tokens: Sequence[int],
     local: "LocalSettings",
     gpu: "Gpu | None",
+    val_tokens: Sequence[int] = (),
     **given: Any,
 ) -> TrainingPlan:
     """The defaults rule (tuneui.core.cost.training_plan) for this model, data and machine.
 
     `given` holds what the user set on the command line (learning_rate, steps, epochs, batch_size,
     max_length, lora_r, lora_alpha); tuneui.toml's [local] values come next; the rule fills the rest.
+    `val_tokens` (one count per validation example) prices the run's validation passes.
     """
     shape = None
     if config is not None:
@@ -125,6 +131,9 @@ def plan_local_run(
     batch_size = given.get("batch_size") or local.batch_size
     max_length = given.get("max_length") or local.max_length
     per_step = seconds_per_step(shape, batch_size, train_tokens, max_length, gpu, local.measured_mfu) if shape else None
+    # The run's validation passes take time too: the budget pays for them before it buys steps.
+    per_pass = seconds_per_validation(shape, val_tokens, max_length, gpu, local.measured_mfu) if shape else None
+    passes = CPU_EVALUATIONS_PER_RUN if gpu is None else EVALUATIONS_PER_RUN
     return plan_training(
         hidden_size=shape.hidden if shape else None,
         train_tokens=train_tokens,
@@ -137,4 +146,5 @@ def plan_local_run(
         epochs=given.get("epochs"),
         lora_r=given.get("lora_r") or local.lora_r,
         lora_alpha=given.get("lora_alpha") or local.lora_alpha,
+        validation=(passes, per_pass) if per_pass else None,
     )

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 from tuneui.core.backend import TrainSpec
 from backends.local import kernels
-from backends.local.config import DEFAULT_BATCH_SIZE, model_config, plan_memory
+from backends.local.config import CPU_EVALUATIONS_PER_RUN, DEFAULT_BATCH_SIZE, EVALUATIONS_PER_RUN, model_config, plan_memory
 from backends.local.kernels import KernelPlan
 from tuneui.core.cost.memory import packed_rows
 from tuneui.errors import TuneError
@@ -23,10 +23,6 @@ from tuneui.errors import TuneError
 DEFAULT_EPOCHS = 3
 DEFAULT_LEARNING_RATE = 2e-4
 WARMUP_FRACTION = 0.05
-EVALUATIONS_PER_RUN = 10  # default eval cadence: often enough to catch overfitting, cheap enough
-# On a CPU an evaluation pass costs about a third of a training step per batch of val examples;
-# runs there last minutes, and ten evaluations would add most of a run's time again.
-CPU_EVALUATIONS_PER_RUN = 4
 LOG_LINES_PER_RUN = 200  # events.jsonl stays small on a 10,000-step run
 CHECKPOINTS_KEPT = 2  # plus the best one, which the trainer never rotates away
 # oneDNN keeps a bf16 matmul primitive per input shape: with micro-batches of one, every sequence

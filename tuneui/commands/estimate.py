@@ -95,7 +95,7 @@ def _estimate(
     if not declared.accepts_jobs(today()):
         raise refusal_of_closed(declared, model, train, settings, args.epochs)
     if declared.can("trains_here"):
-        return _estimate_local(model, train, args, settings, project)
+        return _estimate_local(model, train, val, args, settings, project)
     return _estimate_hosted(backend, model, train, val, args, settings)
 
 
@@ -147,7 +147,7 @@ def _estimate_hosted(backend: str, model: str, train: Any, val: Any, args: argpa
     return estimate.to_json()
 
 
-def _estimate_local(model: str, train: Any, args: argparse.Namespace, settings: Any, project: Path) -> dict[str, Any]:
+def _estimate_local(model: str, train: Any, val: Any, args: argparse.Namespace, settings: Any, project: Path) -> dict[str, Any]:
     from tuneui.core.cost import find_model_config, local_estimate
     from tuneui.core.gpu import find_gpus
 
@@ -161,7 +161,8 @@ def _estimate_local(model: str, train: Any, args: argparse.Namespace, settings: 
     gpu = min(gpus, key=lambda g: g.memory_gib) if gpus else None
     local = settings.local
     # The plan `tuneui train` would follow: the same rule, so the Cost step shows what will run.
-    plan = plan_local_run(model, config, counts, local, gpu, epochs=args.epochs)
+    val_counts = _local_token_counts(model, project, val)[0] if val else []  # the validation passes cost time too
+    plan = plan_local_run(model, config, counts, local, gpu, val_counts, epochs=args.epochs)
     estimate = local_estimate(
         config, model=model, train_tokens=counts, epochs=args.epochs or LOCAL_DEFAULT_EPOCHS,
         batch_size=plan.batch_size, max_length=plan.max_length, lora_rank=plan.lora_r,

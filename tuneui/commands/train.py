@@ -141,7 +141,7 @@ def _spec_from_args(workspace: "Workspace", args: argparse.Namespace):
     if declared.can("trains_here"):
         # [local] settings and the defaults rule describe this box's recipe; hosted providers
         # choose their own. The plan is fixed here, so the run does what was shown before it.
-        plan = _local_plan(workspace, model, train_file, args)
+        plan = _local_plan(workspace, model, train_file, val_file if val_file.is_file() else None, args)
         extras = {"learning_rate": plan.learning_rate, "batch_size": plan.batch_size, "lora_alpha": plan.lora_alpha,
                   "lora_dropout": local.lora_dropout, "max_length": plan.max_length, "lora_r": plan.lora_r,
                   "options": {"plan": plan.to_json()}}  # fmt: skip
@@ -181,16 +181,17 @@ def _refuse_a_closed_provider(workspace: "Workspace", spec: Any) -> None:
         raise refusal_of_closed(declared, spec.model, messages_of(Path(spec.train_file)), workspace.settings(), spec.epochs)
 
 
-def _local_plan(workspace: "Workspace", model: str, train_file: "Path", args: argparse.Namespace):
+def _local_plan(workspace: "Workspace", model: str, train_file: "Path", val_file: "Path | None", args: argparse.Namespace):
     from backends.local.config import model_config, plan_local_run, train_token_counts
     from tuneui.core.gpu import find_gpus
 
     folder = workspace.local_model_path(model)
     counts, _ = train_token_counts(folder, train_file)
+    val_counts = train_token_counts(folder, val_file)[0] if val_file else []  # the validation passes cost time too
     gpus = find_gpus()
     return plan_local_run(
         folder, model_config(folder, workspace.root), counts, workspace.settings().local,
-        min(gpus, key=lambda g: g.memory_gib) if gpus else None,
+        min(gpus, key=lambda g: g.memory_gib) if gpus else None, val_counts,
         learning_rate=args.learning_rate, steps=args.steps, epochs=args.epochs, batch_size=args.batch_size,
         max_length=args.max_length, lora_r=args.lora_r, lora_alpha=args.lora_alpha,
     )  # fmt: skip

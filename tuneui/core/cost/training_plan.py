@@ -43,6 +43,8 @@ class TrainingPlan:
     lora_alpha: int
     seconds_per_step: float | None
     reasons: tuple[str, ...]
+    validation_seconds: float = 0.0  # every validation pass of the run together: part of its time
+
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -53,7 +55,7 @@ class TrainingPlan:
             "max_length": self.max_length,
             "lora_r": self.lora_r,
             "lora_alpha": self.lora_alpha,
-            "minutes": None if self.seconds_per_step is None else round(self.steps * self.seconds_per_step / 60, 1),
+            "minutes": None if self.seconds_per_step is None else round((self.steps * self.seconds_per_step + self.validation_seconds) / 60, 1),
             "reasons": list(self.reasons),
         }
 
@@ -82,9 +84,11 @@ def plan_training(
     epochs: int | None = None,
     lora_r: int | None = None,
     lora_alpha: int | None = None,
+    validation: tuple[int, float] | None = None,
 ) -> TrainingPlan:
     """The plan for `train_tokens` (one count per training example). `seconds_per_step` is the
-    time estimate of one step (None: unknown, so the budget cannot shorten the run)."""
+    time estimate of one step (None: unknown, so the budget cannot shorten the run); `validation`
+    is the run's validation passes and the seconds of each, which the budget pays for too."""
     reasons: list[str] = []
     examples = len(train_tokens)
     if learning_rate is None:
@@ -109,6 +113,8 @@ def plan_training(
     max_length = fitted
 
     per_epoch = max(1, math.ceil(examples / batch_size))
+    passes, each = validation or (0, 0.0)
+    validation_seconds = passes * each
     if steps is not None:
         reasons.append(f"{steps} steps: as set")
     elif epochs is not None:
@@ -116,12 +122,13 @@ def plan_training(
         reasons.append(f"{steps} steps: {epochs} epochs of {per_epoch} steps, as set")
     else:
         steps = DEFAULT_EPOCHS * per_epoch
-        within = math.floor(budget_minutes * 60 / seconds_per_step) if seconds_per_step else None
+        within = math.floor((budget_minutes * 60 - validation_seconds) / seconds_per_step) if seconds_per_step else None
         if within is not None and within < steps:
             steps = max(MIN_STEPS, within)
+            checks = f", after {passes} validation passes of about {each:.0f} s" if validation_seconds else ""
             reasons.append(
                 f"{steps} steps ({steps / per_epoch:.2g} epochs): what fits the {budget_minutes:g}-minute budget "
-                f"at about {seconds_per_step:.1f} s a step ([local] time_budget_minutes)"
+                f"at about {seconds_per_step:.1f} s a step{checks} ([local] time_budget_minutes)"
             )
         else:
             reasons.append(f"{steps} steps: {DEFAULT_EPOCHS} epochs of {per_epoch} steps")
@@ -135,4 +142,5 @@ def plan_training(
         lora_alpha=lora_alpha,
         seconds_per_step=seconds_per_step,
         reasons=tuple(reasons),
+        validation_seconds=validation_seconds if seconds_per_step else 0.0,
     )
