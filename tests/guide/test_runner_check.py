@@ -21,3 +21,23 @@ def test_a_clean_check_says_so_and_findings_say_where(tmp_path, monkeypatch) -> 
     assert command[:2] == ["data", "check"] and command[2].endswith("support.jsonl")  # the imported file
     summary, _ = _checked(tmp_path / "again", monkeypatch, {"errors": [], "warnings": [{"line": 3}]})
     assert summary == "Checked support.jsonl: 0 errors, 1 warnings, each with its line."
+
+
+def _after_check(tmp_path, data: dict):
+    from tuneui.guide.machine import Guide
+    from tuneui.guide.state import observe
+    from tuneui.guide.turns import Action
+
+    workspace = init_workspace(tmp_path / "project")
+    (workspace.data_dir / "all.jsonl").write_text("{}\n", encoding="utf-8")
+    return Guide(workspace, read_state=observe).finished(Action("check"), StepResult(True, data, summary="Checked."))
+
+
+def test_after_a_clean_check_the_guide_offers_the_split_with_nothing_to_fix(tmp_path) -> None:
+    # Seen walking a fresh project: "split now, or fix what matters in the Dataset view first?"
+    # after "No problems found in any example."
+    turn = _after_check(tmp_path, {"errors": [], "warnings": []})
+    assert turn.question == "Hold out 15% for validation and split now?"
+    assert [choice.label for choice in turn.choices] == ["Split now", "Open the Dataset view"]
+    warned = _after_check(tmp_path / "warned", {"errors": [], "warnings": [{"line": 3, "code": "contradiction"}]})
+    assert warned.question == "Hold out 15% for validation and split now, or fix what matters in the Dataset view first?"

@@ -208,11 +208,13 @@ class Guide(ProjectSetup):
         cards = (card_for(action.kind, result.data),) if action.kind in _carded() else ()
         if action.kind == "check" and not state.split:
             fixes = self._fix_choices(result.data)
+            found = result.data.get("errors") or result.data.get("warnings")
+            fix = ", or fix these in the project's copy first (each shown before it is saved)" if fixes else (
+                f", or fix what matters in the {DATASET.name} view first" if found else "")  # fmt: skip
             return self._ask(
                 says,
                 cards,
-                f"Hold out {self._held_out()} for validation and split now, or fix "
-                + ("these in the project's copy first (each shown before it is saved)?" if fixes else "what matters in the Dataset view first?"),
+                f"Hold out {self._held_out()} for validation and split now{fix}?",
                 (Choice("Split now", SPLIT_COMMAND), *fixes, Choice(f"Open the {DATASET.name} view", DATASET.open_command)),
             )
         if action.kind == "eval":
