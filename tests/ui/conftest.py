@@ -173,28 +173,12 @@ def _start_headless_demo(folder: Path) -> None:
     _headless_demo.update(folder=folder, process=process)
 
 
-# How much the test workers yield to the headless demo (os.nice): the demo is the suite's longest
-# chain, so it runs at the normal priority and every other test in the gaps it leaves.
-WORKER_NICENESS = 10
-
-
 def pytest_collection_finish(session: pytest.Session) -> None:
     config = session.config
     if config.option.collectonly or not any(item.name == HEADLESS_DEMO_TEST for item in session.items):
         return
     if _starts_the_demo(config):
         _start_headless_demo(_demo_folder(config))
-    if hasattr(config, "workerinput"):  # on xdist's workers only: a plain `pytest` run keeps its priority
-        _yield_to_the_demo()
-
-
-def _yield_to_the_demo() -> None:
-    """This worker, and every process it starts from now on, runs below the demo's priority. Their
-    torch processes still share the cores with the demo's (backends/local/cpu_share.py): without
-    it, two torch processes spinning on two cores each run many times slower."""
-    import os
-
-    os.nice(WORKER_NICENESS)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -45,8 +45,8 @@ class TrainingPlan:
     reasons: tuple[str, ...]
     validation_seconds: float = 0.0  # every validation pass of the run together: part of its time
 
-
     def to_json(self) -> dict[str, Any]:
+        per_step = self.seconds_per_step
         return {
             "learning_rate": self.learning_rate,
             "steps": self.steps,
@@ -55,7 +55,7 @@ class TrainingPlan:
             "max_length": self.max_length,
             "lora_r": self.lora_r,
             "lora_alpha": self.lora_alpha,
-            "minutes": None if self.seconds_per_step is None else round((self.steps * self.seconds_per_step + self.validation_seconds) / 60, 1),
+            "minutes": None if per_step is None else round((self.steps * per_step + self.validation_seconds) / 60, 1),
             "reasons": list(self.reasons),
         }
 
