@@ -17,6 +17,7 @@ def read_chat_file(path: str) -> list[dict[str, Any]]:
     (`tuneui.core.dataset.read_chat_jsonl`): the same lines are refused with the same words as in
     `tuneui data check`, naming the file and line."""
     from tuneui.core.dataset import read_chat_jsonl
+    from tuneui.core.dataset.model import message_text
     from tuneui.errors import TuneError
 
     try:
@@ -25,7 +26,7 @@ def read_chat_file(path: str) -> list[dict[str, Any]]:
         raise BackendError(exc.title, exc.hint) from None
     if not examples:
         raise BackendError(f"{path} holds no examples", "Import examples with `tuneui data import`, then `tuneui data split`.")
-    return [{"messages": [{"role": m.get("role"), "content": _text(m.get("content"))} for m in e.messages]} for e in examples]
+    return [{"messages": [{"role": m.get("role"), "content": message_text(m.get("content")) or ""} for m in e.messages]} for e in examples]
 
 
 def choose_loss(tokenizer) -> tuple[str, str | None]:
@@ -78,8 +79,3 @@ def as_prompt_completion(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         out.append({"prompt": messages[:last], "completion": [messages[last]]})
     return out
 
-
-def _text(content: Any) -> str:
-    if isinstance(content, list):
-        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
-    return "" if content is None else str(content)

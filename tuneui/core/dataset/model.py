@@ -31,7 +31,7 @@ class Example:
     def system(self) -> str | None:
         for message in self.messages:
             if message.get("role") == "system":
-                return _text(message.get("content"))
+                return message_text(message.get("content"))
         return None
 
     @property
@@ -44,12 +44,12 @@ class Example:
     def answer(self) -> str | None:
         """The final assistant message's text: the reference answer."""
         last = self._last_assistant_index()
-        return None if last is None else _text(self.messages[last].get("content"))
+        return None if last is None else message_text(self.messages[last].get("content"))
 
     @property
     def user_text(self) -> str:
         """All user turns joined: what duplicate and contradiction checks compare."""
-        return "\n".join(_text(m.get("content")) or "" for m in self.messages if m.get("role") == "user")
+        return "\n".join(message_text(m.get("content")) or "" for m in self.messages if m.get("role") == "user")
 
     def to_chat(self) -> dict[str, Any]:
         """The OpenAI chat JSONL record."""
@@ -62,7 +62,7 @@ class Example:
         return None
 
 
-def _text(content: Any) -> str | None:
+def message_text(content: Any) -> str | None:
     """Message content as text: strings as they are, content-part lists joined."""
     if content is None or isinstance(content, str):
         return content
